@@ -1,0 +1,74 @@
+# clusterctl: `make` builds build/clusterctl; `make check` runs every test.
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+PKG_CONFIG ?= pkg-config
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Werror
+CFLAGS ?= -O2 -g
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson 2>/dev/null)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
+	-DCLUSTERCTL_VERSION='"$(VERSION)"' -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS)
+
+IPC_SRC = $(sort $(wildcard ipc/*.c))
+CORE_SRC = $(sort $(wildcard core/*.c))
+CMD_SRC = $(sort $(wildcard cmd/*.c))
+UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
+
+IPC_OBJ = $(IPC_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+
+SANITIZE = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+.PHONY: all deps check check-unit check-bats check-asan install demo bench \
+	clean format
+
+all: $(BUILD)/clusterctl
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+# Unit tests link the module they test (ipc, and core without its daemon).
+$(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(BUILD)/core/backoff.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+deps:
+	@./.ci/install-deps
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@./tests/run $(BUILD)
+
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SANITIZE)" \
+		LDFLAGS="-fsanitize=address,undefined" all \
+		$(UNIT_BIN:$(BUILD)/%=build-asan/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1 ./tests/run build-asan
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/clusterctl $(DESTDIR)$(PREFIX)/bin/clusterctl
+
+demo: deps all
+	@./examples/demo.sh $(BUILD)/clusterctl
+
+format:
+	clang-format -i $(IPC_SRC) $(CORE_SRC) $(CMD_SRC) ipc/*.h core/*.h cmd/*.h
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,111 @@
+/* describe: everything known about apps and their instances. */
+#include <string.h>
+#include <time.h>
+
+#include "../ipc/util.h"
+#include "cmd.h"
+
+static void
+print_time(const char *label, int64_t ms)
+{
+	char buf[64];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s%s.%03lld", label, buf, (long long)(ms % 1000));
+}
+
+static void
+describe_one(const struct cmd_ctx *ctx, const json_t *a)
+{
+	json_t *p, *e, *v;
+	size_t i, j;
+	char d[32];
+
+	printf("%s (id %lld)\n", util_json_str(a, "name", "?"),
+	    (long long)util_json_int(a, "id", 0));
+	printf("  exec           %s\n", util_json_str(a, "exec", "?"));
+	printf("  argv          ");
+	json_array_foreach(json_object_get(a, "argv"), i, v)
+		printf(" %s", json_string_value(v));
+	printf("\n  cwd            %s\n", util_json_str(a, "cwd", "?"));
+	printf("  instances      %lld\n",
+	    (long long)util_json_int(a, "instances", 0));
+	printf("  kill           %s, then SIGKILL after %lldms\n",
+	    util_json_str(a, "kill_signal", "?"),
+	    (long long)util_json_int(a, "kill_timeout", 0));
+	printf("  autorestart    %s\n",
+	    util_json_bool(a, "autorestart", 1) ? "yes" : "no");
+	json_array_foreach(json_object_get(a, "processes"), i, p) {
+		const char *st = util_json_str(p, "status", "?");
+
+		printf("  instance %lld: %s%s%s", (long long)util_json_int(p,
+		    "instance", 0), color_status(ctx, st), st,
+		    color_reset(ctx));
+		if (json_is_integer(json_object_get(p, "pid"))) {
+			format_duration(d, sizeof d,
+			    util_json_int(p, "uptime_ms", 0));
+			printf(", pid %lld, up %s",
+			    (long long)util_json_int(p, "pid", 0), d);
+		}
+		printf(", %lld restarts\n",
+		    (long long)util_json_int(p, "restarts", 0));
+		if (json_is_integer(json_object_get(p, "next_start_at"))) {
+			print_time("    next start   ",
+			    util_json_int(p, "next_start_at", 0));
+			printf(" (delay %lldms)\n",
+			    (long long)util_json_int(p, "restart_delay_ms", 0));
+		}
+		if (json_is_string(json_object_get(p, "error")))
+			printf("    error        %s\n",
+			    util_json_str(p, "error", ""));
+		printf("    out log      %s\n    err log      %s\n",
+		    util_json_str(p, "out_log", "-"),
+		    util_json_str(p, "err_log", "-"));
+		json_array_foreach(json_object_get(p, "exits"), j, e) {
+			if (j == 0)
+				printf("    last exits\n");
+			print_time("      ", util_json_int(e, "time", 0));
+			if (json_is_string(json_object_get(e, "exit_signal")))
+				printf("  signal %s",
+				    util_json_str(e, "exit_signal", "?"));
+			else
+				printf("  code %lld",
+				    (long long)util_json_int(e, "exit_code", 0));
+			format_duration(d, sizeof d,
+			    util_json_int(e, "uptime_ms", 0));
+			printf(" after %s\n", d);
+		}
+	}
+}
+
+static int
+exec_describe(struct cmd_ctx *ctx)
+{
+	json_t *args, *data = NULL, *a;
+	size_t i;
+	int rc;
+
+	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
+	if ((rc = cmd_call(ctx, "describe", args, &data)) != 0)
+		return rc;
+	if (ctx->json)
+		cmd_print_json(data);
+	else if (!ctx->quiet)
+		json_array_foreach(data, i, a) {
+			if (i > 0)
+				putchar('\n');
+			describe_one(ctx, a);
+		}
+	json_decref(data);
+	return 0;
+}
+
+const struct cmd_entry cmd_describe_entry = {
+	"describe", "show info", "describe <target>... [options]",
+	"Show everything known about apps and their instances", NULL,
+	CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl describe web --json",
+	exec_describe,
+};

@@ -1,0 +1,41 @@
+/* kill: stop every app gracefully, then the daemon. */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+
+#include "../ipc/util.h"
+#include "cmd.h"
+
+static int
+exec_kill(struct cmd_ctx *ctx)
+{
+	json_t *data = NULL;
+	long long pid;
+	int rc, i;
+
+	if ((rc = cmd_connect(ctx, 0)) != 0) {
+		if (!ctx->quiet)
+			printf("no daemon is running\n");
+		return 0;
+	}
+	if ((rc = cmd_call(ctx, "ping", NULL, &data)) != 0)
+		return rc;
+	pid = util_json_int(data, "pid", 0);
+	json_decref(data);
+	if ((rc = cmd_call(ctx, "kill", NULL, NULL)) != 0)
+		return rc;
+	/* Return once the daemon is gone, so a next command starts anew. */
+	for (i = 0; pid > 0 && i < 5000 && kill((pid_t)pid, 0) == 0; i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (!ctx->quiet)
+		printf("daemon stopped\n");
+	return 0;
+}
+
+const struct cmd_entry cmd_kill_entry = {
+	"kill", NULL, "kill [options]",
+	"Stop every app gracefully, then the daemon", NULL,
+	CMD_DAEMON | CMD_NO_START, 0, 0, "clusterctl kill", exec_kill,
+};

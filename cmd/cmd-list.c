@@ -1,0 +1,29 @@
+/* list: every instance, as a table or as the JSON contract. */
+#include "cmd.h"
+
+static int
+exec_list(struct cmd_ctx *ctx)
+{
+	json_t *rows = NULL;
+	int rc;
+
+	if ((rc = cmd_call(ctx, "list", NULL, &rows)) != 0)
+		return rc;
+	if (ctx->json)
+		cmd_print_json(rows);
+	else if (!ctx->quiet) {
+		if (json_array_size(rows) == 0)
+			printf("no apps (start one: clusterctl start <script>)\n");
+		else
+			print_table(ctx, rows);
+	}
+	json_decref(rows);
+	return 0;
+}
+
+const struct cmd_entry cmd_list_entry = {
+	"list", "ls status ps l", "list [options]",
+	"List every instance: id, name, mode, pid, uptime, restarts, status, "
+	"cpu, memory", NULL, CMD_DAEMON, 0, 0, "clusterctl list --json",
+	exec_list,
+};

@@ -1,0 +1,279 @@
+/*
+ * start: run a script or program as a named app of N instances, or start
+ * stopped apps again (start web).  Returns once every instance is online.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../ipc/util.h"
+#include "cmd.h"
+
+extern char **environ;
+
+static const struct cmd_option options[] = {
+	{ "name", 'n', "NAME", "the app's name (default: the file's base name)",
+	    NULL, 0 },
+	{ "instances", 'i', "N", "how many instances: a number, 'max' (one per "
+	    "CPU) or -1 (CPUs minus one); default 1", "max -1 1 2 4", 0 },
+	{ "interpreter", 0, "PROG", "run the script with PROG ('none': execute "
+	    "it); default by extension: .js node, .py python3, .sh bash",
+	    "node python3 bash none", 0 },
+	{ "cwd", 0, "DIR", "working directory (default: the current one)",
+	    VAL_DIR, 0 },
+	{ "env", 0, "KEY=VAL", "set an environment variable (repeatable)", NULL,
+	    1 },
+	{ "kill-signal", 0, "SIG", "signal that asks an instance to stop "
+	    "(default SIGINT)", VAL_SIGNAL, 0 },
+	{ "kill-timeout", 0, "MS", "time to stop before SIGKILL (default 1600ms)",
+	    NULL, 0 },
+	{ "no-autorestart", 0, NULL, "leave an instance stopped when it exits",
+	    NULL, 0 },
+	{ "restart-delay", 0, "MS", "a fixed delay before each restart, instead "
+	    "of the exponential backoff", NULL, 0 },
+	{ "exp-backoff-restart-delay", 0, "MS", "the backoff's first delay d0 "
+	    "(default 100ms); delay n = d0 * 1.5^n, up to --max-backoff", NULL,
+	    0 },
+	{ "max-backoff", 0, "MS", "the longest backoff delay (default 15s)",
+	    NULL, 0 },
+	{ "backoff-reset", 0, "MS", "uptime after which the backoff starts over "
+	    "(default 30s)", NULL, 0 },
+	{ "min-uptime", 0, "MS", "an exit sooner than this after starting is "
+	    "unstable (default 1000ms)", NULL, 0 },
+	{ "max-restarts", 0, "N", "unstable restarts in a row before the "
+	    "instance is errored (default 16)", NULL, 0 },
+	{ "stop-exit-codes", 0, "CODES", "exit codes that are not restarted "
+	    "(comma separated, e.g. 0,42)", NULL, 0 },
+	{ "out-file", 'o', "FILE", "write stdout there (/dev/null: discard)",
+	    VAL_FILE, 0 },
+	{ "error-file", 'e', "FILE", "write stderr there (/dev/null: discard)",
+	    VAL_FILE, 0 },
+	{ "no-wait", 0, NULL, "return at once, not when the instances are "
+	    "online", NULL, 0 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
+};
+
+/* An absolute version of path, relative to the current directory. */
+static char *
+absolute(const char *path)
+{
+	char cwd[PATH_MAX], *p;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return NULL;
+	if (strncmp(path, "./", 2) == 0)
+		path += 2;
+	if (asprintf(&p, "%s/%s", cwd, path) == -1)
+		return NULL;
+	return p;
+}
+
+static int
+set_ms(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
+{
+	int64_t ms = -1;
+	int rc;
+
+	if ((rc = cmd_parse_ms(ctx, opt, &ms)) != 0)
+		return rc;
+	if (ms >= 0)
+		json_object_set_new(args, key, json_integer(ms));
+	return 0;
+}
+
+static int
+set_int(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
+{
+	const char *v = cmd_opt(ctx, opt);
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno != 0 || n < 0)
+		return cmd_usage_error(ctx, "invalid number '%s' for --%s", v,
+		    opt);
+	json_object_set_new(args, key, json_integer(n));
+	return 0;
+}
+
+/* The options shared by start and the request it builds. */
+static int
+build(struct cmd_ctx *ctx, json_t *args)
+{
+	const char *script = ctx->argv[0], *v;
+	json_t *env, *jargs, *codes;
+	struct stat st;
+	char **vals, *p, *end, *eq;
+	long n;
+	int i, rc;
+
+	/* A path (or a file here) is made absolute; a bare name may be a
+	 * program in PATH or an existing app, which the daemon tells. */
+	if (strchr(script, '/') != NULL ||
+	    (stat(script, &st) == 0 && S_ISREG(st.st_mode))) {
+		if ((p = absolute(script)) == NULL)
+			return cmd_error(EXIT_FAIL, "out of memory");
+		json_object_set_new(args, "script", json_string(p));
+		free(p);
+	} else
+		json_object_set_new(args, "script", json_string(script));
+	if ((v = cmd_opt(ctx, "name")) != NULL)
+		json_object_set_new(args, "name", json_string(v));
+	if ((v = cmd_opt(ctx, "instances")) != NULL) {
+		if (strcmp(v, "max") == 0)
+			n = 0;
+		else {
+			errno = 0;
+			n = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || errno != 0 || n == 0 ||
+			    n < -1 || n > 4096)
+				return cmd_usage_error(ctx,
+				    "invalid instance count '%s' (a number from 1 "
+				    "to 4096, 'max' or -1)", v);
+		}
+		json_object_set_new(args, "instances", json_integer(n));
+	}
+	if ((v = cmd_opt(ctx, "interpreter")) != NULL)
+		json_object_set_new(args, "interpreter", json_string(v));
+	v = cmd_opt(ctx, "cwd");
+	if ((p = absolute(v != NULL ? v : ".")) == NULL)
+		return cmd_error(EXIT_FAIL, "cannot tell the current directory");
+	if (v == NULL && strlen(p) > 2 && strcmp(p + strlen(p) - 2, "/.") == 0)
+		p[strlen(p) - 2] = '\0';
+	json_object_set_new(args, "cwd", json_string(p));
+	free(p);
+
+	env = json_object();
+	for (i = 0; environ[i] != NULL; i++) {
+		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
+			continue;
+		p = strndup(environ[i], (size_t)(eq - environ[i]));
+		if (p != NULL)
+			json_object_set_new(env, p, json_string(eq + 1));
+		free(p);
+	}
+	for (vals = cmd_opt_all(ctx, "env"); vals != NULL && *vals != NULL;
+	    vals++) {
+		if ((eq = strchr(*vals, '=')) == NULL || eq == *vals) {
+			json_decref(env);
+			return cmd_usage_error(ctx,
+			    "invalid --env '%s' (say KEY=VALUE)", *vals);
+		}
+		p = strndup(*vals, (size_t)(eq - *vals));
+		json_object_set_new(env, p, json_string(eq + 1));
+		free(p);
+	}
+	json_object_set_new(args, "env", env);
+
+	jargs = json_array();
+	for (i = 0; i < ctx->nrest; i++)
+		json_array_append_new(jargs, json_string(ctx->rest[i]));
+	json_object_set_new(args, "args", jargs);
+
+	if ((v = cmd_opt(ctx, "kill-signal")) != NULL) {
+		if (util_signal_number(v) <= 0)
+			return cmd_usage_error(ctx, "unknown signal '%s'", v);
+		json_object_set_new(args, "kill_signal",
+		    json_string(util_signal_name(util_signal_number(v))));
+	}
+	if ((rc = set_ms(ctx, args, "kill-timeout", "kill_timeout")) != 0 ||
+	    (rc = set_ms(ctx, args, "restart-delay", "restart_delay")) != 0 ||
+	    (rc = set_ms(ctx, args, "exp-backoff-restart-delay",
+	    "exp_backoff_restart_delay")) != 0 ||
+	    (rc = set_ms(ctx, args, "max-backoff", "max_backoff")) != 0 ||
+	    (rc = set_ms(ctx, args, "backoff-reset", "backoff_reset")) != 0 ||
+	    (rc = set_ms(ctx, args, "min-uptime", "min_uptime")) != 0 ||
+	    (rc = set_int(ctx, args, "max-restarts", "max_restarts")) != 0)
+		return rc;
+	if (cmd_flag(ctx, "no-autorestart"))
+		json_object_set_new(args, "autorestart", json_false());
+	if ((v = cmd_opt(ctx, "stop-exit-codes")) != NULL) {
+		codes = json_array();
+		json_object_set_new(args, "stop_exit_codes", codes);
+		for (p = (char *)v; *p != '\0';) {
+			errno = 0;
+			n = strtol(p, &end, 10);
+			if (end == p || errno != 0 || n < 0 || n > 255 ||
+			    (*end != ',' && *end != '\0'))
+				return cmd_usage_error(ctx,
+				    "invalid --stop-exit-codes '%s' (say 0,42)", v);
+			json_array_append_new(codes, json_integer(n));
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	if ((v = cmd_opt(ctx, "out-file")) != NULL) {
+		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
+		json_object_set_new(args, "out_file", json_string(p));
+		free(p);
+	}
+	if ((v = cmd_opt(ctx, "error-file")) != NULL) {
+		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
+		json_object_set_new(args, "error_file", json_string(p));
+		free(p);
+	}
+	json_object_set_new(args, "mode", json_string("fork"));
+	if (cmd_flag(ctx, "no-wait"))
+		json_object_set_new(args, "wait", json_false());
+	return 0;
+}
+
+/* After a start: the table (or JSON) of the apps it names. */
+int
+cmd_show_apps(struct cmd_ctx *ctx, const json_t *data)
+{
+	json_t *rows = NULL, *mine, *row, *app;
+	size_t i, j;
+	int rc;
+
+	if (ctx->quiet)
+		return 0;
+	if ((rc = cmd_call(ctx, "list", NULL, &rows)) != 0)
+		return rc;
+	mine = json_array();
+	json_array_foreach(rows, i, row)
+		json_array_foreach(json_object_get(data, "apps"), j, app)
+			if (util_json_int(row, "id", -1) ==
+			    util_json_int(app, "id", -2))
+				json_array_append(mine, row);
+	if (ctx->json)
+		cmd_print_json(mine);
+	else
+		print_table(ctx, mine);
+	json_decref(mine);
+	json_decref(rows);
+	return 0;
+}
+
+static int
+exec_start(struct cmd_ctx *ctx)
+{
+	json_t *args = json_object(), *data = NULL;
+	int rc;
+
+	if ((rc = build(ctx, args)) != 0) {
+		json_decref(args);
+		return rc;
+	}
+	rc = cmd_call(ctx, "start", args, &data);
+	if (rc == 0 && data != NULL)
+		rc = cmd_show_apps(ctx, data);
+	json_decref(data);
+	return rc;
+}
+
+const struct cmd_entry cmd_start_entry = {
+	"start", NULL,
+	"start <script|program|app> [options] [-- args...]",
+	"Start a script or program as an app of N instances (or a stopped app)",
+	options, CMD_DAEMON | CMD_REST, 1, 1,
+	"clusterctl start server.js --name web -i max -- --port 8000",
+	exec_start,
+};

@@ -1,0 +1,20 @@
+/* version: this CLI's version (and the running daemon's, if any). */
+#include "../ipc/util.h"
+#include "cmd.h"
+
+static int
+exec_version(struct cmd_ctx *ctx)
+{
+	if (ctx->json)
+		printf("{\"version\": \"%s\", \"protocol\": %d}\n",
+		    CLUSTERCTL_VERSION, IPC_VERSION);
+	else
+		printf("clusterctl %s (protocol %d)\n", CLUSTERCTL_VERSION,
+		    IPC_VERSION);
+	return 0;
+}
+
+const struct cmd_entry cmd_version_entry = {
+	"version", NULL, "version [options]", "Print the version", NULL, 0, 0,
+	0, "clusterctl version", exec_version,
+};

@@ -1,0 +1,407 @@
+/*
+ * The command table, lookup (exact name, alias, then unique prefix),
+ * option parsing and help, all driven by the entries.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ipc/util.h"
+#include "cmd.h"
+
+extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
+    cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
+    cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
+    cmd_help_entry;
+
+const struct cmd_entry *cmd_table[] = {
+	&cmd_start_entry,
+	&cmd_stop_entry,
+	&cmd_restart_entry,
+	&cmd_delete_entry,
+	&cmd_reset_entry,
+	&cmd_list_entry,
+	&cmd_describe_entry,
+	&cmd_ping_entry,
+	&cmd_kill_entry,
+	&cmd_version_entry,
+	&cmd_help_entry,
+	NULL,
+};
+
+/* Options every command takes. */
+const struct cmd_option cmd_global_options[] = {
+	{ "help", 'h', NULL, "show this help", NULL, 0 },
+	{ "json", 0, NULL, "print JSON (where the command reports something)",
+	    NULL, 0 },
+	{ "quiet", 'q', NULL, "print nothing but errors", NULL, 0 },
+	{ "no-color", 0, NULL, "no colour (also: NO_COLOR set)", NULL, 0 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
+};
+
+static int
+has_alias(const struct cmd_entry *e, const char *name)
+{
+	const char *p = e->aliases;
+	size_t n = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		const char *sp = strchr(p, ' ');
+		size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p = sp != NULL ? sp + 1 : p + len;
+	}
+	return 0;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur, tmp;
+	size_t row[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			cur = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < cur)
+				cur = row[j] + 1;
+			if (row[j - 1] + 1 < cur)
+				cur = row[j - 1] + 1;
+			row[j] = cur;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * Find a command by exact name, alias, then unique prefix.  On failure
+ * *hint is a close command name ("did you mean") or NULL.
+ */
+const struct cmd_entry *
+cmd_find(const char *name, const char **hint)
+{
+	const struct cmd_entry *e, *found = NULL;
+	size_t i, n = strlen(name), best = 3, d;
+
+	*hint = NULL;
+	for (i = 0; (e = cmd_table[i]) != NULL; i++)
+		if (strcmp(e->name, name) == 0 || has_alias(e, name))
+			return e;
+	for (i = 0; n > 0 && (e = cmd_table[i]) != NULL; i++) {
+		if (e->flags & CMD_HIDDEN)
+			continue;
+		if (strncmp(e->name, name, n) == 0) {
+			if (found != NULL) {
+				found = NULL;
+				break;
+			}
+			found = e;
+		}
+	}
+	if (found != NULL)
+		return found;
+	for (i = 0; (e = cmd_table[i]) != NULL; i++) {
+		if (e->flags & CMD_HIDDEN)
+			continue;
+		if ((d = edit_distance(name, e->name)) < best) {
+			best = d;
+			*hint = e->name;
+		}
+	}
+	return NULL;
+}
+
+static size_t
+count_options(const struct cmd_option *o)
+{
+	size_t n = 0;
+
+	while (o != NULL && o[n].name != NULL)
+		n++;
+	return n;
+}
+
+/* The n-th option of a command: its own first, then the global ones. */
+static const struct cmd_option *
+option_at(const struct cmd_entry *e, size_t i)
+{
+	size_t own = count_options(e->options);
+
+	return i < own ? &e->options[i] : &cmd_global_options[i - own];
+}
+
+/*
+ * Parse argv (argv[0] is the command word) against e's options into ctx.
+ * 0, or EXIT_USAGE after saying what is wrong.
+ */
+int
+cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
+{
+	size_t nopt = count_options(e->options) + count_options(cmd_global_options);
+	struct option *lo;
+	const struct cmd_option *o;
+	char shorts[256], *p = shorts, **v;
+	size_t i, n;
+	int c, k, idx, rc = 0;
+
+	ctx->entry = e;
+	ctx->vals = calloc(nopt, sizeof *ctx->vals);
+	lo = calloc(nopt + 1, sizeof *lo);
+	if (ctx->vals == NULL || lo == NULL) {
+		free(lo);
+		return cmd_error(EXIT_FAIL, "out of memory");
+	}
+	*p++ = ':';
+	for (i = 0; i < nopt; i++) {
+		o = option_at(e, i);
+		lo[i].name = o->name;
+		lo[i].has_arg = o->arg != NULL ? required_argument : no_argument;
+		lo[i].val = 256 + (int)i;
+		if (o->short_name != 0) {
+			*p++ = o->short_name;
+			if (o->arg != NULL)
+				*p++ = ':';
+		}
+	}
+	*p = '\0';
+	/* What follows the first "--" is the program's, not ours. */
+	for (k = 1; k < argc; k++)
+		if (strcmp(argv[k], "--") == 0) {
+			ctx->rest = argv + k + 1;
+			ctx->nrest = argc - k - 1;
+			argc = k;
+			break;
+		}
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
+		if (c == '?' || c == ':') {
+			const char *bad = argv[optind - 1];
+			char sb[3] = { '-', (char)optopt, '\0' };
+
+			if (optopt != 0 && optopt < 256)
+				bad = sb;
+			rc = cmd_usage_error(ctx, c == ':' ?
+			    "option '%s' needs a value" : "unknown option '%s'",
+			    bad);
+			goto out;
+		}
+		if (c < 256) {
+			for (i = 0; i < nopt; i++)
+				if (option_at(e, i)->short_name == c)
+					break;
+		} else
+			i = (size_t)(c - 256);
+		if (i >= nopt)
+			continue;
+		o = option_at(e, i);
+		v = ctx->vals[i];
+		for (n = 0; v != NULL && v[n] != NULL; n++)
+			;
+		if (n > 0 && !o->repeat) {
+			/* The last one wins, as with most tools. */
+			n = 0;
+		}
+		v = realloc(v, (n + 2) * sizeof *v);
+		if (v == NULL) {
+			rc = cmd_error(EXIT_FAIL, "out of memory");
+			goto out;
+		}
+		v[n] = optarg != NULL ? optarg : (char *)"1";
+		v[n + 1] = NULL;
+		ctx->vals[i] = v;
+	}
+	ctx->argv = argv + optind;
+	ctx->argc = argc - optind;
+	ctx->json = cmd_flag(ctx, "json");
+	ctx->quiet = cmd_flag(ctx, "quiet");
+	if (cmd_flag(ctx, "help"))
+		goto out;
+	if (ctx->nrest > 0 && !(e->flags & CMD_REST)) {
+		rc = cmd_usage_error(ctx, "'%s' takes no arguments after --",
+		    e->name);
+		goto out;
+	}
+	if (ctx->argc < e->min_args) {
+		rc = cmd_usage_error(ctx, "'%s' needs %s", e->name,
+		    e->flags & CMD_TARGETS ? "a target (a name, an id or 'all')" :
+		    "more arguments");
+		goto out;
+	}
+	if (e->max_args >= 0 && ctx->argc > e->max_args) {
+		rc = cmd_usage_error(ctx, "unexpected argument '%s'",
+		    ctx->argv[e->max_args]);
+		goto out;
+	}
+out:
+	free(lo);
+	return rc;
+}
+
+void
+cmd_ctx_release(struct cmd_ctx *ctx)
+{
+	size_t i, n;
+
+	if (ctx->entry != NULL && ctx->vals != NULL) {
+		n = count_options(ctx->entry->options) +
+		    count_options(cmd_global_options);
+		for (i = 0; i < n; i++)
+			free(ctx->vals[i]);
+	}
+	free(ctx->vals);
+	ctx->vals = NULL;
+	if (ctx->connected)
+		ipc_client_close(&ctx->client);
+	ctx->connected = 0;
+}
+
+static ssize_t
+option_index(const struct cmd_ctx *ctx, const char *name)
+{
+	size_t i, n;
+
+	n = count_options(ctx->entry->options) + count_options(cmd_global_options);
+	for (i = 0; i < n; i++)
+		if (strcmp(option_at(ctx->entry, i)->name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* The value of an option (the last given), or NULL. */
+const char *
+cmd_opt(const struct cmd_ctx *ctx, const char *name)
+{
+	ssize_t i = option_index(ctx, name);
+	char **v;
+	size_t n;
+
+	if (i < 0 || ctx->vals == NULL || (v = ctx->vals[i]) == NULL)
+		return NULL;
+	for (n = 0; v[n] != NULL; n++)
+		;
+	return n > 0 ? v[n - 1] : NULL;
+}
+
+/* Every value of a repeatable option, NULL-terminated, or NULL. */
+char **
+cmd_opt_all(const struct cmd_ctx *ctx, const char *name)
+{
+	ssize_t i = option_index(ctx, name);
+
+	return i < 0 || ctx->vals == NULL ? NULL : ctx->vals[i];
+}
+
+int
+cmd_flag(const struct cmd_ctx *ctx, const char *name)
+{
+	return cmd_opt(ctx, name) != NULL;
+}
+
+int
+cmd_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* A usage error: the message, then the usage line; exit code 2. */
+int
+cmd_usage_error(const struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (ctx != NULL && ctx->entry != NULL) {
+		cmd_usage(ctx->entry, stderr);
+		fprintf(stderr, "Try '%s %s --help' for more.\n", progname,
+		    ctx->entry->name);
+	}
+	return EXIT_USAGE;
+}
+
+void
+cmd_usage(const struct cmd_entry *e, FILE *f)
+{
+	fprintf(f, "usage: %s %s\n", progname, e->usage);
+}
+
+static void
+print_options(const struct cmd_option *o, FILE *f)
+{
+	char left[64];
+
+	for (; o != NULL && o->name != NULL; o++) {
+		if (o->short_name != 0)
+			snprintf(left, sizeof left, "-%c, --%s%s%s",
+			    o->short_name, o->name, o->arg ? " " : "",
+			    o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof left, "    --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		if (strlen(left) > 28)
+			fprintf(f, "  %s\n  %-28s  %s\n", left, "", o->help);
+		else
+			fprintf(f, "  %-28s  %s\n", left, o->help);
+	}
+}
+
+/* Help for one command: usage, summary, options, example. */
+void
+cmd_help(const struct cmd_entry *e, FILE *f)
+{
+	cmd_usage(e, f);
+	fprintf(f, "\n%s\n", e->summary);
+	if (e->aliases != NULL)
+		fprintf(f, "Aliases: %s\n", e->aliases);
+	if (count_options(e->options) > 0) {
+		fprintf(f, "\nOptions:\n");
+		print_options(e->options, f);
+	}
+	fprintf(f, "\nCommon options:\n");
+	print_options(cmd_global_options, f);
+	if (e->example != NULL)
+		fprintf(f, "\nExample:\n  %s\n", e->example);
+}
+
+void
+cmd_help_all(FILE *f)
+{
+	const struct cmd_entry *e;
+	size_t i;
+
+	fprintf(f,
+	    "usage: %s <command> [options] [targets]\n\n"
+	    "A process manager: keeps named apps running as clusters of\n"
+	    "instances, restarts them when they crash, shares their ports.\n\n"
+	    "Commands:\n", progname);
+	for (i = 0; (e = cmd_table[i]) != NULL; i++)
+		if (!(e->flags & CMD_HIDDEN))
+			fprintf(f, "  %-12s  %s\n", e->name, e->summary);
+	fprintf(f,
+	    "\nTargets: an app name, an app id, name:instance, or 'all'.\n"
+	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
+	    "Run '%s help <command>' for a command's options.\n", progname);
+}

@@ -1,0 +1,117 @@
+/*
+ * The CLI: a table of commands (tmux cmd-*.c), each one file exporting one
+ * entry.  Help, the man page's command list and the completions are
+ * generated from the same table.
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "../ipc/proto.h"
+
+/* Exit codes: docs/exit-codes.md. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_NOTFOUND 3
+#define EXIT_UNREACHABLE 4
+#define EXIT_TIMEOUT 5
+#define EXIT_APPFAILED 6
+
+/* What a flag's value is, for completion. */
+#define VAL_NONE NULL
+#define VAL_FILE "@file"
+#define VAL_DIR "@dir"
+#define VAL_SIGNAL "@signal"
+#define VAL_TARGET "@target"
+
+struct cmd_option {
+	const char *name;     /* long name, without "--" */
+	char short_name;      /* or 0 */
+	const char *arg;      /* the value's name in help, NULL for a flag */
+	const char *help;     /* what it does, with its default */
+	const char *values;   /* fixed choices ("max -1") or a VAL_ kind */
+	int repeat;	      /* may be given more than once */
+};
+
+/* Preconditions. */
+#define CMD_DAEMON 0x1	    /* talks to the daemon */
+#define CMD_NO_START 0x2    /* ... but never starts one */
+#define CMD_TARGETS 0x4	    /* positional arguments are targets */
+#define CMD_REST 0x8	    /* takes arguments after -- */
+#define CMD_HIDDEN 0x10	    /* not in help or completion */
+
+struct cmd_ctx;
+
+struct cmd_entry {
+	const char *name;
+	const char *aliases; /* space separated, or NULL */
+	const char *usage;   /* after "clusterctl " */
+	const char *summary;
+	const struct cmd_option *options; /* ends with a zeroed entry */
+	int flags;
+	int min_args;
+	int max_args; /* -1: any */
+	const char *example;
+	int (*exec)(struct cmd_ctx *);
+};
+
+struct cmd_ctx {
+	const struct cmd_entry *entry;
+	int argc; /* positional arguments */
+	char **argv;
+	int nrest; /* arguments after -- */
+	char **rest;
+	char ***vals; /* per option: NULL-terminated values given */
+	int json;
+	int quiet;
+	int color;   /* colour on stdout */
+	int ecolor;  /* colour on stderr */
+	const char *home;
+	char sock[4096];
+	struct ipc_client client;
+	int connected;
+};
+
+extern const struct cmd_entry *cmd_table[];
+extern const struct cmd_option cmd_global_options[];
+extern const char *progname;
+
+const struct cmd_entry *cmd_find(const char *, const char **);
+int cmd_parse(const struct cmd_entry *, int, char **, struct cmd_ctx *);
+void cmd_ctx_release(struct cmd_ctx *);
+const char *cmd_opt(const struct cmd_ctx *, const char *);
+char **cmd_opt_all(const struct cmd_ctx *, const char *);
+int cmd_flag(const struct cmd_ctx *, const char *);
+void cmd_usage(const struct cmd_entry *, FILE *);
+void cmd_help(const struct cmd_entry *, FILE *);
+void cmd_help_all(FILE *);
+
+int cmd_error(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+int cmd_usage_error(const struct cmd_ctx *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* main.c: the daemon connection */
+int cmd_connect(struct cmd_ctx *, int);
+int cmd_call(struct cmd_ctx *, const char *, json_t *, json_t **);
+int cmd_call_stream(struct cmd_ctx *, const char *, json_t *,
+    int (*)(struct cmd_ctx *, json_t *, void *), void *, int);
+int cmd_reply_status(const json_t *, json_t **);
+json_t *cmd_targets(const struct cmd_ctx *);
+int cmd_parse_ms(const struct cmd_ctx *, const char *, int64_t *);
+void cmd_print_json(const json_t *);
+int cmd_act_on_targets(struct cmd_ctx *, const char *);
+int cmd_show_apps(struct cmd_ctx *, const json_t *);
+
+/* output.c */
+int term_width(void);
+void print_table(const struct cmd_ctx *, const json_t *);
+void format_duration(char *, size_t, int64_t);
+void format_bytes(char *, size_t, int64_t);
+const char *color_status(const struct cmd_ctx *, const char *);
+const char *color_reset(const struct cmd_ctx *);
+
+#endif

@@ -1,0 +1,452 @@
+/*
+ * clusterctl's entry point: global options, the home directory, the socket
+ * path, starting the daemon on demand, and the request helpers every
+ * command uses.  The hidden words "__daemon" and "__exec" run the daemon
+ * and the exec shim from the same binary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/core.h"
+#include "../ipc/util.h"
+#include "cmd.h"
+
+/* How long a CLI waits for a daemon it started to answer. */
+#define DAEMON_START_TIMEOUT_MS 10000
+
+const char *progname = "clusterctl";
+
+static const char *
+home_path(void)
+{
+	static char buf[PATH_MAX];
+	const char *h = getenv("CLUSTERCTL_HOME");
+	struct passwd *pw;
+
+	if (h != NULL && *h != '\0')
+		return h;
+	h = getenv("HOME");
+	if (h == NULL || *h == '\0') {
+		if ((pw = getpwuid(getuid())) == NULL)
+			return NULL;
+		h = pw->pw_dir;
+	}
+	if ((size_t)snprintf(buf, sizeof buf, "%s/.clusterctl", h) >= sizeof buf)
+		return NULL;
+	return buf;
+}
+
+/*
+ * Create the home (0700) if it is missing, and refuse one that another
+ * user owns or that others may write to: whoever writes there controls
+ * the daemon.
+ */
+static int
+home_check(const char *h)
+{
+	struct stat st;
+
+	if (mkdir(h, 0700) == -1 && errno != EEXIST)
+		return cmd_error(EXIT_FAIL, "cannot create home '%s': %s", h,
+		    strerror(errno));
+	if (stat(h, &st) == -1)
+		return cmd_error(EXIT_FAIL, "cannot use home '%s': %s", h,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cmd_error(EXIT_FAIL, "home '%s' is not a directory", h);
+	if (st.st_uid != getuid())
+		return cmd_error(EXIT_FAIL,
+		    "refusing home '%s': it is owned by uid %ld, not by you", h,
+		    (long)st.st_uid);
+	if (st.st_mode & 022)
+		return cmd_error(EXIT_FAIL,
+		    "refusing home '%s': it is group or world writable "
+		    "(chmod 700 '%s')", h, h);
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start the daemon detached: its own session, stdio on /dev/null. */
+static int
+daemon_spawn(const char *h)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+	pid_t pid;
+	int status, fd;
+
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	if ((pid = fork()) == -1)
+		return -errno;
+	if (pid == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		signal(SIGINT, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return 0;
+}
+
+static int
+try_connect(struct cmd_ctx *ctx)
+{
+	int r = ipc_client_connect(&ctx->client, ctx->sock);
+
+	if (r == 0)
+		ctx->connected = 1;
+	return r;
+}
+
+/*
+ * Connect to the daemon, starting it when may_start and none answers.
+ * Two CLIs racing here start one daemon: the second waits on the start
+ * lock and then finds the first's daemon.  0, or an exit code.
+ */
+int
+cmd_connect(struct cmd_ctx *ctx, int may_start)
+{
+	char lock[PATH_MAX];
+	long long deadline;
+	long wait = 1;
+	int r, fd;
+
+	if (ctx->connected)
+		return 0;
+	r = try_connect(ctx);
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT && r != -ECONNREFUSED)
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot reach the daemon at '%s': %s", ctx->sock,
+		    strerror(-r));
+	if (!may_start)
+		return EXIT_UNREACHABLE;
+	snprintf(lock, sizeof lock, "%s/start.lock", ctx->home);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return cmd_error(EXIT_UNREACHABLE, "cannot open '%s': %s", lock,
+		    strerror(errno));
+	while (flock(fd, LOCK_EX) == -1 && errno == EINTR)
+		;
+	if (try_connect(ctx) == 0) {
+		close(fd);
+		return 0;
+	}
+	if ((r = daemon_spawn(ctx->home)) != 0) {
+		close(fd);
+		return cmd_error(EXIT_UNREACHABLE, "cannot start the daemon: %s",
+		    strerror(-r));
+	}
+	deadline = mono_ms() + DAEMON_START_TIMEOUT_MS;
+	while ((r = try_connect(ctx)) != 0 && mono_ms() < deadline) {
+		sleep_ms(wait);
+		if (wait < 50)
+			wait *= 2;
+	}
+	close(fd);
+	if (r != 0)
+		return cmd_error(EXIT_UNREACHABLE,
+		    "the daemon did not start (see %s/daemon.log)", ctx->home);
+	return 0;
+}
+
+/* The exit code for a failed reply's error code. */
+static int
+error_exit_code(const char *code)
+{
+	if (strcmp(code, IPC_E_NOT_FOUND) == 0)
+		return EXIT_NOTFOUND;
+	if (strcmp(code, IPC_E_APP_FAILED) == 0)
+		return EXIT_APPFAILED;
+	if (strcmp(code, IPC_E_TIMEOUT) == 0)
+		return EXIT_TIMEOUT;
+	if (strcmp(code, IPC_E_BAD_REQUEST) == 0)
+		return EXIT_USAGE;
+	return EXIT_FAIL;
+}
+
+/*
+ * Read a reply: 0 with *data (borrowed from reply) for success, or print
+ * the error and return its exit code.
+ */
+int
+cmd_reply_status(const json_t *reply, json_t **data)
+{
+	json_t *err;
+
+	*data = json_object_get(reply, "data");
+	if (util_json_bool(reply, "ok", 0))
+		return 0;
+	err = json_object_get(reply, "error");
+	cmd_error(0, "%s", util_json_str(err, "message", "unknown error"));
+	return error_exit_code(util_json_str(err, "code", IPC_E_INTERNAL));
+}
+
+static int
+recv_error(int r)
+{
+	if (r == -ECONNRESET)
+		return cmd_error(EXIT_UNREACHABLE,
+		    "the daemon closed the connection");
+	if (r == -ETIMEDOUT)
+		return cmd_error(EXIT_TIMEOUT, "timed out waiting for the daemon");
+	if (r == -EINTR)
+		return 130;
+	return cmd_error(EXIT_UNREACHABLE, "cannot read the daemon's reply: %s",
+	    strerror(-r));
+}
+
+/*
+ * Send one request (stealing args) and read replies until the final one,
+ * calling each(ctx, data, arg) for every reply of a stream and for the
+ * final one.  0, or an exit code.
+ */
+int
+cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
+    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg,
+    int timeout_ms)
+{
+	json_t *reply, *data;
+	uint32_t id;
+	int r, rc;
+
+	if ((r = cmd_connect(ctx, !(ctx->entry->flags & CMD_NO_START))) != 0) {
+		json_decref(args);
+		return r;
+	}
+	if ((r = ipc_client_send(&ctx->client, cmd, args, &id)) != 0)
+		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
+		    strerror(-r));
+	for (;;) {
+		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) != 0)
+			return recv_error(r);
+		if (util_json_int(reply, "id", -1) != id) {
+			json_decref(reply);
+			continue;
+		}
+		if ((rc = cmd_reply_status(reply, &data)) != 0) {
+			json_decref(reply);
+			return rc;
+		}
+		rc = each != NULL ? each(ctx, data, arg) : 0;
+		if (!util_json_bool(reply, "more", 0) || rc != 0) {
+			json_decref(reply);
+			return rc < 0 ? 0 : rc;
+		}
+		json_decref(reply);
+	}
+}
+
+static int
+keep_data(struct cmd_ctx *ctx, json_t *data, void *arg)
+{
+	(void)ctx;
+	json_decref(*(json_t **)arg);
+	*(json_t **)arg = json_incref(data);
+	return 0;
+}
+
+/* One request, one reply: *data (a new reference, may be NULL). */
+int
+cmd_call(struct cmd_ctx *ctx, const char *cmd, json_t *args, json_t **data)
+{
+	json_t *d = NULL;
+	int rc;
+
+	rc = cmd_call_stream(ctx, cmd, args, keep_data, &d, -1);
+	if (data != NULL)
+		*data = d;
+	else
+		json_decref(d);
+	return rc;
+}
+
+/* The positional arguments as a JSON array of targets. */
+json_t *
+cmd_targets(const struct cmd_ctx *ctx)
+{
+	json_t *t = json_array();
+	int i;
+
+	for (i = 0; i < ctx->argc; i++)
+		json_array_append_new(t, json_string(ctx->argv[i]));
+	return t;
+}
+
+/* An option that is a duration: 0 (and *ms, unchanged if absent) or 2. */
+int
+cmd_parse_ms(const struct cmd_ctx *ctx, const char *name, int64_t *ms)
+{
+	const char *v = cmd_opt(ctx, name);
+
+	if (v == NULL)
+		return 0;
+	if (util_parse_duration_ms(v, ms) != 0)
+		return cmd_usage_error(ctx,
+		    "invalid duration '%s' for --%s (say 1600, 500ms, 2s, 1m)",
+		    v, name);
+	return 0;
+}
+
+void
+cmd_print_json(const json_t *j)
+{
+	if (j == NULL)
+		fputs("null\n", stdout);
+	else {
+		json_dumpf(j, stdout, JSON_ENCODE_ANY | JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cmd_entry *e;
+	struct cmd_ctx ctx;
+	const char *hint, *nc;
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "__exec") == 0)
+		return exec_shim_main(argc, argv);
+	if (argc >= 3 && strcmp(argv[1], "__daemon") == 0)
+		return daemon_main(argv[2]);
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		cmd_help_all(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cmd_help_all(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0 ||
+	    strcmp(argv[1], "-V") == 0)
+		argv[1] = (char *)"version";
+	e = cmd_find(argv[1], &hint);
+	if (e == NULL) {
+		if (argv[1][0] == '-')
+			cmd_error(0, "unknown option '%s'", argv[1]);
+		else
+			cmd_error(0, "unknown command '%s'", argv[1]);
+		if (hint != NULL)
+			fprintf(stderr, "Did you mean '%s'?\n", hint);
+		fprintf(stderr, "Run '%s --help' for the commands.\n", progname);
+		return EXIT_USAGE;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	ctx.client.fd = -1;
+	if ((rc = cmd_parse(e, argc - 1, argv + 1, &ctx)) != 0) {
+		cmd_ctx_release(&ctx);
+		return rc;
+	}
+	if (cmd_flag(&ctx, "help")) {
+		cmd_help(e, stdout);
+		cmd_ctx_release(&ctx);
+		return EXIT_OK;
+	}
+	nc = getenv("NO_COLOR");
+	ctx.color = isatty(1) && (nc == NULL || *nc == '\0') &&
+	    !cmd_flag(&ctx, "no-color");
+	ctx.ecolor = isatty(2) && (nc == NULL || *nc == '\0') &&
+	    !cmd_flag(&ctx, "no-color");
+	if (e->flags & CMD_DAEMON) {
+		if ((ctx.home = home_path()) == NULL) {
+			cmd_ctx_release(&ctx);
+			return cmd_error(EXIT_FAIL,
+			    "cannot tell the home directory: set CLUSTERCTL_HOME");
+		}
+		if ((rc = home_check(ctx.home)) != 0) {
+			cmd_ctx_release(&ctx);
+			return rc;
+		}
+		if ((size_t)snprintf(ctx.sock, sizeof ctx.sock, "%s/sock",
+		    ctx.home) >= sizeof ctx.sock) {
+			cmd_ctx_release(&ctx);
+			return cmd_error(EXIT_FAIL, "home path '%s' is too long",
+			    ctx.home);
+		}
+	}
+	rc = e->exec(&ctx);
+	cmd_ctx_release(&ctx);
+	if (fflush(stdout) != 0 && errno != EPIPE)
+		return cmd_error(EXIT_FAIL, "cannot write output: %s",
+		    strerror(errno));
+	return rc;
+}
+
+/*
+ * stop, restart, delete, reset: send the targets, then show what became
+ * of them (the table, or JSON), unless quiet.
+ */
+int
+cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
+{
+	json_t *args, *data = NULL;
+	int rc;
+
+	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
+	if (cmd_flag(ctx, "no-wait"))
+		json_object_set_new(args, "wait", json_false());
+	rc = cmd_call(ctx, cmd, args, &data);
+	if (rc == 0 && strcmp(cmd, "delete") == 0 && !ctx->quiet) {
+		json_t *a;
+		size_t i;
+
+		if (ctx->json)
+			cmd_print_json(data);
+		else
+			json_array_foreach(json_object_get(data, "apps"), i, a)
+				printf("deleted %s\n", util_json_str(a, "name",
+				    "?"));
+	} else if (rc == 0 && data != NULL)
+		rc = cmd_show_apps(ctx, data);
+	else if (rc == 0 && ctx->json)
+		cmd_print_json(data);
+	json_decref(data);
+	return rc;
+}

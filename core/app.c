@@ -1,0 +1,619 @@
+/*
+ * The app table: an app is a named program with its frozen environment and
+ * options, run as N instances.  This file turns a start request into an app
+ * (refusing what cannot run before anything starts), resolves targets, and
+ * renders apps as JSON.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../ipc/util.h"
+#include "core.h"
+
+static int next_app_id;
+
+struct app *
+app_find_name(const char *name)
+{
+	struct app *a;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+struct app *
+app_find_id(int id)
+{
+	struct app *a;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && a->id == id)
+			return a;
+	return NULL;
+}
+
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free an app whose instances are all idle (see app_reap). */
+void
+app_free(struct app *a)
+{
+	free(a->name);
+	json_decref(a->spec);
+	free(a->exec_path);
+	strv_free(a->argv);
+	strv_free(a->envp);
+	free(a->cwd);
+	free(a->out_file);
+	free(a->err_file);
+	free(a->inst);
+	free(a);
+}
+
+/* Look name up in the PATH of env: a new string, or NULL and errno. */
+static char *
+path_lookup(const char *name, const char *path)
+{
+	char buf[PATH_MAX];
+	const char *p, *e;
+	int saw_eacces = 0;
+
+	if (strchr(name, '/') != NULL) {
+		if (access(name, X_OK) == 0)
+			return strdup(name);
+		return NULL;
+	}
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = e + 1) {
+		struct stat st;
+
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (e > p && (size_t)(e - p) + strlen(name) + 2 < sizeof buf) {
+			snprintf(buf, sizeof buf, "%.*s/%s", (int)(e - p), p,
+			    name);
+			if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+				if (access(buf, X_OK) == 0)
+					return strdup(buf);
+				saw_eacces = 1;
+			}
+		}
+		if (*e == '\0')
+			break;
+	}
+	errno = saw_eacces ? EACCES : ENOENT;
+	return NULL;
+}
+
+static const char *
+interpreter_for(const char *script)
+{
+	const char *dot = strrchr(script, '.');
+
+	if (dot == NULL || strchr(dot, '/') != NULL)
+		return NULL;
+	if (strcmp(dot, ".js") == 0 || strcmp(dot, ".mjs") == 0 ||
+	    strcmp(dot, ".cjs") == 0)
+		return "node";
+	if (strcmp(dot, ".py") == 0)
+		return "python3";
+	if (strcmp(dot, ".sh") == 0)
+		return "bash";
+	return NULL;
+}
+
+/* The default name: the script's base name without its extension. */
+static char *
+default_name(const char *script)
+{
+	const char *b = strrchr(script, '/');
+	char *n, *dot;
+
+	n = strdup(b != NULL ? b + 1 : script);
+	if (n != NULL && (dot = strrchr(n, '.')) != NULL && dot != n)
+		*dot = '\0';
+	return n;
+}
+
+static int
+name_ok(const char *n, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*n == '\0' || strlen(n) > 64) {
+		snprintf(err, errlen, "an app name has 1 to 64 characters");
+		return 0;
+	}
+	if (strcmp(n, "all") == 0) {
+		snprintf(err, errlen, "'all' is not a valid app name");
+		return 0;
+	}
+	for (p = n; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-@+", *p) == NULL) {
+			snprintf(err, errlen,
+			    "invalid app name '%s': use letters, digits and . _ - @ +",
+			    n);
+			return 0;
+		}
+	for (p = n; isdigit((unsigned char)*p); p++)
+		;
+	if (*p == '\0') {
+		snprintf(err, errlen, "invalid app name '%s': it is a number",
+		    n);
+		return 0;
+	}
+	return 1;
+}
+
+static char **
+env_from_json(const json_t *env, size_t *n)
+{
+	const char *k;
+	json_t *v;
+	char **e;
+	size_t i = 0;
+
+	e = calloc(json_object_size(env) + 1, sizeof *e);
+	if (e == NULL)
+		return NULL;
+	json_object_foreach((json_t *)env, k, v) {
+		if (!json_is_string(v) || *k == '\0' || strchr(k, '=') != NULL)
+			continue;
+		if (asprintf(&e[i], "%s=%s", k, json_string_value(v)) == -1)
+			break;
+		i++;
+	}
+	*n = i;
+	return e;
+}
+
+static int64_t
+opt_ms(const json_t *spec, const char *key, int64_t def)
+{
+	int64_t v = util_json_int(spec, key, def);
+
+	return v < 0 ? def : v;
+}
+
+/*
+ * Make an app from a start request's args, without starting it: 0, or -1
+ * with err saying what is wrong (and nothing changed).
+ */
+int
+app_create(json_t *spec, struct app **out, char *err, size_t errlen)
+{
+	const char *script, *interp, *cwd, *sig, *pathvar = NULL, *k;
+	json_t *args, *env, *codes, *v;
+	struct app *a;
+	struct stat st;
+	char *resolved_interp = NULL, *name = NULL;
+	size_t i, nargs;
+	int64_t n;
+	int lookup_errno;
+
+	*out = NULL;
+	script = util_json_str(spec, "script", NULL);
+	if (script == NULL || *script == '\0') {
+		snprintf(err, errlen, "start needs a script or program");
+		return -1;
+	}
+	cwd = util_json_str(spec, "cwd", "/");
+	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "cannot use '%s' as the working directory: %s",
+		    cwd, *cwd != '/' ? "not an absolute path" :
+		    errno == 0 ? "Not a directory" : strerror(errno));
+		return -1;
+	}
+	env = json_object_get(spec, "env");
+	if (env != NULL && !json_is_object(env)) {
+		snprintf(err, errlen, "'env' is not an object");
+		return -1;
+	}
+	pathvar = util_json_str(env, "PATH", NULL);
+	args = json_object_get(spec, "args");
+	if (args != NULL && !json_is_array(args)) {
+		snprintf(err, errlen, "'args' is not an array");
+		return -1;
+	}
+	json_array_foreach(args, i, v) if (!json_is_string(v)) {
+		snprintf(err, errlen, "'args' holds a non-string");
+		return -1;
+	}
+
+	name = json_is_string(json_object_get(spec, "name")) ?
+	    strdup(util_json_str(spec, "name", "")) : default_name(script);
+	if (name == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!name_ok(name, err, errlen)) {
+		free(name);
+		return -1;
+	}
+	if (app_find_name(name) != NULL) {
+		snprintf(err, errlen,
+		    "an app named '%s' exists already (restart it, or use --name)",
+		    name);
+		free(name);
+		return -2;
+	}
+
+	interp = util_json_str(spec, "interpreter", NULL);
+	if (interp != NULL && (strcmp(interp, "none") == 0 || *interp == '\0'))
+		interp = NULL;
+	else if (interp == NULL && !json_is_string(json_object_get(spec,
+	    "interpreter")))
+		interp = interpreter_for(script);
+	if (interp != NULL) {
+		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
+			snprintf(err, errlen, "cannot execute interpreter '%s': %s",
+			    interp, errno == ENOENT && strchr(interp, '/') == NULL ?
+			    "not found in PATH" : strerror(errno));
+			free(name);
+			return -3;
+		}
+		if (access(script, R_OK) != 0) {
+			snprintf(err, errlen, "cannot read '%s': %s", script,
+			    strerror(errno));
+			free(resolved_interp);
+			free(name);
+			return -3;
+		}
+	} else {
+		char *p = path_lookup(script, pathvar);
+
+		lookup_errno = errno;
+		if (p == NULL || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "cannot execute '%s': %s", script,
+			    p != NULL ? "Not a regular file" :
+			    strchr(script, '/') == NULL &&
+				lookup_errno == ENOENT ?
+			    "not found in PATH" : strerror(lookup_errno));
+			free(p);
+			free(name);
+			return -3;
+		}
+		resolved_interp = p;
+	}
+
+	if ((a = calloc(1, sizeof *a)) == NULL) {
+		free(resolved_interp);
+		free(name);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	TAILQ_INIT(&a->gone);
+	a->name = name;
+	a->exec_path = resolved_interp;
+	nargs = json_array_size(args);
+	a->argv = calloc(nargs + 3, sizeof *a->argv);
+	i = 0;
+	if (interp != NULL) {
+		a->argv[i++] = strdup(interp);
+		a->argv[i++] = strdup(script);
+	} else
+		a->argv[i++] = strdup(script);
+	json_array_foreach(args, n, v) a->argv[i++] = strdup(json_string_value(v));
+	a->cwd = strdup(cwd);
+	a->envp = env_from_json(env, &a->nenv);
+
+	sig = util_json_str(spec, "kill_signal", "SIGINT");
+	if ((a->kill_signal = util_signal_number(sig)) <= 0) {
+		snprintf(err, errlen, "unknown signal '%s'", sig);
+		app_free(a);
+		return -1;
+	}
+	a->kill_timeout_ms = opt_ms(spec, "kill_timeout", 1600);
+	a->autorestart = util_json_bool(spec, "autorestart", 1);
+	a->restart_delay_ms = util_json_int(spec, "restart_delay", -1);
+	if (a->restart_delay_ms < -1)
+		a->restart_delay_ms = -1;
+	a->backoff_base_ms = opt_ms(spec, "exp_backoff_restart_delay", 100);
+	a->backoff_max_ms = opt_ms(spec, "max_backoff", 15000);
+	a->backoff_reset_ms = opt_ms(spec, "backoff_reset", 30000);
+	a->min_uptime_ms = opt_ms(spec, "min_uptime", 1000);
+	a->max_restarts = (int)opt_ms(spec, "max_restarts", 16);
+	codes = json_object_get(spec, "stop_exit_codes");
+	json_array_foreach(codes, i, v) {
+		if (json_is_integer(v) && a->nstop_exit_codes <
+		    (int)(sizeof a->stop_exit_codes / sizeof a->stop_exit_codes[0]))
+			a->stop_exit_codes[a->nstop_exit_codes++] =
+			    (int)json_integer_value(v);
+	}
+	if ((k = util_json_str(spec, "out_file", NULL)) != NULL)
+		a->out_file = strdup(k);
+	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
+		a->err_file = strdup(k);
+
+	n = util_json_int(spec, "instances", 1);
+	if (n == 0)
+		n = uv_available_parallelism();
+	else if (n < 0)
+		n = (int64_t)uv_available_parallelism() + n;
+	if (n < 1)
+		n = 1;
+	if (n > 4096) {
+		snprintf(err, errlen, "%lld instances is more than 4096",
+		    (long long)n);
+		app_free(a);
+		return -1;
+	}
+	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL ||
+	    app_set_instances(a, (int)n) != 0) {
+		snprintf(err, errlen, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	a->spec = json_deep_copy(spec);
+	json_object_set_new(a->spec, "name", json_string(a->name));
+	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	a->id = next_app_id++;
+	TAILQ_INSERT_TAIL(&apps, a, entry);
+	*out = a;
+	return 0;
+}
+
+/*
+ * Set the number of instance slots to n: new slots get stopped instances,
+ * slots beyond n must already be empty.
+ */
+int
+app_set_instances(struct app *a, int n)
+{
+	struct instance **ni;
+	int i;
+
+	if (n > a->instcap) {
+		ni = realloc(a->inst, (size_t)n * sizeof *ni);
+		if (ni == NULL)
+			return -ENOMEM;
+		for (i = a->instcap; i < n; i++)
+			ni[i] = NULL;
+		a->inst = ni;
+		a->instcap = n;
+	}
+	for (i = a->ninst; i < n; i++)
+		if (a->inst[i] == NULL && (a->inst[i] = inst_new(a, i)) == NULL)
+			return -ENOMEM;
+	a->ninst = n;
+	return 0;
+}
+
+void
+app_start(struct app *a)
+{
+	int i;
+
+	for (i = 0; i < a->ninst; i++)
+		inst_event(a->inst[i], EV_START);
+}
+
+/* Stop every instance; restart: start each again once it has stopped. */
+void
+app_stop(struct app *a, int restart)
+{
+	struct instance *in;
+	int i;
+
+	for (i = 0; i < a->ninst; i++) {
+		in = a->inst[i];
+		if (restart && (in->state == ST_STOPPED ||
+		    in->state == ST_ERRORED || in->state == ST_WAITING)) {
+			inst_event(in, EV_START);
+			continue;
+		}
+		inst_event(in, EV_STOP);
+		if (restart)
+			inst_event(in, EV_START);
+	}
+}
+
+/* Whether no instance of a has a process or anything pending. */
+int
+app_all_stopped(const struct app *a)
+{
+	int i;
+
+	for (i = 0; i < a->ninst; i++)
+		if (!inst_idle(a->inst[i]))
+			return 0;
+	return TAILQ_EMPTY(&a->gone);
+}
+
+/* Remove a stopped app from the table and free it (its instances later). */
+void
+app_reap(struct app *a)
+{
+	int i;
+
+	TAILQ_REMOVE(&apps, a, entry);
+	for (i = 0; i < a->instcap; i++)
+		if (a->inst[i] != NULL)
+			inst_retire(a->inst[i]);
+	app_free(a);
+}
+
+json_t *
+app_list_json(const struct app *a)
+{
+	json_t *arr = json_array();
+	struct instance *in;
+	int i;
+
+	for (i = 0; i < a->ninst; i++)
+		json_array_append_new(arr, inst_json(a->inst[i]));
+	TAILQ_FOREACH(in, &a->gone, retired)
+		json_array_append_new(arr, inst_json(in));
+	return arr;
+}
+
+static json_t *
+exits_json(const struct instance *in)
+{
+	json_t *arr = json_array();
+	const struct exit_record *e;
+	int i, first;
+
+	first = in->nexits > EXIT_HISTORY ? in->nexits - EXIT_HISTORY : 0;
+	for (i = in->nexits - 1; i >= first; i--) {
+		e = &in->exits[i % EXIT_HISTORY];
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:I}",
+		    "time", (json_int_t)e->when, "exit_code",
+		    e->signal == 0 ? json_integer(e->code) : json_null(),
+		    "exit_signal",
+		    e->signal != 0 ? json_string(util_signal_name(e->signal)) :
+				     json_null(),
+		    "uptime_ms", (json_int_t)e->uptime_ms));
+	}
+	return arr;
+}
+
+/* Everything known about an app, for describe --json. */
+json_t *
+app_describe_json(const struct app *a)
+{
+	json_t *o, *insts, *row;
+	struct instance *in;
+	char *p;
+	int i;
+
+	o = json_deep_copy(a->spec);
+	json_object_set_new(o, "id", json_integer(a->id));
+	json_object_set_new(o, "instances", json_integer(a->ninst));
+	json_object_set_new(o, "kill_signal",
+	    json_string(util_signal_name(a->kill_signal)));
+	json_object_set_new(o, "kill_timeout", json_integer(a->kill_timeout_ms));
+	json_object_set_new(o, "argv", json_array());
+	for (i = 0; a->argv[i] != NULL; i++)
+		json_array_append_new(json_object_get(o, "argv"),
+		    json_string(a->argv[i]));
+	insts = json_array();
+	for (i = 0; i < a->ninst; i++) {
+		in = a->inst[i];
+		row = inst_json(in);
+		json_object_set_new(row, "exits", exits_json(in));
+		json_object_set_new(row, "unstable_restarts",
+		    json_integer(in->unstable));
+		json_object_set_new(row, "consecutive_crashes",
+		    json_integer(in->crashes));
+		p = a->out_file != NULL ? strdup(a->out_file) :
+		    logs_path(a, i, 1);
+		json_object_set_new(row, "out_log", json_string(p ? p : ""));
+		free(p);
+		p = a->err_file != NULL ? strdup(a->err_file) :
+		    logs_path(a, i, 2);
+		json_object_set_new(row, "err_log", json_string(p ? p : ""));
+		free(p);
+		json_array_append_new(insts, row);
+	}
+	json_object_set_new(o, "processes", insts);
+	return o;
+}
+
+/*
+ * Resolve target words (names, ids, "all", "name:N") into an array of
+ * {"app": id, "instance": n or -1}: 0, or -1 with err naming the first
+ * target that matches nothing.  Duplicates are removed.
+ */
+int
+app_resolve_targets(const json_t *targets, json_t **out, char *err,
+    size_t errlen)
+{
+	json_t *res = json_array(), *t;
+	struct app *a;
+	const char *s, *colon;
+	char *end, name[128];
+	size_t i, j;
+	long id, inst;
+
+	*out = NULL;
+	if (!json_is_array(targets) || json_array_size(targets) == 0) {
+		snprintf(err, errlen, "no target given");
+		json_decref(res);
+		return -1;
+	}
+	json_array_foreach(targets, i, t) {
+		if (!json_is_string(t)) {
+			snprintf(err, errlen, "a target is not a string");
+			json_decref(res);
+			return -1;
+		}
+		s = json_string_value(t);
+		inst = -1;
+		a = NULL;
+		if (strcmp(s, "all") == 0) {
+			TAILQ_FOREACH(a, &apps, entry)
+				if (!a->deleting)
+					json_array_append_new(res, json_pack(
+					    "{s:i, s:i}", "app", a->id,
+					    "instance", -1));
+			continue;
+		}
+		if ((colon = strrchr(s, ':')) != NULL &&
+		    (size_t)(colon - s) < sizeof name) {
+			inst = strtol(colon + 1, &end, 10);
+			if (colon[1] == '\0' || *end != '\0' || inst < 0)
+				inst = -2;
+			else {
+				memcpy(name, s, (size_t)(colon - s));
+				name[colon - s] = '\0';
+				s = name;
+			}
+		}
+		if (inst == -2) {
+			snprintf(err, errlen, "invalid target '%s'",
+			    json_string_value(t));
+			json_decref(res);
+			return -1;
+		}
+		id = strtol(s, &end, 10);
+		if (*s != '\0' && *end == '\0')
+			a = app_find_id((int)id);
+		if (a == NULL)
+			a = app_find_name(s);
+		if (a == NULL) {
+			snprintf(err, errlen, "no app named '%s'", s);
+			json_decref(res);
+			return -1;
+		}
+		if (inst >= a->ninst) {
+			snprintf(err, errlen, "app '%s' has no instance %ld",
+			    a->name, inst);
+			json_decref(res);
+			return -1;
+		}
+		json_array_append_new(res, json_pack("{s:i, s:i}", "app", a->id,
+		    "instance", (int)inst));
+	}
+	/* Drop exact duplicates, keep the order. */
+	for (i = 0; i < json_array_size(res); i++)
+		for (j = i + 1; j < json_array_size(res);) {
+			if (json_equal(json_array_get(res, i),
+			    json_array_get(res, j)))
+				json_array_remove(res, j);
+			else
+				j++;
+		}
+	*out = res;
+	return 0;
+}

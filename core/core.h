@@ -1,0 +1,254 @@
+/*
+ * The daemon: apps, their instances, the instance state machine and the
+ * control server.  Only cmd/main.c's dispatch of the hidden "__daemon" and
+ * "__exec" words reaches in here from the CLI side.
+ */
+#ifndef CORE_H
+#define CORE_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "../ipc/proto.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+/* The states an instance can be in; list shows exactly this. */
+enum inst_state {
+	ST_LAUNCHING,
+	ST_ONLINE,
+	ST_STOPPING,
+	ST_STOPPED,
+	ST_WAITING,
+	ST_ERRORED,
+};
+
+/* What happens to an instance; inst_event() decides the transitions. */
+enum inst_event {
+	EV_START,	/* the user (or start/restart/scale) wants it running */
+	EV_EXEC_OK,	/* the program was executed */
+	EV_EXEC_FAIL,	/* the program could not be executed */
+	EV_READY,	/* the program said it is ready */
+	EV_EXIT,	/* the process exited (and its exec status is known) */
+	EV_STOP,	/* the user wants it stopped */
+	EV_TIMER,	/* the instance's timer fired */
+};
+
+struct app;
+
+#define EXIT_HISTORY 10
+
+/* One exit of an instance's process, for describe. */
+struct exit_record {
+	int64_t when;	/* ms since the epoch */
+	int code;	/* -1 when a signal ended it */
+	int signal;	/* 0 when it exited */
+	int64_t uptime_ms;
+};
+
+/*
+ * One captured output stream of one process.  It owns itself: it outlives
+ * the instance when a leftover process still holds the pipe, and frees
+ * itself at end of file.
+ */
+struct logpipe {
+	uv_pipe_t pipe;
+	int stream; /* 1 stdout, 2 stderr */
+	int fd;	    /* the log file, or -1 when disabled */
+	char *line; /* an incomplete line carried between reads */
+	size_t linelen;
+	size_t linecap;
+};
+
+struct instance {
+	struct app *app;
+	int index;
+	enum inst_state state;
+
+	uv_process_t proc;
+	uv_pipe_t status; /* exec status from the __exec shim */
+	uv_timer_t timer; /* backoff, kill timeout, stop polling */
+	int nhandles;	  /* open handles; freed when 0 and dead */
+
+	pid_t pid;
+	int running;	    /* a process exists (exit not yet handled) */
+	int exited;	    /* exit callback seen for the current process */
+	int status_done;    /* exec status pipe reached EOF */
+	int exec_errno;	    /* the shim's exec failed with this */
+	int64_t exit_status; /* from the exit callback, pending EV_EXIT */
+	int exit_termsig;
+
+	uint64_t started_mono; /* uv_now at spawn */
+	int64_t started_wall;  /* ms since the epoch at spawn */
+	uint64_t stop_deadline;
+	int sigkilled;
+
+	int restarts;	   /* automatic restarts, for list */
+	int crashes;	   /* consecutive exits, for the backoff */
+	int unstable;	   /* consecutive exits within min_uptime */
+	int64_t delay_ms;  /* the current (or last) restart delay */
+	int64_t next_start_wall; /* when waiting: the next start */
+	struct exit_record exits[EXIT_HISTORY];
+	int nexits; /* how many exits ever; exits[] holds the last ones */
+	int have_exit;
+	int exit_code;	 /* of the last exit, when it exited */
+	int exit_signal; /* of the last exit, when a signal ended it */
+	char *error;	 /* why it is errored, for list and describe */
+
+	int restart_after_stop; /* a restart: start again once stopped */
+	int dead;		/* removed: free once nhandles is 0 */
+
+	uint64_t cpu_ticks; /* for cpu%: the previous sample */
+	uint64_t cpu_when;
+
+	TAILQ_ENTRY(instance) retired;
+};
+
+TAILQ_HEAD(instance_list, instance);
+
+struct app {
+	int id;
+	char *name;
+	json_t *spec; /* the normalised start request, for describe */
+
+	char *exec_path;  /* what the shim executes */
+	char **argv;	  /* its argv, argv[0] included */
+	char **envp;	  /* the frozen environment, without instance vars */
+	size_t nenv;
+	char *cwd;
+	int kill_signal;
+	int64_t kill_timeout_ms;
+	int autorestart;
+	/* Restart policy (see docs/supervision.md). */
+	int64_t restart_delay_ms; /* fixed delay; -1: exponential backoff */
+	int64_t backoff_base_ms;
+	int64_t backoff_max_ms;
+	int64_t backoff_reset_ms;
+	int64_t min_uptime_ms;
+	int max_restarts;
+	int stop_exit_codes[32];
+	int nstop_exit_codes;
+	char *out_file; /* NULL: the default per-instance file */
+	char *err_file;
+
+	int ninst;		  /* the desired instance count */
+	int instcap;
+	struct instance **inst;	  /* by instance number */
+	struct instance_list gone; /* removed instances still stopping */
+	int deleting;
+
+	TAILQ_ENTRY(app) entry;
+};
+
+TAILQ_HEAD(app_list, app);
+
+/* A request being answered, possibly over several replies. */
+struct client;
+struct req {
+	struct client *client; /* NULL once the client went away */
+	uint32_t id;
+	char *cmd;
+	json_t *args;
+	/* A waiting request: check() is called after state changes until
+	 * it returns non-zero, having replied. */
+	int (*check)(struct req *);
+	json_t *wait; /* what it waits for: app ids, baselines */
+	TAILQ_ENTRY(req) centry;
+	TAILQ_ENTRY(req) wentry;
+	int waiting;
+};
+
+TAILQ_HEAD(req_list, req);
+
+struct client {
+	uv_pipe_t pipe;
+	struct ipc_decoder dec;
+	struct req_list reqs;
+	uid_t uid;
+	pid_t pid;
+	int closing;
+	int draining; /* a protocol error: no more requests */
+	int exit_after_flush;
+	TAILQ_ENTRY(client) entry;
+};
+
+TAILQ_HEAD(client_list, client);
+
+/* daemon.c */
+extern uv_loop_t *loop;
+extern struct app_list apps;
+extern const char *home;
+extern char self_exe[];
+extern int quitting;
+int daemon_main(const char *);
+void daemon_quit(void);
+void daemon_changed(void);
+int64_t daemon_now_wall(void);
+
+/* log.c */
+int log_open(const char *);
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* server.c */
+int server_listen(const char *);
+void server_close(void);
+void req_reply(struct req *, json_t *);
+void req_more(struct req *, json_t *);
+void req_error(struct req *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+void req_wait(struct req *, int (*)(struct req *), json_t *);
+void server_run_waiters(void);
+
+/* app.c */
+struct app *app_find_name(const char *);
+struct app *app_find_id(int);
+int app_create(json_t *, struct app **, char *, size_t);
+void app_free(struct app *);
+int app_set_instances(struct app *, int);
+void app_start(struct app *);
+void app_stop(struct app *, int);
+void app_reap(struct app *);
+int app_all_stopped(const struct app *);
+json_t *app_list_json(const struct app *);
+json_t *app_describe_json(const struct app *);
+int app_resolve_targets(const json_t *, json_t **, char *, size_t);
+
+/* instance.c */
+struct instance *inst_new(struct app *, int);
+void inst_event(struct instance *, enum inst_event);
+void inst_retire(struct instance *);
+int inst_idle(const struct instance *);
+const char *inst_state_name(enum inst_state);
+json_t *inst_json(struct instance *);
+
+/* logs.c */
+struct logpipe *logpipe_new(const struct instance *, int);
+int logpipe_start(struct logpipe *);
+void logpipe_abort(struct logpipe *);
+char *logs_path(const struct app *, int, int);
+
+/* backoff.c */
+int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);
+#define BACKOFF_FACTOR 1.5
+
+/* exec.c: the shim between the daemon's fork and the app's exec */
+int exec_shim_main(int, char **);
+
+/* handlers.c */
+void handle_request(struct req *);
+
+#endif

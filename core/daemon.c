@@ -1,0 +1,164 @@
+/*
+ * The daemon's life: one per home (a lock held for its lifetime), its log,
+ * its control socket and pid file, signals, and a clean exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#ifndef CLUSTERCTL_VERSION
+#define CLUSTERCTL_VERSION "0.0.0"
+#endif
+
+uv_loop_t *loop;
+struct app_list apps = TAILQ_HEAD_INITIALIZER(apps);
+const char *home;
+char self_exe[PATH_MAX];
+int quitting;
+
+static char sock_path[PATH_MAX];
+static char pid_path[PATH_MAX];
+static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+
+int64_t
+daemon_now_wall(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Leave now: every app has been stopped (or the daemon could not start). */
+void
+daemon_quit(void)
+{
+	(void)unlink(sock_path);
+	(void)unlink(pid_path);
+	log_info("daemon exits");
+	exit(0);
+}
+
+static void
+signal_cb(uv_signal_t *h, int sig)
+{
+	struct req *r;
+
+	(void)h;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (quitting)
+			return;
+		log_info("got %s: stopping every app, then exiting",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		/* The same path as 'clusterctl kill', with nobody to tell. */
+		if ((r = calloc(1, sizeof *r)) == NULL)
+			daemon_quit();
+		r->cmd = strdup("kill");
+		r->args = json_object();
+		handle_request(r);
+		break;
+	case SIGHUP:
+		break;
+	case SIGUSR1:
+		log_info("got SIGUSR1");
+		break;
+	}
+}
+
+static void
+signal_watch(uv_signal_t *h, int sig)
+{
+	uv_signal_init(loop, h);
+	uv_signal_start(h, signal_cb, sig);
+	uv_unref((uv_handle_t *)h);
+}
+
+static int
+write_pid(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -errno;
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Run the daemon for home h (already checked by the CLI, which spawned us
+ * detached, in our own session, with /dev/null as stdio).
+ */
+int
+daemon_main(const char *h)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int lockfd, r, devnull;
+
+	home = h;
+	umask(022);
+	if (chdir("/") == -1)
+		return 1;
+	snprintf(path, sizeof path, "%s/daemon.lock", home);
+	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd == -1)
+		return 1;
+	/* One daemon per home: a second one leaves at once. */
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1)
+		return 0;
+	snprintf(path, sizeof path, "%s/daemon.log", home);
+	if (log_open(path) != 0)
+		return 1;
+	/* Whatever lands on stderr (a libuv assertion) goes to the log. */
+	if ((devnull = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) != -1) {
+		dup2(devnull, 2);
+		close(devnull);
+	}
+	snprintf(path, sizeof path, "%s/logs", home);
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		log_warn("cannot create %s", path);
+	n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+	if (n <= 0)
+		fatal("cannot find my own executable");
+	self_exe[n] = '\0';
+	(void)prctl(PR_SET_NAME, "clusterctl-d");
+	signal(SIGPIPE, SIG_IGN);
+	uv_disable_stdio_inheritance();
+	loop = uv_default_loop();
+	signal_watch(&sig_term, SIGTERM);
+	signal_watch(&sig_int, SIGINT);
+	signal_watch(&sig_hup, SIGHUP);
+	signal_watch(&sig_usr1, SIGUSR1);
+
+	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
+	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
+	if ((r = server_listen(sock_path)) != 0)
+		fatalx("cannot listen on %s: %s", sock_path, uv_strerror(r));
+	if ((r = write_pid(pid_path)) != 0)
+		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
+	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,
+	    (long)getpid(), home);
+	uv_run(loop, UV_RUN_DEFAULT);
+	daemon_quit();
+	return 0;
+}

@@ -1,0 +1,40 @@
+/*
+ * The shim every instance starts as: "clusterctl __exec FD PPID FILE ARGV".
+ * It does what cannot be done between libuv's fork and exec: ask to die
+ * with the daemon, set LISTEN_PID to its own pid, and report a failed exec
+ * (its errno, on FD) instead of exiting silently.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "core.h"
+
+int
+exec_shim_main(int argc, char **argv)
+{
+	char pid[32];
+	int fd, e;
+
+	if (argc < 6)
+		return 127;
+	fd = atoi(argv[2]);
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* Never outlive the daemon: its death is ours (no orphans). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)atol(argv[3]))
+		_exit(127);
+	if (getenv("LISTEN_FDS") != NULL) {
+		snprintf(pid, sizeof pid, "%ld", (long)getpid());
+		setenv("LISTEN_PID", pid, 1);
+	}
+	execv(argv[4], argv + 5);
+	e = errno;
+	if (write(fd, &e, sizeof e) == -1)
+		_exit(126);
+	_exit(127);
+}

@@ -1,0 +1,606 @@
+/*
+ * An instance's life (s6-supervise): one state, one timer, and inst_event()
+ * deciding every transition in one place.  A process is started through the
+ * __exec shim in its own session and process group, so a stop signals the
+ * whole tree and a failed exec is reported rather than guessed.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../ipc/util.h"
+#include "core.h"
+
+/* How often a stopping instance whose leader is gone looks at its group. */
+#define STOP_POLL_MS 20
+/* How long after SIGKILL a group may take to disappear. */
+#define KILL_GRACE_MS 2000
+
+static const char *state_names[] = {
+	[ST_LAUNCHING] = "launching",
+	[ST_ONLINE] = "online",
+	[ST_STOPPING] = "stopping",
+	[ST_STOPPED] = "stopped",
+	[ST_WAITING] = "waiting",
+	[ST_ERRORED] = "errored",
+};
+
+static void inst_spawn(struct instance *);
+static void timer_cb(uv_timer_t *);
+
+const char *
+inst_state_name(enum inst_state s)
+{
+	return state_names[s];
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+	struct instance *in = h->data;
+
+	in->nhandles--;
+	if (in->nhandles == 0 && in->dead) {
+		free(in->error);
+		free(in);
+		return;
+	}
+	/* A start that waited for the last process's handles. */
+	if (in->nhandles == 1 && !in->dead && in->state == ST_LAUNCHING &&
+	    !in->running)
+		inst_spawn(in);
+}
+
+/* A new, stopped instance of app a with number index. */
+struct instance *
+inst_new(struct app *a, int index)
+{
+	struct instance *in;
+
+	if ((in = calloc(1, sizeof *in)) == NULL)
+		return NULL;
+	in->app = a;
+	in->index = index;
+	in->state = ST_STOPPED;
+	uv_timer_init(loop, &in->timer);
+	in->timer.data = in;
+	in->nhandles = 1;
+	return in;
+}
+
+/* Whether the instance has no process and nothing pending. */
+int
+inst_idle(const struct instance *in)
+{
+	return !in->running &&
+	    (in->state == ST_STOPPED || in->state == ST_ERRORED);
+}
+
+/* Free an idle instance once its handles are closed. */
+void
+inst_retire(struct instance *in)
+{
+	in->dead = 1;
+	uv_timer_stop(&in->timer);
+	uv_close((uv_handle_t *)&in->timer, handle_closed);
+}
+
+static void
+set_state(struct instance *in, enum inst_state s)
+{
+	if (in->state == s)
+		return;
+	log_debug("%s:%d %s -> %s", in->app->name, in->index,
+	    state_names[in->state], state_names[s]);
+	in->state = s;
+	daemon_changed();
+}
+
+static void
+set_error(struct instance *in, const char *msg)
+{
+	free(in->error);
+	in->error = msg != NULL ? strdup(msg) : NULL;
+}
+
+static void
+timer_start(struct instance *in, uint64_t ms)
+{
+	uv_timer_start(&in->timer, timer_cb, ms, 0);
+}
+
+static void
+status_closed(uv_handle_t *h)
+{
+	handle_closed(h);
+}
+
+static void
+status_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char buf[64];
+
+	(void)h;
+	(void)hint;
+	*b = uv_buf_init(buf, sizeof buf);
+}
+
+/* When both the exit and the exec status are known, the exit is handled. */
+static void
+maybe_exited(struct instance *in)
+{
+	if (in->exited && in->status_done && in->running) {
+		in->running = 0;
+		inst_event(in, EV_EXIT);
+	}
+}
+
+static void
+status_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct instance *in = s->data;
+	int e;
+
+	if (n == 0)
+		return;
+	if (n >= (ssize_t)sizeof e) {
+		memcpy(&e, b->base, sizeof e);
+		in->exec_errno = e;
+		inst_event(in, EV_EXEC_FAIL);
+		return;
+	}
+	if (n > 0)
+		return;
+	/* End of file: the shim executed the program, or failed and said. */
+	uv_read_stop(s);
+	uv_close((uv_handle_t *)s, status_closed);
+	in->status_done = 1;
+	if (in->exec_errno == 0)
+		inst_event(in, EV_EXEC_OK);
+	maybe_exited(in);
+}
+
+static void
+exit_cb(uv_process_t *p, int64_t status, int termsig)
+{
+	struct instance *in = p->data;
+
+	in->exited = 1;
+	in->exit_status = status;
+	in->exit_termsig = termsig;
+	uv_close((uv_handle_t *)p, handle_closed);
+	maybe_exited(in);
+}
+
+/* Add KEY=VALUE to an environment array being built. */
+static void
+env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
+{
+	char val[512], *kv;
+	va_list ap;
+	size_t klen = strlen(key);
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof val, fmt, ap);
+	va_end(ap);
+	if ((kv = malloc(klen + strlen(val) + 2)) == NULL)
+		return;
+	sprintf(kv, "%s=%s", key, val);
+	env[(*n)++] = kv;
+}
+
+/* Start the instance's process; a failure leaves the instance errored. */
+static void
+inst_spawn(struct instance *in)
+{
+	struct app *a = in->app;
+	uv_process_options_t o;
+	uv_stdio_container_t stdio[4];
+	struct logpipe *lp[2] = { NULL, NULL };
+	char **env = NULL, **args = NULL, fdarg[16], pidarg[32], msg[512];
+	size_t nenv = 0, nargs, i;
+	int r, k;
+
+	if (in->nhandles > 1 || in->running)
+		return; /* handle_closed() comes back here */
+	for (nargs = 0; a->argv[nargs] != NULL; nargs++)
+		;
+	env = calloc(a->nenv + 8, sizeof *env);
+	args = calloc(nargs + 6, sizeof *args);
+	if (env == NULL || args == NULL) {
+		r = UV_ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < a->nenv; i++)
+		env[nenv++] = a->envp[i];
+	env_add(env, &nenv, "CLUSTERCTL_APP", "%s", a->name);
+	env_add(env, &nenv, "CLUSTERCTL_INSTANCE", "%d", in->index);
+	env_add(env, &nenv, "NODE_APP_INSTANCE", "%d", in->index);
+	env_add(env, &nenv, "CLUSTERCTL_HOME", "%s", home);
+	snprintf(fdarg, sizeof fdarg, "%d", 3);
+	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
+	args[0] = (char *)"clusterctl-exec";
+	args[1] = (char *)"__exec";
+	args[2] = fdarg;
+	args[3] = pidarg;
+	args[4] = a->exec_path;
+	for (i = 0; i < nargs; i++)
+		args[5 + i] = a->argv[i];
+
+	memset(&o, 0, sizeof o);
+	memset(stdio, 0, sizeof stdio);
+	stdio[0].flags = UV_IGNORE;
+	for (k = 0; k < 2; k++) {
+		if ((lp[k] = logpipe_new(in, k + 1)) == NULL) {
+			r = UV_ENOMEM;
+			goto fail;
+		}
+		stdio[k + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[k + 1].data.stream = (uv_stream_t *)&lp[k]->pipe;
+	}
+	uv_pipe_init(loop, &in->status, 0);
+	in->status.data = in;
+	in->nhandles++;
+	stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[3].data.stream = (uv_stream_t *)&in->status;
+	o.file = self_exe;
+	o.args = args;
+	o.env = env;
+	o.cwd = a->cwd;
+	o.flags = UV_PROCESS_DETACHED;
+	o.stdio = stdio;
+	o.stdio_count = 4;
+	o.exit_cb = exit_cb;
+	in->proc.data = in;
+	r = uv_spawn(loop, &in->proc, &o);
+	in->nhandles++; /* the process handle, closed on failure too */
+	if (r != 0) {
+		uv_close((uv_handle_t *)&in->proc, handle_closed);
+		uv_close((uv_handle_t *)&in->status, status_closed);
+		goto fail;
+	}
+	in->pid = in->proc.pid;
+	in->running = 1;
+	in->exited = 0;
+	in->status_done = 0;
+	in->exec_errno = 0;
+	in->sigkilled = 0;
+	in->started_mono = uv_now(loop);
+	in->started_wall = daemon_now_wall();
+	uv_read_start((uv_stream_t *)&in->status, status_alloc, status_read);
+	for (k = 0; k < 2; k++)
+		logpipe_start(lp[k]);
+	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
+	for (i = a->nenv; i < nenv; i++)
+		free(env[i]);
+	free(env);
+	free(args);
+	return;
+
+fail:
+	for (k = 0; k < 2; k++)
+		if (lp[k] != NULL)
+			logpipe_abort(lp[k]);
+	if (env != NULL)
+		for (i = a->nenv; i < nenv; i++)
+			free(env[i]);
+	free(env);
+	free(args);
+	snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
+	    uv_strerror(r));
+	log_warnx("%s:%d %s", a->name, in->index, msg);
+	set_error(in, msg);
+	set_state(in, ST_ERRORED);
+}
+
+/* Signal the instance's whole process group. */
+static int
+group_kill(struct instance *in, int sig)
+{
+	if (in->pid <= 0)
+		return -ESRCH;
+	return kill(-in->pid, sig) == 0 ? 0 : -errno;
+}
+
+static void
+record_exit(struct instance *in)
+{
+	struct exit_record *e = &in->exits[in->nexits % EXIT_HISTORY];
+
+	in->have_exit = 1;
+	if (in->exit_termsig != 0) {
+		in->exit_code = -1;
+		in->exit_signal = in->exit_termsig;
+	} else {
+		in->exit_code = (int)in->exit_status;
+		in->exit_signal = 0;
+	}
+	e->when = daemon_now_wall();
+	e->code = in->exit_code;
+	e->signal = in->exit_signal;
+	e->uptime_ms = (int64_t)(uv_now(loop) - in->started_mono);
+	in->nexits++;
+}
+
+static int
+is_stop_exit_code(const struct app *a, int code)
+{
+	int i;
+
+	for (i = 0; i < a->nstop_exit_codes; i++)
+		if (a->stop_exit_codes[i] == code)
+			return 1;
+	return 0;
+}
+
+/*
+ * The process ended on its own: decide between a restart after a delay,
+ * stopped, and errored (a crash loop, or a program that cannot run).
+ */
+static void
+exited_on_own(struct instance *in)
+{
+	struct app *a = in->app;
+	int64_t uptime = (int64_t)(uv_now(loop) - in->started_mono);
+	char msg[512], how[64];
+
+	if (in->exit_signal != 0)
+		snprintf(how, sizeof how, "was killed by %s",
+		    util_signal_name(in->exit_signal));
+	else
+		snprintf(how, sizeof how, "exited with code %d", in->exit_code);
+	/* Leftovers of the process's group go with it. */
+	(void)group_kill(in, SIGKILL);
+
+	if (in->exec_errno != 0) {
+		snprintf(msg, sizeof msg, "cannot execute '%s': %s",
+		    a->argv[0], strerror(in->exec_errno));
+		log_warnx("%s:%d %s", a->name, in->index, msg);
+		set_error(in, msg);
+		set_state(in, ST_ERRORED);
+		return;
+	}
+	if (!a->autorestart ||
+	    (in->exit_signal == 0 && is_stop_exit_code(a, in->exit_code))) {
+		log_info("%s:%d %s after %lld ms; not restarted (%s)", a->name,
+		    in->index, how, (long long)uptime,
+		    a->autorestart ? "a stop exit code" : "autorestart is off");
+		set_state(in, ST_STOPPED);
+		return;
+	}
+	if (uptime < a->min_uptime_ms) {
+		in->unstable++;
+		if (in->unstable > a->max_restarts) {
+			snprintf(msg, sizeof msg,
+			    "%s %d times in a row within %lld ms of starting; "
+			    "given up", how, in->unstable,
+			    (long long)a->min_uptime_ms);
+			log_warnx("%s:%d %s", a->name, in->index, msg);
+			set_error(in, msg);
+			set_state(in, ST_ERRORED);
+			return;
+		}
+	} else
+		in->unstable = 0;
+	if (uptime >= a->backoff_reset_ms)
+		in->crashes = 0;
+	if (a->restart_delay_ms >= 0)
+		in->delay_ms = a->restart_delay_ms;
+	else
+		in->delay_ms = backoff_next_delay(a->backoff_base_ms,
+		    BACKOFF_FACTOR, a->backoff_max_ms, (unsigned)in->crashes);
+	in->crashes++;
+	in->next_start_wall = daemon_now_wall() + in->delay_ms;
+	log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
+	    in->index, how, (long long)uptime, (long long)in->delay_ms);
+	set_state(in, ST_WAITING);
+	timer_start(in, (uint64_t)in->delay_ms);
+}
+
+/* The leader of a stopping instance is gone; is the rest of its group? */
+static void
+stopping_check(struct instance *in)
+{
+	uint64_t now = uv_now(loop);
+
+	if (group_kill(in, 0) != 0 ||
+	    now >= in->stop_deadline + KILL_GRACE_MS) {
+		uv_timer_stop(&in->timer);
+		log_info("%s:%d stopped", in->app->name, in->index);
+		set_state(in, ST_STOPPED);
+		if (in->restart_after_stop) {
+			in->restart_after_stop = 0;
+			inst_event(in, EV_START);
+		}
+		return;
+	}
+	if (now >= in->stop_deadline && !in->sigkilled) {
+		log_warnx("%s:%d did not stop in time; SIGKILL", in->app->name,
+		    in->index);
+		(void)group_kill(in, SIGKILL);
+		in->sigkilled = 1;
+	}
+	timer_start(in, STOP_POLL_MS);
+}
+
+static void
+timer_cb(uv_timer_t *t)
+{
+	inst_event(t->data, EV_TIMER);
+}
+
+/* The one place that decides what an event does to an instance. */
+void
+inst_event(struct instance *in, enum inst_event ev)
+{
+	struct app *a = in->app;
+
+	switch (ev) {
+	case EV_START:
+		switch (in->state) {
+		case ST_STOPPING:
+			in->restart_after_stop = 1;
+			break;
+		case ST_LAUNCHING:
+		case ST_ONLINE:
+			break;
+		case ST_STOPPED:
+		case ST_ERRORED:
+		case ST_WAITING:
+			uv_timer_stop(&in->timer);
+			set_error(in, NULL);
+			set_state(in, ST_LAUNCHING);
+			inst_spawn(in);
+			break;
+		}
+		break;
+	case EV_EXEC_OK:
+		if (in->state == ST_LAUNCHING)
+			inst_event(in, EV_READY);
+		break;
+	case EV_EXEC_FAIL:
+		break; /* EV_EXIT follows and says why */
+	case EV_READY:
+		if (in->state == ST_LAUNCHING) {
+			set_state(in, ST_ONLINE);
+			log_debug("%s:%d online", a->name, in->index);
+		}
+		break;
+	case EV_EXIT:
+		record_exit(in);
+		if (in->state == ST_STOPPING)
+			stopping_check(in);
+		else if (in->state == ST_LAUNCHING || in->state == ST_ONLINE)
+			exited_on_own(in);
+		break;
+	case EV_STOP:
+		in->restart_after_stop = 0;
+		if (in->state == ST_LAUNCHING && !in->running) {
+			/* A start still waiting for the last handles. */
+			set_state(in, ST_STOPPED);
+			break;
+		}
+		switch (in->state) {
+		case ST_LAUNCHING:
+		case ST_ONLINE:
+			set_state(in, ST_STOPPING);
+			in->stop_deadline = uv_now(loop) +
+			    (uint64_t)a->kill_timeout_ms;
+			(void)group_kill(in, a->kill_signal);
+			timer_start(in, (uint64_t)a->kill_timeout_ms);
+			break;
+		case ST_WAITING:
+			uv_timer_stop(&in->timer);
+			set_state(in, ST_STOPPED);
+			break;
+		case ST_STOPPING:
+		case ST_STOPPED:
+		case ST_ERRORED:
+			break;
+		}
+		break;
+	case EV_TIMER:
+		switch (in->state) {
+		case ST_WAITING:
+			in->restarts++;
+			set_state(in, ST_LAUNCHING);
+			inst_spawn(in);
+			break;
+		case ST_STOPPING:
+			if (in->running && !in->sigkilled) {
+				log_warnx("%s:%d did not stop within %lld ms; "
+				    "SIGKILL", a->name, in->index,
+				    (long long)a->kill_timeout_ms);
+				(void)group_kill(in, SIGKILL);
+				in->sigkilled = 1;
+				timer_start(in, KILL_GRACE_MS);
+			} else if (!in->running)
+				stopping_check(in);
+			break;
+		default:
+			break;
+		}
+		break;
+	}
+}
+
+/* One row of list --json. */
+json_t *
+inst_json(struct instance *in)
+{
+	struct app *a = in->app;
+	char path[64], buf[512];
+	unsigned long long ut = 0, st = 0, ticks;
+	long rss = 0, hz = sysconf(_SC_CLK_TCK);
+	double cpu = 0;
+	int64_t mem = 0, uptime = 0;
+	uint64_t now = uv_now(loop);
+	FILE *f;
+	json_t *o;
+
+	if (in->running && !in->exited) {
+		uptime = (int64_t)(now - in->started_mono);
+		snprintf(path, sizeof path, "/proc/%ld/stat", (long)in->pid);
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fgets(buf, sizeof buf, f) != NULL) {
+				char *p = strrchr(buf, ')');
+				if (p != NULL && sscanf(p + 2,
+				    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+				    "%*u %llu %llu", &ut, &st) != 2)
+					ut = st = 0;
+			}
+			fclose(f);
+		}
+		snprintf(path, sizeof path, "/proc/%ld/statm", (long)in->pid);
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fscanf(f, "%*d %ld", &rss) != 1)
+				rss = 0;
+			fclose(f);
+		}
+		mem = (int64_t)rss * sysconf(_SC_PAGESIZE);
+		ticks = ut + st;
+		/* Since the last look, or since the start. */
+		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
+		    ticks >= in->cpu_ticks)
+			cpu = (double)(ticks - in->cpu_ticks) * 1000.0 / hz /
+			    (double)(now - in->cpu_when) * 100.0;
+		else if (uptime > 0)
+			cpu = (double)ticks * 1000.0 / hz / (double)uptime *
+			    100.0;
+		in->cpu_ticks = ticks;
+		in->cpu_when = now;
+	}
+	o = json_pack("{s:i, s:s, s:i, s:s, s:s, s:i, s:I, s:f, s:I}", "id",
+	    a->id, "name", a->name, "instance", in->index, "mode",
+	    util_json_str(a->spec, "mode", "fork"), "status",
+	    state_names[in->state], "restarts", in->restarts, "uptime_ms",
+	    (json_int_t)uptime, "cpu", (double)((int)(cpu * 10 + 0.5)) / 10.0,
+	    "memory", (json_int_t)mem);
+	json_object_set_new(o, "pid",
+	    in->running && !in->exited ? json_integer(in->pid) : json_null());
+	json_object_set_new(o, "exit_code",
+	    in->have_exit && in->exit_signal == 0 ? json_integer(in->exit_code)
+						   : json_null());
+	json_object_set_new(o, "exit_signal",
+	    in->have_exit && in->exit_signal != 0
+		? json_string(util_signal_name(in->exit_signal))
+		: json_null());
+	json_object_set_new(o, "started_at",
+	    in->running ? json_integer(in->started_wall) : json_null());
+	json_object_set_new(o, "next_start_at",
+	    in->state == ST_WAITING ? json_integer(in->next_start_wall)
+				    : json_null());
+	json_object_set_new(o, "restart_delay_ms",
+	    in->state == ST_WAITING ? json_integer(in->delay_ms) : json_null());
+	json_object_set_new(o, "error",
+	    in->error != NULL ? json_string(in->error) : json_null());
+	return o;
+}

@@ -1,0 +1,133 @@
+/*
+ * The daemon's log: timestamped lines in $CLUSTERCTL_HOME/daemon.log
+ * (OpenSMTPD log.c).  Before log_open() it writes to stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static int log_fd = 2;
+static int log_verbose;
+
+int
+log_open(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -errno;
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = fd;
+	log_verbose = getenv("CLUSTERCTL_DEBUG") != NULL;
+	return 0;
+}
+
+static void
+vlog(const char *level, const char *fmt, va_list ap, int err)
+{
+	char buf[2048], ts[64];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int r;
+
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(buf, sizeof buf, "%s.%03ld %s ", ts,
+	    (long)(tv.tv_usec / 1000), level);
+	n = r > 0 ? (size_t)r : 0;
+	r = vsnprintf(buf + n, sizeof buf - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r;
+	if (n > sizeof buf - 2)
+		n = sizeof buf - 2;
+	if (err != 0) {
+		r = snprintf(buf + n, sizeof buf - n, ": %s", strerror(err));
+		if (r > 0)
+			n += (size_t)r;
+		if (n > sizeof buf - 2)
+			n = sizeof buf - 2;
+	}
+	buf[n++] = '\n';
+	/* A full disk loses a daemon log line, never the daemon. */
+	if (write(log_fd, buf, n) == -1)
+		errno = 0;
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("info", fmt, ap, 0);
+	va_end(ap);
+}
+
+/* Like log_warnx, with ": strerror(errno)" appended. */
+void
+log_warn(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("warn", fmt, ap, err);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("warn", fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog("debug", fmt, ap, 0);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("fatal", fmt, ap, err);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("fatal", fmt, ap, 0);
+	va_end(ap);
+	exit(1);
+}

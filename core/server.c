@@ -1,0 +1,382 @@
+/*
+ * The control server: the listening socket, its clients, framing, and
+ * requests that are answered later (waiters) or over several replies.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static uv_pipe_t listener;
+static int listening;
+static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
+static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
+static uv_check_t waiter_check;
+static int waiters_dirty;
+
+static void client_close(struct client *);
+
+struct wreq {
+	uv_write_t w;
+	struct client *client;
+	char *buf;
+};
+
+static void
+client_free_cb(uv_handle_t *h)
+{
+	struct client *c = h->data;
+
+	ipc_decoder_release(&c->dec);
+	free(c);
+}
+
+static void
+write_cb(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct client *c = wr->client;
+
+	free(wr->buf);
+	free(wr);
+	if (status != 0 && !c->closing)
+		client_close(c);
+	else if (c->exit_after_flush &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
+		daemon_quit();
+}
+
+/* Queue one message to a client; a client that cannot take it is closed. */
+static void
+client_send(struct client *c, json_t *msg)
+{
+	struct wreq *wr;
+	uv_buf_t b;
+	size_t len;
+	char *buf;
+	int r;
+
+	if (c == NULL || c->closing) {
+		json_decref(msg);
+		return;
+	}
+	r = ipc_frame_encode(msg, &buf, &len);
+	json_decref(msg);
+	if (r != 0) {
+		log_warnx("cannot encode a reply: %s", strerror(-r));
+		client_close(c);
+		return;
+	}
+	wr = calloc(1, sizeof *wr);
+	if (wr == NULL) {
+		free(buf);
+		client_close(c);
+		return;
+	}
+	wr->client = c;
+	wr->buf = buf;
+	b = uv_buf_init(buf, (unsigned int)len);
+	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1,
+	    write_cb)) != 0) {
+		free(buf);
+		free(wr);
+		client_close(c);
+	}
+}
+
+static void
+req_free(struct req *r)
+{
+	if (r->client != NULL)
+		TAILQ_REMOVE(&r->client->reqs, r, centry);
+	if (r->waiting)
+		TAILQ_REMOVE(&waiters, r, wentry);
+	json_decref(r->args);
+	json_decref(r->wait);
+	free(r->cmd);
+	free(r);
+}
+
+/* The final reply to a request, which is then freed.  Steals data. */
+void
+req_reply(struct req *r, json_t *data)
+{
+	client_send(r->client, ipc_reply_ok(r->id, data, 0));
+	req_free(r);
+}
+
+/* One reply of a stream; more follow.  Steals data. */
+void
+req_more(struct req *r, json_t *data)
+{
+	client_send(r->client, ipc_reply_ok(r->id, data, 1));
+}
+
+/* The final, failed reply to a request, which is then freed. */
+void
+req_error(struct req *r, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	client_send(r->client, ipc_reply_error(r->id, code, "%s", msg));
+	req_free(r);
+}
+
+/*
+ * Answer r later: check is called after every change of state until it
+ * replies (and returns 1).  Steals wait, the request's own notes.
+ */
+void
+req_wait(struct req *r, int (*check)(struct req *), json_t *wait)
+{
+	r->check = check;
+	json_decref(r->wait);
+	r->wait = wait;
+	r->waiting = 1;
+	TAILQ_INSERT_TAIL(&waiters, r, wentry);
+	daemon_changed();
+}
+
+void
+daemon_changed(void)
+{
+	waiters_dirty = 1;
+}
+
+/* Runs each loop iteration; asks each waiter once after any change. */
+void
+server_run_waiters(void)
+{
+	struct req *r, *next;
+
+	if (!waiters_dirty)
+		return;
+	waiters_dirty = 0;
+	TAILQ_FOREACH_SAFE(r, &waiters, wentry, next)
+		(void)r->check(r);
+}
+
+static void
+waiter_check_cb(uv_check_t *h)
+{
+	(void)h;
+	server_run_waiters();
+}
+
+static void
+client_close(struct client *c)
+{
+	struct req *r;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	/* Requests still waiting go on without anyone to tell. */
+	while ((r = TAILQ_FIRST(&c->reqs)) != NULL) {
+		TAILQ_REMOVE(&c->reqs, r, centry);
+		r->client = NULL;
+		if (!r->waiting) {
+			json_decref(r->args);
+			json_decref(r->wait);
+			free(r->cmd);
+			free(r);
+		}
+	}
+	TAILQ_REMOVE(&clients, c, entry);
+	uv_close((uv_handle_t *)&c->pipe, client_free_cb);
+}
+
+static void
+alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char buf[65536];
+
+	(void)h;
+	(void)hint;
+	*b = uv_buf_init(buf, sizeof buf);
+}
+
+static void
+shutdown_cb(uv_shutdown_t *sh, int status)
+{
+	struct client *c = sh->handle->data;
+
+	(void)status;
+	free(sh);
+	client_close(c);
+}
+
+/* Answer a frame that cannot be read, then hang up: the stream is lost. */
+static void
+client_protocol_error(struct client *c, const char *code, const char *msg)
+{
+	uv_shutdown_t *sh;
+
+	log_warnx("client pid %ld: %s", (long)c->pid, msg);
+	client_send(c, ipc_reply_error(0, code, "%s", msg));
+	c->draining = 1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if ((sh = calloc(1, sizeof *sh)) == NULL ||
+	    uv_shutdown(sh, (uv_stream_t *)&c->pipe, shutdown_cb) != 0) {
+		free(sh);
+		client_close(c);
+	}
+}
+
+static void
+read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct client *c = s->data;
+	const char *cmd;
+	char err[256];
+	json_t *msg, *args;
+	struct req *r;
+	uint32_t id;
+	int rc;
+
+	if (n < 0) {
+		client_close(c);
+		return;
+	}
+	if (ipc_decoder_feed(&c->dec, b->base, (size_t)n) != 0) {
+		client_close(c);
+		return;
+	}
+	while (!c->closing && !c->draining) {
+		rc = ipc_decoder_next(&c->dec, &msg, err, sizeof err);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			client_protocol_error(c,
+			    rc == -EMSGSIZE ? IPC_E_TOO_LARGE : IPC_E_BAD_REQUEST,
+			    err);
+			return;
+		}
+		rc = ipc_request_check(msg, &id, &cmd, &args, err, sizeof err);
+		if (rc != 0) {
+			client_send(c, ipc_reply_error(id,
+			    rc == -EPROTO ? IPC_E_VERSION : IPC_E_BAD_REQUEST,
+			    "%s", err));
+			json_decref(msg);
+			continue;
+		}
+		if ((r = calloc(1, sizeof *r)) == NULL) {
+			json_decref(msg);
+			client_close(c);
+			return;
+		}
+		r->client = c;
+		r->id = id;
+		r->cmd = strdup(cmd);
+		r->args = args != NULL ? json_incref(args) : json_object();
+		json_decref(msg);
+		TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+		if (r->cmd == NULL)
+			req_error(r, IPC_E_INTERNAL, "out of memory");
+		else
+			handle_request(r);
+	}
+}
+
+static void
+connection_cb(uv_stream_t *l, int status)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct client *c;
+	uv_os_fd_t fd;
+
+	if (status != 0)
+		return;
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return;
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	ipc_decoder_init(&c->dec);
+	TAILQ_INIT(&c->reqs);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	if (uv_accept(l, (uv_stream_t *)&c->pipe) != 0) {
+		client_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		client_close(c);
+		return;
+	}
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	if (cred.uid != getuid()) {
+		log_warnx("refused a client of uid %ld (pid %ld)",
+		    (long)cred.uid, (long)cred.pid);
+		client_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+/*
+ * Bind the control socket at path, owner-only (0600), and serve it.  The
+ * caller holds the daemon lock, so a socket file left there is stale.
+ */
+int
+server_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	socklen_t salen;
+	mode_t old;
+	int dirfd, fd, r;
+
+	if ((r = ipc_sockaddr(path, &sa, &salen, &dirfd)) != 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		r = -errno;
+		goto out;
+	}
+	(void)unlink(sa.sun_path);
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, salen);
+	umask(old);
+	if (r == -1 || chmod(sa.sun_path, 0600) == -1 ||
+	    listen(fd, 128) == -1) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	uv_pipe_init(loop, &listener, 0);
+	if ((r = uv_pipe_open(&listener, fd)) != 0 ||
+	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) != 0) {
+		close(fd);
+		goto out;
+	}
+	listening = 1;
+	uv_check_init(loop, &waiter_check);
+	uv_check_start(&waiter_check, waiter_check_cb);
+	uv_unref((uv_handle_t *)&waiter_check);
+	r = 0;
+out:
+	if (dirfd != -1)
+		close(dirfd);
+	return r;
+}
+
+/* Stop taking connections (the daemon is going away). */
+void
+server_close(void)
+{
+	if (listening) {
+		listening = 0;
+		uv_close((uv_handle_t *)&listener, NULL);
+	}
+}

@@ -1,0 +1,170 @@
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+/*
+ * "1600" (ms), "500ms", "1.5s", "2m", "1h": 0 and *ms set, or -EINVAL.
+ */
+int
+util_parse_duration_ms(const char *s, int64_t *ms)
+{
+	char *end;
+	double v, mul = 1;
+
+	errno = 0;
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s) || *s == '-')
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s)
+		return -EINVAL;
+	if (*end == '\0' || strcmp(end, "ms") == 0)
+		mul = 1;
+	else if (strcmp(end, "s") == 0)
+		mul = 1000;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		mul = 60000;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600000;
+	else
+		return -EINVAL;
+	v *= mul;
+	if (v < 0 || v > 1e15)
+		return -EINVAL;
+	*ms = (int64_t)(v + 0.5);
+	return 0;
+}
+
+/* "10485760", "512K", "10M", "1G" (powers of 1024): 0 and *n, or -EINVAL. */
+int
+util_parse_size(const char *s, int64_t *n)
+{
+	char *end;
+	double v, mul = 1;
+
+	errno = 0;
+	if (s == NULL || *s == '\0' || isspace((unsigned char)*s) || *s == '-')
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		mul = 1024.0;
+		break;
+	case 'M':
+		mul = 1024.0 * 1024;
+		break;
+	case 'G':
+		mul = 1024.0 * 1024 * 1024;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end != '\0') {
+		end++;
+		if (toupper((unsigned char)*end) == 'B' ||
+		    toupper((unsigned char)*end) == 'I')
+			end++;
+		if (toupper((unsigned char)*end) == 'B')
+			end++;
+		if (*end != '\0')
+			return -EINVAL;
+	}
+	v *= mul;
+	if (v < 0 || v > 9e18)
+		return -EINVAL;
+	*n = (int64_t)v;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int number;
+} signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+};
+
+/* "SIGINT", "INT", "int" or "2": the number, or -1. */
+int
+util_signal_number(const char *s)
+{
+	char *end;
+	long n;
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	if (isdigit((unsigned char)*s)) {
+		n = strtol(s, &end, 10);
+		if (*end != '\0' || n <= 0 || n >= 65)
+			return -1;
+		return (int)n;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (i = 0; i < sizeof signals / sizeof signals[0]; i++)
+		if (strcasecmp(s, signals[i].name) == 0)
+			return signals[i].number;
+	return -1;
+}
+
+/* "SIGINT" for 2; "SIG40" for a number without a name (static buffer). */
+const char *
+util_signal_name(int sig)
+{
+	static char names[sizeof signals / sizeof signals[0]][12];
+	static char buf[16];
+	size_t i;
+
+	for (i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+		if (signals[i].number == sig) {
+			if (names[i][0] == '\0')
+				snprintf(names[i], sizeof names[i], "SIG%s",
+				    signals[i].name);
+			return names[i];
+		}
+	}
+	snprintf(buf, sizeof buf, "SIG%d", sig);
+	return buf;
+}
+
+int64_t
+util_json_int(const json_t *o, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+const char *
+util_json_str(const json_t *o, const char *key, const char *def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
+int
+util_json_bool(const json_t *o, const char *key, int def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
