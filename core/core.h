@@ -232,6 +232,7 @@ struct instance *inst_new(struct app *, int);
 void inst_event(struct instance *, enum inst_event);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
+void inst_reap_orphans(struct instance *);
 const char *inst_state_name(enum inst_state);
 json_t *inst_json(struct instance *);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../ipc/util.h"
@@ -301,13 +302,35 @@ fail:
 	set_state(in, ST_ERRORED);
 }
 
+/*
+ * Reap what is left of the group of an instance whose leader has exited:
+ * the daemon is a subreaper, so orphaned members are its children.  The
+ * leader itself is libuv's to reap, hence only once it has exited.
+ */
+static void
+group_reap(struct instance *in)
+{
+	if (in->pid > 0 && in->exited)
+		while (waitpid(-in->pid, NULL, WNOHANG) > 0)
+			;
+}
+
 /* Signal the instance's whole process group. */
 static int
 group_kill(struct instance *in, int sig)
 {
 	if (in->pid <= 0)
 		return -ESRCH;
+	group_reap(in);
 	return kill(-in->pid, sig) == 0 ? 0 : -errno;
+}
+
+/* After SIGCHLD: reap the orphans of every group whose leader is gone. */
+void
+inst_reap_orphans(struct instance *in)
+{
+	if (!in->running || in->exited)
+		group_reap(in);
 }
 
 static void
