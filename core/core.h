@@ -53,6 +53,7 @@ struct exit_record {
 	int code;	/* -1 when a signal ended it */
 	int signal;	/* 0 when it exited */
 	int64_t uptime_ms;
+	int64_t delay_ms; /* the restart delay chosen, or -1: none */
 };
 
 /*

@@ -350,6 +350,7 @@ record_exit(struct instance *in)
 	e->code = in->exit_code;
 	e->signal = in->exit_signal;
 	e->uptime_ms = (int64_t)(uv_now(loop) - in->started_mono);
+	e->delay_ms = -1;
 	in->nexits++;
 }
 
@@ -421,6 +422,7 @@ exited_on_own(struct instance *in)
 		in->delay_ms = backoff_next_delay(a->backoff_base_ms,
 		    BACKOFF_FACTOR, a->backoff_max_ms, (unsigned)in->crashes);
 	in->crashes++;
+	in->exits[(in->nexits - 1) % EXIT_HISTORY].delay_ms = in->delay_ms;
 	in->next_start_wall = daemon_now_wall() + in->delay_ms;
 	log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
 	    in->index, how, (long long)uptime, (long long)in->delay_ms);
