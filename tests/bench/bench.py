@@ -15,7 +15,6 @@ import errno
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
@@ -177,10 +176,6 @@ def port_answers(port):
         return False
 
 
-class Unavailable(Exception):
-    """A figure that cannot be measured here: its text says why."""
-
-
 # -------------------------------------------------------------------- tools
 
 class Tool:
@@ -317,15 +312,18 @@ def detect_features():
     """Which clusterctl commands and flags this build has."""
     env = dict(os.environ, CLUSTERCTL_HOME=os.path.join(TMP, "probe"))
 
-    def ok(*args):
-        return subprocess.run([CC] + list(args), env=env,
-                              capture_output=True).returncode == 0
+    def has(cmd):
+        # The usage line too: lookup takes unique prefixes, so "reload"
+        # alone could find a "reload-logs".
+        p = subprocess.run([CC, "help", cmd], env=env, capture_output=True)
+        return p.returncode == 0 and p.stdout.decode().startswith(
+            "usage: clusterctl %s " % cmd)
 
     start_help = subprocess.run([CC, "help", "start"], env=env,
                                 capture_output=True).stdout.decode()
-    FEATURES["reload"] = ok("help", "reload")
-    FEATURES["scale"] = ok("help", "scale")
-    FEATURES["logs"] = ok("help", "logs")
+    FEATURES["reload"] = has("reload")
+    FEATURES["scale"] = has("scale")
+    FEATURES["logs"] = has("logs")
     FEATURES["listen_timeout"] = "--listen-timeout" in start_help
     FEATURES["share"] = "--no-share" in start_help
     FEATURES["out_file"] = "--out-file" in start_help
@@ -366,7 +364,7 @@ def record(workload, figure, unit, goal, per_tool, better="lower",
 
 def fmt_num(x, unit):
     if unit in ("requests", "lines", "failures"):
-        return "%d" % round(x)
+        return "{:,}".format(round(x))
     if abs(x) >= 100:
         return "%.0f" % x
     if abs(x) >= 10:
@@ -1008,8 +1006,8 @@ def w8_logs():
         if not FEATURES["out_file"]:
             d["clusterctl"] = na_feature("--out-file")
     secs["node"] = direct
-    record(8, "%d log lines until all are in the file (node column: "
-           "the app writing straight to a file)" % n, "s", "—", secs)
+    record(8, "{:,} log lines until all are in the file (node column: "
+           "the app writing straight to a file)".format(n), "s", "—", secs)
     record(8, "… that time / the app writing straight to the file", "×",
            "≤ 1.2 (pm2 ≈ 1.55)", ratio)
     record(8, "… lines lost", "lines", "0", lost)
@@ -1047,6 +1045,39 @@ def w9_idle():
            "—", wake)
 
 
+def chart(results, out):
+    """A gnuplot SVG of every clusterctl/pm2 ratio (log scale; below 1
+    means clusterctl is smaller or faster, except for rows where higher is
+    better, which are inverted so that below 1 is always better)."""
+    gp = shutil.which("gnuplot")
+    rows = [r for r in results if "ratio" in r and r["ratio"] > 0]
+    if not gp or not rows:
+        return False
+    dat = out + ".dat"
+    with open(dat, "w") as f:
+        for i, r in enumerate(rows):
+            v = r["ratio"] if r.get("better") != "higher" else 1 / r["ratio"]
+            label = "%s %s" % (r["workload"], re.sub(r"[`…\"]", "",
+                                                      r["figure"])[:50])
+            f.write('%d "%s" %g\n' % (i, label.strip(), v))
+    script = """set terminal svg size 900,%d font 'sans,11'
+set output '%s'
+set title 'clusterctl / pm2 (below 1: clusterctl better), log scale'
+set logscale x
+set xrange [0.001:10]
+set style fill solid 0.6
+set ytics scale 0
+set yrange [%d:-1]
+set lmargin 52
+set grid xtics
+unset key
+plot '%s' using (sqrt($3*1)):1:(1<$3?1:$3):(1<$3?$3:1):($1-0.35):($1+0.35):yticlabels(2) with boxxyerror lc rgb '#3a7bd5'
+""" % (120 + 28 * len(rows), out, len(rows), dat)
+    p = subprocess.run([gp], input=script.encode(), capture_output=True)
+    os.unlink(dat)
+    return p.returncode == 0
+
+
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle}
@@ -1061,6 +1092,9 @@ def main():
         sys.exit("bench: run me through tests/bench/run")
     if sys.argv[1:] == ["--cleanup"]:
         sys.exit(1 if cleanup() else 0)
+    if sys.argv[1:2] == ["--chart"] and len(sys.argv) == 4:
+        d = json.loads(read(sys.argv[2]))
+        sys.exit(0 if chart(d["results"], sys.argv[3]) else 1)
     only = os.environ.get("BENCH_ONLY", "")
     todo = [int(x) for x in only.split(",") if x] or CFG["workloads"]
     detect_features()
@@ -1110,6 +1144,8 @@ def main():
                        features=FEATURES, results=RESULTS, errors=errors),
                   f, indent=1)
         f.write("\n")
+    if chart(RESULTS, os.path.join(outdir, "latest.svg")):
+        log("wrote %s/latest.svg" % outdir)
     log("wrote %s/latest.md and latest.json" % outdir)
     return 1 if errors else 0
 
