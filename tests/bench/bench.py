@@ -41,19 +41,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # seconds (make check: workload 1, clusterctl only, no thresholds).
 CONFIGS = {
     "full": dict(reps=3, rt_runs=30, rt_runs_pm2=10, apps=100, start_n=100,
-                 rss_sizes=[100, 1000], rss_reps=2, crashes=10, wrk_s=10,
-                 wrk_reps=2, log_lines=1000000, log_reps=3, idle_s=60,
-                 workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+                 rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
+                 wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
+                 idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
                  tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
-                  rss_sizes=[100], rss_reps=1, crashes=4, wrk_s=3,
-                  wrk_reps=1, log_lines=100000, log_reps=1, idle_s=8,
-                  workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+                  rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
+                  wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
+                  idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
-                  rss_sizes=[], rss_reps=1, crashes=2, wrk_s=1, wrk_reps=1,
-                  log_lines=1000, log_reps=1, idle_s=1, workloads=[1],
-                  tools=["clusterctl"]),
+                  rss_sizes=[], rss_reps=1, settle_s=1, crashes=2, wrk_s=1,
+                  wrk_reps=1, log_lines=1000, log_reps=1, idle_s=1,
+                  workloads=[1], tools=["clusterctl"]),
 }
 
 
@@ -521,7 +521,7 @@ def w2_rss():
                         res[n][name] = "failed: %d of %d running" % (
                             len(children(pid, "sleep")), n)
                         break
-                    time.sleep(2)
+                    time.sleep(CFG["settle_s"])
                     res[n].setdefault(name, [])
                     if isinstance(res[n][name], list):
                         res[n][name].append(rss_kb(pid) / 1024)
@@ -541,34 +541,45 @@ def w3_start_delete():
     if FEATURES["listen_timeout"]:
         variants.append(("ready0", True))
     res = {v: {"start": {}, "delete": {}} for v, _ in variants}
-    for rep in range(CFG["reps"]):
-        for name in tools_in_turn(rep):
-            if name == "pm2" and not PM2:
-                continue
-            for v, ready0 in variants:
-                if name == "pm2" and ready0:
+    daemons = {}  # one daemon per tool for every repetition: delete empties it
+    try:
+        for rep in range(CFG["reps"]):
+            for name in tools_in_turn(rep):
+                if name == "pm2" and not PM2:
                     continue
-                t = fresh(name, "w3")
-                try:
-                    pid = t.up()
+                if name not in daemons:
+                    t = fresh(name, "w3")
+                    daemons[name] = (t, t.up())
+                t, pid = daemons[name]
+                for v, ready0 in variants:
+                    if name == "pm2" and ready0:
+                        continue
                     t0 = time.perf_counter()
                     t.start_sleep("nap", n, ready0=ready0)
-                    wait_for(lambda: len(children(pid, "sleep")) >= n, 60)
+                    if not wait_for(lambda: len(children(pid, "sleep")) >= n,
+                                    60):
+                        raise RuntimeError("%s: %d of %d instances ran" % (
+                            name, len(children(pid, "sleep")), n))
                     t1 = time.perf_counter()
                     st = t.list()
-                    if not all(s == "online" for _, s, _ in st) \
-                            or len(st) != n:
-                        wait_for(lambda: all(s == "online" for _, s, _ in
-                                             t.list()), 60, 0.02)
+                    if len(st) != n or \
+                            not all(s == "online" for _, s, _ in st):
+                        if not wait_for(lambda: all(
+                                s == "online" for _, s, _ in t.list()),
+                                60, 0.02):
+                            raise RuntimeError("%s: not all online" % name)
                         t1 = time.perf_counter()
                     res[v]["start"].setdefault(name, []).append(t1 - t0)
                     t0 = time.perf_counter()
                     t.run("delete", "nap")
-                    wait_for(lambda: not children(pid, "sleep"), 60)
+                    if not wait_for(lambda: not children(pid, "sleep"), 60):
+                        raise RuntimeError("%s: instances outlived delete"
+                                           % name)
                     res[v]["delete"].setdefault(name, []).append(
                         time.perf_counter() - t0)
-                finally:
-                    t.kill()
+    finally:
+        for t, _ in daemons.values():
+            t.kill()
     for k in ("start", "delete"):
         for v in res:
             if "pm2" in CFG["tools"] and not PM2:
@@ -637,6 +648,47 @@ class ProcEvents:
             self.sock.close()
 
 
+def crash_loop(t, pid, pe, rep):
+    """One run of apps/crash.sh under tool T (daemon PID): its
+    exit->start times and fork->start times, in ms."""
+    clog = os.path.join(t.home, "crash-%d.log" % rep)
+    open(clog, "w").close()
+    t.env["BENCH_CRASH_LOG"] = clog
+    t.env["BENCH_CRASHES"] = str(CFG["crashes"])
+    pe.drain()
+    pe.forks.clear()
+    # The connector's clock is CLOCK_MONOTONIC, the app's the wall clock.
+    off = time.time_ns() - time.monotonic_ns()
+    app = os.path.join(APPS, "crash.sh")
+    if t.name == "clusterctl":
+        t.run("start", app, "--name", "crash", "--restart-delay", "0",
+              "--no-wait")
+    else:
+        t.run("start", app, "--name", "crash", "--restart-delay", "0",
+              "--interpreter", "bash")
+
+    def done():
+        pe.drain()
+        return sum(1 for l in (read(clog) or "").splitlines()
+                   if l.startswith("start")) > CFG["crashes"]
+    if not wait_for(done, 60, 0.01):
+        raise RuntimeError("%s: the crash loop did not finish: %s"
+                           % (t.name, (read(clog) or "")[-200:]))
+    pe.drain()
+    t.run("delete", "crash")
+    if not wait_for(lambda: not children(pid), 30):
+        raise RuntimeError("%s: the crash app outlived delete" % t.name)
+    ev = [l.split() for l in read(clog).splitlines()]
+    tt, sp = [], []
+    for a, b in zip(ev, ev[1:]):
+        if a[0] == "exit" and b[0] == "start":
+            tt.append(1000 * (float(b[2]) - float(a[2])))
+            if int(b[1]) in pe.forks:
+                f = (pe.forks[int(b[1])] + off) / 1e9
+                sp.append(1000 * (float(b[2]) - f))
+    return tt, sp
+
+
 def w4_crash():
     """Crash to replacement running: from the app's own exit timestamp to
     the replacement's start timestamp (total), and from the kernel's fork
@@ -644,54 +696,25 @@ def w4_crash():
     need = None if FEATURES["restart_delay"] else na_feature("--restart-delay")
     total, spawn = {}, {}
     pe = ProcEvents()
-    # time.time_ns() - time.monotonic_ns(): the connector's clock is
-    # CLOCK_MONOTONIC, the app's is the wall clock.
-    for rep in range(CFG["reps"]):
-        for name in tools_in_turn(rep):
-            if name == "pm2" and not PM2:
-                continue
-            if name == "clusterctl" and need:
-                continue
-            t = fresh(name, "w4")
-            clog = os.path.join(t.home, "crash.log")
-            open(clog, "w").close()
-            t.env["BENCH_CRASH_LOG"] = clog
-            t.env["BENCH_CRASHES"] = str(CFG["crashes"])
-            try:
-                t.up()
-                pe.drain()
-                pe.forks.clear()
-                off = time.time_ns() - time.monotonic_ns()
-                app = os.path.join(APPS, "crash.sh")
-                if name == "clusterctl":
-                    t.run("start", app, "--name", "crash", "--restart-delay",
-                          "0", "--no-wait")
-                else:
-                    t.run("start", app, "--name", "crash", "--restart-delay",
-                          "0", "--interpreter", "bash")
-
-                def done():
-                    pe.drain()
-                    return sum(1 for l in (read(clog) or "").splitlines()
-                               if l.startswith("start")) > CFG["crashes"]
-                if not wait_for(done, 60, 0.01):
-                    raise RuntimeError("%s: the crash loop did not finish: %s"
-                                       % (name, (read(clog) or "")[-200:]))
-                pe.drain()
-                ev = [l.split() for l in read(clog).splitlines()]
-                tt, sp = [], []
-                for a, b in zip(ev, ev[1:]):
-                    if a[0] == "exit" and b[0] == "start":
-                        tt.append(1000 * (float(b[2]) - float(a[2])))
-                    if b[0] == "start" and int(b[1]) in pe.forks and \
-                            a[0] == "exit":
-                        f = (pe.forks[int(b[1])] + off) / 1e9
-                        sp.append(1000 * (float(b[2]) - f))
+    daemons = {}  # one per tool for every repetition
+    try:
+        for rep in range(CFG["reps"]):
+            for name in tools_in_turn(rep):
+                if name == "pm2" and not PM2:
+                    continue
+                if name == "clusterctl" and need:
+                    continue
+                if name not in daemons:
+                    t = fresh(name, "w4")
+                    daemons[name] = (t, t.up())
+                t, pid = daemons[name]
+                tt, sp = crash_loop(t, pid, pe, rep)
                 total.setdefault(name, []).append(statistics.median(tt))
                 if sp:
                     spawn.setdefault(name, []).append(statistics.median(sp))
-            finally:
-                t.kill()
+    finally:
+        for t, _ in daemons.values():
+            t.kill()
     # The floor: the same app started straight from here (no manager).
     base = []
     if pe.ok:
