@@ -342,7 +342,7 @@ RESULTS = []
 def summary(values):
     """median, min, max, n of a list of numbers."""
     return dict(median=statistics.median(values), min=min(values),
-                max=max(values), n=len(values))
+                max=max(values), n=len(values), values=values)
 
 
 def record(workload, figure, unit, goal, per_tool, better="lower",
@@ -789,10 +789,9 @@ def start_http(name, t, app, port, extra=(), work=0):
         return p
     t.env.update(env_extra)
     t.up()
-    if t.name == "clusterctl":
-        t.run("start", app, "--name", name, "-i", "2", *extra)
-    else:
-        t.run("start", app, "--name", name, "-i", "2", *extra)
+    if t.name == "pm2" and app.endswith(".py"):
+        extra = list(extra) + ["--interpreter", "python3"]
+    t.run("start", app, "--name", name, "-i", "2", *extra)
     if not wait_for(lambda: port_answers(port), 20, 0.05):
         raise RuntimeError("%s: port %d never answered" % (t.name, port))
     return None
@@ -839,10 +838,16 @@ def http_na(name, need_reload=False):
 
 
 def w5_reload():
-    """Availability during 3 reloads under wrk on a draining Node app."""
+    """Availability during 3 reloads under wrk on a draining app with 2
+    instances, in Node and in Python."""
+    for lang, app in (("Node", "drain.js"), ("Python", "drain.py")):
+        w5_reload_app(lang, os.path.join(APPS, app))
+
+
+def w5_reload_app(lang, app):
+    """Workload 5 for one app."""
     reqs, fails, rel, relfail = {}, {}, {}, {}
     secs = CFG["wrk_s"]
-    app = os.path.join(APPS, "drain.js")
     for rep in range(CFG["wrk_reps"]):
         for name in tools_in_turn(rep):
             why = http_na(name, need_reload=True)
@@ -853,7 +858,7 @@ def w5_reload():
             port = free_port()
             try:
                 start_http("web", t, app, port)
-                times = []
+                times, bad = [], []
 
                 def reload3(t0):
                     for k in range(3):
@@ -862,22 +867,24 @@ def w5_reload():
                         r0 = time.monotonic()
                         st = t.run("reload", "web", check=False).returncode
                         times.append(time.monotonic() - r0)
-                        relfail.setdefault(name, []).append(int(st != 0))
+                        bad.append(int(st != 0))
                 n, f, _ = wrk(port, secs, reload3)
                 reqs.setdefault(name, []).append(n)
                 fails.setdefault(name, []).append(f)
                 rel.setdefault(name, []).extend(times)
+                relfail.setdefault(name, []).append(sum(bad))
             finally:
                 t.kill()
-    record(5, "3 reloads under wrk (%d s, 64 conns): requests" % secs,
-           "requests", "—", reqs, better="higher")
+    record(5, "%s app (%s), 3 reloads under wrk (%d s, 64 conns): "
+           "requests" % (lang, os.path.basename(app), secs), "requests", "—",
+           reqs, better="higher")
     record(5, "… failed requests (non-2xx + socket errors)", "failures",
            "0", fails)
     if rel:
         record(5, "… time of one `reload` command (2 instances)", "s", "—",
                rel)
         record(5, "… `reload` commands that failed (of 3 per run)",
-               "failures", "0", {k: [sum(v)] for k, v in relfail.items()})
+               "failures", "0", relfail)
 
 
 def w6_crashing():
