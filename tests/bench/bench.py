@@ -1094,7 +1094,7 @@ def chart(results, out):
 set output '%s'
 set title 'clusterctl / pm2 (below 1: clusterctl better), log scale'
 set logscale x
-set xrange [0.001:10]
+set xrange [0.001:100]
 set style fill solid 0.6
 set ytics scale 0
 set yrange [%d:-1]
