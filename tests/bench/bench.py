@@ -12,6 +12,8 @@ Standard library only."""
 
 import datetime
 import errno
+import glob
+import gzip
 import json
 import os
 import platform
@@ -328,6 +330,10 @@ def detect_features():
     FEATURES["share"] = "--no-share" in start_help
     FEATURES["out_file"] = "--out-file" in start_help
     FEATURES["restart_delay"] = "--restart-delay" in start_help
+    # Built-in rotation (default 10 MB, 5 kept) would drop most of a 64 MB
+    # flood by design: workload 8 turns it off to count every line.
+    FEATURES["log_max_size"] = "--log-max-size" in start_help
+    FEATURES["log_max_size_0"] = "0: never" in start_help
 
 
 def na_feature(what):
@@ -365,6 +371,8 @@ def record(workload, figure, unit, goal, per_tool, better="lower",
 def fmt_num(x, unit):
     if unit in ("requests", "lines", "failures"):
         return "{:,}".format(round(x))
+    if unit == "%":
+        return "%.2f" % x
     if abs(x) >= 100:
         return "%.0f" % x
     if abs(x) >= 10:
@@ -999,8 +1007,12 @@ def w8_logs():
                 hi = base
                 t0 = time.perf_counter()
                 if name == "clusterctl":
+                    norot = []
+                    if FEATURES["log_max_size"]:
+                        norot = ["--log-max-size", "0" if
+                                 FEATURES["log_max_size_0"] else "1024M"]
                     t.run("start", app, "--name", "flood", "--no-autorestart",
-                          "-o", out, "-e", "/dev/null", "--no-wait")
+                          "-o", out, "-e", "/dev/null", "--no-wait", *norot)
                 else:
                     t.run("start", app, "--name", "flood", "--no-autorestart",
                           "--interpreter", "python3", "-o", out,
@@ -1020,10 +1032,13 @@ def w8_logs():
                     time.sleep(0.005)
                 secs.setdefault(name, []).append(last_t - t0)
                 seen = set()
-                with open(out, "rb") as f:
-                    for line in f:
-                        if len(line) == 64 and line[:8].isdigit():
-                            seen.add(int(line[:8]))
+                # The file and any rotated siblings (out.1, out.2.gz...).
+                for fn in glob.glob(glob.escape(out) + "*"):
+                    opener = gzip.open if fn.endswith(".gz") else open
+                    with opener(fn, "rb") as f:
+                        for line in f:
+                            if len(line) == 64 and line[:8].isdigit():
+                                seen.add(int(line[:8]))
                 lost.setdefault(name, []).append(n - len(seen))
                 peak.setdefault(name, []).append(hi / 1024)
             finally:
