@@ -425,7 +425,7 @@ def machine():
     rev = subprocess.run(["git", "-C", HERE, "describe", "--always",
                           "--dirty"], capture_output=True).stdout.decode()
     mem = re.search(r"^MemTotal:\s+(\d+)", read("/proc/meminfo") or "", re.M)
-    return dict(cpus=os.cpu_count(), cpu_model=cpu,
+    return dict(cpus=os.cpu_count(), cpu_model=cpu, load=os.getloadavg()[0],
                 kernel=platform.release(), os=m.group(1) if m else "",
                 memory_mb=int(mem.group(1)) // 1024 if mem else 0,
                 node=subprocess.run([NODE, "--version"], capture_output=True)
@@ -1107,7 +1107,7 @@ def chart(results, out):
             f.write('%d "%s" %g\n' % (i, label.strip(), v))
     script = """set terminal svg size 900,%d font 'sans,11'
 set output '%s'
-set title 'clusterctl / pm2 (below 1: clusterctl better), log scale'
+set title 'clusterctl / pm2, log scale: below 1, clusterctl is better (for requests and req/s the bar shows pm2 / clusterctl)'
 set logscale x
 set xrange [0.001:100]
 set style fill solid 0.6
@@ -1167,11 +1167,14 @@ def main():
     if left:
         errors.append("processes left behind: %s" % left)
     finished = datetime.datetime.now(datetime.timezone.utc)
-    head = ("clusterctl benchmark, BENCH=%s, %s UTC, %.0f s\n\n"
+    info["load_end"] = os.getloadavg()[0]
+    head = ("clusterctl benchmark, BENCH=%s, %s UTC, %.0f s, load average "
+            "%.2f at the start and %.2f at the end\n\n"
             "Machine: %d CPUs (%s), Linux %s, %s, %d MB RAM; node %s, "
             "pm2 %s, clusterctl %s (%s)\n" % (
                 MODE, started.strftime("%Y-%m-%d %H:%M"),
-                (finished - started).total_seconds(), info["cpus"],
+                (finished - started).total_seconds(), info["load"],
+                info["load_end"], info["cpus"],
                 info["cpu_model"], info["kernel"], info["os"],
                 info["memory_mb"], info["node"], info["pm2"],
                 info["clusterctl"].replace("clusterctl ", "", 1), info["commit"]))
