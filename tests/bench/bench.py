@@ -318,11 +318,13 @@ def detect_features():
         # The usage line too: lookup takes unique prefixes, so "reload"
         # alone could find a "reload-logs".
         p = subprocess.run([CC, "help", cmd], env=env, capture_output=True)
-        return p.returncode == 0 and p.stdout.decode().startswith(
-            "usage: clusterctl %s " % cmd)
+        return p.returncode == 0 and re.match(
+            r"usage: \S+ %s( |$)" % cmd, p.stdout.decode(), re.M) is not None
 
-    start_help = subprocess.run([CC, "help", "start"], env=env,
-                                capture_output=True).stdout.decode()
+    # Whitespace collapsed: help wraps option texts to the terminal.
+    start_help = " ".join(subprocess.run(
+        [CC, "help", "start"], env=env, capture_output=True,
+        stdin=subprocess.DEVNULL).stdout.decode().split())
     FEATURES["reload"] = has("reload")
     FEATURES["scale"] = has("scale")
     FEATURES["logs"] = has("logs")
