@@ -205,7 +205,8 @@ class Tool:
         if check and p.returncode != 0:
             raise RuntimeError("%s %s: exit %d: %s" % (
                 self.name, " ".join(map(str, args)), p.returncode,
-                (p.stderr or p.stdout).decode(errors="replace").strip()[-300:]))
+                (p.stderr or p.stdout).decode(errors="replace")
+                .strip()[-300:]))
         return p
 
     def up(self):
@@ -296,7 +297,8 @@ def cleanup():
     wait_for(lambda: not tagged_pids(), 5, 0.05)
     left = tagged_pids()
     for pid in left:
-        cmd = (read("/proc/%d/cmdline" % pid, "rb") or b"").replace(b"\0", b" ")
+        cmd = read("/proc/%d/cmdline" % pid, "rb") or b""
+        cmd = cmd.replace(b"\0", b" ")
         log("left behind: %d %s" % (pid, cmd.decode(errors="replace")))
         try:
             os.kill(pid, signal.SIGKILL)
@@ -1179,7 +1181,8 @@ def main():
                 info["load_end"], info["cpus"],
                 info["cpu_model"], info["kernel"], info["os"],
                 info["memory_mb"], info["node"], info["pm2"],
-                info["clusterctl"].replace("clusterctl ", "", 1), info["commit"]))
+                info["clusterctl"].replace("clusterctl ", "", 1),
+                info["commit"]))
     md = head + "\n" + table() + "\n"
     if errors:
         md += "\nErrors:\n" + "".join("- %s\n" % e for e in errors)
