@@ -15,6 +15,8 @@ extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
     cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
     cmd_help_entry;
+extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
+    cmd_complete_entry, cmd_man_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -28,6 +30,10 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_wait_entry,
+	&cmd_completion_entry,
+	&cmd_complete_entry,
+	&cmd_man_entry,
 	NULL,
 };
 
@@ -365,6 +371,8 @@ print_options(const struct cmd_option *o, FILE *f)
 			fprintf(f, "  %s\n  %-28s  %s\n", left, "", o->help);
 		else
 			fprintf(f, "  %-28s  %s\n", left, o->help);
+		if (o->values != NULL && o->values[0] != '@')
+			fprintf(f, "  %-28s  values: %s\n", "", o->values);
 	}
 }
 

@@ -416,6 +416,65 @@ h_kill(struct req *r)
 	req_wait(r, check_killed, NULL);
 }
 
+/*
+ * wait: like check_online, but an instance in backoff is still on its way
+ * (only errored or stopped ones fail), and a request whose client went
+ * away (its timeout passed) is dropped.
+ */
+static int
+check_ready(struct req *r)
+{
+	json_t *t, *done;
+	struct instance *in;
+	struct app *a;
+	size_t i;
+	int k, lo, hi, pending = 0;
+
+	if (r->client == NULL) {
+		req_error(r, IPC_E_TIMEOUT, "nobody waits any more");
+		return 1;
+	}
+	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
+		a = app_find_id((int)util_json_int(t, "app", -1));
+		if (a == NULL || a->deleting) {
+			req_error(r, IPC_E_APP_FAILED,
+			    "an app was deleted while waiting for it");
+			return 1;
+		}
+		target_range(a, t, &lo, &hi);
+		for (k = lo; k < hi && k < a->ninst; k++) {
+			in = a->inst[k];
+			if (in->state == ST_ERRORED || in->state == ST_STOPPED) {
+				req_error(r, IPC_E_APP_FAILED, "%s:%d is %s%s%s",
+				    a->name, k, inst_state_name(in->state),
+				    in->error != NULL ? ": " : "",
+				    in->error != NULL ? in->error : "");
+				return 1;
+			}
+			if (in->state != ST_ONLINE)
+				pending = 1;
+		}
+	}
+	if (pending)
+		return 0;
+	done = json_array();
+	json_array_foreach(json_object_get(r->wait, "targets"), i, t)
+		json_array_append_new(done, app_summary(app_find_id(
+		    (int)util_json_int(t, "app", -1))));
+	req_reply(r, json_pack("{s:o}", "apps", done));
+	return 1;
+}
+
+static void
+h_wait(struct req *r)
+{
+	json_t *targets;
+
+	if ((targets = targets_or_reply(r)) == NULL)
+		return;
+	req_wait(r, check_ready, json_pack("{s:o}", "targets", targets));
+}
+
 static const struct handler handlers[] = {
 	{ "ping", h_ping },
 	{ "start", h_start },
@@ -426,6 +485,7 @@ static const struct handler handlers[] = {
 	{ "list", h_list },
 	{ "describe", h_describe },
 	{ "kill", h_kill },
+	{ "wait", h_wait },
 };
 
 void
