@@ -282,8 +282,13 @@ act_on_targets(struct req *r, int restart, int reset)
 		}
 	}
 	if (reset) {
+		json_t *done = json_array();
+
+		json_array_foreach(targets, i, t)
+			json_array_append_new(done, app_summary(app_find_id(
+			    (int)util_json_int(t, "app", -1))));
 		json_decref(targets);
-		req_reply(r, NULL);
+		req_reply(r, json_pack("{s:o}", "apps", done));
 		return;
 	}
 	wait_or_reply(r, targets, restart ? check_online : check_stopped);
