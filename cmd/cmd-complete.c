@@ -83,7 +83,7 @@ emit_commands(const struct out *o)
 static void
 emit_signals(const struct out *o)
 {
-	char num[8];
+	char num[16];
 	const char *name;
 	int sig;
 
