@@ -81,7 +81,12 @@ for i, l in enumerate(lines):
     m = re.match(r"^  (-\w, )?\s*(--[\w-]+) ([A-Z][A-Z=_]*)(\s+(.*))?$", l)
     if not m:
         continue
-    text = m.group(5) or lines[i + 1]
+    # The text, with its wrapped continuation lines.
+    text = m.group(5) or ""
+    for l2 in lines[i + 1:]:
+        if not l2.startswith(" " * 32):
+            break
+        text += " " + l2.strip()
     if "default" not in text:
         bad.append(m.group(2))
 if bad:
