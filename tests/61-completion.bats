@@ -258,3 +258,38 @@ start_nap() {
 	assert_success
 	assert_output "_clusterctl"
 }
+
+# zpty_complete LINE WORD: type LINE and a tab into a real interactive zsh
+# (compinit, the script autoloaded from fpath) and print the screen once
+# WORD shows on it (at most 10 s), escape sequences removed.
+zpty_complete() {
+	mkdir -p fp
+	clusterctl completion zsh > fp/_clusterctl
+	zsh -f -c '
+		zmodload zsh/zpty || exit 1
+		zpty z zsh -f -i
+		zpty -w z "PS1=\"%% \"; fpath=($PWD/fp \$fpath); autoload -Uz compinit; compinit -u -d $PWD/zcd; unsetopt beep; echo READY"
+		zpty -r z out "*READY*"
+		zpty -n -w z "$1"$'"'"'\t'"'"'
+		out=
+		for i in {1..500}; do
+			while zpty -r -t z chunk; do out+=$chunk; done
+			[[ $out == *"$2"* ]] && break
+			sleep 0.02
+		done
+		zpty -d z
+		print -r -- "$out"
+	' zsh "$1" "$2" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r'
+}
+
+@test "zsh: real completion in an interactive zsh (zpty) lists and completes" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	run zpty_complete "clusterctl st" "status"
+	assert_success
+	assert_output --regexp "start +status +stop"
+	run zpty_complete "clusterctl start --kill-sig" "--kill-signal"
+	assert_output --partial "clusterctl start --kill-signal"
+	start_nap
+	run zpty_complete "clusterctl stop nap:" "nap:1"
+	assert_output --regexp "nap:0 +nap:1"
+}
