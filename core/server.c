@@ -19,6 +19,10 @@ static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static uv_check_t waiter_check;
 static int waiters_dirty;
+/* Active while waiters are dirty: the loop must not block in poll before
+ * its check phase (a change made in a close callback comes after it). */
+static uv_idle_t waiter_kick;
+static int waiter_kick_ready;
 
 static void client_close(struct client *);
 
@@ -147,10 +151,18 @@ req_wait(struct req *r, int (*check)(struct req *), json_t *wait)
 	daemon_changed();
 }
 
+static void
+waiter_kick_cb(uv_idle_t *h)
+{
+	(void)h;
+}
+
 void
 daemon_changed(void)
 {
 	waiters_dirty = 1;
+	if (waiter_kick_ready)
+		uv_idle_start(&waiter_kick, waiter_kick_cb);
 }
 
 /* Runs each loop iteration; asks each waiter once after any change. */
@@ -162,6 +174,8 @@ server_run_waiters(void)
 	if (!waiters_dirty)
 		return;
 	waiters_dirty = 0;
+	if (waiter_kick_ready)
+		uv_idle_stop(&waiter_kick);
 	TAILQ_FOREACH_SAFE(r, &waiters, wentry, next)
 		(void)r->check(r);
 }
@@ -364,6 +378,9 @@ server_listen(const char *path)
 	uv_check_init(loop, &waiter_check);
 	uv_check_start(&waiter_check, waiter_check_cb);
 	uv_unref((uv_handle_t *)&waiter_check);
+	uv_idle_init(loop, &waiter_kick);
+	uv_unref((uv_handle_t *)&waiter_kick);
+	waiter_kick_ready = 1;
 	r = 0;
 out:
 	if (dirfd != -1)

@@ -317,3 +317,16 @@ if bad:
 	cmp "$r/share/fish/vendor_completions.d/clusterctl.fish" \
 	    "$REPO/completions/clusterctl.fish"
 }
+
+@test "stop and wait answer when the last change happens as handles close" {
+	# Ignores SIGINT: stopped by SIGKILL after the kill timeout; the
+	# daemon must still wake its waiters (it used to sleep in poll).
+	printf '#!/bin/sh\ntrap "" INT\nsleep 1000 &\nwait $!\n' > stubborn.sh
+	chmod 755 stubborn.sh
+	clusterctl start ./stubborn.sh --kill-timeout 200ms -q
+	run timeout 20 "$CLUSTERCTL_BIN" stop stubborn
+	assert_success
+	assert_output --partial "stopped"
+	run timeout 20 "$CLUSTERCTL_BIN" wait stubborn --timeout 0
+	assert_failure 6
+}
