@@ -255,12 +255,55 @@ cmd_show_apps(struct cmd_ctx *ctx, const json_t *data)
 	return 0;
 }
 
+/*
+ * Whether start's argument names existing apps (a name, an id, name:N or
+ * all) rather than a program: then they are started again, as pm2 does.
+ */
+static int
+names_apps(struct cmd_ctx *ctx, const char *arg)
+{
+	json_t *rows = NULL, *row;
+	struct stat st;
+	size_t i, n = strcspn(arg, ":");
+	int found = 0;
+
+	if (strchr(arg, '/') != NULL || cmd_opt(ctx, "name") != NULL ||
+	    (stat(arg, &st) == 0 && S_ISREG(st.st_mode)))
+		return 0;
+	if (strcmp(arg, "all") == 0)
+		return 1;
+	if (cmd_call(ctx, "list", NULL, &rows) != 0)
+		return 0;
+	json_array_foreach(rows, i, row) {
+		const char *name = util_json_str(row, "name", "");
+		char id[32];
+
+		snprintf(id, sizeof id, "%lld",
+		    (long long)util_json_int(row, "id", -1));
+		if ((strlen(name) == n && strncmp(name, arg, n) == 0) ||
+		    strcmp(id, arg) == 0)
+			found = 1;
+	}
+	json_decref(rows);
+	return found;
+}
+
 static int
 exec_start(struct cmd_ctx *ctx)
 {
 	json_t *args = json_object(), *data = NULL;
 	int rc;
 
+	if (names_apps(ctx, ctx->argv[0])) {
+		json_object_set_new(args, "targets", cmd_targets(ctx));
+		if (cmd_flag(ctx, "no-wait"))
+			json_object_set_new(args, "wait", json_false());
+		rc = cmd_call(ctx, "start", args, &data);
+		if (rc == 0 && data != NULL)
+			rc = cmd_show_apps(ctx, data);
+		json_decref(data);
+		return rc;
+	}
 	if ((rc = build(ctx, args)) != 0) {
 		json_decref(args);
 		return rc;

@@ -330,3 +330,23 @@ if bad:
 	run timeout 20 "$CLUSTERCTL_BIN" wait stubborn --timeout 0
 	assert_failure 6
 }
+
+@test "start NAME, ID or NAME:N starts stopped apps again and waits" {
+	clusterctl start /bin/sleep --name nap -i 2 -q -- 1000
+	clusterctl stop nap -q
+	run clusterctl start nap
+	assert_success
+	wait_until 5 all_status nap online
+	clusterctl stop nap:1 -q
+	run clusterctl start nap:1 --json
+	assert_success
+	echo "$output" | is_json
+	wait_until 5 all_status nap online
+	clusterctl stop all -q
+	run clusterctl start 0 -q
+	assert_success
+	assert_output ""
+	all_status nap online
+	run clusterctl start nosuch:1
+	assert_failure
+}
