@@ -36,6 +36,7 @@ struct out {
 	int describe;
 };
 
+/* One candidate, if it extends the current word. */
 static void
 emit(const struct out *o, const char *word, const char *desc)
 {
@@ -66,6 +67,7 @@ emit_words(const struct out *o, const char *list, const char *desc)
 	}
 }
 
+/* The visible commands and their aliases. */
 static void
 emit_commands(const struct out *o)
 {
@@ -80,6 +82,7 @@ emit_commands(const struct out *o)
 	}
 }
 
+/* The signals that have names (SIGHUP...), for VAL_SIGNAL. */
 static void
 emit_signals(const struct out *o)
 {
@@ -162,6 +165,7 @@ emit_values(const struct out *o, const char *values)
 		emit_words(o, values, NULL);
 }
 
+/* A command's flags: long, and short unless "--" is typed. */
 static void
 emit_options(const struct out *o, const struct cmd_option *opt)
 {
@@ -198,6 +202,11 @@ find_option(const struct cmd_entry *e, const char *word, size_t len)
 	return NULL;
 }
 
+/*
+ * The candidates for w[n - 1], given the words w[0..n-2] before it:
+ * walk them to know the command, a pending option value, the positional
+ * arguments so far and whether "--" was passed.
+ */
 static void
 complete(int n, char **w, int describe)
 {

@@ -11,6 +11,7 @@
 extern const char cmd_completion_bash[], cmd_completion_zsh[],
     cmd_completion_fish[];
 
+/* Print the embedded script for the shell named. */
 static int
 exec_completion(struct cmd_ctx *ctx)
 {

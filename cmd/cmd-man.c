@@ -18,6 +18,7 @@ put_text(const char *s)
 	}
 }
 
+/* An option list as scdoc indented definitions. */
 static void
 put_options(const struct cmd_option *o)
 {

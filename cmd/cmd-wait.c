@@ -44,6 +44,10 @@ name_targets(const struct cmd_ctx *ctx, char *buf, size_t len)
 		    ctx->argc - 3);
 }
 
+/*
+ * Send "wait" and read its one reply within the timeout; on timeout the
+ * connection is closed and the daemon drops the waiter.
+ */
 static int
 exec_wait(struct cmd_ctx *ctx)
 {
