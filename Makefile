@@ -24,20 +24,46 @@ CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ = $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
+# The completion scripts, embedded for `clusterctl completion SHELL`.
+COMPLETIONS = completions/clusterctl.bash completions/_clusterctl \
+	completions/clusterctl.fish
+GEN_OBJ = $(BUILD)/gen/completions.o
+
 SANITIZE = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all deps check check-unit check-bats check-asan install demo bench \
 	clean format
 
-all: $(BUILD)/clusterctl
+all: $(BUILD)/clusterctl $(BUILD)/clusterctl.1
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ)
+$(BUILD)/gen/completions.c: $(COMPLETIONS) completions/embed.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	@./completions/embed.sh cmd_completion $(COMPLETIONS) > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The man page: docs/clusterctl.1.scd with the command list (generated
+# from the command table by `clusterctl __man`) in place of @COMMANDS@.
+$(BUILD)/clusterctl.1: docs/clusterctl.1.scd $(BUILD)/clusterctl
+	@command -v scdoc >/dev/null || { echo "scdoc is missing: make deps"; exit 1; }
+	@echo "  MAN     $@"
+	@$(BUILD)/clusterctl __man > $@.cmds
+	@awk -v cmds=$@.cmds '/^@COMMANDS@$$/ { while ((getline l < cmds) > 0) \
+		print l; next } { print }' docs/clusterctl.1.scd | scdoc > $@.tmp
+	@rm -f $@.cmds
+	@mv $@.tmp $@
+
+$(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ) $(GEN_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
@@ -64,6 +90,17 @@ check-asan: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/clusterctl $(DESTDIR)$(PREFIX)/bin/clusterctl
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 644 $(BUILD)/clusterctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/clusterctl.1
+	install -m 644 completions/clusterctl.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/clusterctl
+	install -m 644 completions/_clusterctl \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_clusterctl
+	install -m 644 completions/clusterctl.fish \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/clusterctl.fish
 
 demo: deps all
 	@./examples/demo.sh $(BUILD)/clusterctl

@@ -14,7 +14,9 @@ exec_kill(struct cmd_ctx *ctx)
 	int rc, i;
 
 	if ((rc = cmd_connect(ctx, 0)) != 0) {
-		if (!ctx->quiet)
+		if (ctx->json && !ctx->quiet)
+			printf("{\"stopped\": false}\n");
+		else if (!ctx->quiet)
 			printf("no daemon is running\n");
 		return 0;
 	}
@@ -29,7 +31,9 @@ exec_kill(struct cmd_ctx *ctx)
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
 	}
-	if (!ctx->quiet)
+	if (ctx->json && !ctx->quiet)
+		printf("{\"stopped\": true, \"pid\": %lld}\n", pid);
+	else if (!ctx->quiet)
 		printf("daemon stopped\n");
 	return 0;
 }

@@ -24,7 +24,8 @@ static const struct cmd_option options[] = {
 	    "node python3 bash none", 0 },
 	{ "cwd", 0, "DIR", "working directory (default: the current one)",
 	    VAL_DIR, 0 },
-	{ "env", 0, "KEY=VAL", "set an environment variable (repeatable)", NULL,
+	{ "env", 0, "KEY=VAL", "set an environment variable (repeatable; default: "
+	    "the environment clusterctl runs in)", NULL,
 	    1 },
 	{ "kill-signal", 0, "SIG", "signal that asks an instance to stop "
 	    "(default SIGINT)", VAL_SIGNAL, 0 },
@@ -33,7 +34,7 @@ static const struct cmd_option options[] = {
 	{ "no-autorestart", 0, NULL, "leave an instance stopped when it exits",
 	    NULL, 0 },
 	{ "restart-delay", 0, "MS", "a fixed delay before each restart, instead "
-	    "of the exponential backoff", NULL, 0 },
+	    "of the exponential backoff (default: none, backoff)", NULL, 0 },
 	{ "exp-backoff-restart-delay", 0, "MS", "the backoff's first delay d0 "
 	    "(default 100ms); delay n = d0 * 1.5^n, up to --max-backoff", NULL,
 	    0 },
@@ -46,10 +47,12 @@ static const struct cmd_option options[] = {
 	{ "max-restarts", 0, "N", "unstable restarts in a row before the "
 	    "instance is errored (default 16)", NULL, 0 },
 	{ "stop-exit-codes", 0, "CODES", "exit codes that are not restarted "
-	    "(comma separated, e.g. 0,42)", NULL, 0 },
-	{ "out-file", 'o', "FILE", "write stdout there (/dev/null: discard)",
+	    "(comma separated, e.g. 0,42; default: none)", NULL, 0 },
+	{ "out-file", 'o', "FILE", "write stdout there (/dev/null: discard; "
+	    "default: $CLUSTERCTL_HOME/logs/NAME-out-N.log)",
 	    VAL_FILE, 0 },
-	{ "error-file", 'e', "FILE", "write stderr there (/dev/null: discard)",
+	{ "error-file", 'e', "FILE", "write stderr there (/dev/null: discard; "
+	    "default: $CLUSTERCTL_HOME/logs/NAME-err-N.log)",
 	    VAL_FILE, 0 },
 	{ "no-wait", 0, NULL, "return at once, not when the instances are "
 	    "online", NULL, 0 },

@@ -5,6 +5,8 @@
 static int
 exec_version(struct cmd_ctx *ctx)
 {
+	if (ctx->quiet)
+		return 0;
 	if (ctx->json)
 		printf("{\"version\": \"%s\", \"protocol\": %d}\n",
 		    CLUSTERCTL_VERSION, IPC_VERSION);

@@ -15,6 +15,8 @@ extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
     cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
     cmd_help_entry;
+extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
+    cmd_complete_entry, cmd_man_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -28,6 +30,10 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_wait_entry,
+	&cmd_completion_entry,
+	&cmd_complete_entry,
+	&cmd_man_entry,
 	NULL,
 };
 
@@ -348,10 +354,40 @@ cmd_usage(const struct cmd_entry *e, FILE *f)
 	fprintf(f, "usage: %s %s\n", progname, e->usage);
 }
 
+/*
+ * text from column col (the cursor is there) to the help's width, wrapped
+ * at spaces, continued at column col.
+ */
+static void
+put_wrapped(FILE *f, const char *text, size_t col)
+{
+	size_t width = f == stdout && term_width() > 0 ? (size_t)term_width() :
+	    80, room, n, len;
+
+	if (width > 100)
+		width = 100;
+	room = width > col + 20 ? width - col - 1 : 20;
+	while (*text != '\0') {
+		len = strlen(text);
+		if (len <= room) {
+			fprintf(f, "%s\n", text);
+			return;
+		}
+		for (n = room; n > 0 && text[n] != ' '; n--)
+			;
+		if (n == 0)
+			n = strcspn(text, " ");
+		fprintf(f, "%.*s\n%*s", (int)n, text, (int)col, "");
+		text += n;
+		text += strspn(text, " ");
+	}
+	fputc('\n', f);
+}
+
 static void
 print_options(const struct cmd_option *o, FILE *f)
 {
-	char left[64];
+	char left[64], values[256];
 
 	for (; o != NULL && o->name != NULL; o++) {
 		if (o->short_name != 0)
@@ -362,9 +398,15 @@ print_options(const struct cmd_option *o, FILE *f)
 			snprintf(left, sizeof left, "    --%s%s%s", o->name,
 			    o->arg ? " " : "", o->arg ? o->arg : "");
 		if (strlen(left) > 28)
-			fprintf(f, "  %s\n  %-28s  %s\n", left, "", o->help);
+			fprintf(f, "  %s\n  %-28s  ", left, "");
 		else
-			fprintf(f, "  %-28s  %s\n", left, o->help);
+			fprintf(f, "  %-28s  ", left);
+		put_wrapped(f, o->help, 32);
+		if (o->values != NULL && o->values[0] != '@') {
+			snprintf(values, sizeof values, "values: %s", o->values);
+			fprintf(f, "%32s", "");
+			put_wrapped(f, values, 32);
+		}
 	}
 }
 
@@ -373,7 +415,8 @@ void
 cmd_help(const struct cmd_entry *e, FILE *f)
 {
 	cmd_usage(e, f);
-	fprintf(f, "\n%s\n", e->summary);
+	fputc('\n', f);
+	put_wrapped(f, e->summary, 0);
 	if (e->aliases != NULL)
 		fprintf(f, "Aliases: %s\n", e->aliases);
 	if (count_options(e->options) > 0) {

@@ -105,6 +105,7 @@ int cmd_parse_ms(const struct cmd_ctx *, const char *, int64_t *);
 void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
+const char *cmd_home_path(void);
 
 /* output.c */
 int term_width(void);

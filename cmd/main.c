@@ -452,3 +452,10 @@ cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
 	json_decref(data);
 	return rc;
 }
+
+/* The home directory's path (not checked, not created), or NULL. */
+const char *
+cmd_home_path(void)
+{
+	return home_path();
+}

@@ -208,16 +208,21 @@ h_start(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
-	/* "start web", web being an app and no file: start that app (pm2). */
+	/*
+	 * "start web" (or an id, web:1, all), naming apps and no file: start
+	 * those apps again, as pm2 does.  The CLI sends a path for a file.
+	 */
 	script = util_json_str(r->args, "script", NULL);
 	if (json_object_get(r->args, "targets") == NULL && script != NULL &&
 	    json_object_get(r->args, "name") == NULL &&
-	    strchr(script, '/') == NULL && (strcmp(script, "all") == 0 ||
-	    app_find_name(script) != NULL ||
-	    (strspn(script, "0123456789") == strlen(script) &&
-	    app_find_id(atoi(script)) != NULL)))
-		json_object_set_new(r->args, "targets",
-		    json_pack("[s]", script));
+	    strchr(script, '/') == NULL) {
+		json_t *t = json_pack("[s]", script), *res = NULL;
+
+		if (app_resolve_targets(t, &res, err, sizeof err) == 0)
+			json_object_set(r->args, "targets", t);
+		json_decref(res);
+		json_decref(t);
+	}
 	/* start TARGET...: start stopped apps. */
 	if (json_object_get(r->args, "targets") != NULL) {
 		size_t i;
@@ -293,8 +298,13 @@ act_on_targets(struct req *r, int restart, int reset)
 		}
 	}
 	if (reset) {
+		json_t *done = json_array();
+
+		json_array_foreach(targets, i, t)
+			json_array_append_new(done, app_summary(app_find_id(
+			    (int)util_json_int(t, "app", -1))));
 		json_decref(targets);
-		req_reply(r, NULL);
+		req_reply(r, json_pack("{s:o}", "apps", done));
 		return;
 	}
 	wait_or_reply(r, targets, restart ? check_online : check_stopped);
@@ -427,6 +437,65 @@ h_kill(struct req *r)
 	req_wait(r, check_killed, NULL);
 }
 
+/*
+ * wait: like check_online, but an instance in backoff is still on its way
+ * (only errored or stopped ones fail), and a request whose client went
+ * away (its timeout passed) is dropped.
+ */
+static int
+check_ready(struct req *r)
+{
+	json_t *t, *done;
+	struct instance *in;
+	struct app *a;
+	size_t i;
+	int k, lo, hi, pending = 0;
+
+	if (r->client == NULL) {
+		req_error(r, IPC_E_TIMEOUT, "nobody waits any more");
+		return 1;
+	}
+	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
+		a = app_find_id((int)util_json_int(t, "app", -1));
+		if (a == NULL || a->deleting) {
+			req_error(r, IPC_E_APP_FAILED,
+			    "an app was deleted while waiting for it");
+			return 1;
+		}
+		target_range(a, t, &lo, &hi);
+		for (k = lo; k < hi && k < a->ninst; k++) {
+			in = a->inst[k];
+			if (in->state == ST_ERRORED || in->state == ST_STOPPED) {
+				req_error(r, IPC_E_APP_FAILED, "%s:%d is %s%s%s",
+				    a->name, k, inst_state_name(in->state),
+				    in->error != NULL ? ": " : "",
+				    in->error != NULL ? in->error : "");
+				return 1;
+			}
+			if (in->state != ST_ONLINE)
+				pending = 1;
+		}
+	}
+	if (pending)
+		return 0;
+	done = json_array();
+	json_array_foreach(json_object_get(r->wait, "targets"), i, t)
+		json_array_append_new(done, app_summary(app_find_id(
+		    (int)util_json_int(t, "app", -1))));
+	req_reply(r, json_pack("{s:o}", "apps", done));
+	return 1;
+}
+
+static void
+h_wait(struct req *r)
+{
+	json_t *targets;
+
+	if ((targets = targets_or_reply(r)) == NULL)
+		return;
+	req_wait(r, check_ready, json_pack("{s:o}", "targets", targets));
+}
+
 static const struct handler handlers[] = {
 	{ "ping", h_ping },
 	{ "start", h_start },
@@ -437,6 +506,7 @@ static const struct handler handlers[] = {
 	{ "list", h_list },
 	{ "describe", h_describe },
 	{ "kill", h_kill },
+	{ "wait", h_wait },
 };
 
 void
