@@ -11,7 +11,7 @@ exec_kill(struct cmd_ctx *ctx)
 {
 	json_t *data = NULL;
 	long long pid;
-	int rc, i;
+	int rc;
 
 	if ((rc = cmd_connect(ctx, 0)) != 0) {
 		if (ctx->json && !ctx->quiet)
@@ -26,10 +26,17 @@ exec_kill(struct cmd_ctx *ctx)
 	json_decref(data);
 	if ((rc = cmd_call(ctx, "kill", NULL, NULL)) != 0)
 		return rc;
-	/* Return once the daemon is gone, so a next command starts anew. */
-	for (i = 0; pid > 0 && i < 5000 && kill((pid_t)pid, 0) == 0; i++) {
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
+	/*
+	 * Return once the daemon is gone, so a next command starts anew: its
+	 * exit closes our connection (its pid may linger as a zombie where
+	 * nobody reaps it, so the pid says nothing).
+	 */
+	for (;;) {
+		json_t *msg = NULL;
+
+		if (ipc_client_recv(&ctx->client, &msg, 10000) != 0)
+			break;
+		json_decref(msg);
 	}
 	if (ctx->json && !ctx->quiet)
 		printf("{\"stopped\": true, \"pid\": %lld}\n", pid);
