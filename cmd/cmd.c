@@ -15,6 +15,8 @@ extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
     cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
     cmd_help_entry;
+extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
+    cmd_reload_logs_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -28,6 +30,9 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_logs_entry,
+	&cmd_flush_entry,
+	&cmd_reload_logs_entry,
 	NULL,
 };
 

@@ -73,7 +73,8 @@ signal_cb(uv_signal_t *h, int sig)
 	case SIGHUP:
 		break;
 	case SIGUSR1:
-		log_info("got SIGUSR1");
+		log_info("got SIGUSR1: reopening the log files");
+		logs_reopen_all();
 		break;
 	}
 }
@@ -145,6 +146,7 @@ daemon_main(const char *h)
 	signal(SIGPIPE, SIG_IGN);
 	uv_disable_stdio_inheritance();
 	loop = uv_default_loop();
+	logs_init();
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);

@@ -426,6 +426,9 @@ static const struct handler handlers[] = {
 	{ "list", h_list },
 	{ "describe", h_describe },
 	{ "kill", h_kill },
+	{ "logs", logs_handle },
+	{ "flush", logs_handle_flush },
+	{ "reload-logs", logs_handle_reload },
 };
 
 void
