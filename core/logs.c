@@ -76,6 +76,7 @@ struct logsub {
 static TAILQ_HEAD(, logfile) files = TAILQ_HEAD_INITIALIZER(files);
 static TAILQ_HEAD(, logsub) subs = TAILQ_HEAD_INITIALIZER(subs);
 static uv_timer_t retry_timer;
+static uv_timer_t missed_timer; /* tells behind followers what they missed */
 static int64_t default_max_size = DEFAULT_MAX_SIZE;
 static int default_retain = DEFAULT_RETAIN;
 
@@ -95,6 +96,8 @@ logs_init(void)
 		default_retain = atoi(v);
 	uv_timer_init(loop, &retry_timer);
 	uv_unref((uv_handle_t *)&retry_timer);
+	uv_timer_init(loop, &missed_timer);
+	uv_unref((uv_handle_t *)&missed_timer);
 	log_hook = daemon_line;
 }
 
@@ -527,6 +530,29 @@ sub_wants(const struct logsub *s, const struct logpipe *lp)
 	return 0;
 }
 
+/* Followers that missed lines and caught up are told how many. */
+static void
+missed_cb(uv_timer_t *t)
+{
+	struct logsub *s;
+	int left = 0;
+
+	TAILQ_FOREACH(s, &subs, entry) {
+		if (s->r == NULL || s->r->client == NULL || s->missed == 0)
+			continue;
+		if (uv_stream_get_write_queue_size((uv_stream_t *)
+		    &s->r->client->pipe) > SUB_MAX_QUEUE) {
+			left = 1;
+			continue;
+		}
+		req_more(s->r, json_pack("{s:I}", "missed",
+		    (json_int_t)s->missed));
+		s->missed = 0;
+	}
+	if (!left)
+		uv_timer_stop(t);
+}
+
 /* Send a batch of entries to s, or count them missed if s is behind. */
 static void
 sub_send(struct logsub *s, json_t *entries)
@@ -540,6 +566,9 @@ sub_send(struct logsub *s, json_t *entries)
 	    (uv_stream_t *)&r->client->pipe);
 	if (queued > SUB_MAX_QUEUE) {
 		s->missed += (int64_t)json_array_size(entries);
+		if (!uv_is_active((uv_handle_t *)&missed_timer))
+			uv_timer_start(&missed_timer, missed_cb, RETRY_MS,
+			    RETRY_MS);
 		return;
 	}
 	if (s->missed > 0) {
