@@ -468,7 +468,7 @@ sink_write(struct logsink *s, const char *buf, size_t n)
 	size_t done;
 	int err;
 
-	if (f->fd == -1)
+	if (f->fd == -1 || n == 0)
 		return;
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0)
@@ -1243,7 +1243,8 @@ tail_read(const char *path, int n, size_t *len)
 			free(nb);
 			break;
 		}
-		memcpy(nb + k, buf, have);
+		if (have > 0)
+			memcpy(nb + k, buf, have);
 		free(buf);
 		buf = nb;
 		have += k;
