@@ -87,7 +87,6 @@ print_entry(const struct cmd_ctx *ctx, const json_t *e, int raw)
 	fwrite(line, 1, json_string_length(json_object_get(e, "line")),
 	    stdout);
 	putchar('\n');
-	(void)line;
 }
 
 /*

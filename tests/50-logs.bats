@@ -170,6 +170,22 @@ assert rows[0]["stream"] == "out"
 	assert_output "$(printf 'line 1\nline 2')"
 }
 
+@test "--log-date-format prefixes lines with a strftime time; logs shows it" {
+	write_lines_app
+	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name df \
+		--log-date-format '%Y/%m/%d' -- 1
+	wait_until 10 grep -q 'line 1' "$(LOGS)/df-out-0.log"
+	run cat "$(LOGS)/df-out-0.log"
+	assert_output --regexp '^[0-9]{4}/[0-9]{2}/[0-9]{2}: line 1$'
+	run clusterctl logs df --nostream --raw
+	assert_output --regexp '^[0-9]{4}/[0-9]{2}/[0-9]{2}: line 1$'
+	run clusterctl start /bin/true --name bad --log-type xml
+	assert_failure 2
+	assert_output --partial "invalid --log-type 'xml'"
+	run clusterctl start /bin/true --name bad --log-max-size 10Q
+	assert_failure 2
+}
+
 @test "flush empties the app's log files, and new lines still arrive" {
 	write_lines_app
 	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name fl -- 5
