@@ -8,6 +8,12 @@ exec_reload_logs(struct cmd_ctx *ctx)
 	json_t *data = NULL;
 	int rc;
 
+	/* Nothing is open without a daemon: nothing to reopen. */
+	if (cmd_connect(ctx, 0) != 0) {
+		if (!ctx->quiet)
+			printf("no daemon is running\n");
+		return 0;
+	}
 	if ((rc = cmd_call(ctx, "reload-logs", NULL, &data)) != 0)
 		return rc;
 	if (ctx->json)

@@ -56,6 +56,7 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
+	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
 	int full;	     /* writes wait for room */
 	int err;	     /* why: the errno of the failed write or open */
 	int64_t err_since;   /* ms since the epoch */
@@ -343,6 +344,49 @@ gzip_file(const char *path, const char *gzpath)
 	return 0;
 }
 
+/* A rotated file being compressed off the loop's thread. */
+struct gzjob {
+	uv_work_t work;
+	struct logfile *file; /* holds a reference */
+	char from[PATH_MAX];
+	char to[PATH_MAX];
+	int rc;
+};
+
+static void file_rotate(struct logfile *);
+
+static void
+gz_work(uv_work_t *w)
+{
+	struct gzjob *j = w->data;
+
+	j->rc = gzip_file(j->from, j->to);
+}
+
+static void
+gz_done(uv_work_t *w, int status)
+{
+	struct gzjob *j = w->data;
+	struct logfile *f = j->file;
+
+	char kept[PATH_MAX + 32];
+
+	if (status != 0 || j->rc != 0) {
+		/* Out of the way of the next rotation, which reuses .1. */
+		snprintf(kept, sizeof kept, "%s.%lld", j->from,
+		    (long long)daemon_now_wall());
+		if (rename(j->from, kept) == -1)
+			snprintf(kept, sizeof kept, "%s", j->from);
+		log_warnx("cannot compress %s; kept as %s", j->from, kept);
+	}
+	f->compressing = 0;
+	if (f->refs > 1 && f->fd != -1 && !f->full && f->max_size > 0 &&
+	    f->size >= f->max_size)
+		file_rotate(f);
+	file_unref(f);
+	free(j);
+}
+
 /*
  * Rotate f: NAME.log.K becomes NAME.log.K+1 (the last one goes), NAME.log
  * becomes NAME.log.1 and a new NAME.log is opened.  The daemon holds the
@@ -353,8 +397,11 @@ file_rotate(struct logfile *f)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 	const char *gz = f->compress ? ".gz" : "";
+	struct gzjob *j;
 	int k;
 
+	if (f->compressing)
+		return; /* once NAME.log.1 is compressed */
 	if (f->retain == 0) {
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", f->path);
@@ -378,10 +425,18 @@ file_rotate(struct logfile *f)
 	close(f->fd);
 	file_open_fd(f);
 	log_debug("rotated %s", f->path);
-	if (f->compress) {
-		snprintf(from, sizeof from, "%s.1.gz", f->path);
-		if (gzip_file(to, from) != 0)
+	if (f->compress && (j = calloc(1, sizeof *j)) != NULL) {
+		j->file = f;
+		j->work.data = j;
+		snprintf(j->from, sizeof j->from, "%s", to);
+		snprintf(j->to, sizeof j->to, "%s.1.gz", f->path);
+		if (uv_queue_work(loop, &j->work, gz_work, gz_done) != 0) {
 			log_warnx("cannot compress %s; kept as it is", to);
+			free(j);
+			return;
+		}
+		f->refs++;
+		f->compressing = 1;
 	}
 }
 

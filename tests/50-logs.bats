@@ -32,9 +32,12 @@ count_rotated() {
 	count_lines "$(LOGS)"/rot-out-0.log*
 }
 
-# The last line of gz's flood is in the current file or the newest rotated one.
-gz_done() {
-	{ zcat "$(LOGS)/gz-out-0.log.1.gz"; cat "$(LOGS)/gz-out-0.log"; } 2>/dev/null |
+# gz's flood is all written, no compression is under way, and no
+# rotation is due.
+gz_settled() {
+	[ ! -e "$(LOGS)/gz-out-0.log.1" ] &&
+		[ "$(stat -c %s "$(LOGS)/gz-out-0.log")" -lt 16384 ] &&
+		{ zcat "$(LOGS)/gz-out-0.log.1.gz"; cat "$(LOGS)/gz-out-0.log"; } 2>/dev/null |
 		grep -q '^0 19999 '
 }
 
@@ -80,7 +83,7 @@ local_teardown() {
 	clusterctl start "$FIXTURES/flood.py" --name gz --log-max-size 16K \
 		--log-retain 3 --log-compress -- 20000 30 stay
 	wait_until 60 test -f "$(LOGS)/gz-out-0.log.3.gz"
-	wait_until 60 gz_done
+	wait_until 60 gz_settled
 	[ ! -e "$(LOGS)/gz-out-0.log.4.gz" ]
 	[ ! -e "$(LOGS)/gz-out-0.log.1" ]
 	for k in 1 2 3; do gzip -t "$(LOGS)/gz-out-0.log.$k.gz"; done
