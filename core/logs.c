@@ -949,8 +949,9 @@ take(struct logpipe *lp, const char *p, size_t n)
 			nl = memchr(p, '\n', n);
 			k = nl != NULL ? (size_t)(nl - p) + 1 : n;
 			if (carry(lp, p, k) != 0) {
-				/* No memory: what is carried goes out as is. */
-				emit(lp, "\n", 1);
+				/* No memory left for a carried line. */
+				log_warnx("%s:%d out of memory: a line dropped",
+				    lp->app, lp->index);
 				lp->linelen = 0;
 				continue;
 			}
@@ -1289,7 +1290,10 @@ tail_read(const char *path, int n, size_t *len)
 	}
 	off = st.st_size;
 	while (off > 0 && lines <= n && have < TAIL_MAX_BYTES) {
-		k = off > 65536 ? 65536 : (size_t)off;
+		/* Chunks that double: copying stays linear. */
+		k = have > 65536 ? have : 65536;
+		if ((off_t)k > off)
+			k = (size_t)off;
 		if ((nb = malloc(have + k)) == NULL)
 			break;
 		off -= (off_t)k;
