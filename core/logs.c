@@ -1179,16 +1179,22 @@ resolve(struct req *r, json_t **targets, int *all)
 	return -1;
 }
 
-/* Call fn for each (distinct) file of the targets' chosen streams. */
+/*
+ * Call fn(app, index, want, stream, path, arg) for each distinct file of
+ * the targets' chosen streams.  index is -1 for a file instances share;
+ * want is then the instance the target names (-1: all), to filter lines
+ * that say which instance wrote them.
+ */
 static void
 each_file(json_t *targets, int streams, int combined,
-    void (*fn)(const struct app *, int, int, const char *, void *), void *arg)
+    void (*fn)(const struct app *, int, int, int, const char *, void *),
+    void *arg)
 {
 	json_t *t, *seen = json_object();
 	struct app *a;
 	size_t i;
 	int k, lo, hi, st, inst;
-	char *p;
+	char *p, key[PATH_MAX + 16];
 
 	json_array_foreach(targets, i, t) {
 		if ((a = app_find_id((int)util_json_int(t, "app", -1))) == NULL)
@@ -1201,31 +1207,40 @@ each_file(json_t *targets, int streams, int combined,
 				if (!(streams & st) ||
 				    (p = stream_path(a, k, st)) == NULL)
 					continue;
-				if (json_object_get(seen, p) == NULL) {
-					json_object_set_new(seen, p, json_true());
-					fn(a, stream_shared(a, st) ? -1 : k, st,
-					    p, arg);
+				snprintf(key, sizeof key, "%s#%d", p,
+				    stream_shared(a, st) ? inst : k);
+				if (json_object_get(seen, key) == NULL) {
+					json_object_set_new(seen, key,
+					    json_true());
+					fn(a, stream_shared(a, st) ? -1 : k,
+					    inst, st, p, arg);
 				}
 				free(p);
 			}
 		p = a->logs.log_file;
 		if (combined && p != NULL && json_object_get(seen, p) == NULL) {
 			json_object_set_new(seen, p, json_true());
-			fn(a, -1, 0, p, arg);
+			fn(a, -1, inst, 0, p, arg);
 		}
 	}
 	json_decref(seen);
 }
 
 static void
-flush_one(const struct app *a, int index, int stream, const char *path,
-    void *arg)
+flush_one(const struct app *a, int index, int want, int stream,
+    const char *path, void *arg)
 {
 	struct logfile *f = file_find(path);
+	json_t *v;
+	size_t i;
 
 	(void)a;
 	(void)index;
+	(void)want;
 	(void)stream;
+	json_array_foreach((json_t *)arg, i, v)
+		if (strcmp(json_string_value(v), path) == 0)
+			return;
 	if (f != NULL && f->fd != -1) {
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", path);
@@ -1362,8 +1377,8 @@ struct tail_ctx {
 
 /* The tail of one file as entries. */
 static void
-tail_one(const struct app *a, int index, int stream, const char *path,
-    void *arg)
+tail_one(const struct app *a, int index, int want, int stream,
+    const char *path, void *arg)
 {
 	struct tail_ctx *tc = arg;
 	const char *p, *end, *nl;
@@ -1390,6 +1405,14 @@ tail_one(const struct app *a, int index, int stream, const char *path,
 				    json_object_get(j, "time") : json_null(),
 				    "line", json_object_get(j, "line"));
 			json_decref(j);
+			if (o != NULL && want >= 0 && index < 0 &&
+			    util_json_int(o, "instance", want) != want) {
+				/* Another instance's line in a shared file. */
+				json_decref(o);
+				if (nl == end)
+					break;
+				continue;
+			}
 		}
 		if (o == NULL) {
 			o = entry_new(a->name, index, stream != 0 ?

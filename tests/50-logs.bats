@@ -156,21 +156,29 @@ assert sorted(r["instance"] for r in rows) == [0, 0, 1, 1]
 times = [r["time"] for r in rows]
 assert times == sorted(times), times
 '
+	run clusterctl logs js:1 --json --nostream
+	[ "$(echo "$output" | grep -c '"instance":1,')" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
 }
 
-@test "--log-type json writes JSON lines to the file" {
+@test "--log-type json writes JSON lines to the file; name:N picks an instance's lines" {
 	write_lines_app
-	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name jt --log-type json -- 2
-	wait_until 10 grep -q 'line 2' "$(LOGS)/jt-out-0.log"
+	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name jt --log-type json \
+		-i 2 --merge-logs -- 2
+	N=4
+	wait_until 10 count_lines "$(LOGS)/jt-out.log"
 	python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["line"] for r in rows] == ["line 1", "line 2"], rows
-assert rows[0]["app"] == "jt" and rows[0]["instance"] == 0
-assert rows[0]["stream"] == "out"
-' "$(LOGS)/jt-out-0.log"
+for i in (0, 1):
+    mine = [r for r in rows if r["instance"] == i]
+    assert [r["line"] for r in mine] == ["line 1", "line 2"], rows
+    assert all(r["app"] == "jt" and r["stream"] == "out" for r in mine)
+' "$(LOGS)/jt-out.log"
+	run clusterctl logs jt:1 --nostream
+	assert_output "$(printf 'jt:1 | line 1\njt:1 | line 2')"
 	run clusterctl logs jt --nostream --raw
-	assert_output "$(printf 'line 1\nline 2')"
+	[ "${#lines[@]}" -eq 4 ]
 }
 
 @test "--log-date-format prefixes lines with a strftime time; logs shows it" {
