@@ -62,8 +62,14 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 			printf("    error        %s\n",
 			    util_json_str(p, "error", ""));
 		printf("    out log      %s\n    err log      %s\n",
-		    util_json_str(p, "out_log", "-"),
-		    util_json_str(p, "err_log", "-"));
+		    util_json_str(p, "out_log", "/dev/null"),
+		    util_json_str(p, "err_log", "/dev/null"));
+		if (json_is_string(json_object_get(p, "log_file")))
+			printf("    log file     %s\n",
+			    util_json_str(p, "log_file", ""));
+		if (json_is_string(json_object_get(p, "log_error")))
+			printf("    log error    %s\n",
+			    util_json_str(p, "log_error", ""));
 		json_array_foreach(json_object_get(p, "exits"), j, e) {
 			if (j == 0)
 				printf("    last exits\n");

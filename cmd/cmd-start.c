@@ -56,6 +56,21 @@ static const struct cmd_option options[] = {
 	    VAL_FILE, 0 },
 	{ "no-wait", 0, NULL, "return at once, not when the instances are "
 	    "online", NULL, 0 },
+	{ "log-file", 'l', "FILE", "also write stdout and stderr, combined, "
+	    "there (default: none)", VAL_FILE, 0 },
+	{ "merge-logs", 0, NULL, "one file per stream for all instances "
+	    "(logs/NAME-out.log), not one per instance", NULL, 0 },
+	{ "time", 0, NULL, "prefix each line with the local time (ISO 8601, "
+	    "ms)", NULL, 0 },
+	{ "log-date-format", 0, "FMT", "prefix each line with the time in this "
+	    "strftime format (e.g. '%F %T'; default: none)", NULL, 0 },
+	{ "log-type", 0, "TYPE", "'json': one JSON object per line (app, "
+	    "instance, stream, time, line); default raw", "json raw", 0 },
+	{ "log-max-size", 0, "SIZE", "rotate a log file at this size (default "
+	    "10M; 0: never)", NULL, 0 },
+	{ "log-retain", 0, "N", "rotated files kept per log (default 5)", NULL,
+	    0 },
+	{ "log-compress", 0, NULL, "gzip rotated log files", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -222,6 +237,35 @@ build(struct cmd_ctx *ctx, json_t *args)
 		json_object_set_new(args, "error_file", json_string(p));
 		free(p);
 	}
+	if ((v = cmd_opt(ctx, "log-file")) != NULL) {
+		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
+		json_object_set_new(args, "log_file", json_string(p));
+		free(p);
+	}
+	if (cmd_flag(ctx, "merge-logs"))
+		json_object_set_new(args, "merge_logs", json_true());
+	if (cmd_flag(ctx, "time"))
+		json_object_set_new(args, "time", json_true());
+	if ((v = cmd_opt(ctx, "log-date-format")) != NULL)
+		json_object_set_new(args, "log_date_format", json_string(v));
+	if ((v = cmd_opt(ctx, "log-type")) != NULL) {
+		if (strcmp(v, "json") != 0 && strcmp(v, "raw") != 0)
+			return cmd_usage_error(ctx,
+			    "invalid --log-type '%s' (json or raw)", v);
+		json_object_set_new(args, "log_type", json_string(v));
+	}
+	if ((v = cmd_opt(ctx, "log-max-size")) != NULL) {
+		int64_t size;
+
+		if (util_parse_size(v, &size) != 0)
+			return cmd_usage_error(ctx, "invalid size '%s' for "
+			    "--log-max-size (say 10M, 500K, 0)", v);
+		json_object_set_new(args, "log_max_size", json_integer(size));
+	}
+	if ((rc = set_int(ctx, args, "log-retain", "log_retain")) != 0)
+		return rc;
+	if (cmd_flag(ctx, "log-compress"))
+		json_object_set_new(args, "log_compress", json_true());
 	json_object_set_new(args, "mode", json_string("fork"));
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());

@@ -17,6 +17,8 @@ extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_help_entry;
 extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
+extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
+    cmd_reload_logs_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -34,6 +36,9 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_completion_entry,
 	&cmd_complete_entry,
 	&cmd_man_entry,
+	&cmd_logs_entry,
+	&cmd_flush_entry,
+	&cmd_reload_logs_entry,
 	NULL,
 };
 

@@ -64,6 +64,7 @@ app_free(struct app *a)
 	free(a->cwd);
 	free(a->out_file);
 	free(a->err_file);
+	logs_app_release(a);
 	free(a->inst);
 	free(a);
 }
@@ -344,6 +345,10 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
+	if (logs_app_init(a, spec, err, errlen) != 0) {
+		app_free(a);
+		return -1;
+	}
 
 	n = util_json_int(spec, "instances", 1);
 	if (n == 0)
@@ -495,7 +500,6 @@ app_describe_json(const struct app *a)
 {
 	json_t *o, *insts, *row;
 	struct instance *in;
-	char *p;
 	int i;
 
 	o = json_deep_copy(a->spec);
@@ -519,14 +523,7 @@ app_describe_json(const struct app *a)
 		    json_integer(in->crashes));
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->delay_ms));
-		p = a->out_file != NULL ? strdup(a->out_file) :
-		    logs_path(a, i, 1);
-		json_object_set_new(row, "out_log", json_string(p ? p : ""));
-		free(p);
-		p = a->err_file != NULL ? strdup(a->err_file) :
-		    logs_path(a, i, 2);
-		json_object_set_new(row, "err_log", json_string(p ? p : ""));
-		free(p);
+		logs_describe(a, i, row);
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);

@@ -56,16 +56,54 @@ struct exit_record {
 	int64_t delay_ms; /* the restart delay chosen, or -1: none */
 };
 
+/* How an app's lines are written (core/logs.c). */
+#define LOGFMT_RAW 0	/* the line as the app wrote it */
+#define LOGFMT_TIME 1	/* a timestamp (--time, --log-date-format), then it */
+#define LOGFMT_JSON 2	/* one JSON object per line (--log-type json) */
+
+/* An app's log settings, from the start request (logs_app_init). */
+struct app_logs {
+	char *log_file;	   /* -l: out and err combined, or NULL */
+	int merge;	   /* one file per stream for all instances */
+	int format;	   /* LOGFMT_* */
+	char *date_format; /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
+	int64_t max_size;  /* rotate at this size; 0: never */
+	int retain;	   /* rotated files kept */
+	int compress;	   /* gzip rotated files */
+};
+
+struct logfile;
+struct logpipe;
+
+/* One file a pipe writes to, and what it could not write yet. */
+struct logsink {
+	struct logfile *file;
+	struct logpipe *pipe;
+	char *pend; /* bytes waiting for room on the disk */
+	size_t pendlen;
+	size_t pendcap;
+	int queued; /* in file's wait queue */
+	TAILQ_ENTRY(logsink) wentry;
+};
+
 /*
  * One captured output stream of one process.  It owns itself: it outlives
  * the instance when a leftover process still holds the pipe, and frees
- * itself at end of file.
+ * itself at end of file (once all it read is written).
  */
 struct logpipe {
 	uv_pipe_t pipe;
 	int stream; /* 1 stdout, 2 stderr */
-	int fd;	    /* the log file, or -1 when disabled */
-	char *line; /* an incomplete line carried between reads */
+	char *app;  /* copies: the app may go first */
+	int app_id;
+	int index;
+	int format;
+	char *date_format;
+	struct logsink sink[2]; /* the stream's file, the combined file */
+	int nsinks;
+	int blocked; /* not reading: a sink waits for room */
+	int eof;     /* end of file seen while blocked */
+	char *line;  /* an incomplete line carried between reads */
 	size_t linelen;
 	size_t linecap;
 };
@@ -140,6 +178,7 @@ struct app {
 	int nstop_exit_codes;
 	char *out_file; /* NULL: the default per-instance file */
 	char *err_file;
+	struct app_logs logs; /* core/logs.c */
 
 	int ninst;		  /* the desired instance count */
 	int instcap;
@@ -166,6 +205,9 @@ struct req {
 	TAILQ_ENTRY(req) centry;
 	TAILQ_ENTRY(req) wentry;
 	int waiting;
+	/* Called (and must free r, e.g. with req_reply) when the client
+	 * goes away while r streams; r->client is NULL by then. */
+	void (*on_close)(struct req *);
 };
 
 TAILQ_HEAD(req_list, req);
@@ -203,6 +245,8 @@ void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+extern void (*log_hook)(const char *, size_t);
+int log_reopen(void);
 
 /* server.c */
 int server_listen(const char *);
@@ -242,6 +286,14 @@ struct logpipe *logpipe_new(const struct instance *, int);
 int logpipe_start(struct logpipe *);
 void logpipe_abort(struct logpipe *);
 char *logs_path(const struct app *, int, int);
+void logs_init(void);
+int logs_app_init(struct app *, const json_t *, char *, size_t);
+void logs_app_release(struct app *);
+void logs_describe(const struct app *, int, json_t *);
+void logs_reopen_all(void);
+void logs_handle(struct req *);
+void logs_handle_flush(struct req *);
+void logs_handle_reload(struct req *);
 
 /* backoff.c */
 int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);

@@ -118,7 +118,8 @@ signal_cb(uv_signal_t *h, int sig)
 	case SIGHUP:
 		break;
 	case SIGUSR1:
-		log_info("got SIGUSR1");
+		log_info("got SIGUSR1: reopening the log files");
+		logs_reopen_all();
 		break;
 	case SIGCHLD:
 		reap_orphans();
@@ -259,6 +260,7 @@ daemon_main(const char *h)
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	uv_disable_stdio_inheritance();
 	loop = uv_default_loop();
+	logs_init();
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);

@@ -507,6 +507,9 @@ static const struct handler handlers[] = {
 	{ "describe", h_describe },
 	{ "kill", h_kill },
 	{ "wait", h_wait },
+	{ "logs", logs_handle },
+	{ "flush", logs_handle_flush },
+	{ "reload-logs", logs_handle_reload },
 };
 
 void

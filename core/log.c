@@ -16,6 +16,10 @@
 
 static int log_fd = 2;
 static int log_verbose;
+static char *log_path;
+
+/* Called with each line written (core/logs.c follows the daemon's log). */
+void (*log_hook)(const char *, size_t);
 
 int
 log_open(const char *path)
@@ -29,6 +33,24 @@ log_open(const char *path)
 		close(log_fd);
 	log_fd = fd;
 	log_verbose = getenv("CLUSTERCTL_DEBUG") != NULL;
+	if (log_path != path) {
+		free(log_path);
+		log_path = strdup(path);
+	}
+	return 0;
+}
+
+/* Open the log's path again (it was moved away by logrotate). */
+int
+log_reopen(void)
+{
+	int r;
+
+	if (log_path == NULL)
+		return 0;
+	if ((r = log_open(log_path)) != 0)
+		return r;
+	(void)dup2(log_fd, 2);
 	return 0;
 }
 
@@ -37,6 +59,7 @@ vlog(const char *level, const char *fmt, va_list ap, int err)
 {
 	char buf[2048], ts[64];
 	struct timeval tv;
+	static int in_hook;
 	struct tm tm;
 	size_t n;
 	int r;
@@ -63,6 +86,11 @@ vlog(const char *level, const char *fmt, va_list ap, int err)
 	/* A full disk loses a daemon log line, never the daemon. */
 	if (write(log_fd, buf, n) == -1)
 		errno = 0;
+	if (log_hook != NULL && !in_hook) {
+		in_hook = 1;
+		log_hook(buf, n);
+		in_hook = 0;
+	}
 }
 
 void

@@ -203,6 +203,10 @@ client_close(struct client *c)
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL) {
 		TAILQ_REMOVE(&c->reqs, r, centry);
 		r->client = NULL;
+		if (r->on_close != NULL) {
+			r->on_close(r);
+			continue;
+		}
 		if (!r->waiting) {
 			json_decref(r->args);
 			json_decref(r->wait);

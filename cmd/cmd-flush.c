@@ -1,0 +1,29 @@
+/* flush: empty apps' log files (every app without a target). */
+#include "../ipc/util.h"
+#include "cmd.h"
+
+static int
+exec_flush(struct cmd_ctx *ctx)
+{
+	json_t *data = NULL, *f;
+	size_t i;
+	int rc;
+
+	rc = cmd_call(ctx, "flush", json_pack("{s:o}", "targets",
+	    cmd_targets(ctx)), &data);
+	if (rc != 0)
+		return rc;
+	if (ctx->json)
+		cmd_print_json(data);
+	else if (!ctx->quiet)
+		json_array_foreach(json_object_get(data, "files"), i, f)
+			printf("flushed %s\n", json_string_value(f));
+	json_decref(data);
+	return 0;
+}
+
+const struct cmd_entry cmd_flush_entry = {
+	"flush", NULL, "flush [target...] [options]",
+	"Empty apps' log files (every app's without a target)", NULL,
+	CMD_DAEMON | CMD_TARGETS, 0, -1, "clusterctl flush web", exec_flush,
+};
