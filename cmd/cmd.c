@@ -14,7 +14,7 @@
 extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
     cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
-    cmd_help_entry;
+    cmd_help_entry, cmd_reload_entry, cmd_scale_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -28,6 +28,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_reload_entry,
+	&cmd_scale_entry,
 	NULL,
 };
 
@@ -184,6 +186,11 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 			argc = k;
 			break;
 		}
+	/* "scale web -1": a negative number is an argument there; it is
+	 * hidden from getopt as "1" and given its sign back below. */
+	for (k = 1; (e->flags & CMD_NEGNUM) && k < argc; k++)
+		if (argv[k][0] == '-' && argv[k][1] >= '0' && argv[k][1] <= '9')
+			argv[k]++;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
@@ -225,6 +232,10 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	ctx->argv = argv + optind;
 	ctx->argc = argc - optind;
+	for (k = 0; (e->flags & CMD_NEGNUM) && k < ctx->argc; k++)
+		if (ctx->argv[k][-1] == '-' && ctx->argv[k][0] >= '0' &&
+		    ctx->argv[k][0] <= '9')
+			ctx->argv[k]--;
 	ctx->json = cmd_flag(ctx, "json");
 	ctx->quiet = cmd_flag(ctx, "quiet");
 	if (cmd_flag(ctx, "help"))
