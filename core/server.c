@@ -18,6 +18,7 @@ static int listening;
 static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static uv_check_t waiter_check;
+static uv_idle_t waiter_idle; /* keeps poll from blocking while dirty */
 static int waiters_dirty;
 
 static void client_close(struct client *);
@@ -231,10 +232,23 @@ req_wait(struct req *r, int (*check)(struct req *), json_t *wait)
 	daemon_changed();
 }
 
+static void
+waiter_idle_cb(uv_idle_t *h)
+{
+	(void)h;
+}
+
+/*
+ * Something changed: the waiters look at it in this loop iteration's
+ * check phase, even when the change came from a timer (the idle handle
+ * makes the poll phase return at once).
+ */
 void
 daemon_changed(void)
 {
 	waiters_dirty = 1;
+	if (listening)
+		uv_idle_start(&waiter_idle, waiter_idle_cb);
 }
 
 /* Runs each loop iteration; asks each waiter once after any change. */
@@ -255,6 +269,7 @@ static void
 waiter_check_cb(uv_check_t *h)
 {
 	(void)h;
+	uv_idle_stop(&waiter_idle);
 	server_run_waiters();
 }
 
@@ -449,6 +464,8 @@ server_listen(const char *path)
 	uv_check_init(loop, &waiter_check);
 	uv_check_start(&waiter_check, waiter_check_cb);
 	uv_unref((uv_handle_t *)&waiter_check);
+	uv_idle_init(loop, &waiter_idle);
+	uv_unref((uv_handle_t *)&waiter_idle);
 	r = 0;
 out:
 	if (dirfd != -1)
