@@ -23,9 +23,10 @@ load_start() {
 	wait_until 20 test -e "$BATS_TEST_TMPDIR/load.started"
 }
 
-# load_stop: stop the client; its summary is in $BATS_TEST_TMPDIR/load.
+# load_stop [PID...]: stop the client once these pids have answered; its
+# summary is in $BATS_TEST_TMPDIR/load.
 load_stop() {
-	touch "$BATS_TEST_TMPDIR/load.stop"
+	echo "$*" >"$BATS_TEST_TMPDIR/load.stop"
 	wait "$loader"
 	loader=
 	echo "# load: $(cat "$BATS_TEST_TMPDIR/load")" >&3
@@ -60,8 +61,8 @@ reload_under_load() {
 	run clusterctl reload "$name"
 	assert_success
 	assert_output --partial "reloaded: 2 instances replaced"
-	load_stop
 	after=$(pids "$name")
+	load_stop $after
 	[ "$(load_get "d['failed']")" -eq 0 ]
 	[ "$(load_get "d['ok']")" -gt 0 ]
 	for p in $before; do
