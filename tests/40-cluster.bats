@@ -144,7 +144,7 @@ reload_under_load() {
 
 @test "the C example serves --listen sockets and says READY=1 and STATUS=" {
 	port=$(free_port)
-	run clusterctl start "$BATS_TEST_DIRNAME/../build/examples/server" \
+	run clusterctl start "$(dirname "$CLUSTERCTL_BIN")/examples/server" \
 		--name c -i 2 --listen "$port" --listen-timeout 60s
 	assert_success
 	run clusterctl list --json
