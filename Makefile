@@ -35,10 +35,12 @@ all: $(BUILD)/clusterctl $(BUILD)/libclusterctl-share.so \
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
 
 # The cluster-mode preload library goes into other programs: never with
 # sanitizers (they must come first), no jansson, only libc and libdl.
@@ -56,7 +58,8 @@ $(BUILD)/examples/server: examples/c/server.c
 # Unit tests link the module they test (ipc, and core without its daemon).
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(BUILD)/core/backoff.o
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(DEPS_LIBS)
 
 deps:
 	@./.ci/install-deps

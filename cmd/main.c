@@ -120,6 +120,8 @@ daemon_spawn(const char *h)
 			if (fd > 2)
 				close(fd);
 		}
+		/* Nothing of the caller's (a test runner's, a shell's) stays. */
+		(void)close_range(3, ~0U, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		execl(exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);

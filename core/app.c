@@ -535,13 +535,14 @@ exits_json(const struct instance *in)
 	first = in->nexits > EXIT_HISTORY ? in->nexits - EXIT_HISTORY : 0;
 	for (i = in->nexits - 1; i >= first; i--) {
 		e = &in->exits[i % EXIT_HISTORY];
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:I}",
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:I, s:o}",
 		    "time", (json_int_t)e->when, "exit_code",
 		    e->signal == 0 ? json_integer(e->code) : json_null(),
 		    "exit_signal",
 		    e->signal != 0 ? json_string(util_signal_name(e->signal)) :
 				     json_null(),
-		    "uptime_ms", (json_int_t)e->uptime_ms));
+		    "uptime_ms", (json_int_t)e->uptime_ms, "restart_delay_ms",
+		    e->delay_ms >= 0 ? json_integer(e->delay_ms) : json_null()));
 	}
 	return arr;
 }
@@ -574,6 +575,8 @@ app_describe_json(const struct app *a)
 		    json_integer(in->unstable));
 		json_object_set_new(row, "consecutive_crashes",
 		    json_integer(in->crashes));
+		json_object_set_new(row, "current_delay_ms",
+		    json_integer(in->delay_ms));
 		p = a->out_file != NULL ? strdup(a->out_file) :
 		    logs_path(a, i, 1);
 		json_object_set_new(row, "out_log", json_string(p ? p : ""));

@@ -54,6 +54,7 @@ struct exit_record {
 	int code;	/* -1 when a signal ended it */
 	int signal;	/* 0 when it exited */
 	int64_t uptime_ms;
+	int64_t delay_ms; /* the restart delay chosen, or -1: none */
 };
 
 /*
@@ -252,6 +253,7 @@ struct instance *inst_new(struct app *, int);
 void inst_event(struct instance *, enum inst_event);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
+void inst_reap_orphans(struct instance *);
 const char *inst_state_name(enum inst_state);
 json_t *inst_json(struct instance *);
 

@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -29,7 +31,7 @@ int quitting;
 
 static char sock_path[PATH_MAX];
 static char pid_path[PATH_MAX];
-static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_chld;
 
 int64_t
 daemon_now_wall(void)
@@ -50,6 +52,48 @@ daemon_quit(void)
 		(void)unlink(notify_socket_path());
 	log_info("daemon exits");
 	exit(0);
+}
+
+/*
+ * The daemon is a subreaper: what an app leaves behind is reparented to
+ * it, and must be reaped here, since libuv reaps only its own children.
+ * Groups of exited instances are reaped by group; a stray zombie that no
+ * instance's group holds (it left its group) is reaped by pid.
+ */
+static void
+reap_orphans(void)
+{
+	struct instance *in;
+	struct app *a;
+	siginfo_t si;
+	int i, ours;
+
+	TAILQ_FOREACH(a, &apps, entry) {
+		for (i = 0; i < a->ninst; i++)
+			inst_reap_orphans(a->inst[i]);
+		TAILQ_FOREACH(in, &a->gone, retired)
+			inst_reap_orphans(in);
+	}
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		    si.si_pid == 0)
+			break;
+		ours = 0;
+		TAILQ_FOREACH(a, &apps, entry) {
+			for (i = 0; i < a->ninst; i++)
+				if (a->inst[i]->pid == si.si_pid &&
+				    a->inst[i]->running && !a->inst[i]->exited)
+					ours = 1;
+			TAILQ_FOREACH(in, &a->gone, retired)
+				if (in->pid == si.si_pid && in->running &&
+				    !in->exited)
+					ours = 1;
+		}
+		if (ours)
+			break; /* libuv's to reap */
+		(void)waitpid(si.si_pid, NULL, WNOHANG);
+	}
 }
 
 static void
@@ -76,6 +120,9 @@ signal_cb(uv_signal_t *h, int sig)
 		break;
 	case SIGUSR1:
 		log_info("got SIGUSR1");
+		break;
+	case SIGCHLD:
+		reap_orphans();
 		break;
 	}
 }
@@ -145,12 +192,17 @@ daemon_main(const char *h)
 	self_exe[n] = '\0';
 	(void)prctl(PR_SET_NAME, "clusterctl-d");
 	signal(SIGPIPE, SIG_IGN);
+	/* No descriptor we were given may reach an app. */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	uv_disable_stdio_inheritance();
 	loop = uv_default_loop();
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);
 	signal_watch(&sig_usr1, SIGUSR1);
+	signal_watch(&sig_chld, SIGCHLD);
+	/* Orphans of apps become ours to reap, not init's (no zombies). */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);

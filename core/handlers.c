@@ -198,6 +198,7 @@ h_ping(struct req *r)
 static void
 h_start(struct req *r)
 {
+	const char *script;
 	struct app *a;
 	char err[512];
 	json_t *targets;
@@ -207,6 +208,16 @@ h_start(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
+	/* "start web", web being an app and no file: start that app (pm2). */
+	script = util_json_str(r->args, "script", NULL);
+	if (json_object_get(r->args, "targets") == NULL && script != NULL &&
+	    json_object_get(r->args, "name") == NULL &&
+	    strchr(script, '/') == NULL && (strcmp(script, "all") == 0 ||
+	    app_find_name(script) != NULL ||
+	    (strspn(script, "0123456789") == strlen(script) &&
+	    app_find_id(atoi(script)) != NULL)))
+		json_object_set_new(r->args, "targets",
+		    json_pack("[s]", script));
 	/* start TARGET...: start stopped apps. */
 	if (json_object_get(r->args, "targets") != NULL) {
 		size_t i;

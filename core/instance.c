@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../ipc/util.h"
@@ -467,13 +468,35 @@ fail:
 	set_state(in, ST_ERRORED);
 }
 
+/*
+ * Reap what is left of the group of an instance whose leader has exited:
+ * the daemon is a subreaper, so orphaned members are its children.  The
+ * leader itself is libuv's to reap, hence only once it has exited.
+ */
+static void
+group_reap(struct instance *in)
+{
+	if (in->pid > 0 && in->exited)
+		while (waitpid(-in->pid, NULL, WNOHANG) > 0)
+			;
+}
+
 /* Signal the instance's whole process group. */
 static int
 group_kill(struct instance *in, int sig)
 {
 	if (in->pid <= 0)
 		return -ESRCH;
+	group_reap(in);
 	return kill(-in->pid, sig) == 0 ? 0 : -errno;
+}
+
+/* After SIGCHLD: reap the orphans of every group whose leader is gone. */
+void
+inst_reap_orphans(struct instance *in)
+{
+	if (!in->running || in->exited)
+		group_reap(in);
 }
 
 static void
@@ -493,6 +516,7 @@ record_exit(struct instance *in)
 	e->code = in->exit_code;
 	e->signal = in->exit_signal;
 	e->uptime_ms = (int64_t)(uv_now(loop) - in->started_mono);
+	e->delay_ms = -1;
 	in->nexits++;
 }
 
@@ -570,6 +594,7 @@ exited_on_own(struct instance *in)
 		in->delay_ms = backoff_next_delay(a->backoff_base_ms,
 		    BACKOFF_FACTOR, a->backoff_max_ms, (unsigned)in->crashes);
 	in->crashes++;
+	in->exits[(in->nexits - 1) % EXIT_HISTORY].delay_ms = in->delay_ms;
 	in->next_start_wall = daemon_now_wall() + in->delay_ms;
 	log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
 	    in->index, how, (long long)uptime, (long long)in->delay_ms);

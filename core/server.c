@@ -17,8 +17,7 @@ static uv_pipe_t listener;
 static int listening;
 static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
-static uv_check_t waiter_check;
-static uv_idle_t waiter_idle; /* keeps poll from blocking while dirty */
+static uv_idle_t waiter_idle;
 static int waiters_dirty;
 
 static void client_close(struct client *);
@@ -232,26 +231,7 @@ req_wait(struct req *r, int (*check)(struct req *), json_t *wait)
 	daemon_changed();
 }
 
-static void
-waiter_idle_cb(uv_idle_t *h)
-{
-	(void)h;
-}
-
-/*
- * Something changed: the waiters look at it in this loop iteration's
- * check phase, even when the change came from a timer (the idle handle
- * makes the poll phase return at once).
- */
-void
-daemon_changed(void)
-{
-	waiters_dirty = 1;
-	if (listening)
-		uv_idle_start(&waiter_idle, waiter_idle_cb);
-}
-
-/* Runs each loop iteration; asks each waiter once after any change. */
+/* Asks each waiter once after any change, from the loop's idle phase. */
 void
 server_run_waiters(void)
 {
@@ -266,11 +246,22 @@ server_run_waiters(void)
 }
 
 static void
-waiter_check_cb(uv_check_t *h)
+waiter_idle_cb(uv_idle_t *h)
 {
-	(void)h;
-	uv_idle_stop(&waiter_idle);
+	uv_idle_stop(h);
 	server_run_waiters();
+}
+
+/*
+ * Something changed: the waiters are asked before the loop next blocks
+ * (an active idle handle keeps the loop from waiting in poll).
+ */
+void
+daemon_changed(void)
+{
+	waiters_dirty = 1;
+	if (loop != NULL && !uv_is_active((uv_handle_t *)&waiter_idle))
+		uv_idle_start(&waiter_idle, waiter_idle_cb);
 }
 
 static void
@@ -461,11 +452,7 @@ server_listen(const char *path)
 		goto out;
 	}
 	listening = 1;
-	uv_check_init(loop, &waiter_check);
-	uv_check_start(&waiter_check, waiter_check_cb);
-	uv_unref((uv_handle_t *)&waiter_check);
 	uv_idle_init(loop, &waiter_idle);
-	uv_unref((uv_handle_t *)&waiter_idle);
 	r = 0;
 out:
 	if (dirfd != -1)
