@@ -105,9 +105,14 @@ slot_start(struct reload *rl, struct slot *s)
 		return;
 	}
 	old = a->inst[s->index];
+	if (old->state == ST_STOPPED) {
+		/* Stopped on purpose: a reload does not start it. */
+		progress(rl, "skip", s, "stopped; left alone");
+		s->phase = SLOT_DONE;
+		return;
+	}
 	/* A reload clears the backoff, as a restart does. */
-	if (old->state == ST_STOPPED || old->state == ST_ERRORED ||
-	    old->state == ST_WAITING) {
+	if (old->state == ST_ERRORED || old->state == ST_WAITING) {
 		/* Nothing serves here: just start it. */
 		old->crashes = old->unstable = 0;
 		old->delay_ms = 0;
@@ -116,8 +121,8 @@ slot_start(struct reload *rl, struct slot *s)
 		s->phase = SLOT_STARTING;
 		inst_event(old, EV_START);
 		progress(rl, "start", s, "starting (it was %s)",
-		    inst_state_name(old->state == ST_LAUNCHING ? ST_STOPPED :
-		    old->state));
+		    old->state == ST_LAUNCHING ? "waiting or errored" :
+		    inst_state_name(old->state));
 		return;
 	}
 	if ((repl = inst_new(a, s->index)) == NULL) {
