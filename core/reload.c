@@ -114,15 +114,14 @@ slot_start(struct reload *rl, struct slot *s)
 	/* A reload clears the backoff, as a restart does. */
 	if (old->state == ST_ERRORED || old->state == ST_WAITING) {
 		/* Nothing serves here: just start it. */
+		progress(rl, "start", s, "starting (it was %s)",
+		    inst_state_name(old->state));
 		old->crashes = old->unstable = 0;
 		old->delay_ms = 0;
 		s->repl = old;
 		inst_ref(old);
 		s->phase = SLOT_STARTING;
 		inst_event(old, EV_START);
-		progress(rl, "start", s, "starting (it was %s)",
-		    old->state == ST_LAUNCHING ? "waiting or errored" :
-		    inst_state_name(old->state));
 		return;
 	}
 	if ((repl = inst_new(a, s->index)) == NULL) {
