@@ -316,3 +316,35 @@ open(sys.argv[2], "w").close(); time.sleep(120)' "$port" "$BATS_TEST_TMPDIR/held
 	run curl -sf "http://127.0.0.1:$port/"
 	assert_success
 }
+
+@test "--listen with names, a Unix socket and a TCP one: LISTEN_FDNAMES in order" {
+	port=$(free_port)
+	sock="$BATS_TEST_TMPDIR/srv.sock"
+	run clusterctl start "$(dirname "$CLUSTERCTL_BIN")/examples/server" \
+		--name c --listen "web=127.0.0.1:$port" --listen "admin=unix:$sock"
+	assert_success
+	pid=$(pid_of c 0)
+	tr '\0' '\n' <"/proc/$pid/environ" | grep -qx "LISTEN_FDNAMES=web:admin"
+	tr '\0' '\n' <"/proc/$pid/environ" | grep -qx "LISTEN_FDS=2"
+	tr '\0' '\n' <"/proc/$pid/environ" | grep -qx "PORT=$port"
+	run curl -sf --unix-socket "$sock" http://x/
+	assert_success
+	assert_output "pid $pid"
+	run curl -sf "http://127.0.0.1:$port/"
+	assert_output "pid $pid"
+	clusterctl delete c
+	[ ! -e "$sock" ]
+}
+
+@test "reload all replaces the instances of every app" {
+	clusterctl start /bin/sleep --name a --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name b -i 2 --listen-timeout 0 -- 1000
+	before="$(pids a) $(pids b)"
+	run clusterctl reload all
+	assert_success
+	assert_output --partial "reloaded: 3 instances replaced"
+	after="$(pids a) $(pids b)"
+	for p in $before; do
+		[[ " $after " != *" $p "* ]]
+	done
+}
