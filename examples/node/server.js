@@ -9,7 +9,10 @@ const http = require('http');
 const port = Number(process.env.PORT) || 8000;
 const delay = Number(process.env.DELAY_MS) || 0; // simulate slow work
 
+let draining = false;
 const server = http.createServer((req, res) => {
+	// While draining, each keep-alive connection ends after this answer.
+	if (draining) res.setHeader('Connection', 'close');
 	setTimeout(() => {
 		res.setHeader('Content-Type', 'text/plain');
 		res.end(`pid ${process.pid}\n`);
@@ -24,11 +27,19 @@ server.listen(port, () => {
 });
 
 function drain(sig) {
+	if (draining) return;
+	draining = true;
 	console.log(`pid ${process.pid} got ${sig}: draining`);
-	// No new connections; in-flight requests finish, then close() calls back.
+	// Stop accepting (the port stays open: the other instances take the
+	// new connections).  Node >= 19's close() would also end idle
+	// keep-alive connections at once, racing a client that is sending its
+	// next request on one: leave them to end after their next answer
+	// instead, and end those still idle a second later.
+	const closeIdle = server.closeIdleConnections;
+	if (closeIdle) server.closeIdleConnections = () => {};
+	// In-flight requests finish; close() calls back once all are done.
 	server.close(() => process.exit(0));
-	// Idle keep-alive connections would hold close() up: end them.
-	if (server.closeIdleConnections) server.closeIdleConnections();
+	if (closeIdle) setTimeout(() => closeIdle.call(server), 1000).unref();
 }
 process.on('SIGINT', drain);
 process.on('SIGTERM', drain);

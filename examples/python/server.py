@@ -42,6 +42,10 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     server = Server(("", PORT), Handler)
+    # Instances share the socket: another may take the connection that
+    # woke this one, so accept() must not block (a draining instance
+    # would otherwise wait there for the next connection).
+    server.socket.setblocking(False)
     print("pid %d listening on %d" % (os.getpid(), PORT), flush=True)
 
     def drain(sig, frame):
