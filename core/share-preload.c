@@ -50,8 +50,8 @@ say(const char *what)
 	char buf[1024];
 	int n;
 
-	n = snprintf(buf, sizeof buf, "clusterctl: cannot reach the daemon to "
-	    "share %s; binding alone\n", what);
+	n = snprintf(buf, sizeof buf, "clusterctl: the daemon did not share "
+	    "%s; binding alone\n", what);
 	if (n > 0)
 		(void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n :
 		    sizeof buf - 1);
