@@ -348,3 +348,30 @@ open(sys.argv[2], "w").close(); time.sleep(120)' "$port" "$BATS_TEST_TMPDIR/held
 		[[ " $after " != *" $p "* ]]
 	done
 }
+
+@test "STOPPING=1: the instance shows stopping, then its exit is restarted" {
+	run clusterctl start "$FIXTURES/stopping_app.py" --name st \
+		--env GATE="$BATS_TEST_TMPDIR/g1" --env GATE2="$BATS_TEST_TMPDIR/g2" \
+		--listen-timeout 60s --kill-timeout 60s --restart-delay 0
+	assert_success
+	first=$(pid_of st 0)
+	touch "$BATS_TEST_TMPDIR/g1"
+	wait_until 20 status_is st 0 stopping
+	alive "$first"
+	touch "$BATS_TEST_TMPDIR/g2"
+	wait_until 20 status_is st 0 online
+	[ "$(pid_of st 0)" != "$first" ]
+}
+
+@test "--wait-ready: a replacement without a ready signal fails the reload" {
+	run clusterctl start "$FIXTURES/ready_send.js" --name rs --wait-ready \
+		--listen-timeout 300 --env GATE="$BATS_TEST_TMPDIR/never"
+	assert_success
+	old=$(pid_of rs 0)
+	run clusterctl reload rs
+	assert_failure 6
+	assert_output --partial "rs:0 sent no ready signal within 300 ms"
+	wait_until 20 rows_are 1
+	[ "$(pid_of rs 0)" = "$old" ]
+	[ "$(status_of rs 0)" = online ]
+}
