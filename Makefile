@@ -85,6 +85,11 @@ install: all
 demo: deps all
 	@./examples/demo.sh $(BUILD)/clusterctl
 
+# The benchmark beside pm2 (never part of check): BENCH=quick for about a
+# minute; results in tests/bench/results/latest.{md,json}.
+bench: all
+	@BENCH=$(BENCH) ./tests/bench/run
+
 format:
 	clang-format -i $(IPC_SRC) $(CORE_SRC) $(CMD_SRC) ipc/*.h core/*.h cmd/*.h
 

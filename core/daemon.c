@@ -2,6 +2,7 @@
  * The daemon's life: one per home (a lock held for its lifetime), its log,
  * its control socket and pid file, signals, and a clean exit.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -135,6 +136,70 @@ signal_watch(uv_signal_t *h, int sig)
 	uv_unref((uv_handle_t *)h);
 }
 
+/* Whether process pid's environment says it is an app of this home. */
+static int
+is_our_orphan(const char *pid)
+{
+	char path[300], *buf, *p, *end;
+	size_t len = 0, cap = 65536;
+	ssize_t n;
+	int fd, app = 0, ours = 0;
+	size_t hlen = strlen(home);
+
+	snprintf(path, sizeof path, "/proc/%s/environ", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if ((buf = malloc(cap)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	for (p = buf, end = buf + len; p < end; p += strlen(p) + 1) {
+		if (strncmp(p, "CLUSTERCTL_APP=", 15) == 0)
+			app = 1;
+		else if (strncmp(p, "CLUSTERCTL_HOME=", 16) == 0 &&
+		    strncmp(p + 16, home, hlen) == 0 && p[16 + hlen] == '\0')
+			ours = 1;
+	}
+	free(buf);
+	return app && ours;
+}
+
+/*
+ * A daemon that died without stopping its apps (SIGKILL, OOM) took their
+ * leaders with it (PDEATHSIG), but not what they had started.  Holding the
+ * lock, we are the only daemon of this home: whatever still runs as an app
+ * of it is an orphan, and goes.
+ */
+static void
+sweep_orphans(void)
+{
+	struct dirent *de;
+	DIR *d;
+	pid_t pid;
+	int n = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = (pid_t)atol(de->d_name);
+		if (pid == getpid() || !is_our_orphan(de->d_name))
+			continue;
+		log_warnx("killing pid %ld, left running by a previous daemon",
+		    (long)pid);
+		(void)kill(pid, SIGKILL);
+		n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("swept %d orphaned process%s", n, n == 1 ? "" : "es");
+}
+
 static int
 write_pid(const char *path)
 {
@@ -204,6 +269,7 @@ daemon_main(const char *h)
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
 	if ((r = server_listen(sock_path)) != 0)

@@ -13,6 +13,9 @@
 
 #include "core.h"
 
+/* The most a client may leave unread before it is dropped. */
+#define CLIENT_MAX_QUEUED (4 * IPC_MAX_FRAME)
+
 static uv_pipe_t listener;
 static int listening;
 static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -64,6 +67,15 @@ client_send(struct client *c, json_t *msg)
 
 	if (c == NULL || c->closing) {
 		json_decref(msg);
+		return;
+	}
+	/* A client that asks and never reads is not worth our memory. */
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
+	    CLIENT_MAX_QUEUED) {
+		log_warnx("client pid %ld reads nothing; closing it",
+		    (long)c->pid);
+		json_decref(msg);
+		client_close(c);
 		return;
 	}
 	r = ipc_frame_encode(msg, &buf, &len);

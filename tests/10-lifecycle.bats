@@ -200,12 +200,21 @@ load helpers
 	refute_output --partial Z
 }
 
-@test "killing the daemon takes its apps with it" {
+@test "killing the daemon takes its apps with it; the next sweeps their children" {
 	clusterctl start /bin/sleep --name dies -i 2 -- 1000
+	clusterctl start "$FIXTURES/stubborn.sh" --name kid \
+		-- "$BATS_TEST_TMPDIR/child.pid"
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/child.pid"
+	child=$(cat "$BATS_TEST_TMPDIR/child.pid")
 	p0=$(pid_of dies 0)
 	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
 	wait_until 10 eval '! alive '"$p0"
-	rm -f "$CLUSTERCTL_HOME/sock"
+	# The leader's child outlived the daemon; a new daemon removes it.
+	alive "$child"
+	run clusterctl ping
+	assert_success
+	wait_until 10 eval '! alive '"$child"
+	grep -q "left running by a previous daemon" "$CLUSTERCTL_HOME/daemon.log"
 }
 
 @test "while an instance stops, list shows stopping" {
