@@ -105,9 +105,10 @@ slot_start(struct reload *rl, struct slot *s)
 		return;
 	}
 	old = a->inst[s->index];
-	if (old->state == ST_STOPPED) {
+	if (old->state == ST_STOPPED || old->state == ST_STOPPING) {
 		/* Stopped on purpose: a reload does not start it. */
-		progress(rl, "skip", s, "stopped; left alone");
+		progress(rl, "skip", s, "%s; left alone",
+		    inst_state_name(old->state));
 		s->phase = SLOT_DONE;
 		return;
 	}
