@@ -15,7 +15,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS)
 
 IPC_SRC = $(sort $(wildcard ipc/*.c))
-CORE_SRC = $(sort $(wildcard core/*.c))
+CORE_SRC = $(filter-out core/share-preload.c,$(sort $(wildcard core/*.c)))
 CMD_SRC = $(sort $(wildcard cmd/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
 
@@ -35,7 +35,8 @@ SANITIZE = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 .PHONY: all deps check check-unit check-bats check-asan install demo bench \
 	clean format
 
-all: $(BUILD)/clusterctl $(BUILD)/clusterctl.1
+all: $(BUILD)/clusterctl $(BUILD)/clusterctl.1 \
+	$(BUILD)/libclusterctl-share.so $(BUILD)/examples/server
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,6 +67,19 @@ $(BUILD)/clusterctl.1: docs/clusterctl.1.scd $(BUILD)/clusterctl
 $(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ) $(GEN_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+
+# The cluster-mode preload library goes into other programs: never with
+# sanitizers (they must come first), no jansson, only libc and libdl.
+PRELOAD_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) -O2 -g -fPIC \
+	-fvisibility=default
+$(BUILD)/libclusterctl-share.so: core/share-preload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PRELOAD_CFLAGS) -shared -o $@ $< -ldl
+
+# The C example server (examples/c/server.c): plain libc.
+$(BUILD)/examples/server: examples/c/server.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
 
 # Unit tests link the module they test (ipc, and core without its daemon).
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(BUILD)/core/backoff.o
@@ -101,6 +115,9 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_clusterctl
 	install -m 644 completions/clusterctl.fish \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/clusterctl.fish
+	install -d $(DESTDIR)$(PREFIX)/lib/clusterctl
+	install -m 644 $(BUILD)/libclusterctl-share.so \
+		$(DESTDIR)$(PREFIX)/lib/clusterctl/libclusterctl-share.so
 
 demo: deps all
 	@./examples/demo.sh $(BUILD)/clusterctl

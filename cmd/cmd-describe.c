@@ -38,6 +38,17 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	    (long long)util_json_int(a, "kill_timeout", 0));
 	printf("  autorestart    %s\n",
 	    util_json_bool(a, "autorestart", 1) ? "yes" : "no");
+	printf("  mode           %s, ready %s (listen timeout %lldms)\n",
+	    util_json_str(a, "mode", "fork"), util_json_bool(a, "wait_ready",
+	    0) ? "on a signal only" : "on a signal or the timeout",
+	    (long long)util_json_int(a, "listen_timeout", 0));
+	json_array_foreach(json_object_get(a, "sockets"), i, v)
+		printf("  socket         %s (%s%s%s)\n",
+		    util_json_str(v, "address", "?"), util_json_str(v, "kind",
+		    "?"), *util_json_str(v, "name", "") != '\0' &&
+		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
+		    ", " : "", strcmp(util_json_str(v, "kind", ""),
+		    "listen") == 0 ? util_json_str(v, "name", "") : "");
 	json_array_foreach(json_object_get(a, "processes"), i, p) {
 		const char *st = util_json_str(p, "status", "?");
 
@@ -61,6 +72,9 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		if (json_is_string(json_object_get(p, "error")))
 			printf("    error        %s\n",
 			    util_json_str(p, "error", ""));
+		if (json_is_string(json_object_get(p, "status_text")))
+			printf("    says         %s\n",
+			    util_json_str(p, "status_text", ""));
 		printf("    out log      %s\n    err log      %s\n",
 		    util_json_str(p, "out_log", "/dev/null"),
 		    util_json_str(p, "err_log", "/dev/null"));

@@ -71,6 +71,15 @@ static const struct cmd_option options[] = {
 	{ "log-retain", 0, "N", "rotated files kept per log (default 5)", NULL,
 	    0 },
 	{ "log-compress", 0, NULL, "gzip rotated log files", NULL, 0 },
+	{ "listen", 0, "ADDR", "bind [name=]PORT, HOST:PORT, [V6]:PORT or "
+	    "unix:PATH before starting; passed as LISTEN_FDS (repeatable)",
+	    NULL, 1 },
+	{ "no-share", 0, NULL, "fork mode: instances bind their own sockets "
+	    "(default: cluster mode, they share the daemon's)", NULL, 0 },
+	{ "wait-ready", 0, NULL, "online only on a ready signal: READY=1, "
+	    "process.send('ready') or a shared listen", NULL, 0 },
+	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
+	    "0: online once executed)", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -266,7 +275,19 @@ build(struct cmd_ctx *ctx, json_t *args)
 		return rc;
 	if (cmd_flag(ctx, "log-compress"))
 		json_object_set_new(args, "log_compress", json_true());
-	json_object_set_new(args, "mode", json_string("fork"));
+	json_object_set_new(args, "mode", json_string(cmd_flag(ctx,
+	    "no-share") ? "fork" : "cluster"));
+	if (cmd_flag(ctx, "wait-ready"))
+		json_object_set_new(args, "wait_ready", json_true());
+	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)
+		return rc;
+	if ((vals = cmd_opt_all(ctx, "listen")) != NULL) {
+		json_t *l = json_array();
+
+		for (; *vals != NULL; vals++)
+			json_array_append_new(l, json_string(*vals));
+		json_object_set_new(args, "listen", l);
+	}
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	return 0;

@@ -14,7 +14,7 @@
 extern const struct cmd_entry cmd_start_entry, cmd_stop_entry,
     cmd_restart_entry, cmd_delete_entry, cmd_reset_entry, cmd_list_entry,
     cmd_describe_entry, cmd_ping_entry, cmd_version_entry, cmd_kill_entry,
-    cmd_help_entry;
+    cmd_help_entry, cmd_reload_entry, cmd_scale_entry;
 extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
@@ -32,6 +32,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_reload_entry,
+	&cmd_scale_entry,
 	&cmd_wait_entry,
 	&cmd_completion_entry,
 	&cmd_complete_entry,
@@ -195,6 +197,11 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 			argc = k;
 			break;
 		}
+	/* "scale web -1": a negative number is an argument there; it is
+	 * hidden from getopt as "1" and given its sign back below. */
+	for (k = 1; (e->flags & CMD_NEGNUM) && k < argc; k++)
+		if (argv[k][0] == '-' && argv[k][1] >= '0' && argv[k][1] <= '9')
+			argv[k]++;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
@@ -236,6 +243,10 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	ctx->argv = argv + optind;
 	ctx->argc = argc - optind;
+	for (k = 0; (e->flags & CMD_NEGNUM) && k < ctx->argc; k++)
+		if (ctx->argv[k][-1] == '-' && ctx->argv[k][0] >= '0' &&
+		    ctx->argv[k][0] <= '9')
+			ctx->argv[k]--;
 	ctx->json = cmd_flag(ctx, "json");
 	ctx->quiet = cmd_flag(ctx, "quiet");
 	if (cmd_flag(ctx, "help"))

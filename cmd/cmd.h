@@ -43,6 +43,7 @@ struct cmd_option {
 #define CMD_TARGETS 0x4	    /* positional arguments are targets */
 #define CMD_REST 0x8	    /* takes arguments after -- */
 #define CMD_HIDDEN 0x10	    /* not in help or completion */
+#define CMD_NEGNUM 0x20	    /* "-1" is an argument, not an option */
 
 struct cmd_ctx;
 

@@ -56,6 +56,7 @@ strv_free(char **v)
 void
 app_free(struct app *a)
 {
+	share_close(a, 1);
 	free(a->name);
 	json_decref(a->spec);
 	free(a->exec_path);
@@ -210,7 +211,7 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	char *resolved_interp = NULL, *name = NULL;
 	size_t i, nargs;
 	int64_t n;
-	int lookup_errno;
+	int lookup_errno, rc;
 
 	*out = NULL;
 	script = util_json_str(spec, "script", NULL);
@@ -349,6 +350,17 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		app_free(a);
 		return -1;
 	}
+	/* Cluster mode (the default) shares sockets; fork mode does not. */
+	k = util_json_str(spec, "mode", "cluster");
+	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {
+		snprintf(err, errlen, "unknown mode '%s' (cluster or fork)", k);
+		app_free(a);
+		return -1;
+	}
+	a->share = strcmp(k, "cluster") == 0 &&
+	    util_json_bool(spec, "share", 1);
+	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
+	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 
 	n = util_json_int(spec, "instances", 1);
 	if (n == 0)
@@ -363,6 +375,11 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		app_free(a);
 		return -1;
 	}
+	if (a->argv != NULL && a->cwd != NULL &&
+	    (rc = share_parse_listen(a, spec, err, errlen)) != 0) {
+		app_free(a);
+		return rc == -2 ? -4 : -1;
+	}
 	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL ||
 	    app_set_instances(a, (int)n) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -370,6 +387,8 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		return -1;
 	}
 	a->spec = json_deep_copy(spec);
+	json_object_set_new(a->spec, "mode",
+	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
 	a->id = next_app_id++;
@@ -420,6 +439,9 @@ app_stop(struct app *a, int restart)
 	struct instance *in;
 	int i;
 
+	if (!restart)
+		TAILQ_FOREACH(in, &a->gone, retired)
+			inst_event(in, EV_STOP);
 	for (i = 0; i < a->ninst; i++) {
 		in = a->inst[i];
 		if (restart && (in->state == ST_STOPPED ||
@@ -451,11 +473,47 @@ app_reap(struct app *a)
 {
 	int i;
 
+	struct instance *in;
+
 	TAILQ_REMOVE(&apps, a, entry);
 	for (i = 0; i < a->instcap; i++)
 		if (a->inst[i] != NULL)
 			inst_retire(a->inst[i]);
+	while ((in = TAILQ_FIRST(&a->gone)) != NULL) {
+		TAILQ_REMOVE(&a->gone, in, retired);
+		inst_retire(in);
+	}
 	app_free(a);
+}
+
+/* Free the removed instances that have stopped (and nobody looks at). */
+void
+app_sweep_gone(void)
+{
+	struct instance *in, *next;
+	struct app *a;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		TAILQ_FOREACH_SAFE(in, &a->gone, retired, next)
+			if (inst_idle(in) && in->refs == 0) {
+				TAILQ_REMOVE(&a->gone, in, retired);
+				inst_retire(in);
+			}
+}
+
+/*
+ * Move instance k out of its slot into a->gone (it keeps running until
+ * stopped, and is never restarted); the slot is left NULL.
+ */
+void
+app_retire_instance(struct app *a, int k)
+{
+	struct instance *in = a->inst[k];
+
+	a->inst[k] = NULL;
+	in->retiring = 1;
+	TAILQ_INSERT_TAIL(&a->gone, in, retired);
+	daemon_changed();
 }
 
 json_t *
@@ -524,9 +582,17 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->delay_ms));
 		logs_describe(a, i, row);
+		json_object_set_new(row, "status_text", in->status_text != NULL ?
+		    json_string(in->status_text) : json_null());
+		json_object_set_new(row, "ready_by_timeout",
+		    json_boolean(in->state == ST_ONLINE && in->ready_timeout));
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);
+	json_object_set_new(o, "sockets", share_sockets_json(a));
+	json_object_set_new(o, "listen_timeout",
+	    json_integer(a->listen_timeout_ms));
+	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
 	return o;
 }
 

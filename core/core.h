@@ -41,6 +41,7 @@ enum inst_event {
 	EV_EXIT,	/* the process exited (and its exec status is known) */
 	EV_STOP,	/* the user wants it stopped */
 	EV_TIMER,	/* the instance's timer fired */
+	EV_STOPPING,	/* the program said it is stopping (STOPPING=1) */
 };
 
 struct app;
@@ -149,6 +150,17 @@ struct instance {
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
 	uint64_t cpu_when;
 
+	/* Cluster mode (docs/cluster.md). */
+	uv_pipe_t channel;  /* a Node IPC channel (--wait-ready) */
+	int has_channel;
+	char *chanline;	    /* an incomplete line read from the channel */
+	size_t chanlen;
+	int ready_timeout;  /* became online because listen_timeout passed */
+	int self_stopping;  /* said STOPPING=1 and was not asked to stop */
+	char *status_text;  /* the last STATUS= it sent */
+	int retiring;	    /* in app->gone: never restarted */
+	int refs;	    /* held by a reload: not freed while > 0 */
+
 	TAILQ_ENTRY(instance) retired;
 };
 
@@ -185,6 +197,14 @@ struct app {
 	struct instance **inst;	  /* by instance number */
 	struct instance_list gone; /* removed instances still stopping */
 	int deleting;
+
+	/* Cluster mode (docs/cluster.md, core/share.c). */
+	int share;		  /* instances get the preload library */
+	int wait_ready;		  /* only a signal makes an instance ready */
+	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
+	struct lsock *socks;	  /* --listen sockets first, then shared */
+	int nlisten;		  /* how many of socks are --listen ones */
+	int reloading;		  /* a reload is running */
 
 	TAILQ_ENTRY(app) entry;
 };
@@ -304,5 +324,47 @@ int exec_shim_main(int, char **);
 
 /* handlers.c */
 void handle_request(struct req *);
+
+/* server.c: a final reply carrying a descriptor (share) */
+void req_reply_fd(struct req *, json_t *, int);
+void req_error_errno(struct req *, int, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A listening socket the daemon holds for an app (core/share.c). */
+struct lsock {
+	struct lsock *next;
+	int fd;
+	int family;	/* AF_INET, AF_INET6, AF_UNIX */
+	char addr[108]; /* numeric host, or the Unix path */
+	int port;
+	int v6only;
+	char name[64];	/* LISTEN_FDNAMES entry (--listen) */
+	int listen;	/* bound at start for --listen */
+};
+
+/* share.c */
+int share_parse_listen(struct app *, const json_t *, char *, size_t);
+void share_close(struct app *, int);
+void share_handle(struct req *);
+struct instance *share_find_instance(pid_t);
+const char *share_preload_path(void);
+json_t *share_sockets_json(const struct app *);
+
+/* notify.c */
+int notify_open(void);
+const char *notify_socket_path(void);
+
+/* reload.c */
+void reload_handle(struct req *);
+void scale_handle(struct req *);
+
+/* instance.c (cluster mode) */
+void inst_ref(struct instance *);
+void inst_unref(struct instance *);
+void inst_notify(struct instance *, const char *, size_t);
+
+/* app.c (cluster mode) */
+void app_sweep_gone(void);
+void app_retire_instance(struct app *, int);
 
 #endif

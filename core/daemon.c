@@ -49,6 +49,8 @@ daemon_quit(void)
 {
 	(void)unlink(sock_path);
 	(void)unlink(pid_path);
+	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
+		(void)unlink(notify_socket_path());
 	log_info("daemon exits");
 	exit(0);
 }
@@ -274,6 +276,8 @@ daemon_main(const char *h)
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
 	if ((r = server_listen(sock_path)) != 0)
 		fatalx("cannot listen on %s: %s", sock_path, uv_strerror(r));
+	if ((r = notify_open()) != 0)
+		log_warnx("no sd_notify socket: %s", uv_strerror(r));
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
 	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,

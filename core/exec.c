@@ -1,8 +1,9 @@
 /*
  * The shim every instance starts as: "clusterctl __exec FD PPID FILE ARGV".
  * It does what cannot be done between libuv's fork and exec: ask to die
- * with the daemon, set LISTEN_PID to its own pid, and report a failed exec
- * (its errno, on FD) instead of exiting silently.
+ * with the daemon, set LISTEN_PID to its own pid, put the cluster-mode
+ * preload library in LD_PRELOAD, and report a failed exec (its errno, on
+ * FD) instead of exiting silently.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,8 @@
 int
 exec_shim_main(int argc, char **argv)
 {
-	char pid[32];
+	char pid[32], *pre;
+	const char *lib, *old;
 	int fd, e;
 
 	if (argc < 6)
@@ -31,6 +33,18 @@ exec_shim_main(int argc, char **argv)
 	if (getenv("LISTEN_FDS") != NULL) {
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		setenv("LISTEN_PID", pid, 1);
+	}
+	/* Cluster mode: the preload library goes in now, appended to any
+	 * LD_PRELOAD of the app's own (not earlier: the shim may be a
+	 * sanitizer build that must come first). */
+	if ((lib = getenv("CLUSTERCTL_LD_PRELOAD")) != NULL) {
+		old = getenv("LD_PRELOAD");
+		if (old != NULL && *old != '\0' &&
+		    asprintf(&pre, "%s:%s", old, lib) != -1)
+			setenv("LD_PRELOAD", pre, 1);
+		else
+			setenv("LD_PRELOAD", lib, 1);
+		unsetenv("CLUSTERCTL_LD_PRELOAD");
 	}
 	execv(argv[4], argv + 5);
 	e = errno;

@@ -244,7 +244,8 @@ h_start(struct req *r)
 	rc = app_create(r->args, &a, err, sizeof err);
 	if (rc != 0) {
 		req_error(r, rc == -2 ? IPC_E_EXISTS :
-		    rc == -3 ? IPC_E_EXEC : IPC_E_BAD_REQUEST, "%s", err);
+		    rc == -3 || rc == -4 ? IPC_E_EXEC : IPC_E_BAD_REQUEST, "%s",
+		    err);
 		return;
 	}
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
@@ -269,6 +270,13 @@ act_on_targets(struct req *r, int restart, int reset)
 	json_array_foreach(targets, i, t) {
 		a = app_find_id((int)util_json_int(t, "app", -1));
 		target_range(a, t, &lo, &hi);
+		if (!restart && !reset && util_json_int(t, "instance", -1) < 0) {
+			/* The whole app stops: replaced instances too, and
+			 * the daemon lets go of its shared sockets. */
+			TAILQ_FOREACH(in, &a->gone, retired)
+				inst_event(in, EV_STOP);
+			share_close(a, 0);
+		}
 		for (k = lo; k < hi; k++) {
 			in = a->inst[k];
 			if (reset || restart) {
@@ -510,6 +518,9 @@ static const struct handler handlers[] = {
 	{ "logs", logs_handle },
 	{ "flush", logs_handle_flush },
 	{ "reload-logs", logs_handle_reload },
+	{ "share", share_handle },
+	{ "reload", reload_handle },
+	{ "scale", scale_handle },
 };
 
 void

@@ -33,6 +33,31 @@ static const char *state_names[] = {
 static void inst_spawn(struct instance *);
 static void timer_cb(uv_timer_t *);
 
+static void
+inst_free(struct instance *in)
+{
+	free(in->error);
+	free(in->status_text);
+	free(in->chanline);
+	free(in);
+}
+
+/* Keep in from being freed (a reload looks at it later). */
+void
+inst_ref(struct instance *in)
+{
+	in->refs++;
+}
+
+/* Drop a reference; the last one frees a retired, closed instance. */
+void
+inst_unref(struct instance *in)
+{
+	if (--in->refs == 0 && in->dead && in->nhandles == 0)
+		inst_free(in);
+	daemon_changed();
+}
+
 const char *
 inst_state_name(enum inst_state s)
 {
@@ -46,8 +71,8 @@ handle_closed(uv_handle_t *h)
 
 	in->nhandles--;
 	if (in->nhandles == 0 && in->dead) {
-		free(in->error);
-		free(in);
+		if (in->refs == 0)
+			inst_free(in);
 		return;
 	}
 	/* A start that waited for the last process's handles. */
@@ -166,6 +191,82 @@ status_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 }
 
 static void
+channel_closed(uv_handle_t *h)
+{
+	handle_closed(h);
+}
+
+static void
+channel_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	static char buf[4096];
+
+	(void)h;
+	(void)hint;
+	*b = uv_buf_init(buf, sizeof buf);
+}
+
+/* One line of a Node IPC channel (JSON serialization): "ready" is ready. */
+static void
+channel_line(struct instance *in, const char *line, size_t n)
+{
+	json_t *msg = json_loadb(line, n, JSON_DECODE_ANY, NULL);
+
+	if (msg != NULL && json_is_string(msg) &&
+	    strcmp(json_string_value(msg), "ready") == 0) {
+		log_debug("%s:%d sent 'ready'", in->app->name, in->index);
+		inst_event(in, EV_READY);
+	}
+	json_decref(msg);
+}
+
+/* What a Node app sends with process.send(): newline-separated JSON. */
+static void
+channel_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct instance *in = s->data;
+	const char *p, *nl, *end;
+	char *nb;
+
+	if (n < 0) {
+		uv_read_stop(s);
+		in->has_channel = 0;
+		uv_close((uv_handle_t *)s, channel_closed);
+		return;
+	}
+	p = b->base;
+	end = b->base + n;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL) {
+			if (in->chanlen + (size_t)(end - p) > 65536)
+				in->chanlen = 0; /* a runaway line: dropped */
+			nb = realloc(in->chanline, in->chanlen +
+			    (size_t)(end - p));
+			if (nb == NULL)
+				return;
+			memcpy(nb + in->chanlen, p, (size_t)(end - p));
+			in->chanline = nb;
+			in->chanlen += (size_t)(end - p);
+			return;
+		}
+		if (in->chanlen > 0) {
+			nb = realloc(in->chanline, in->chanlen +
+			    (size_t)(nl - p));
+			if (nb != NULL) {
+				memcpy(nb + in->chanlen, p, (size_t)(nl - p));
+				in->chanline = nb;
+				channel_line(in, nb, in->chanlen +
+				    (size_t)(nl - p));
+			}
+			in->chanlen = 0;
+		} else
+			channel_line(in, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+}
+
+static void
 exit_cb(uv_process_t *p, int64_t status, int termsig)
 {
 	struct instance *in = p->data;
@@ -204,19 +305,28 @@ inst_spawn(struct instance *in)
 {
 	struct app *a = in->app;
 	uv_process_options_t o;
-	uv_stdio_container_t stdio[4];
+	uv_stdio_container_t *stdio = NULL;
 	struct logpipe *lp[2] = { NULL, NULL };
+	struct lsock *ls;
 	char **env = NULL, **args = NULL, fdarg[16], pidarg[32], msg[512];
+	char names[512];
 	size_t nenv = 0, nargs, i;
-	int r, k;
+	int r, k, nfds, statusfd, chanfd = -1, port = 0;
 
 	if (in->nhandles > 1 || in->running)
 		return; /* handle_closed() comes back here */
 	for (nargs = 0; a->argv[nargs] != NULL; nargs++)
 		;
-	env = calloc(a->nenv + 8, sizeof *env);
+	env = calloc(a->nenv + 20, sizeof *env);
 	args = calloc(nargs + 6, sizeof *args);
-	if (env == NULL || args == NULL) {
+	/* 0-2, the --listen sockets, the exec status, a Node channel. */
+	statusfd = 3 + a->nlisten;
+	nfds = statusfd + 1;
+	if (a->wait_ready && a->argv[0] != NULL &&
+	    strstr(a->exec_path, "node") != NULL)
+		chanfd = nfds++;
+	stdio = calloc((size_t)nfds, sizeof *stdio);
+	if (env == NULL || args == NULL || stdio == NULL) {
 		r = UV_ENOMEM;
 		goto fail;
 	}
@@ -226,7 +336,37 @@ inst_spawn(struct instance *in)
 	env_add(env, &nenv, "CLUSTERCTL_INSTANCE", "%d", in->index);
 	env_add(env, &nenv, "NODE_APP_INSTANCE", "%d", in->index);
 	env_add(env, &nenv, "CLUSTERCTL_HOME", "%s", home);
-	snprintf(fdarg, sizeof fdarg, "%d", 3);
+	env_add(env, &nenv, "CLUSTERCTL_SOCK", "%s/sock", home);
+	if (notify_socket_path() != NULL)
+		env_add(env, &nenv, "NOTIFY_SOCKET", "%s", notify_socket_path());
+	if (a->share && share_preload_path() != NULL) {
+		env_add(env, &nenv, "CLUSTERCTL_SHARE", "1");
+		/* The shim moves it to LD_PRELOAD, after its own start. */
+		env_add(env, &nenv, "CLUSTERCTL_LD_PRELOAD", "%s",
+		    share_preload_path());
+	}
+	if (a->nlisten > 0) {
+		names[0] = '\0';
+		for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
+		    ls = ls->next, k++) {
+			if (k > 0)
+				strncat(names, ":", sizeof names -
+				    strlen(names) - 1);
+			strncat(names, ls->name, sizeof names -
+			    strlen(names) - 1);
+			if (port == 0 && ls->family != AF_UNIX)
+				port = ls->port;
+		}
+		env_add(env, &nenv, "LISTEN_FDS", "%d", a->nlisten);
+		env_add(env, &nenv, "LISTEN_FDNAMES", "%s", names);
+		if (port != 0)
+			env_add(env, &nenv, "PORT", "%d", port);
+	}
+	if (chanfd >= 0) {
+		env_add(env, &nenv, "NODE_CHANNEL_FD", "%d", chanfd);
+		env_add(env, &nenv, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
+	}
+	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
 	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
 	args[0] = (char *)"clusterctl-exec";
 	args[1] = (char *)"__exec";
@@ -237,8 +377,12 @@ inst_spawn(struct instance *in)
 		args[5 + i] = a->argv[i];
 
 	memset(&o, 0, sizeof o);
-	memset(stdio, 0, sizeof stdio);
 	stdio[0].flags = UV_IGNORE;
+	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
+	    ls = ls->next, k++) {
+		stdio[3 + k].flags = UV_INHERIT_FD;
+		stdio[3 + k].data.fd = ls->fd;
+	}
 	for (k = 0; k < 2; k++) {
 		if ((lp[k] = logpipe_new(in, k + 1)) == NULL) {
 			r = UV_ENOMEM;
@@ -250,15 +394,23 @@ inst_spawn(struct instance *in)
 	uv_pipe_init(loop, &in->status, 0);
 	in->status.data = in;
 	in->nhandles++;
-	stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[3].data.stream = (uv_stream_t *)&in->status;
+	stdio[statusfd].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[statusfd].data.stream = (uv_stream_t *)&in->status;
+	if (chanfd >= 0) {
+		uv_pipe_init(loop, &in->channel, 1);
+		in->channel.data = in;
+		in->nhandles++;
+		stdio[chanfd].flags = UV_CREATE_PIPE | UV_READABLE_PIPE |
+		    UV_WRITABLE_PIPE;
+		stdio[chanfd].data.stream = (uv_stream_t *)&in->channel;
+	}
 	o.file = self_exe;
 	o.args = args;
 	o.env = env;
 	o.cwd = a->cwd;
 	o.flags = UV_PROCESS_DETACHED;
 	o.stdio = stdio;
-	o.stdio_count = 4;
+	o.stdio_count = nfds;
 	o.exit_cb = exit_cb;
 	in->proc.data = in;
 	r = uv_spawn(loop, &in->proc, &o);
@@ -266,6 +418,8 @@ inst_spawn(struct instance *in)
 	if (r != 0) {
 		uv_close((uv_handle_t *)&in->proc, handle_closed);
 		uv_close((uv_handle_t *)&in->status, status_closed);
+		if (chanfd >= 0)
+			uv_close((uv_handle_t *)&in->channel, channel_closed);
 		goto fail;
 	}
 	in->pid = in->proc.pid;
@@ -276,7 +430,17 @@ inst_spawn(struct instance *in)
 	in->sigkilled = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
+	in->ready_timeout = 0;
+	in->self_stopping = 0;
+	in->chanlen = 0;
+	free(in->status_text);
+	in->status_text = NULL;
 	uv_read_start((uv_stream_t *)&in->status, status_alloc, status_read);
+	if (chanfd >= 0) {
+		in->has_channel = 1;
+		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
+		    channel_read);
+	}
 	for (k = 0; k < 2; k++)
 		logpipe_start(lp[k]);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
@@ -284,6 +448,7 @@ inst_spawn(struct instance *in)
 		free(env[i]);
 	free(env);
 	free(args);
+	free(stdio);
 	return;
 
 fail:
@@ -295,6 +460,7 @@ fail:
 			free(env[i]);
 	free(env);
 	free(args);
+	free(stdio);
 	snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
 	    uv_strerror(r));
 	log_warnx("%s:%d %s", a->name, in->index, msg);
@@ -390,6 +556,12 @@ exited_on_own(struct instance *in)
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, ST_ERRORED);
+		return;
+	}
+	if (in->retiring) {
+		log_info("%s:%d (replaced) %s after %lld ms", a->name,
+		    in->index, how, (long long)uptime);
+		set_state(in, ST_STOPPED);
 		return;
 	}
 	if (!a->autorestart ||
@@ -488,26 +660,48 @@ inst_event(struct instance *in, enum inst_event ev)
 		}
 		break;
 	case EV_EXEC_OK:
-		if (in->state == ST_LAUNCHING)
+		/* Launching until a readiness signal, or listen_timeout. */
+		if (in->state != ST_LAUNCHING)
+			break;
+		if (a->listen_timeout_ms == 0)
 			inst_event(in, EV_READY);
+		else
+			timer_start(in, (uint64_t)a->listen_timeout_ms);
 		break;
 	case EV_EXEC_FAIL:
 		break; /* EV_EXIT follows and says why */
 	case EV_READY:
-		if (in->state == ST_LAUNCHING) {
+		if (in->state == ST_LAUNCHING && in->running) {
+			uv_timer_stop(&in->timer);
 			set_state(in, ST_ONLINE);
 			log_debug("%s:%d online", a->name, in->index);
 		}
 		break;
+	case EV_STOPPING:
+		if (in->state != ST_LAUNCHING && in->state != ST_ONLINE)
+			break;
+		/* It stops by itself; its exit is then handled as usual. */
+		log_info("%s:%d says it is stopping", a->name, in->index);
+		in->self_stopping = 1;
+		set_state(in, ST_STOPPING);
+		in->stop_deadline = uv_now(loop) + (uint64_t)a->kill_timeout_ms;
+		timer_start(in, (uint64_t)a->kill_timeout_ms);
+		break;
 	case EV_EXIT:
 		record_exit(in);
-		if (in->state == ST_STOPPING)
+		uv_timer_stop(&in->timer);
+		if (in->state == ST_STOPPING && in->self_stopping) {
+			in->self_stopping = 0;
+			in->restart_after_stop = 0;
+			exited_on_own(in);
+		} else if (in->state == ST_STOPPING)
 			stopping_check(in);
 		else if (in->state == ST_LAUNCHING || in->state == ST_ONLINE)
 			exited_on_own(in);
 		break;
 	case EV_STOP:
 		in->restart_after_stop = 0;
+		in->self_stopping = 0;
 		if (in->state == ST_LAUNCHING && !in->running) {
 			/* A start still waiting for the last handles. */
 			set_state(in, ST_STOPPED);
@@ -538,6 +732,16 @@ inst_event(struct instance *in, enum inst_event ev)
 			in->restarts++;
 			set_state(in, ST_LAUNCHING);
 			inst_spawn(in);
+			break;
+		case ST_LAUNCHING:
+			if (!in->running || in->exited)
+				break;
+			if (a->wait_ready)
+				log_warnx("%s:%d sent no ready signal within "
+				    "%lld ms; taken as online", a->name,
+				    in->index, (long long)a->listen_timeout_ms);
+			in->ready_timeout = 1;
+			inst_event(in, EV_READY);
 			break;
 		case ST_STOPPING:
 			if (in->running && !in->sigkilled) {
@@ -628,4 +832,28 @@ inst_json(struct instance *in)
 	json_object_set_new(o, "error",
 	    in->error != NULL ? json_string(in->error) : json_null());
 	return o;
+}
+
+/* One sd_notify datagram from the instance: READY=1, STOPPING=1, STATUS=. */
+void
+inst_notify(struct instance *in, const char *msg, size_t n)
+{
+	const char *p = msg, *end = msg + n, *nl;
+	size_t len;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		len = (size_t)(nl - p);
+		if (len == 7 && memcmp(p, "READY=1", 7) == 0)
+			inst_event(in, EV_READY);
+		else if (len == 10 && memcmp(p, "STOPPING=1", 10) == 0)
+			inst_event(in, EV_STOPPING);
+		else if (len >= 7 && memcmp(p, "STATUS=", 7) == 0) {
+			free(in->status_text);
+			in->status_text = strndup(p + 7, len - 7 > 200 ? 200 :
+			    len - 7);
+			daemon_changed();
+		}
+	}
 }

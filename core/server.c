@@ -145,6 +145,90 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 }
 
 /*
+ * The final reply to r with descriptor fd attached (SCM_RIGHTS), sent at
+ * once: a share request is the only one on its connection, so nothing is
+ * queued before it.  Steals data.
+ */
+void
+req_reply_fd(struct req *r, json_t *data, int fd)
+{
+	struct client *c = r->client;
+	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	uv_os_fd_t sock;
+	size_t len, off = 0;
+	ssize_t n;
+	json_t *msg = ipc_reply_ok(r->id, data, 0);
+	int rc = ipc_frame_encode(msg, &buf, &len);
+
+	json_decref(msg);
+	if (rc != 0)
+		buf = NULL;
+	if (c == NULL || c->closing || rc != 0 ||
+	    uv_fileno((uv_handle_t *)&c->pipe, &sock) != 0 ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) != 0) {
+		free(buf);
+		if (c != NULL && !c->closing)
+			client_close(c);
+		req_free(r);
+		return;
+	}
+	memset(&mh, 0, sizeof mh);
+	memset(cbuf, 0, sizeof cbuf);
+	while (off < len) {
+		iov.iov_base = buf + off;
+		iov.iov_len = len - off;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (off == 0) {
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof cbuf;
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+		} else {
+			mh.msg_control = NULL;
+			mh.msg_controllen = 0;
+		}
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* A full buffer on a fresh connection: give up. */
+			log_warn("cannot send a socket to pid %ld",
+			    (long)c->pid);
+			client_close(c);
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	req_free(r);
+}
+
+/* A failed reply that also carries an errno ("errno" in "error"). */
+void
+req_error_errno(struct req *r, int e, const char *fmt, ...)
+{
+	char msg[1024];
+	json_t *rep;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	rep = ipc_reply_error(r->id, IPC_E_EXEC, "%s", msg);
+	json_object_set_new(json_object_get(rep, "error"), "errno",
+	    json_integer(e));
+	client_send(r->client, rep);
+	req_free(r);
+}
+
+/*
  * Answer r later: check is called after every change of state until it
  * replies (and returns 1).  Steals wait, the request's own notes.
  */
@@ -168,6 +252,7 @@ server_run_waiters(void)
 	if (!waiters_dirty)
 		return;
 	waiters_dirty = 0;
+	app_sweep_gone();
 	TAILQ_FOREACH_SAFE(r, &waiters, wentry, next)
 		(void)r->check(r);
 }

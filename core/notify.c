@@ -1,0 +1,140 @@
+/*
+ * The sd_notify socket: one datagram socket of the daemon, given to every
+ * instance as NOTIFY_SOCKET.  The kernel tells the sender's pid
+ * (SO_PASSCRED), and the pid's session tells the instance, so a process
+ * cannot speak for another app.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core.h"
+
+static uv_poll_t poller;
+static int notify_fd = -1;
+static char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
+/* NOTIFY_SOCKET for the instances, or NULL when there is none. */
+const char *
+notify_socket_path(void)
+{
+	return notify_fd != -1 ? notify_path : NULL;
+}
+
+static void
+notify_cb(uv_poll_t *h, int status, int events)
+{
+	char buf[4096], cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+	    CMSG_SPACE(sizeof(int) * 8)];
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	struct ucred cred;
+	struct instance *in;
+	ssize_t n;
+	int have_cred, k;
+
+	(void)h;
+	(void)events;
+	if (status != 0)
+		return;
+	for (;;) {
+		memset(&mh, 0, sizeof mh);
+		iov.iov_base = buf;
+		iov.iov_len = sizeof buf - 1;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		n = recvmsg(notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno != EINTR && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				log_warn("notify socket");
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		have_cred = 0;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET)
+				continue;
+			if (cm->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&cred, CMSG_DATA(cm), sizeof cred);
+				have_cred = 1;
+			} else if (cm->cmsg_type == SCM_RIGHTS) {
+				/* Descriptors are not ours to keep. */
+				for (k = 0; (size_t)k < (cm->cmsg_len -
+				    CMSG_LEN(0)) / sizeof(int); k++) {
+					int fd;
+
+					memcpy(&fd, CMSG_DATA(cm) +
+					    (size_t)k * sizeof(int), sizeof fd);
+					close(fd);
+				}
+			}
+		}
+		if (!have_cred || cred.uid != getuid())
+			continue;
+		if ((in = share_find_instance(cred.pid)) == NULL) {
+			log_debug("notify from pid %ld of no instance",
+			    (long)cred.pid);
+			continue;
+		}
+		buf[n] = '\0';
+		inst_notify(in, buf, (size_t)n);
+	}
+}
+
+/*
+ * Open $CLUSTERCTL_HOME/notify (an abstract address when the path is too
+ * long for a socket address).  0, or a negative errno: the daemon runs on
+ * without sd_notify support.
+ */
+int
+notify_open(void)
+{
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int fd, one = 1, r;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(home) + strlen("/notify") < sizeof sa.sun_path) {
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", home);
+		(void)unlink(sa.sun_path);
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    strlen(sa.sun_path) + 1);
+		snprintf(notify_path, sizeof notify_path, "%s", sa.sun_path);
+	} else {
+		/* "@name" in NOTIFY_SOCKET is the abstract "\0name". */
+		snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1,
+		    "clusterctl/%ld/notify", (long)getpid());
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		    strlen(sa.sun_path + 1));
+		snprintf(notify_path, sizeof notify_path, "@%s",
+		    sa.sun_path + 1);
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, salen) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if ((r = uv_poll_init(loop, &poller, fd)) != 0) {
+		close(fd);
+		return r;
+	}
+	notify_fd = fd;
+	uv_poll_start(&poller, UV_READABLE, notify_cb);
+	uv_unref((uv_handle_t *)&poller);
+	return 0;
+}
