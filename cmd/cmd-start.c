@@ -72,7 +72,8 @@ static const struct cmd_option options[] = {
 	    0 },
 	{ "log-compress", 0, NULL, "gzip rotated log files", NULL, 0 },
 	{ "listen", 0, "ADDR", "bind [name=]PORT, HOST:PORT, [V6]:PORT or "
-	    "unix:PATH before starting; passed as LISTEN_FDS (repeatable)",
+	    "unix:PATH before starting; passed as LISTEN_FDS (repeatable; "
+	    "default: none)",
 	    NULL, 1 },
 	{ "no-share", 0, NULL, "fork mode: instances bind their own sockets "
 	    "(default: cluster mode, they share the daemon's)", NULL, 0 },

@@ -303,6 +303,7 @@ json_t *inst_json(struct instance *);
 
 /* logs.c */
 struct logpipe *logpipe_new(const struct instance *, int);
+int logpipe_open(struct logpipe *, int *);
 int logpipe_start(struct logpipe *);
 void logpipe_abort(struct logpipe *);
 char *logs_path(const struct app *, int, int);

@@ -307,6 +307,7 @@ inst_spawn(struct instance *in)
 	uv_process_options_t o;
 	uv_stdio_container_t *stdio = NULL;
 	struct logpipe *lp[2] = { NULL, NULL };
+	int wfd[2] = { -1, -1 };
 	struct lsock *ls;
 	char **env = NULL, **args = NULL, fdarg[16], pidarg[32], msg[512];
 	char names[512];
@@ -388,8 +389,10 @@ inst_spawn(struct instance *in)
 			r = UV_ENOMEM;
 			goto fail;
 		}
-		stdio[k + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-		stdio[k + 1].data.stream = (uv_stream_t *)&lp[k]->pipe;
+		if ((r = logpipe_open(lp[k], &wfd[k])) != 0)
+			goto fail;
+		stdio[k + 1].flags = UV_INHERIT_FD;
+		stdio[k + 1].data.fd = wfd[k];
 	}
 	uv_pipe_init(loop, &in->status, 0);
 	in->status.data = in;
@@ -415,6 +418,10 @@ inst_spawn(struct instance *in)
 	in->proc.data = in;
 	r = uv_spawn(loop, &in->proc, &o);
 	in->nhandles++; /* the process handle, closed on failure too */
+	for (k = 0; k < 2; k++) {
+		close(wfd[k]); /* the child's now */
+		wfd[k] = -1;
+	}
 	if (r != 0) {
 		uv_close((uv_handle_t *)&in->proc, handle_closed);
 		uv_close((uv_handle_t *)&in->status, status_closed);
@@ -452,9 +459,12 @@ inst_spawn(struct instance *in)
 	return;
 
 fail:
-	for (k = 0; k < 2; k++)
+	for (k = 0; k < 2; k++) {
+		if (wfd[k] != -1)
+			close(wfd[k]);
 		if (lp[k] != NULL)
 			logpipe_abort(lp[k]);
+	}
 	if (env != NULL)
 		for (i = a->nenv; i < nenv; i++)
 			free(env[i]);

@@ -1092,6 +1092,29 @@ retry_cb(uv_timer_t *t)
 		uv_timer_stop(&retry_timer);
 }
 
+/*
+ * Give lp a real pipe and return its write end for the child (-1 and
+ * *err on failure).  A pipe, not the socketpair libuv would make: a small
+ * write to a pipe costs the writer far less than one to a socket, which
+ * matters to an app that logs a line per write.
+ */
+int
+logpipe_open(struct logpipe *lp, int *wfd)
+{
+	int fds[2], r;
+
+	*wfd = -1;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -errno;
+	if ((r = uv_pipe_open(&lp->pipe, fds[0])) != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return r;
+	}
+	*wfd = fds[1];
+	return 0;
+}
+
 int
 logpipe_start(struct logpipe *lp)
 {
