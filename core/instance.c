@@ -5,6 +5,7 @@
  * whole tree and a failed exec is reported rather than guessed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -771,39 +772,68 @@ inst_event(struct instance *in, enum inst_event ev)
 	}
 }
 
+/*
+ * CPU time (user, system, in ticks) and resident pages of pid, from one
+ * read of /proc/PID/stat: list reads it for every instance.
+ */
+static void
+proc_sample(pid_t pid, unsigned long long *ut, unsigned long long *st,
+    long *rss)
+{
+	char path[64], buf[1024], *p, *end;
+	unsigned long long v;
+	ssize_t n;
+	int fd, field;
+
+	*ut = *st = 0;
+	*rss = 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: fields follow the last
+	 * ')'.  Field 3 is the state; 14, 15 utime, stime; 24 rss. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+		return;
+	p += 2;
+	for (field = 3; field <= 24 && *p != '\0'; field++) {
+		if (field == 3) {
+			p += strcspn(p, " ");
+			p += strspn(p, " ");
+			continue;
+		}
+		v = strtoull(p, &end, 10);
+		if (end == p)
+			return;
+		if (field == 14)
+			*ut = v;
+		else if (field == 15)
+			*st = v;
+		else if (field == 24)
+			*rss = (long)v;
+		p = end + strspn(end, " ");
+	}
+}
+
 /* One row of list --json. */
 json_t *
 inst_json(struct instance *in)
 {
 	struct app *a = in->app;
-	char path[64], buf[512];
 	unsigned long long ut = 0, st = 0, ticks;
 	long rss = 0, hz = sysconf(_SC_CLK_TCK);
 	double cpu = 0;
 	int64_t mem = 0, uptime = 0;
 	uint64_t now = uv_now(loop);
-	FILE *f;
 	json_t *o;
 
 	if (in->running && !in->exited) {
 		uptime = (int64_t)(now - in->started_mono);
-		snprintf(path, sizeof path, "/proc/%ld/stat", (long)in->pid);
-		if ((f = fopen(path, "re")) != NULL) {
-			if (fgets(buf, sizeof buf, f) != NULL) {
-				char *p = strrchr(buf, ')');
-				if (p != NULL && sscanf(p + 2,
-				    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-				    "%*u %llu %llu", &ut, &st) != 2)
-					ut = st = 0;
-			}
-			fclose(f);
-		}
-		snprintf(path, sizeof path, "/proc/%ld/statm", (long)in->pid);
-		if ((f = fopen(path, "re")) != NULL) {
-			if (fscanf(f, "%*d %ld", &rss) != 1)
-				rss = 0;
-			fclose(f);
-		}
+		proc_sample(in->pid, &ut, &st, &rss);
 		mem = (int64_t)rss * sysconf(_SC_PAGESIZE);
 		ticks = ut + st;
 		/* Since the last look, or since the start. */
