@@ -16,6 +16,11 @@
 #include "../ipc/util.h"
 #include "core.h"
 
+/* The most targets one request may name. */
+#define MAX_TARGETS 4096
+/* The longest duration an option may ask for: a week. */
+#define MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
+
 static int next_app_id;
 
 struct app *
@@ -189,12 +194,16 @@ env_from_json(const json_t *env, size_t *n)
 	return e;
 }
 
+/* A duration member of the spec: its default when absent or negative,
+ * at most a week (a client may send any number). */
 static int64_t
 opt_ms(const json_t *spec, const char *key, int64_t def)
 {
 	int64_t v = util_json_int(spec, key, def);
 
-	return v < 0 ? def : v;
+	if (v < 0)
+		return def;
+	return v > MAX_DURATION_MS ? MAX_DURATION_MS : v;
 }
 
 /*
@@ -327,14 +336,15 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	}
 	a->kill_timeout_ms = opt_ms(spec, "kill_timeout", 1600);
 	a->autorestart = util_json_bool(spec, "autorestart", 1);
-	a->restart_delay_ms = util_json_int(spec, "restart_delay", -1);
-	if (a->restart_delay_ms < -1)
-		a->restart_delay_ms = -1;
+	a->restart_delay_ms = opt_ms(spec, "restart_delay", -1);
 	a->backoff_base_ms = opt_ms(spec, "exp_backoff_restart_delay", 100);
 	a->backoff_max_ms = opt_ms(spec, "max_backoff", 15000);
 	a->backoff_reset_ms = opt_ms(spec, "backoff_reset", 30000);
 	a->min_uptime_ms = opt_ms(spec, "min_uptime", 1000);
-	a->max_restarts = (int)opt_ms(spec, "max_restarts", 16);
+	a->max_restarts = (int)util_json_int(spec, "max_restarts", 16);
+	if (util_json_int(spec, "max_restarts", 16) < 0 ||
+	    util_json_int(spec, "max_restarts", 16) > INT_MAX / 2)
+		a->max_restarts = 16;
 	codes = json_object_get(spec, "stop_exit_codes");
 	json_array_foreach(codes, i, v) {
 		if (json_is_integer(v) && a->nstop_exit_codes <
@@ -363,6 +373,8 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 
 	n = util_json_int(spec, "instances", 1);
+	if (n < -4096)
+		n = 1;
 	if (n == 0)
 		n = uv_available_parallelism();
 	else if (n < 0)
@@ -614,7 +626,13 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 
 	*out = NULL;
 	if (!json_is_array(targets) || json_array_size(targets) == 0) {
-		snprintf(err, errlen, "no target given");
+		snprintf(err, errlen, json_is_array(targets) || targets == NULL ?
+		    "no target given" : "'targets' is not an array");
+		json_decref(res);
+		return -1;
+	}
+	if (json_array_size(targets) > MAX_TARGETS) {
+		snprintf(err, errlen, "more than %d targets", MAX_TARGETS);
 		json_decref(res);
 		return -1;
 	}
@@ -652,8 +670,10 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 			json_decref(res);
 			return -1;
 		}
+		errno = 0;
 		id = strtol(s, &end, 10);
-		if (*s != '\0' && *end == '\0')
+		if (*s != '\0' && *end == '\0' && errno == 0 && id >= 0 &&
+		    id <= INT_MAX)
 			a = app_find_id((int)id);
 		if (a == NULL)
 			a = app_find_name(s);

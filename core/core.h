@@ -122,6 +122,7 @@ struct instance {
 	pid_t pid;
 	int running;	    /* a process exists (exit not yet handled) */
 	int exited;	    /* exit callback seen for the current process */
+	int pgid_live;	    /* its group may still have members to reap */
 	int status_done;    /* exec status pipe reached EOF */
 	int exec_errno;	    /* the shim's exec failed with this */
 	int64_t exit_status; /* from the exit callback, pending EV_EXIT */

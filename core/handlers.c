@@ -74,6 +74,11 @@ check_online(struct req *r)
 	int k, lo, hi, pending = 0;
 	char why[256];
 
+	if (r->client == NULL) { /* nobody to tell any more */
+		json_decref(done);
+		req_reply(r, NULL);
+		return 1;
+	}
 	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
 		a = app_find_id((int)util_json_int(t, "app", -1));
 		if (a == NULL) {
@@ -133,6 +138,11 @@ check_stopped(struct req *r)
 	size_t i;
 	int k, lo, hi;
 
+	if (r->client == NULL) { /* nobody to tell any more */
+		json_decref(done);
+		req_reply(r, NULL);
+		return 1;
+	}
 	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
 		a = app_find_id((int)util_json_int(t, "app", -1));
 		if (a == NULL)
@@ -416,6 +426,7 @@ h_describe(struct req *r)
 static int
 check_killed(struct req *r)
 {
+	struct client *c;
 	struct app *a;
 
 	TAILQ_FOREACH(a, &apps, entry)
@@ -427,8 +438,13 @@ check_killed(struct req *r)
 		daemon_quit();
 		return 1;
 	}
-	r->client->exit_after_flush = 1;
+	c = r->client;
+	c->exit_after_flush = 1;
 	req_reply(r, NULL);
+	/* Not queued (the client is gone or could not take it): go now. */
+	if (c->closing ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
+		daemon_quit();
 	return 1;
 }
 

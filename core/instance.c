@@ -32,6 +32,8 @@ static const char *state_names[] = {
 };
 
 static void inst_spawn(struct instance *);
+static void channel_closed(uv_handle_t *);
+static void group_reap(struct instance *);
 static void timer_cb(uv_timer_t *);
 
 static void
@@ -162,6 +164,12 @@ maybe_exited(struct instance *in)
 {
 	if (in->exited && in->status_done && in->running) {
 		in->running = 0;
+		/* A descendant may hold the Node channel open: not our wait. */
+		if (in->has_channel) {
+			in->has_channel = 0;
+			uv_read_stop((uv_stream_t *)&in->channel);
+			uv_close((uv_handle_t *)&in->channel, channel_closed);
+		}
 		inst_event(in, EV_EXIT);
 	}
 }
@@ -273,6 +281,7 @@ exit_cb(uv_process_t *p, int64_t status, int termsig)
 	struct instance *in = p->data;
 
 	in->exited = 1;
+	in->pgid_live = 1;
 	in->exit_status = status;
 	in->exit_termsig = termsig;
 	uv_close((uv_handle_t *)p, handle_closed);
@@ -430,6 +439,9 @@ inst_spawn(struct instance *in)
 			uv_close((uv_handle_t *)&in->channel, channel_closed);
 		goto fail;
 	}
+	/* What the last process's group left is reaped now or never. */
+	group_reap(in);
+	in->pgid_live = 0;
 	in->pid = in->proc.pid;
 	in->running = 1;
 	in->exited = 0;
@@ -481,24 +493,35 @@ fail:
 
 /*
  * Reap what is left of the group of an instance whose leader has exited:
- * the daemon is a subreaper, so orphaned members are its children.  The
- * leader itself is libuv's to reap, hence only once it has exited.
+ * the daemon is a subreaper, so orphaned members are its children.  Only
+ * while the group may still exist (pgid_live): once no child of ours is
+ * left in it, its number may be reused, by another instance too, whose
+ * process libuv must reap, not us.
  */
 static void
 group_reap(struct instance *in)
 {
-	if (in->pid > 0 && in->exited)
-		while (waitpid(-in->pid, NULL, WNOHANG) > 0)
-			;
+	pid_t r;
+
+	if (!in->pgid_live || !in->exited)
+		return;
+	while ((r = waitpid(-in->pid, NULL, WNOHANG)) > 0)
+		;
+	if (r == -1 && errno == ECHILD)
+		in->pgid_live = 0;
 }
 
-/* Signal the instance's whole process group. */
+/* Signal the instance's whole process group, while it may exist. */
 static int
 group_kill(struct instance *in, int sig)
 {
 	if (in->pid <= 0)
 		return -ESRCH;
-	group_reap(in);
+	if (in->exited) {
+		group_reap(in);
+		if (!in->pgid_live)
+			return -ESRCH;
+	}
 	return kill(-in->pid, sig) == 0 ? 0 : -errno;
 }
 
@@ -506,8 +529,7 @@ group_kill(struct instance *in, int sig)
 void
 inst_reap_orphans(struct instance *in)
 {
-	if (!in->running || in->exited)
-		group_reap(in);
+	group_reap(in);
 }
 
 static void
@@ -762,7 +784,20 @@ inst_event(struct instance *in, enum inst_event ev)
 				(void)group_kill(in, SIGKILL);
 				in->sigkilled = 1;
 				timer_start(in, KILL_GRACE_MS);
-			} else if (!in->running)
+			} else if (in->running && !in->exited &&
+			    kill(in->pid, 0) == -1 && errno == ESRCH) {
+				/* Gone, and its exit never reported: do not
+				 * stay stopping for ever. */
+				log_warnx("%s:%d pid %ld is gone without an exit "
+				    "status", a->name, in->index, (long)in->pid);
+				in->exited = 1;
+				in->exit_status = 0;
+				in->exit_termsig = SIGKILL;
+				uv_close((uv_handle_t *)&in->proc, handle_closed);
+				maybe_exited(in);
+			} else if (in->running)
+				timer_start(in, KILL_GRACE_MS);
+			else
 				stopping_check(in);
 			break;
 		default:

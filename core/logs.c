@@ -1186,6 +1186,10 @@ resolve(struct req *r, json_t **targets, int *all)
 	size_t i;
 	int rc;
 
+	if (t != NULL && !json_is_array(t)) {
+		req_error(r, IPC_E_BAD_REQUEST, "'targets' is not an array");
+		return -1;
+	}
 	*all = t == NULL || json_array_size(t) == 0;
 	json_array_foreach(t, i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)

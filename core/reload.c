@@ -167,6 +167,7 @@ slot_failed(struct reload *rl, struct slot *s, const char *why)
 	}
 	progress(rl, "failed", s, "%s", why);
 	if (a != NULL && s->old != NULL && !s->old->dead &&
+	    !inst_idle(s->old) && s->old->state != ST_STOPPING &&
 	    s->index < a->ninst && a->inst[s->index] == repl) {
 		/* Roll back: the old one serves on, the new one goes. */
 		TAILQ_REMOVE(&a->gone, s->old, retired);
@@ -384,6 +385,10 @@ check_scaled(struct req *r)
 	int k, from = (int)util_json_int(r->wait, "from", 0);
 	char why[512];
 
+	if (r->client == NULL) { /* nobody to tell any more */
+		req_reply(r, NULL);
+		return 1;
+	}
 	if (a == NULL) {
 		req_error(r, IPC_E_APP_FAILED, "the app was deleted");
 		return 1;
@@ -448,6 +453,11 @@ scale_handle(struct req *r)
 		return;
 	}
 	count = util_json_int(r->args, "count", 0);
+	if (count < -4096 || count > 4096) {
+		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' by or to "
+		    "%lld instances (at most 4096)", a->name, (long long)count);
+		return;
+	}
 	n = util_json_bool(r->args, "relative", 0) ? a->ninst + count : count;
 	if (n < 1 || n > 4096) {
 		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' to %lld "

@@ -90,3 +90,41 @@ except OSError:
     pass' "$CLUSTERCTL_HOME/sock"
 	still_fine
 }
+
+req() {
+	python3 "$FIXTURES/rawclient.py" "$CLUSTERCTL_HOME/sock" req "$1"
+}
+
+@test "arguments of the wrong type are refused, never taken for 'all'" {
+	clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
+	echo hello > "$CLUSTERCTL_HOME/logs/w-out-0.log"
+	for cmd in stop restart delete describe flush logs reset; do
+		run req '{"v":1,"id":1,"cmd":"'$cmd'","args":{"targets":5}}'
+		assert_output --partial '"code": "bad_request"'
+	done
+	[ "$(status_of w 0)" = online ]
+	grep -q hello "$CLUSTERCTL_HOME/logs/w-out-0.log"
+	still_fine
+}
+
+@test "a huge list of targets is refused at once" {
+	clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
+	run req '{"v":1,"id":1,"cmd":"describe","args":{"targets":['"$(printf '"w",%.0s' {1..5000})"'"w"]}}'
+	assert_output --partial "more than 4096 targets"
+	still_fine
+}
+
+@test "out-of-range numbers are refused or bounded, never overflowed" {
+	clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
+	run req '{"v":1,"id":1,"cmd":"scale","args":{"targets":["w"],"target":"w","count":9223372036854775807,"relative":true}}'
+	assert_output --partial '"ok": false'
+	run req '{"v":1,"id":1,"cmd":"stop","args":{"targets":["4294967296"]}}'
+	assert_output --partial "no app named '4294967296'"
+	[ "$(status_of w 0)" = online ]
+	run req '{"v":1,"id":2,"cmd":"start","args":{"script":"/bin/false","name":"big","restart_delay":9223372036854775807,"kill_timeout":9223372036854775807,"instances":-9223372036854775807,"wait":false}}'
+	assert_output --partial '"ok": true'
+	wait_until 10 eval '[ "$(status_of big 0)" = waiting ]'
+	run clusterctl describe big --json
+	[ "$(echo "$output" | json_get "d[0]['kill_timeout']")" -eq 604800000 ]
+	still_fine
+}
