@@ -19,15 +19,6 @@ static const struct cmd_option options[] = {
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "web", "web and api" or "web, api and 2 more", for messages. */
 static void
 name_targets(const struct cmd_ctx *ctx, char *buf, size_t len)
@@ -67,11 +58,11 @@ exec_wait(struct cmd_ctx *ctx)
 	if ((r = ipc_client_send(&ctx->client, "wait", args, &id)) != 0)
 		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
 		    strerror(-r));
-	deadline = now_ms() + timeout;
+	deadline = util_now_ms() + timeout;
 	for (;;) {
 		left = -1;
 		if (timeout > 0) {
-			left = (int)(deadline - now_ms());
+			left = (int)(deadline - util_now_ms());
 			if (left < 0)
 				left = 0;
 		}

@@ -85,15 +85,6 @@ sleep_ms(long ms)
 		;
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Start the daemon detached: its own session, stdio on /dev/null. */
 static int
 daemon_spawn(const char *h)
@@ -182,8 +173,8 @@ cmd_connect(struct cmd_ctx *ctx, int may_start)
 		return cmd_error(EXIT_UNREACHABLE, "cannot start the daemon: %s",
 		    strerror(-r));
 	}
-	deadline = mono_ms() + DAEMON_START_TIMEOUT_MS;
-	while ((r = try_connect(ctx)) != 0 && mono_ms() < deadline) {
+	deadline = util_now_ms() + DAEMON_START_TIMEOUT_MS;
+	while ((r = try_connect(ctx)) != 0 && util_now_ms() < deadline) {
 		sleep_ms(wait);
 		if (wait < 50)
 			wait *= 2;

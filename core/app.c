@@ -454,17 +454,8 @@ app_stop(struct app *a, int restart)
 	if (!restart)
 		TAILQ_FOREACH(in, &a->gone, retired)
 			inst_event(in, EV_STOP);
-	for (i = 0; i < a->ninst; i++) {
-		in = a->inst[i];
-		if (restart && (in->state == ST_STOPPED ||
-		    in->state == ST_ERRORED || in->state == ST_WAITING)) {
-			inst_event(in, EV_START);
-			continue;
-		}
-		inst_event(in, EV_STOP);
-		if (restart)
-			inst_event(in, EV_START);
-	}
+	for (i = 0; i < a->ninst; i++)
+		inst_restart(a->inst[i], restart);
 }
 
 /* Whether no instance of a has a process or anything pending. */

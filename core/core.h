@@ -296,6 +296,7 @@ int app_resolve_targets(const json_t *, json_t **, char *, size_t);
 /* instance.c */
 struct instance *inst_new(struct app *, int);
 void inst_event(struct instance *, enum inst_event);
+void inst_restart(struct instance *, int);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);

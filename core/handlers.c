@@ -305,14 +305,7 @@ act_on_targets(struct req *r, int restart, int reset)
 					inst_event(in, EV_START);
 				continue;
 			}
-			if (restart && (in->state == ST_STOPPED ||
-			    in->state == ST_ERRORED || in->state == ST_WAITING)) {
-				inst_event(in, EV_START);
-				continue;
-			}
-			inst_event(in, EV_STOP);
-			if (restart)
-				inst_event(in, EV_START);
+			inst_restart(in, restart);
 		}
 	}
 	if (reset) {

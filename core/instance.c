@@ -854,6 +854,19 @@ proc_sample(pid_t pid, unsigned long long *ut, unsigned long long *st,
 	}
 }
 
+/*
+ * Stop an instance, and with restart start it again once stopped.  In
+ * every state that is a stop then a start: a stopped, errored or waiting
+ * one starts at once, a running one when its process has gone.
+ */
+void
+inst_restart(struct instance *in, int restart)
+{
+	inst_event(in, EV_STOP);
+	if (restart)
+		inst_event(in, EV_START);
+}
+
 /* One row of list --json. */
 json_t *
 inst_json(struct instance *in)

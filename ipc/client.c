@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "util.h"
 
 /* 0, or a negative errno (-ENOENT, -ECONNREFUSED: no daemon there). */
 int
@@ -88,15 +89,6 @@ ipc_client_send(struct ipc_client *c, const char *cmd, json_t *args,
 	return r;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait for the next message, at most timeout_ms (-1: forever).  0 and
  * *reply set; -ETIMEDOUT; -ECONNRESET when the daemon closed the
@@ -106,7 +98,7 @@ now_ms(void)
 int
 ipc_client_recv(struct ipc_client *c, json_t **reply, int timeout_ms)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long long deadline = timeout_ms < 0 ? -1 : util_now_ms() + timeout_ms;
 	struct pollfd pfd;
 	char buf[65536], err[256];
 	ssize_t n;
@@ -121,7 +113,7 @@ ipc_client_recv(struct ipc_client *c, json_t **reply, int timeout_ms)
 			return -EBADMSG;
 		wait = -1;
 		if (deadline >= 0) {
-			long long left = deadline - now_ms();
+			long long left = deadline - util_now_ms();
 			if (left <= 0)
 				return -ETIMEDOUT;
 			wait = (int)left;

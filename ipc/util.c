@@ -5,8 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "util.h"
+
+/* Milliseconds of the monotonic clock, for deadlines. */
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * "1600" (ms), "500ms", "1.5s", "2m", "1h": 0 and *ms set, or -EINVAL.

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+int64_t util_now_ms(void);
 int util_parse_duration_ms(const char *, int64_t *);
 int util_parse_size(const char *, int64_t *);
 int util_signal_number(const char *);
