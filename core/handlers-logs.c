@@ -1,0 +1,198 @@
+/*
+ * The requests about apps' log files: logs (the tails, then following),
+ * flush (empty the files) and reload-logs (reopen them).  This is the one
+ * log file that looks apps up: it turns targets into the files they
+ * write, then asks logfile.c and follow.c to act on those files.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ipc/util.h"
+#include "core.h"
+
+/* r's targets (default: every app); on failure reply and return -1. */
+static int
+resolve(struct req *r, json_t **targets, int *all)
+{
+	json_t *t = json_object_get(r->args, "targets"), *v, *every = NULL;
+	char err[256];
+	size_t i;
+	int rc;
+
+	if (t != NULL && !json_is_array(t)) {
+		req_error(r, IPC_E_BAD_REQUEST, "'targets' is not an array");
+		return -1;
+	}
+	*all = t == NULL || json_array_size(t) == 0;
+	json_array_foreach(t, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+			*all = 1;
+	if (t == NULL || json_array_size(t) == 0)
+		t = every = json_pack("[s]", "all");
+	rc = app_resolve_targets(t, targets, err, sizeof err);
+	json_decref(every);
+	if (rc == 0)
+		return 0;
+	req_error(r, strncmp(err, "no app", 6) == 0 ||
+	    strstr(err, "has no instance") != NULL ? IPC_E_NOT_FOUND :
+	    IPC_E_BAD_REQUEST, "%s", err);
+	return -1;
+}
+
+/*
+ * Call fn(app, index, want, stream, path, arg) for each distinct file of
+ * the targets' chosen streams.  index is -1 for a file instances share;
+ * want is then the instance the target names (-1: all), to filter lines
+ * that say which instance wrote them.
+ */
+static void
+each_file(json_t *targets, int streams, int combined,
+    void (*fn)(const struct app *, int, int, int, const char *, void *),
+    void *arg)
+{
+	json_t *t, *seen = json_object();
+	struct app *a;
+	size_t i;
+	int k, lo, hi, st, inst;
+	char *p, key[PATH_MAX + 16];
+
+	json_array_foreach(targets, i, t) {
+		if ((a = app_find_id((int)util_json_int(t, "app", -1))) == NULL)
+			continue;
+		inst = (int)util_json_int(t, "instance", -1);
+		lo = inst < 0 ? 0 : inst;
+		hi = inst < 0 ? a->ninst : inst + 1;
+		for (k = lo; k < hi; k++)
+			for (st = 1; st <= 2; st++) {
+				if (!(streams & st) ||
+				    (p = logs_stream_path(a, k, st)) == NULL)
+					continue;
+				snprintf(key, sizeof key, "%s#%d", p,
+				    logs_stream_shared(a, st) ? inst : k);
+				if (json_object_get(seen, key) == NULL) {
+					json_object_set_new(seen, key,
+					    json_true());
+					fn(a, logs_stream_shared(a, st) ? -1 : k,
+					    inst, st, p, arg);
+				}
+				free(p);
+			}
+		p = a->logs.log_file;
+		if (combined && p != NULL && json_object_get(seen, p) == NULL) {
+			json_object_set_new(seen, p, json_true());
+			fn(a, -1, inst, 0, p, arg);
+		}
+	}
+	json_decref(seen);
+}
+
+static void
+flush_one(const struct app *a, int index, int want, int stream,
+    const char *path, void *arg)
+{
+	json_t *v;
+	size_t i;
+
+	(void)a;
+	(void)index;
+	(void)want;
+	(void)stream;
+	json_array_foreach((json_t *)arg, i, v)
+		if (strcmp(json_string_value(v), path) == 0)
+			return;
+	logf_truncate(path);
+	json_array_append_new(arg, json_string(path));
+}
+
+/* flush {"targets"}: empty the apps' log files. */
+void
+handle_flush(struct req *r)
+{
+	json_t *targets, *done;
+	int all;
+
+	if (resolve(r, &targets, &all) != 0)
+		return;
+	done = json_array();
+	each_file(targets, 3, 1, flush_one, done);
+	json_decref(targets);
+	log_info("flushed %zu log files", json_array_size(done));
+	req_reply(r, json_pack("{s:o}", "files", done));
+}
+
+/* reload-logs: reopen every file, as SIGUSR1 does. */
+void
+handle_reload_logs(struct req *r)
+{
+	int n = logf_reopen_all();
+
+	log_info("reopened %d log files", n);
+	req_reply(r, json_pack("{s:i}", "files", n));
+}
+
+/* each_file's call for the tails: the tail of one file. */
+static void
+tail_one(const struct app *a, int index, int want, int stream,
+    const char *path, void *arg)
+{
+	follow_tail_file(arg, a, index, want, stream, path);
+}
+
+/*
+ * logs {"targets", "lines", "stream", "follow", "daemon"}: the last lines
+ * of the chosen files (in time order when every line has a time), then,
+ * when following, every new line as it is written.
+ */
+void
+handle_logs(struct req *r)
+{
+	struct follow_tail tc;
+	json_t *targets = NULL;
+	const char *stream = util_json_str(r->args, "stream", "all");
+	int64_t lines = util_json_int(r->args, "lines", 15);
+	int follow = util_json_bool(r->args, "follow", 0);
+	int daemon = util_json_bool(r->args, "daemon", 0);
+	int streams, all = 0;
+	char path[PATH_MAX];
+
+	if (lines < 0 || lines > 1000000) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "invalid line count %lld (0 to 1000000)", (long long)lines);
+		return;
+	}
+	streams = strcmp(stream, "out") == 0 ? 1 :
+	    strcmp(stream, "err") == 0 ? 2 : strcmp(stream, "all") == 0 ? 3 : 0;
+	if (streams == 0) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "invalid stream '%s' (out, err or all)", stream);
+		return;
+	}
+	tc.lines = (int)lines;
+	tc.entries = json_array();
+	tc.timed = 1;
+	if (daemon) {
+		snprintf(path, sizeof path, "%s/daemon.log", home);
+		follow_tail_daemon(&tc, path);
+	} else {
+		if (resolve(r, &targets, &all) != 0) {
+			json_decref(tc.entries);
+			return;
+		}
+		each_file(targets, streams, 0, tail_one, &tc);
+		follow_tail_sort(&tc);
+	}
+	follow_send(r, tc.entries);
+	json_decref(tc.entries);
+	if (all) {
+		json_decref(targets);
+		targets = NULL;
+	}
+	if (!follow || follow_subscribe(r, targets, streams, daemon) != 0) {
+		if (!follow)
+			json_decref(targets);
+		req_reply(r, json_pack("{s:[]}", "lines"));
+	}
+}
