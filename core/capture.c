@@ -7,6 +7,11 @@
  * --log-type json each line is rewritten first; without (the bulk path)
  * the bytes read go to the file as they are, up to the last newline.
  *
+ * A writer that floods (a read brought FLOOD_BYTES or more and emptied
+ * the pipe) gets a bigger pipe, and its pipe rests for REST_MS before it
+ * is read again: its next writes then wake nobody, and one read takes
+ * them all.  An app that writes a line now and then is read at once.
+ *
  * A pipe owns itself: it outlives the instance when a leftover process
  * still holds the pipe, and frees itself at end of file (once all it read
  * is written).  While a file has no room, the pipe is not read.
@@ -27,6 +32,18 @@
 /* The mark at the end of a cut piece and the start of the next one. */
 #define CUT_MARK "[...]"
 #define CUT_MARK_LEN (sizeof CUT_MARK - 1)
+/* The most one read takes from a pipe. */
+#define READ_BYTES (64 * 1024)
+/* A read this big that emptied the pipe: the writer floods. */
+#define FLOOD_BYTES 4096
+/* A flooding writer's pipe grows to this, enough for REST_MS of writing. */
+#define FLOOD_PIPE_BYTES (1024 * 1024)
+/* How long a flooding writer's pipe rests between reads. */
+#define REST_MS 1
+/* How many pipes may be grown at a time: they count against the user's
+ * pipe-user-pages-soft (64 MiB), past which the kernel gives new pipes
+ * one page. */
+#define MAX_GROWN 16
 
 /* One captured output stream of one process. */
 struct logpipe {
@@ -36,10 +53,17 @@ struct logpipe {
 	int nsinks;
 	int blocked; /* not reading: a sink waits for room */
 	int eof;     /* end of file seen while blocked */
+	int grown;   /* its capacity was raised to FLOOD_PIPE_BYTES */
+	int resting; /* not reading until the rest timer fires */
+	TAILQ_ENTRY(logpipe) rentry;
 	char *line;  /* an incomplete line carried between reads */
 	size_t linelen;
 	size_t linecap;
 };
+
+static TAILQ_HEAD(, logpipe) resting = TAILQ_HEAD_INITIALIZER(resting);
+static uv_timer_t rest_timer;
+static int ngrown; /* pipes grown to FLOOD_PIPE_BYTES */
 
 /* The local time as ISO 8601 with ms and offset, or by a strftime format. */
 static void
@@ -212,6 +236,8 @@ logpipe_free(uv_handle_t *h)
 
 	for (i = 0; i < lp->nsinks; i++)
 		logf_sink_release(&lp->sink[i]);
+	if (lp->grown)
+		ngrown--;
 	free(lp->src.app);
 	free(lp->src.date_format);
 	free(lp->line);
@@ -268,44 +294,44 @@ cut_long(struct logpipe *lp)
 	}
 }
 
-/* Cut n bytes read into whole lines and emit them; carry the rest. */
+/*
+ * n bytes were read into rbuf after the carried line (alloc_cb put a copy
+ * of it there): emit every whole line in one go, carried line included,
+ * and carry what follows the last newline.  Only the carried line can be
+ * longer than LINE_MAX_BYTES (a read is at most READ_BYTES): when it is,
+ * it goes the slow way, cut into pieces.
+ */
 static void
-take(struct logpipe *lp, const char *p, size_t n)
+take(struct logpipe *lp, char *buf, size_t n)
 {
-	const char *nl, *last;
+	char *fresh = buf + lp->linelen, *start = buf, *nl, *last;
 	size_t k;
 
-	while (n > 0) {
-		if (lp->linelen > 0) {
-			nl = memchr(p, '\n', n);
-			k = nl != NULL ? (size_t)(nl - p) + 1 : n;
-			if (carry(lp, p, k) != 0) {
-				/* No memory left for a carried line. */
+	if ((last = memrchr(fresh, '\n', n)) == NULL) {
+		if (carry(lp, fresh, n) == 0)
+			cut_long(lp);
+		return;
+	}
+	if (lp->linelen > 0) {
+		nl = memchr(fresh, '\n', n);
+		k = (size_t)(nl - fresh) + 1;
+		if (lp->linelen + k > LINE_MAX_BYTES) {
+			if (carry(lp, fresh, k) == 0) {
+				cut_long(lp);
+				emit(lp, lp->line, lp->linelen);
+			} else
 				log_warnx("%s:%d out of memory: a line dropped",
 				    lp->src.app, lp->src.index);
-				lp->linelen = 0;
-				continue;
-			}
-			p += k;
-			n -= k;
-			cut_long(lp);
-			if (nl != NULL) {
-				emit(lp, lp->line, lp->linelen);
-				lp->linelen = 0;
-			}
-			continue;
+			start = nl + 1;
 		}
-		last = memrchr(p, '\n', n);
-		if (last == NULL) {
-			if (carry(lp, p, n) == 0)
-				cut_long(lp);
-			return;
-		}
-		k = (size_t)(last - p) + 1;
-		emit(lp, p, k);
-		p += k;
-		n -= k;
+		lp->linelen = 0;
 	}
+	if (last + 1 > start)
+		emit(lp, start, (size_t)(last + 1 - start));
+	k = (size_t)(fresh + n - (last + 1));
+	if (k > 0 && carry(lp, last + 1, k) != 0)
+		log_warnx("%s:%d out of memory: a line dropped", lp->src.app,
+		    lp->src.index);
 }
 
 /* Emit the carried line (a partial one gets its newline). */
@@ -320,14 +346,21 @@ flush_line(struct logpipe *lp)
 	lp->linelen = 0;
 }
 
+/*
+ * The one read buffer of every pipe: the carried line is copied to its
+ * start before each read, so that a read's lines follow it and all go to
+ * the file in one write (the bulk path).
+ */
+static char rbuf[LINE_MAX_BYTES + READ_BYTES];
+
 static void
 alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
-	static char buf[65536];
+	struct logpipe *lp = h->data;
 
-	(void)h;
 	(void)hint;
-	*b = uv_buf_init(buf, sizeof buf);
+	memcpy(rbuf, lp->line, lp->linelen);
+	*b = uv_buf_init(rbuf + lp->linelen, READ_BYTES);
 }
 
 static int
@@ -341,6 +374,49 @@ pipe_pending(const struct logpipe *lp)
 	return 0;
 }
 
+static void read_cb(uv_stream_t *, ssize_t, const uv_buf_t *);
+
+/* The resting pipes read again. */
+static void
+rest_cb(uv_timer_t *t)
+{
+	struct logpipe *lp;
+
+	(void)t;
+	while ((lp = TAILQ_FIRST(&resting)) != NULL) {
+		TAILQ_REMOVE(&resting, lp, rentry);
+		lp->resting = 0;
+		uv_read_start((uv_stream_t *)&lp->pipe, alloc_cb, read_cb);
+	}
+}
+
+/*
+ * A read of n bytes emptied lp's pipe: if the writer floods, its pipe
+ * grows (once), and rests when it is big enough to hold the writes of
+ * the rest.
+ */
+static void
+maybe_rest(struct logpipe *lp, size_t n)
+{
+	int fd;
+
+	if (n < FLOOD_BYTES || n >= READ_BYTES)
+		return;
+	if (!lp->grown && ngrown < MAX_GROWN &&
+	    uv_fileno((uv_handle_t *)&lp->pipe, &fd) == 0 &&
+	    fcntl(fd, F_SETPIPE_SZ, FLOOD_PIPE_BYTES) >= FLOOD_PIPE_BYTES) {
+		lp->grown = 1;
+		ngrown++;
+	}
+	if (!lp->grown)
+		return;
+	uv_read_stop((uv_stream_t *)&lp->pipe);
+	lp->resting = 1;
+	TAILQ_INSERT_TAIL(&resting, lp, rentry);
+	if (!uv_is_active((uv_handle_t *)&rest_timer))
+		uv_timer_start(&rest_timer, rest_cb, REST_MS, 0);
+}
+
 static void
 read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
@@ -352,19 +428,19 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (pipe_pending(lp)) {
 			lp->eof = 1; /* closed once written */
 			lp->blocked = 1;
-		}
-		else
+		} else
 			uv_close((uv_handle_t *)s, logpipe_free);
 		return;
 	}
 	if (n == 0)
 		return;
-	take(lp, b->base, (size_t)n);
+	take(lp, b->base - lp->linelen, (size_t)n);
 	if (pipe_pending(lp)) {
 		/* The app now waits on its full pipe: nothing is lost. */
 		uv_read_stop(s);
 		lp->blocked = 1;
-	}
+	} else
+		maybe_rest(lp, (size_t)n);
 }
 
 /* A pipe whose sinks are all written reads (or closes) again. */
@@ -406,6 +482,8 @@ logpipe_open(struct logpipe *lp, int *wfd)
 int
 logpipe_start(struct logpipe *lp)
 {
+	if (rest_timer.loop == NULL)
+		uv_timer_init(loop, &rest_timer);
 	return uv_read_start((uv_stream_t *)&lp->pipe, alloc_cb, read_cb);
 }
 
