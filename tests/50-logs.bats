@@ -264,6 +264,22 @@ for i in (0, 1):
 	[ "$(tail -c 1 "$(LOGS)/pa-out-0.log" | od -An -c | tr -d ' ')" = '\n' ]
 }
 
+@test "a block-buffered flood reaches the file byte for byte, lines cut across reads included" {
+	# Lines of 2 to 150 bytes from awk's 4 KiB writes: most reads end
+	# inside a line, whose head is carried into the next write.
+	cat >"$BATS_TEST_TMPDIR/block.sh" <<'SH'
+exec awk 'BEGIN { for (i = 0; i < 200000; i++) {
+	printf "%d ", i; for (k = 0; k < i % 140; k++) printf "x"; printf "\n" } }'
+SH
+	sh "$BATS_TEST_TMPDIR/block.sh" >"$BATS_TEST_TMPDIR/want"
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/want")
+	clusterctl start "$BATS_TEST_TMPDIR/block.sh" --name blk \
+		--no-autorestart --no-wait --log-max-size 0
+	has_size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+	wait_until 30 has_size "$(LOGS)/blk-out-0.log" "$size"
+	cmp "$BATS_TEST_TMPDIR/want" "$(LOGS)/blk-out-0.log"
+}
+
 @test "a line longer than 64 KiB is cut into marked pieces, nothing lost" {
 	cat >"$BATS_TEST_TMPDIR/long.py" <<'PY'
 import sys, time
