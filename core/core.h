@@ -207,7 +207,7 @@ void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
 
-/* log.c */
+/* daemon-log.c: the daemon's own log */
 int log_open(const char *);
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
