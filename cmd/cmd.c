@@ -464,3 +464,18 @@ cmd_help_all(FILE *f)
 	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
 	    "Run '%s help <command>' for a command's options.\n", progname);
 }
+
+/* An option that is a duration: 0 (and *ms, unchanged if absent) or 2. */
+int
+cmd_parse_ms(const struct cmd_ctx *ctx, const char *name, int64_t *ms)
+{
+	const char *v = cmd_opt(ctx, name);
+
+	if (v == NULL)
+		return 0;
+	if (util_parse_duration_ms(v, ms) != 0)
+		return cmd_usage_error(ctx,
+		    "invalid duration '%s' for --%s (say 1600, 500ms, 2s, 1m)",
+		    v, name);
+	return 0;
+}
