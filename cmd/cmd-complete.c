@@ -309,8 +309,12 @@ static const struct cmd_option options[] = {
 };
 
 const struct cmd_entry cmd_complete_entry = {
-	"__complete", NULL, "__complete [--describe] -- WORD... CURRENT",
-	"Print completion candidates (used by the shell scripts)", options,
-	CMD_HIDDEN | CMD_NO_START | CMD_REST, 0, 0,
-	"clusterctl __complete -- st", exec_complete,
+	.name = "__complete",
+	.usage = "__complete [--describe] -- WORD... CURRENT",
+	.summary = "Print completion candidates (used by the shell scripts)",
+	.options = options,
+	.flags = CMD_HIDDEN | CMD_NO_START | CMD_REST,
+	.max_args = 0,
+	.example = "clusterctl __complete -- st",
+	.exec = exec_complete,
 };

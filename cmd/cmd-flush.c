@@ -23,7 +23,11 @@ exec_flush(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_flush_entry = {
-	"flush", NULL, "flush [target...] [options]",
-	"Empty apps' log files (every app's without a target)", NULL,
-	CMD_DAEMON | CMD_TARGETS, 0, -1, "clusterctl flush web", exec_flush,
+	.name = "flush",
+	.usage = "flush [target...] [options]",
+	.summary = "Empty apps' log files (every app's without a target)",
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.max_args = -1,
+	.example = "clusterctl flush web",
+	.exec = exec_flush,
 };

@@ -82,6 +82,11 @@ exec_man(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_man_entry = {
-	"__man", NULL, "__man", "Print the man page's command list in scdoc",
-	NULL, CMD_HIDDEN, 0, 0, "clusterctl __man", exec_man,
+	.name = "__man",
+	.usage = "__man",
+	.summary = "Print the man page's command list in scdoc",
+	.flags = CMD_HIDDEN,
+	.max_args = 0,
+	.example = "clusterctl __man",
+	.exec = exec_man,
 };

@@ -339,10 +339,16 @@ exec_start(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_start_entry = {
-	"start", NULL,
-	"start <script|program|app> [options] [-- args...]",
-	"Start a script or program as an app of N instances (or a stopped app)",
-	options, CMD_DAEMON | CMD_REST, 1, 1,
-	"clusterctl start server.js --name web -i max -- --port 8000",
-	exec_start,
+	.name = "start",
+	.usage = "start <script|program|app> [options] [-- args...]",
+	.summary =
+	    "Start a script or program as an app of N instances (or a stopped "
+	    "app)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_REST,
+	.min_args = 1,
+	.max_args = 1,
+	.example =
+	    "clusterctl start server.js --name web -i max -- --port 8000",
+	.exec = exec_start,
 };
