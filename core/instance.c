@@ -450,6 +450,8 @@ inst_spawn(struct instance *in)
 	in->sigkilled = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
+	in->reason = in->next_reason;
+	in->reason_wall = in->started_wall;
 	in->ready_timeout = 0;
 	in->self_stopping = 0;
 	in->chanlen = 0;
@@ -763,6 +765,7 @@ inst_event(struct instance *in, enum inst_event ev)
 		switch (in->state) {
 		case ST_WAITING:
 			in->restarts++;
+			in->next_reason = REASON_CRASH;
 			set_state(in, ST_LAUNCHING);
 			inst_spawn(in);
 			break;
@@ -854,17 +857,84 @@ proc_sample(pid_t pid, unsigned long long *ut, unsigned long long *st,
 	}
 }
 
-/*
- * Stop an instance, and with restart start it again once stopped.  In
- * every state that is a stop then a start: a stopped, errored or waiting
- * one starts at once, a running one when its process has gone.
- */
+/* Start the instance (a running one stays as it is), for reason. */
 void
-inst_restart(struct instance *in, int restart)
+inst_start(struct instance *in, enum inst_reason reason)
+{
+	in->next_reason = reason;
+	inst_event(in, EV_START);
+}
+
+/* Stop the instance gracefully, and keep it stopped. */
+void
+inst_stop(struct instance *in)
 {
 	inst_event(in, EV_STOP);
-	if (restart)
-		inst_event(in, EV_START);
+}
+
+/*
+ * Stop the instance, then start it again for reason, with a fresh
+ * backoff.  In every state that is a stop then a start: a stopped, errored
+ * or waiting one starts at once, a running one when its process has gone.
+ */
+void
+inst_restart(struct instance *in, enum inst_reason reason)
+{
+	inst_backoff_reset(in);
+	inst_event(in, EV_STOP);
+	inst_start(in, reason);
+}
+
+/* Forget the crash history: the next crash restarts after the base delay. */
+void
+inst_backoff_reset(struct instance *in)
+{
+	in->crashes = 0;
+	in->unstable = 0;
+	in->delay_ms = 0;
+}
+
+/* reset: clear the counters; one waiting or given up starts now. */
+void
+inst_reset(struct instance *in)
+{
+	inst_backoff_reset(in);
+	in->restarts = 0;
+	in->nexits = 0;
+	in->have_exit = 0;
+	if (in->state == ST_WAITING || in->state == ST_ERRORED)
+		inst_start(in, REASON_MANUAL);
+}
+
+/* The status list shows. */
+enum inst_state
+inst_status(const struct instance *in)
+{
+	return in->state;
+}
+
+const char *
+inst_status_name(const struct instance *in)
+{
+	return state_names[inst_status(in)];
+}
+
+static const char *reason_names[REASON_COUNT] = {
+	[REASON_START] = "start",
+	[REASON_CRASH] = "crash",
+	[REASON_MANUAL] = "manual",
+	[REASON_RELOAD] = "reload",
+	[REASON_SCALE] = "scale",
+	[REASON_WATCH] = "watch",
+	[REASON_MEMORY] = "memory",
+	[REASON_CRON] = "cron",
+	[REASON_UPGRADE] = "upgrade",
+};
+
+const char *
+inst_reason_name(enum inst_reason r)
+{
+	return (unsigned)r < REASON_COUNT ? reason_names[r] : "unknown";
 }
 
 /* One row of list --json. */
@@ -919,6 +989,12 @@ inst_json(struct instance *in)
 	    in->state == ST_WAITING ? json_integer(in->delay_ms) : json_null());
 	json_object_set_new(o, "error",
 	    in->error != NULL ? json_string(in->error) : json_null());
+	json_object_set_new(o, "restart_reason", in->started_wall != 0 &&
+	    in->reason != REASON_START ? json_string(inst_reason_name(
+	    in->reason)) : json_null());
+	json_object_set_new(o, "restarted_at", in->started_wall != 0 &&
+	    in->reason != REASON_START ? json_integer(in->reason_wall) :
+	    json_null());
 	return o;
 }
 
