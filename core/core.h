@@ -1,7 +1,7 @@
 /*
  * The daemon: apps, their instances, the instance state machine and the
- * control server.  Only cmd/main.c's dispatch of the hidden "__daemon" and
- * "__exec" words reaches in here from the CLI side.
+ * control server.  The CLI does not include this: cmd/main.c reaches the
+ * daemon's two entry points through core/daemon.h.
  */
 #ifndef CORE_H
 #define CORE_H
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "../ipc/proto.h"
+#include "daemon.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -293,7 +294,6 @@ extern struct app_list apps;
 extern const char *home;
 extern char self_exe[];
 extern int quitting;
-int daemon_main(const char *);
 void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
@@ -379,9 +379,6 @@ void logs_handle_reload(struct req *);
 /* backoff.c */
 int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);
 #define BACKOFF_FACTOR 1.5
-
-/* exec.c: the shim between the daemon's fork and the app's exec */
-int exec_shim_main(int, char **);
 
 /* handlers.c */
 void handle_request(struct req *);

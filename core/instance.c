@@ -16,6 +16,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* How often a stopping instance whose leader is gone looks at its group. */
 #define STOP_POLL_MS 20
@@ -810,53 +811,6 @@ inst_event(struct instance *in, enum inst_event ev)
 	}
 }
 
-/*
- * CPU time (user, system, in ticks) and resident pages of pid, from one
- * read of /proc/PID/stat: list reads it for every instance.
- */
-static void
-proc_sample(pid_t pid, unsigned long long *ut, unsigned long long *st,
-    long *rss)
-{
-	char path[64], buf[1024], *p, *end;
-	unsigned long long v;
-	ssize_t n;
-	int fd, field;
-
-	*ut = *st = 0;
-	*rss = 0;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	/* The name may hold spaces and parentheses: fields follow the last
-	 * ')'.  Field 3 is the state; 14, 15 utime, stime; 24 rss. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
-		return;
-	p += 2;
-	for (field = 3; field <= 24 && *p != '\0'; field++) {
-		if (field == 3) {
-			p += strcspn(p, " ");
-			p += strspn(p, " ");
-			continue;
-		}
-		v = strtoull(p, &end, 10);
-		if (end == p)
-			return;
-		if (field == 14)
-			*ut = v;
-		else if (field == 15)
-			*st = v;
-		else if (field == 24)
-			*rss = (long)v;
-		p = end + strspn(end, " ");
-	}
-}
-
 /* Start the instance (a running one stays as it is), for reason. */
 void
 inst_start(struct instance *in, enum inst_reason reason)
@@ -942,8 +896,9 @@ json_t *
 inst_json(struct instance *in)
 {
 	struct app *a = in->app;
-	unsigned long long ut = 0, st = 0, ticks;
-	long rss = 0, hz = sysconf(_SC_CLK_TCK);
+	struct proc_stat ps;
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
 	double cpu = 0;
 	int64_t mem = 0, uptime = 0;
 	uint64_t now = uv_now(loop);
@@ -951,9 +906,9 @@ inst_json(struct instance *in)
 
 	if (in->running && !in->exited) {
 		uptime = (int64_t)(now - in->started_mono);
-		proc_sample(in->pid, &ut, &st, &rss);
-		mem = (int64_t)rss * sysconf(_SC_PAGESIZE);
-		ticks = ut + st;
+		(void)proc_read_stat(in->pid, &ps);
+		mem = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
+		ticks = ps.utime + ps.stime;
 		/* Since the last look, or since the start. */
 		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
 		    ticks >= in->cpu_ticks)
