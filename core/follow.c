@@ -30,7 +30,7 @@
 /* A logs request that follows new lines. */
 struct logsub {
 	struct req *r;	 /* NULL once its client went away */
-	json_t *targets; /* [{"app", "instance"}], NULL: every app */
+	struct targets targets; /* none: every app */
 	int streams;	 /* bit 1: out, bit 2: err */
 	int daemon;	 /* the daemon's own log instead */
 	int64_t missed;	 /* lines dropped since the last notice */
@@ -65,7 +65,7 @@ subs_sweep(void)
 	TAILQ_FOREACH_SAFE(s, &subs, entry, next)
 		if (s->r == NULL) {
 			TAILQ_REMOVE(&subs, s, entry);
-			json_decref(s->targets);
+			targets_release(&s->targets);
 			free(s);
 		}
 }
@@ -73,21 +73,15 @@ subs_sweep(void)
 static int
 sub_wants(const struct logsub *s, const struct logsrc *lp)
 {
-	json_t *t;
 	size_t i;
-	int inst;
 
 	if (s->r == NULL || s->daemon || !(s->streams & lp->stream))
 		return 0;
-	if (s->targets == NULL)
+	if (s->targets.n == 0)
 		return 1;
-	json_array_foreach(s->targets, i, t) {
-		if (util_json_int(t, "app", -1) != lp->app_id)
-			continue;
-		inst = (int)util_json_int(t, "instance", -1);
-		if (inst < 0 || inst == lp->index)
+	for (i = 0; i < s->targets.n; i++)
+		if (target_has(&s->targets.v[i], lp->app_id, lp->index))
 			return 1;
-	}
 	return 0;
 }
 
@@ -447,24 +441,27 @@ follow_tail_sort(struct follow_tail *tc)
 }
 
 /*
- * r follows new lines of streams (bits: 1 out, 2 err) of targets
- * ([{"app", "instance"}], stolen; NULL: every app), or of the daemon's
- * own log.  0, or -1 when it cannot (r is then not answered).
+ * r follows new lines of streams (bits: 1 out, 2 err) of targets (taken
+ * over; none: every app), or of the daemon's own log.  0, or -1 when it
+ * cannot (r is then not answered, and the targets are released).
  */
 int
-follow_subscribe(struct req *r, json_t *targets, int streams, int daemon)
+follow_subscribe(struct req *r, struct targets *targets, int streams,
+    int daemon)
 {
 	struct logsub *s;
 
 	subs_sweep();
 	if (r->client == NULL || (s = calloc(1, sizeof *s)) == NULL) {
-		json_decref(targets);
+		targets_release(targets);
 		return -1;
 	}
 	s->r = r;
 	s->daemon = daemon;
 	s->streams = streams;
-	s->targets = targets;
+	s->targets = *targets;
+	targets->v = NULL;
+	targets->n = 0;
 	TAILQ_INSERT_TAIL(&subs, s, entry);
 	r->on_close = sub_closed;
 	return 0;

@@ -15,10 +15,10 @@
 
 /* r's targets (default: every app); on failure reply and return -1. */
 static int
-resolve(struct req *r, json_t **targets, int *all)
+resolve(struct req *r, struct targets *targets, int *all)
 {
 	json_t *t = json_object_get(r->args, "targets"), *v, *every = NULL;
-	char err[256];
+	struct err e;
 	size_t i;
 	int rc;
 
@@ -32,13 +32,11 @@ resolve(struct req *r, json_t **targets, int *all)
 			*all = 1;
 	if (t == NULL || json_array_size(t) == 0)
 		t = every = json_pack("[s]", "all");
-	rc = app_resolve_targets(t, targets, err, sizeof err);
+	rc = targets_resolve(t, targets, &e);
 	json_decref(every);
 	if (rc == 0)
 		return 0;
-	req_error(r, strncmp(err, "no app", 6) == 0 ||
-	    strstr(err, "has no instance") != NULL ? IPC_E_NOT_FOUND :
-	    IPC_E_BAD_REQUEST, "%s", err);
+	req_fail(r, &e);
 	return -1;
 }
 
@@ -49,22 +47,21 @@ resolve(struct req *r, json_t **targets, int *all)
  * that say which instance wrote them.
  */
 static void
-each_file(json_t *targets, int streams, int combined,
+each_file(const struct targets *targets, int streams, int combined,
     void (*fn)(const struct app *, int, int, int, const char *, void *),
     void *arg)
 {
-	json_t *t, *seen = json_object();
+	json_t *seen = json_object();
 	struct app *a;
 	size_t i;
 	int k, lo, hi, st, inst;
 	char *p, key[PATH_MAX + 16];
 
-	json_array_foreach(targets, i, t) {
-		if ((a = app_find_id((int)util_json_int(t, "app", -1))) == NULL)
+	for (i = 0; i < targets->n; i++) {
+		if ((a = target_app(&targets->v[i])) == NULL)
 			continue;
-		inst = (int)util_json_int(t, "instance", -1);
-		lo = inst < 0 ? 0 : inst;
-		hi = inst < 0 ? a->ninst : inst + 1;
+		inst = targets->v[i].instance;
+		target_range(&targets->v[i], a, &lo, &hi);
 		for (k = lo; k < hi; k++)
 			for (st = 1; st <= 2; st++) {
 				if (!(streams & st) ||
@@ -111,14 +108,15 @@ flush_one(const struct app *a, int index, int want, int stream,
 void
 handle_flush(struct req *r)
 {
-	json_t *targets, *done;
+	struct targets targets;
+	json_t *done;
 	int all;
 
 	if (resolve(r, &targets, &all) != 0)
 		return;
 	done = json_array();
-	each_file(targets, 3, 1, flush_one, done);
-	json_decref(targets);
+	each_file(&targets, 3, 1, flush_one, done);
+	targets_release(&targets);
 	log_info("flushed %zu log files", json_array_size(done));
 	req_reply(r, json_pack("{s:o}", "files", done));
 }
@@ -150,7 +148,7 @@ void
 handle_logs(struct req *r)
 {
 	struct follow_tail tc;
-	json_t *targets = NULL;
+	struct targets targets = { NULL, 0 };
 	const char *stream = util_json_str(r->args, "stream", "all");
 	int64_t lines = util_json_int(r->args, "lines", 15);
 	int follow = util_json_bool(r->args, "follow", 0);
@@ -181,18 +179,15 @@ handle_logs(struct req *r)
 			json_decref(tc.entries);
 			return;
 		}
-		each_file(targets, streams, 0, tail_one, &tc);
+		each_file(&targets, streams, 0, tail_one, &tc);
 		follow_tail_sort(&tc);
 	}
 	follow_send(r, tc.entries);
 	json_decref(tc.entries);
-	if (all) {
-		json_decref(targets);
-		targets = NULL;
-	}
-	if (!follow || follow_subscribe(r, targets, streams, daemon) != 0) {
-		if (!follow)
-			json_decref(targets);
+	if (all)
+		targets_release(&targets);
+	if (!follow || follow_subscribe(r, &targets, streams, daemon) != 0) {
+		targets_release(&targets);
 		req_reply(r, json_pack("{s:[]}", "lines"));
 	}
 }

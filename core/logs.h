@@ -25,6 +25,7 @@
 struct app;
 struct instance;
 struct req;
+struct targets;
 
 /* How an app's lines are written. */
 #define LOGFMT_RAW 0  /* the line as the app wrote it */
@@ -114,7 +115,7 @@ void follow_tail_file(struct follow_tail *, const struct app *, int, int,
 void follow_tail_daemon(struct follow_tail *, const char *);
 void follow_tail_sort(struct follow_tail *);
 void follow_send(struct req *, json_t *);
-int follow_subscribe(struct req *, json_t *, int, int);
+int follow_subscribe(struct req *, struct targets *, int, int);
 
 /* handlers-logs.c */
 void handle_logs(struct req *);
