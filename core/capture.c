@@ -221,8 +221,10 @@ logpipe_new(const struct instance *in, int stream)
 		(void)add_sink(lp, path, &a->logs);
 		free(path);
 	}
-	if (a->logs.log_file != NULL)
-		(void)add_sink(lp, a->logs.log_file, &a->logs);
+	if ((path = logs_stream_path(a, in->index, 0)) != NULL) {
+		(void)add_sink(lp, path, &a->logs);
+		free(path);
+	}
 	uv_pipe_init(loop, &lp->pipe, 0);
 	lp->pipe.data = lp;
 	return lp;

@@ -42,9 +42,10 @@ resolve(struct req *r, struct targets *targets, int *all)
 
 /*
  * Call fn(app, index, want, stream, path, arg) for each distinct file of
- * the targets' chosen streams.  index is -1 for a file instances share;
- * want is then the instance the target names (-1: all), to filter lines
- * that say which instance wrote them.
+ * the targets' chosen streams (bits: 1 out, 2 err), and their combined
+ * files (-l, stream 0) when combined.  index is -1 for a file instances
+ * share; want is then the instance the target names (-1: all), to filter
+ * lines that say which instance wrote them.
  */
 static void
 each_file(const struct targets *targets, int streams, int combined,
@@ -54,7 +55,7 @@ each_file(const struct targets *targets, int streams, int combined,
 	json_t *seen = json_object();
 	struct app *a;
 	size_t i;
-	int k, lo, hi, st, inst;
+	int k, lo, hi, st, inst, shared;
 	char *p, key[PATH_MAX + 16];
 
 	for (i = 0; i < targets->n; i++) {
@@ -63,33 +64,35 @@ each_file(const struct targets *targets, int streams, int combined,
 		inst = targets->v[i].instance;
 		target_range(&targets->v[i], a, &lo, &hi);
 		for (k = lo; k < hi; k++)
-			for (st = 1; st <= 2; st++) {
-				if (!(streams & st) ||
+			for (st = 0; st <= 2; st++) {
+				if (!(st == 0 ? combined : streams & st) ||
 				    (p = logs_stream_path(a, k, st)) == NULL)
 					continue;
+				shared = logs_stream_shared(a, st);
 				snprintf(key, sizeof key, "%s#%d", p,
-				    logs_stream_shared(a, st) ? inst : k);
+				    shared ? inst : k);
 				if (json_object_get(seen, key) == NULL) {
 					json_object_set_new(seen, key,
 					    json_true());
-					fn(a, logs_stream_shared(a, st) ? -1 : k,
-					    inst, st, p, arg);
+					fn(a, shared ? -1 : k, inst, st, p, arg);
 				}
 				free(p);
 			}
-		p = a->logs.log_file;
-		if (combined && p != NULL && json_object_get(seen, p) == NULL) {
-			json_object_set_new(seen, p, json_true());
-			fn(a, -1, inst, 0, p, arg);
-		}
 	}
 	json_decref(seen);
 }
+
+/* What a flush did: the files emptied, how many rotated ones went. */
+struct flushed {
+	json_t *files;
+	int rotated;
+};
 
 static void
 flush_one(const struct app *a, int index, int want, int stream,
     const char *path, void *arg)
 {
+	struct flushed *fl = arg;
 	json_t *v;
 	size_t i;
 
@@ -97,28 +100,31 @@ flush_one(const struct app *a, int index, int want, int stream,
 	(void)index;
 	(void)want;
 	(void)stream;
-	json_array_foreach((json_t *)arg, i, v)
+	json_array_foreach(fl->files, i, v)
 		if (strcmp(json_string_value(v), path) == 0)
 			return;
-	logf_truncate(path);
-	json_array_append_new(arg, json_string(path));
+	fl->rotated += logf_flush(path);
+	json_array_append_new(fl->files, json_string(path));
 }
 
-/* flush {"targets"}: empty the apps' log files. */
+/* flush {"targets"}: empty the apps' log files, remove rotated ones. */
 void
 handle_flush(struct req *r)
 {
 	struct targets targets;
-	json_t *done;
+	struct flushed fl;
 	int all;
 
 	if (resolve(r, &targets, &all) != 0)
 		return;
-	done = json_array();
-	each_file(&targets, 3, 1, flush_one, done);
+	fl.files = json_array();
+	fl.rotated = 0;
+	each_file(&targets, 3, 1, flush_one, &fl);
 	targets_release(&targets);
-	log_info("flushed %zu log files", json_array_size(done));
-	req_reply(r, json_pack("{s:o}", "files", done));
+	log_info("flushed %zu log files, removed %d rotated ones",
+	    json_array_size(fl.files), fl.rotated);
+	req_reply(r, json_pack("{s:o, s:i}", "files", fl.files, "rotated",
+	    fl.rotated));
 }
 
 /* reload-logs: reopen every file, as SIGUSR1 does. */

@@ -57,17 +57,54 @@ logs_path(const struct app *a, int index, int stream)
 	return p;
 }
 
-/* Where instance index's stream goes: a new string, NULL when disabled. */
+/*
+ * Whether the files the user named (-o, -e, -l) are one per instance, as
+ * pm2 does in cluster mode without --merge-logs: out.log is out-0.log,
+ * out-1.log...
+ */
+static int
+per_instance(const struct app *a)
+{
+	return a->logs.per_instance && !a->logs.merge;
+}
+
+/*
+ * A user's file for instance index: "-N" before the extension of its
+ * name (out.log: out-0.log), or at its end when it has none.
+ */
+static char *
+instance_path(const char *file, int index)
+{
+	const char *base = strrchr(file, '/'), *dot;
+	char *p;
+	int n;
+
+	base = base != NULL ? base + 1 : file;
+	dot = strrchr(base, '.');
+	if (dot == NULL || dot == base)
+		dot = base + strlen(base);
+	n = (int)(dot - file);
+	if (asprintf(&p, "%.*s-%d%s", n, file, index, dot) == -1)
+		return NULL;
+	return p;
+}
+
+/*
+ * Where instance index's stream goes (1 out, 2 err, 0 the combined file of
+ * -l): a new string, NULL when disabled or, for 0, when there is none.
+ */
 char *
 logs_stream_path(const struct app *a, int index, int stream)
 {
-	const char *file = stream == 1 ? a->out_file : a->err_file;
+	const char *file = stream == 0 ? a->logs.log_file :
+	    stream == 1 ? a->out_file : a->err_file;
 	char *p;
 
-	if (disabled(file))
+	if (disabled(file) || (stream == 0 && file == NULL))
 		return NULL;
 	if (file != NULL)
-		return strdup(file);
+		return per_instance(a) ? instance_path(file, index) :
+		    strdup(file);
 	if (!a->logs.merge)
 		return logs_path(a, index, stream);
 	if (asprintf(&p, "%s/logs/%s-%s.log", home, a->name,
@@ -76,12 +113,14 @@ logs_stream_path(const struct app *a, int index, int stream)
 	return p;
 }
 
-/* Whether lines in stream's file carry no instance number. */
+/* Whether stream's file (0: the combined one) is one for all instances. */
 int
 logs_stream_shared(const struct app *a, int stream)
 {
-	return a->logs.merge ||
-	    (stream == 1 ? a->out_file : a->err_file) != NULL;
+	const char *file = stream == 0 ? a->logs.log_file :
+	    stream == 1 ? a->out_file : a->err_file;
+
+	return a->logs.merge || (file != NULL && !per_instance(a));
 }
 
 const char *
@@ -106,6 +145,10 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 		l->log_file = strdup(v);
 	l->merge = util_json_bool(spec, "merge_logs", 0) ||
 	    util_json_bool(spec, "combine_logs", 0);
+	/* pm2: cluster mode, or an instance count given, without merge. */
+	v = util_json_str(spec, "exec_mode", "");
+	l->per_instance = json_object_get(spec, "instances") != NULL ||
+	    strcmp(v, "cluster") == 0 || strcmp(v, "cluster_mode") == 0;
 	if (util_json_bool(spec, "time", 0))
 		l->format = LOGFMT_TIME;
 	if ((v = util_json_str(spec, "log_date_format", NULL)) != NULL &&
@@ -174,7 +217,7 @@ logs_describe(const struct app *a, int index, json_t *row)
 
 	paths[0] = logs_stream_path(a, index, 1);
 	paths[1] = logs_stream_path(a, index, 2);
-	paths[2] = a->logs.log_file != NULL ? strdup(a->logs.log_file) : NULL;
+	paths[2] = logs_stream_path(a, index, 0);
 	msg[0] = '\0';
 	for (i = 0; i < 3 && msg[0] == '\0'; i++)
 		if (paths[i] != NULL)

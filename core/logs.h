@@ -36,6 +36,7 @@ struct targets;
 struct app_logs {
 	char *log_file;	   /* -l: out and err combined, or NULL */
 	int merge;	   /* one file per stream for all instances */
+	int per_instance;  /* -o, -e, -l name one file per instance */
 	int format;	   /* LOGFMT_* */
 	char *date_format; /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
 	int64_t max_size;  /* rotate at this size; 0: never */
@@ -88,7 +89,7 @@ void logf_init(void);
 int logf_sink_init(struct logsink *, const char *, const struct app_logs *);
 int logf_sink_write(struct logsink *, const char *, size_t);
 void logf_sink_release(struct logsink *);
-void logf_truncate(const char *);
+int logf_flush(const char *);
 int logf_error(const char *, char *, size_t);
 int logf_reopen_all(void);
 
