@@ -14,6 +14,7 @@
  * Rotation renames NAME.log to NAME.log.1 (older ones shift up) between
  * two writes; with compression a worker thread gzips NAME.log.1.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,6 +41,7 @@ struct logfile {
 	int retain;
 	int compress;
 	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
+	unsigned flushes;    /* how many times it was flushed */
 	int full;	     /* writes wait for room */
 	int err;	     /* why: the errno of the failed write or open */
 	int64_t err_since;   /* ms since the epoch */
@@ -57,12 +59,107 @@ logf_init(void)
 	uv_unref((uv_handle_t *)&retry_timer);
 }
 
+/*
+ * The directory that holds path, opened (O_PATH), its missing directories
+ * created first (0755, as the daemon's user, as pm2 does): each one made
+ * is entered without following a link, so nothing swapped in on the way
+ * redirects the file.  *base is set to the file's name in it.  The fd, or
+ * -1 and errno.
+ */
+static int
+dir_open(const char *path, const char **base)
+{
+	char dir[PATH_MAX], *end, *comp, *slash;
+	int dfd, nfd, err;
+
+	if ((*base = strrchr(path, '/')) == NULL) {
+		*base = path;
+		return open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if ((size_t)(*base - path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(*base - path));
+	dir[*base - path] = '\0';
+	(*base)++;
+	if (dir[0] == '\0')
+		return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1 ||
+	    errno != ENOENT)
+		return dfd;
+	/* Back to the deepest directory that exists. */
+	end = dir + strlen(dir);
+	do {
+		while (end > dir && end[-1] != '/')
+			end--;
+		while (end > dir && end[-1] == '/')
+			end--;
+		*end = '\0';
+		dfd = end == dir ? open(dir[0] == '/' || path[0] == '/' ? "/" :
+		    ".", O_PATH | O_DIRECTORY | O_CLOEXEC) :
+		    open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} while (dfd == -1 && errno == ENOENT && end > dir);
+	if (dfd == -1)
+		return -1;
+	/* Then down again, making each missing one. */
+	memcpy(dir, path, (size_t)(*base - 1 - path));
+	dir[*base - 1 - path] = '\0';
+	for (comp = end; *comp == '/'; comp++)
+		;
+	while (*comp != '\0') {
+		if ((slash = strchr(comp, '/')) != NULL)
+			*slash = '\0';
+		if (mkdirat(dfd, comp, 0755) == -1 && errno != EEXIST) {
+			err = errno;
+			close(dfd);
+			errno = err;
+			return -1;
+		}
+		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		err = errno;
+		close(dfd);
+		if ((dfd = nfd) == -1) {
+			errno = err;
+			return -1;
+		}
+		if (slash == NULL)
+			break;
+		for (comp = slash + 1; *comp == '/'; comp++)
+			;
+	}
+	return dfd;
+}
+
+/*
+ * Open the log file at path for appending: the one place the daemon opens
+ * an app's log file.  Missing directories are made (dir_open); the file
+ * itself is never reached through a symbolic link.  The fd, or -1 and
+ * errno.
+ */
+static int
+logf_open(const char *path)
+{
+	const char *base;
+	int dfd, fd, err;
+
+	if ((dfd = dir_open(path, &base)) == -1)
+		return -1;
+	fd = openat(dfd, base, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	err = errno;
+	close(dfd);
+	errno = err;
+	return fd;
+}
+
 static void
 file_open_fd(struct logfile *f)
 {
 	struct stat st;
 
-	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	f->fd = logf_open(f->path);
 	if (f->fd == -1) {
 		f->err = errno;
 		f->err_since = daemon_now_wall();
@@ -165,6 +262,7 @@ struct gzjob {
 	struct logfile *file; /* holds a reference */
 	char from[PATH_MAX];
 	char to[PATH_MAX];
+	unsigned flushes; /* the file's count when the job began */
 	int rc;
 };
 
@@ -194,6 +292,8 @@ gz_done(uv_work_t *w, int status)
 			snprintf(kept, sizeof kept, "%s", j->from);
 		log_warnx("cannot compress %s; kept as %s", j->from, kept);
 	}
+	if (j->rc == 0 && j->flushes != f->flushes)
+		(void)unlink(j->to); /* flushed while it was compressed */
 	f->compressing = 0;
 	if (f->refs > 1 && f->fd != -1 && !f->full && f->max_size > 0 &&
 	    f->size >= f->max_size)
@@ -242,6 +342,7 @@ file_rotate(struct logfile *f)
 	log_debug("rotated %s", f->path);
 	if (f->compress && (j = calloc(1, sizeof *j)) != NULL) {
 		j->file = f;
+		j->flushes = f->flushes;
 		j->work.data = j;
 		snprintf(j->from, sizeof j->from, "%s", to);
 		snprintf(j->to, sizeof j->to, "%s.1.gz", f->path);
@@ -390,11 +491,46 @@ logf_sink_release(struct logsink *s)
 	s->file = NULL;
 }
 
-/* Empty the file at path, open or not (flush). */
-void
-logf_truncate(const char *path)
+/*
+ * Whether name, in the directory of a log file called base, is one of its
+ * rotated files: base.K, base.K.gz, or base.K.MS (kept when compressing
+ * it failed).
+ */
+static int
+rotated_name(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	const char *p;
+
+	if (strncmp(name, base, n) != 0 || name[n] != '.')
+		return 0;
+	p = name + n + 1;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '\0' || strcmp(p, ".gz") == 0)
+		return 1;
+	if (*p++ != '.' || *p == '\0')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0';
+}
+
+/*
+ * Empty the file at path, open or not, and remove its rotated files
+ * (flush).  How many rotated files went.
+ */
+int
+logf_flush(const char *path)
 {
 	struct logfile *f = file_find(path);
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
 
 	if (f != NULL && f->fd != -1) {
 		if (ftruncate(f->fd, 0) == -1)
@@ -402,6 +538,22 @@ logf_truncate(const char *path)
 		f->size = 0;
 	} else if (truncate(path, 0) == -1 && errno != ENOENT)
 		log_warn("cannot empty %s", path);
+	if (f != NULL)
+		f->flushes++;
+	if (base == NULL || (size_t)(base - path) >= sizeof dir)
+		return 0;
+	snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
+	if ((dp = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+		return 0;
+	while ((d = readdir(dp)) != NULL)
+		if (rotated_name(d->d_name, base + 1)) {
+			if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
+				n++;
+			else
+				log_warn("cannot remove %s/%s", dir, d->d_name);
+		}
+	closedir(dp);
+	return n;
 }
 
 /* The trouble the file at path is in, for describe: 1 and msg, or 0. */
