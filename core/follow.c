@@ -9,11 +9,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "../ipc/util.h"
 #include "core.h"
@@ -192,11 +195,39 @@ follow_publish(const struct logsrc *src, const char *data, size_t len,
 }
 
 /*
- * The last n lines of the file at path, as a malloc'd buffer of whole
- * lines (*len bytes); NULL when it cannot be read or is empty.
+ * Keep the last n lines of buf (have bytes, *len set to what is kept);
+ * when front_cut, buf does not start at a line's start, and a first
+ * partial line is dropped.
+ */
+static void
+keep_last(char *buf, size_t have, int n, int front_cut, size_t *len)
+{
+	size_t k = have;
+	int lines = 0;
+
+	/* Back from the end (past the last newline) over n line ends. */
+	if (k > 0 && buf[k - 1] == '\n')
+		k--;
+	while (k > 0) {
+		if (buf[k - 1] == '\n' && ++lines == n)
+			break;
+		k--;
+	}
+	if (k == 0 && front_cut) {
+		/* Stopped reading mid-line: drop the partial first line. */
+		char *nl = memchr(buf, '\n', have);
+		k = nl != NULL ? (size_t)(nl - buf) + 1 : have;
+	}
+	memmove(buf, buf + k, have - k);
+	*len = have - k;
+}
+
+/*
+ * The last n lines of the plain file at path, as a malloc'd buffer of
+ * whole lines (*len bytes), read backwards; NULL when it cannot be read.
  */
 static char *
-tail_read(const char *path, int n, size_t *len)
+tail_plain(const char *path, int n, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL, *nb;
@@ -206,7 +237,7 @@ tail_read(const char *path, int n, size_t *len)
 	int fd, lines = 0;
 
 	*len = 0;
-	if (n <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1) {
 		close(fd);
@@ -238,23 +269,108 @@ tail_read(const char *path, int n, size_t *len)
 	close(fd);
 	if (buf == NULL)
 		return NULL;
-	/* Back from the end (past the last newline) over n line ends. */
-	k = have;
-	if (k > 0 && buf[k - 1] == '\n')
-		k--;
-	lines = 0;
-	while (k > 0) {
-		if (buf[k - 1] == '\n' && ++lines == n)
+	keep_last(buf, have, n, off > 0, len);
+	return buf;
+}
+
+/*
+ * The last n lines of the gzip file at path (a rotated log), read
+ * through, keeping at most the last 2 * TAIL_MAX_BYTES; NULL when it
+ * cannot be read.
+ */
+static char *
+tail_gz(const char *path, int n, size_t *len)
+{
+	size_t have = 0, cap = 2 * TAIL_MAX_BYTES;
+	int got, fd, cut = 0;
+	char *buf;
+	gzFile gz;
+
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((gz = gzdopen(fd, "rb")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	if ((buf = malloc(cap)) == NULL) {
+		gzclose(gz);
+		return NULL;
+	}
+	for (;;) {
+		if (have == cap) {
+			/* Keep the later half. */
+			memmove(buf, buf + cap / 2, cap / 2);
+			have = cap / 2;
+			cut = 1;
+		}
+		if ((got = gzread(gz, buf + have, (unsigned)(cap - have))) <= 0)
 			break;
-		k--;
+		have += (size_t)got;
 	}
-	if (k == 0 && off > 0) {
-		/* Stopped reading mid-line: drop the partial first line. */
-		char *nl = memchr(buf, '\n', have);
-		k = nl != NULL ? (size_t)(nl - buf) + 1 : have;
+	gzclose(gz);
+	keep_last(buf, have, n, cut, len);
+	return buf;
+}
+
+/* How many lines (newlines) buf holds. */
+static int
+count_lines(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	int n = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n++;
+		p++;
 	}
-	memmove(buf, buf + k, have - k);
-	*len = have - k;
+	return n;
+}
+
+/*
+ * The last n lines of the log at path, as a malloc'd buffer of whole
+ * lines (*len bytes); NULL when it cannot be read or is empty.  When the
+ * file has fewer (it was just rotated, or flushed), they are completed
+ * from its rotated files, NAME.log.1 (or .1.gz), then .2 and on.
+ */
+static char *
+tail_read(const char *path, int n, size_t *len)
+{
+	char *buf, *older, *nb, rpath[PATH_MAX + 32];
+	size_t olen;
+	int k, have;
+
+	*len = 0;
+	if (n <= 0)
+		return NULL;
+	if ((buf = tail_plain(path, n, len)) == NULL) {
+		/* Empty (just rotated), or not there at all. */
+		if (access(path, F_OK) != 0 || (buf = malloc(1)) == NULL)
+			return NULL;
+		*len = 0;
+	}
+	have = count_lines(buf, *len);
+	for (k = 1; have < n && *len < TAIL_MAX_BYTES && k <= 1000; k++) {
+		snprintf(rpath, sizeof rpath, "%s.%d", path, k);
+		if ((older = tail_plain(rpath, n - have, &olen)) == NULL) {
+			snprintf(rpath, sizeof rpath, "%s.%d.gz", path, k);
+			if ((older = tail_gz(rpath, n - have, &olen)) == NULL)
+				break;
+		}
+		if ((nb = realloc(older, olen + *len + 1)) == NULL) {
+			free(older);
+			break;
+		}
+		memcpy(nb + olen, buf, *len);
+		free(buf);
+		buf = nb;
+		*len += olen;
+		have += count_lines(nb, olen);
+	}
+	if (*len == 0) {
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 
