@@ -174,6 +174,10 @@ emit_options(const struct out *o, const struct cmd_option *opt)
 	for (; opt != NULL && opt->name != NULL; opt++) {
 		snprintf(w, sizeof w, "--%s", opt->name);
 		emit(o, w, opt->help);
+		if (cmd_option_alias(opt) != NULL) {
+			snprintf(w, sizeof w, "--%s", cmd_option_alias(opt));
+			emit(o, w, opt->help);
+		}
 		if (opt->short_name != 0 && strncmp(o->cur, "--", 2) != 0) {
 			snprintf(w, sizeof w, "-%c", opt->short_name);
 			emit(o, w, opt->help);
@@ -187,6 +191,7 @@ find_option(const struct cmd_entry *e, const char *word, size_t len)
 {
 	const struct cmd_option *sets[2] = { e->options, cmd_global_options };
 	const struct cmd_option *opt;
+	const char *alias;
 	int s;
 
 	for (s = 0; s < 2; s++)
@@ -194,6 +199,11 @@ find_option(const struct cmd_entry *e, const char *word, size_t len)
 			if (word[0] == '-' && word[1] == '-' &&
 			    strlen(opt->name) == len - 2 &&
 			    strncmp(word + 2, opt->name, len - 2) == 0)
+				return opt;
+			if (word[0] == '-' && word[1] == '-' &&
+			    (alias = cmd_option_alias(opt)) != NULL &&
+			    strlen(alias) == len - 2 &&
+			    strncmp(word + 2, alias, len - 2) == 0)
 				return opt;
 			if (word[0] == '-' && word[1] != '-' && len == 2 &&
 			    word[1] == opt->short_name)

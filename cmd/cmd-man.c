@@ -29,6 +29,11 @@ put_options(const struct cmd_option *o)
 		printf("*--");
 		put_text(o->name);
 		putchar('*');
+		if (cmd_option_alias(o) != NULL) {
+			printf(", *--");
+			put_text(cmd_option_alias(o));
+			putchar('*');
+		}
 		if (o->arg != NULL) {
 			printf(" _");
 			put_text(o->arg);

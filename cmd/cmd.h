@@ -82,6 +82,7 @@ extern const struct cmd_option cmd_global_options[];
 extern const char *progname;
 
 const struct cmd_entry *cmd_find(const char *, const char **);
+const char *cmd_option_alias(const struct cmd_option *);
 int cmd_parse(const struct cmd_entry *, int, char **, struct cmd_ctx *);
 void cmd_ctx_release(struct cmd_ctx *);
 const char *cmd_opt(const struct cmd_ctx *, const char *);
