@@ -240,6 +240,8 @@ logpipe_free(uv_handle_t *h)
 		logf_sink_release(&lp->sink[i]);
 	if (lp->grown)
 		ngrown--;
+	if (lp->resting)
+		TAILQ_REMOVE(&resting, lp, rentry);
 	free(lp->src.app);
 	free(lp->src.date_format);
 	free(lp->line);
