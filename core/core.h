@@ -229,6 +229,7 @@ struct req {
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
+	int mutates; /* may change the desired state (core/state.c) */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -353,6 +354,25 @@ struct instance *share_find_instance(pid_t);
 const char *share_preload_path(void);
 json_t *share_sockets_json(const struct app *);
 
+/* state.c: the desired state on disk (docs/state.md) */
+#define STATE_FORMAT_STATE "clusterctl-state"
+#define STATE_FORMAT_DUMP "clusterctl-dump"
+#define STATE_VERSION 1
+#define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
+void state_init(void);
+int state_sync(void);
+int state_sync_error(char *, size_t);
+int state_check(const json_t *, char *, size_t);
+json_t *state_read_file(const char *, char *, size_t);
+json_t *state_dump_json(void);
+json_t *state_apply(const json_t *, const json_t *, int);
+const json_t *state_restored(void);
+int state_generation(void);
+char *state_take_notice(void);
+void state_exit_clean(void);
+void state_handle_dump(struct req *);
+void state_handle_resurrect(struct req *);
+
 /* notify.c */
 int notify_open(void);
 const char *notify_socket_path(void);
@@ -369,5 +389,6 @@ void inst_notify(struct instance *, const char *, size_t);
 /* app.c (cluster mode) */
 void app_sweep_gone(void);
 void app_retire_instance(struct app *, int);
+void app_restore_id(struct app *, int);
 
 #endif

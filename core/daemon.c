@@ -47,6 +47,8 @@ daemon_now_wall(void)
 void
 daemon_quit(void)
 {
+	if (quitting)
+		state_exit_clean();
 	(void)unlink(sock_path);
 	(void)unlink(pid_path);
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
@@ -169,6 +171,28 @@ is_our_orphan(const char *pid)
 	return app && ours;
 }
 
+/* Whether pid exists and is not a zombie (dead, not reaped yet). */
+static int
+pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	if (waitpid(pid, NULL, WNOHANG) == pid) /* ours: a subreaper's */
+		return 0;
+	p = strrchr(buf, ')');
+	return p == NULL || (p[1] != '\0' && p[2] != 'Z' && p[2] != 'X');
+}
+
 /*
  * A daemon that died without stopping its apps (SIGKILL, OOM) took their
  * leaders with it (PDEATHSIG), but not what they had started.  Holding the
@@ -180,8 +204,9 @@ sweep_orphans(void)
 {
 	struct dirent *de;
 	DIR *d;
-	pid_t pid;
-	int n = 0;
+	pid_t *pids = NULL, *np, pid;
+	size_t n = 0, i, left;
+	int tries;
 
 	if ((d = opendir("/proc")) == NULL)
 		return;
@@ -194,11 +219,26 @@ sweep_orphans(void)
 		log_warnx("killing pid %ld, left running by a previous daemon",
 		    (long)pid);
 		(void)kill(pid, SIGKILL);
-		n++;
+		if ((np = realloc(pids, (n + 1) * sizeof *pids)) != NULL) {
+			pids = np;
+			pids[n++] = pid;
+		}
 	}
 	closedir(d);
-	if (n > 0)
-		log_info("swept %d orphaned process%s", n, n == 1 ? "" : "es");
+	if (n == 0)
+		return;
+	/* The old generation is gone before a new one starts (a restore):
+	 * SIGKILL is quick, but not instant. */
+	for (tries = 0; tries < 500; tries++) {
+		for (i = 0, left = 0; i < n; i++)
+			if (pid_alive(pids[i]))
+				left++;
+		if (left == 0)
+			break;
+		usleep(10000);
+	}
+	log_info("swept %zu orphaned process%s", n, n == 1 ? "" : "es");
+	free(pids);
 }
 
 static int
@@ -282,6 +322,8 @@ daemon_main(const char *h)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
 	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,
 	    (long)getpid(), home);
+	/* Apps of a daemon that died come back (core/state.c). */
+	state_init();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();
 	return 0;
