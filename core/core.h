@@ -373,6 +373,15 @@ void state_exit_clean(void);
 void state_handle_dump(struct req *);
 void state_handle_resurrect(struct req *);
 
+/* keeper.c: the process that restarts a dead daemon (docs/architecture.md) */
+int keeper_main(const char *);
+void keeper_attach(void);
+int keeper_attached(void);
+int keeper_take(const char *);
+void keeper_hold(const char *, int);
+void keeper_drop(const char *);
+void keeper_up(void);
+
 /* notify.c */
 int notify_open(void);
 const char *notify_socket_path(void);

@@ -297,6 +297,8 @@ daemon_main(const char *h)
 		fatal("cannot find my own executable");
 	self_exe[n] = '\0';
 	(void)prctl(PR_SET_NAME, "clusterctl-d");
+	/* Started by a keeper: its channel, and the sockets it held. */
+	keeper_attach();
 	signal(SIGPIPE, SIG_IGN);
 	/* No descriptor we were given may reach an app. */
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -324,6 +326,7 @@ daemon_main(const char *h)
 	    (long)getpid(), home);
 	/* Apps of a daemon that died come back (core/state.c). */
 	state_init();
+	keeper_up();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();
 	return 0;

@@ -477,6 +477,11 @@ server_listen(const char *path)
 	mode_t old;
 	int dirfd, fd, r;
 
+	/* The keeper held it while no daemon lived: clients waited. */
+	if ((fd = keeper_take("control")) >= 0) {
+		dirfd = -1;
+		goto serve;
+	}
 	if ((r = ipc_sockaddr(path, &sa, &salen, &dirfd)) != 0)
 		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -494,6 +499,8 @@ server_listen(const char *path)
 		close(fd);
 		goto out;
 	}
+	keeper_hold("control", fd);
+serve:
 	uv_pipe_init(loop, &listener, 0);
 	if ((r = uv_pipe_open(&listener, fd)) != 0 ||
 	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) != 0) {

@@ -80,6 +80,8 @@ local_teardown() {
 }
 
 @test "a daemon killed by SIGKILL: the next one restores its apps as they were, old processes gone" {
+	# Without a keeper: the next command's daemon restores.
+	export CLUSTERCTL_NO_KEEPER=1
 	clusterctl start /bin/sleep --name up -i 3 -- 1000
 	clusterctl start /bin/sleep --name half -i 2 -- 1000
 	clusterctl start /bin/sleep --name off -- 1000
@@ -113,6 +115,7 @@ local_teardown() {
 }
 
 @test "the old generation's leftovers are gone before the restored apps start" {
+	export CLUSTERCTL_NO_KEEPER=1
 	clusterctl start "$FIXTURES/stubborn.sh" --name kid \
 		-- "$BATS_TEST_TMPDIR/child.pid"
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/child.pid"
@@ -231,4 +234,61 @@ local_teardown() {
 	run clusterctl resurrect -f "$BATS_TEST_TMPDIR/bad.json"
 	assert_failure 1
 	assert_output --partial "cannot read"
+}
+
+@test "with no human action a daemon killed by SIGKILL is back with its apps, and the shared port refuses nothing" {
+	port=$(free_port)
+	clusterctl start "$EXAMPLES/python/server.py" --name web -i 2 --env PORT=$port
+	clusterctl start /bin/sleep --name idle -i 2 -- 1000
+	clusterctl stop idle:1
+	wait_until 20 all_status web online
+	old=$(clusterctl list --json | json_get '" ".join(str(r["pid"]) for r in d if r["pid"])')
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	python3 "$FIXTURES/load.py" "$port" "$BATS_TEST_TMPDIR/load" \
+		"$BATS_TEST_TMPDIR/stop" 5000 &
+	loader=$!
+	wait_until 20 test -e "$BATS_TEST_TMPDIR/load.started"
+	kill -KILL "$daemon"
+	# Nobody runs a command: the keeper starts a new daemon by itself.
+	wait_until 10 eval '[ "$(cat "$CLUSTERCTL_HOME/daemon.pid" 2>/dev/null)" != "$daemon" ]'
+	wait_until 20 all_status web online
+	new=$(clusterctl list --json | json_get '" ".join(str(r["pid"]) for r in d if r["name"]=="web")')
+	echo "$new" > "$BATS_TEST_TMPDIR/stop"
+	wait "$loader"
+	echo "# load: $(cat "$BATS_TEST_TMPDIR/load")" >&3
+	# A request in flight in a killed instance may be cut; none is refused.
+	run json_get 'd["errors"]' < "$BATS_TEST_TMPDIR/load"
+	refute_output --partial "Refused"
+	[ "$(json_get 'd["failed"] <= 1' < "$BATS_TEST_TMPDIR/load")" = True ]
+	[ "$(json_get 'len(d["pids"]) >= 3' < "$BATS_TEST_TMPDIR/load")" = True ]
+	wait_until 20 eval '[ "$(status_of idle 0)" = online ]'
+	[ "$(status_of idle 1)" = stopped ]
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 4 ]
+	for p in $old $daemon; do ! alive "$p"; done
+	grep -q "keeper: the daemon (pid $daemon) was killed by SIGKILL; starting a new one" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	grep -q "the keeper handed over 2 listening sockets" "$CLUSTERCTL_HOME/daemon.log"
+}
+
+@test "the keeper goes with the daemon on kill, and holds nothing a client can use" {
+	clusterctl ping
+	keeper=$(pgrep -f "clusterctl-keeper __keeper $CLUSTERCTL_HOME\$")
+	[ -n "$keeper" ]
+	# No socket of its own: only duplicates of the daemon's listeners.
+	run ls -l /proc/$keeper/fd
+	refute_output --partial "$CLUSTERCTL_HOME/sock"
+	clusterctl kill
+	wait_until 10 eval "! alive $keeper"
+}
+
+@test "a daemon that cannot start is not started again and again" {
+	clusterctl ping
+	clusterctl kill
+	# An unwritable log makes the daemon fail at start.
+	mkdir "$CLUSTERCTL_HOME/daemon.log.d"
+	rm -f "$CLUSTERCTL_HOME/daemon.log"
+	ln -s "$CLUSTERCTL_HOME/daemon.log.d" "$CLUSTERCTL_HOME/daemon.log"
+	run timeout 20 "$CLUSTERCTL_BIN" ping
+	assert_failure 4
+	wait_until 10 no_test_pids
 }
