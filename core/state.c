@@ -39,13 +39,14 @@ static char *notice;	    /* for the next client that asks something */
 static int
 inst_desired_running(const struct instance *in)
 {
-	switch (in->state) {
-	case ST_STOPPED:
+	switch (in->fsm_state) {
+	case IS_STOPPED:
 		return 0;
-	case ST_STOPPING:
-		return in->restart_after_stop || in->self_stopping;
+	case IS_STOPPING:
+	case IS_KILLING:
+		return in->want_up;
 	default:
-		return 1;
+		return 1; /* on its way up, up, or to be restarted */
 	}
 }
 
@@ -268,7 +269,8 @@ state_read_file(const char *path, char *err, size_t errlen)
 
 /* Start the instances of a that the entry wants running: how many. */
 static int
-start_desired(struct app *a, const json_t *entry, int only_idle)
+start_desired(struct app *a, const json_t *entry, int only_idle,
+    enum inst_reason why)
 {
 	const json_t *desired = json_object_get(entry, "desired");
 	const char *d;
@@ -280,7 +282,7 @@ start_desired(struct app *a, const json_t *entry, int only_idle)
 			continue;
 		if (only_idle && !inst_idle(a->inst[k]))
 			continue;
-		inst_event(a->inst[k], EV_START);
+		inst_start(a->inst[k], why);
 		n++;
 	}
 	return n;
@@ -302,7 +304,7 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 	json_t *failed = json_array(), *entry, *spec;
 	struct app *a;
 	const char *name;
-	char err[512];
+	struct err err;
 	size_t i;
 	int rc;
 
@@ -310,7 +312,7 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 		spec = json_deep_copy(json_object_get(entry, "spec"));
 		name = util_json_str(spec, "name", NULL);
 		if (name != NULL && (a = app_find_name(name)) != NULL) {
-			if (start_desired(a, entry, 1) > 0)
+			if (start_desired(a, entry, 1, REASON_START) > 0)
 				json_array_append_new(started,
 				    json_string(a->name));
 			else
@@ -325,12 +327,12 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 		json_object_del(spec, "targets");
 		if (env != NULL)
 			json_object_set(spec, "env", (json_t *)env);
-		rc = app_create(spec, &a, err, sizeof err);
+		rc = app_create(spec, &a, &err);
 		if (rc != 0) {
 			log_warnx("cannot bring back %s: %s",
-			    name != NULL ? name : "an app", err);
+			    name != NULL ? name : "an app", err.msg);
 			json_array_append_new(failed, json_pack("{s:s, s:s}",
-			    "name", name != NULL ? name : "?", "error", err));
+			    "name", name != NULL ? name : "?", "error", err.msg));
 			json_decref(spec);
 			continue;
 		}
@@ -339,7 +341,8 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 			app_restore_id(a, (int)util_json_int(entry, "id", -1));
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,
 		    a->exec_path);
-		(void)start_desired(a, entry, 0);
+		(void)start_desired(a, entry, 0, (flags & STATE_RESTORE) ?
+		    REASON_RESTORE : REASON_START);
 		json_array_append_new(started, json_string(a->name));
 	}
 	return json_pack("{s:o, s:o, s:o}", "started", started, "running",
@@ -426,7 +429,7 @@ state_init(void)
 		json_decref(doc);
 		return;
 	}
-	rep = state_apply(doc, NULL, STATE_KEEP_IDS);
+	rep = state_apply(doc, NULL, STATE_KEEP_IDS | STATE_RESTORE);
 	join_names(json_object_get(rep, "started"), names, sizeof names);
 	log_info("the previous daemon (pid %ld) did not exit through 'kill': "
 	    "restored %zu app%s (%s) from its state of %s", pid,
