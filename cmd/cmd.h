@@ -111,8 +111,12 @@ int cmd_reply_status(const json_t *, json_t **);
 json_t *cmd_targets(const struct cmd_ctx *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
 
-/* cmd-start.c: the table of apps a command acted on */
+/* cmd-start.c: the table of apps a command acted on; the environment */
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
+json_t *cmd_environ_json(void);
+
+/* cmd-save.c */
+const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 
 /* output.c */
 void cmd_print_json(const json_t *);

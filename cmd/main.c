@@ -116,6 +116,11 @@ daemon_spawn(const char *h)
 		(void)close_range(3, ~0U, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* A keeper starts the daemon, and again if it dies
+		 * (core/keeper.c), unless asked not to. */
+		if (getenv("CLUSTERCTL_NO_KEEPER") == NULL)
+			execl(exe, "clusterctl-keeper", "__keeper", h,
+			    (char *)NULL);
 		execl(exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);
 		_exit(127);
 	}
@@ -199,6 +204,8 @@ main(int argc, char **argv)
 		return exec_shim_main(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "__daemon") == 0)
 		return daemon_main(argv[2]);
+	if (argc >= 3 && strcmp(argv[1], "__keeper") == 0)
+		return keeper_main(argv[2]);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

@@ -36,6 +36,10 @@ cmd_reply_status(const json_t *reply, json_t **data)
 	json_t *err;
 
 	*data = json_object_get(reply, "data");
+	/* The daemon tells the first client what it did by itself (it
+	 * restored the apps of a daemon that died). */
+	if (json_is_string(json_object_get(reply, "notice")))
+		cmd_error(0, "%s", util_json_str(reply, "notice", ""));
 	if (util_json_bool(reply, "ok", 0))
 		return 0;
 	err = json_object_get(reply, "error");
