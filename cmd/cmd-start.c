@@ -18,7 +18,8 @@ static const struct cmd_option options[] = {
 	{ "name", 'n', "NAME", "the app's name (default: the file's base name)",
 	    NULL, 0 },
 	{ "instances", 'i', "N", "how many instances: a number, 'max' (one per "
-	    "CPU) or -1 (CPUs minus one); default 1", "max -1 1 2 4", 0 },
+	    "CPU) or -N (CPUs minus N, at least 1); default 1", "max -1 1 2 4",
+	    0 },
 	{ "interpreter", 0, "PROG", "run the script with PROG ('none': execute "
 	    "it); default by extension: .js node, .py python3, .sh bash",
 	    "node python3 bash none", 0 },
@@ -183,10 +184,10 @@ build(struct cmd_ctx *ctx, json_t *args)
 			errno = 0;
 			n = strtol(v, &end, 10);
 			if (*v == '\0' || *end != '\0' || errno != 0 || n == 0 ||
-			    n < -1 || n > 4096)
+			    n < -4096 || n > 4096)
 				return cmd_usage_error(ctx,
 				    "invalid instance count '%s' (a number from 1 "
-				    "to 4096, 'max' or -1)", v);
+				    "to 4096, 'max', or -N for the CPUs minus N)", v);
 		}
 		json_object_set_new(args, "instances", json_integer(n));
 	}

@@ -212,10 +212,16 @@ h_ping(struct req *r)
 	req_reply(r, o);
 }
 
+/* pm2's start of an app that runs already restarts it. */
 static void
 start_one(struct instance *in)
 {
-	inst_start(in, REASON_START);
+	enum inst_status st = inst_status(in);
+
+	if (st == ST_LAUNCHING || st == ST_ONLINE)
+		inst_restart(in, REASON_MANUAL);
+	else
+		inst_start(in, REASON_START);
 }
 
 static void

@@ -146,14 +146,22 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	return 0;
 }
 
-/* Resolve r's "targets"; on failure reply with the error and return -1. */
+/*
+ * Resolve r's "targets"; on failure, or when they name no app at all ("all"
+ * with none), reply with the error and return -1.
+ */
 int
 req_targets(struct req *r, struct targets *ts)
 {
 	struct err e;
 
-	if (targets_resolve(json_object_get(r->args, "targets"), ts, &e) == 0)
-		return 0;
+	if (targets_resolve(json_object_get(r->args, "targets"), ts, &e) == 0) {
+		if (ts->n > 0)
+			return 0;
+		/* "all" with no app: nothing was done, which pm2 reports as
+		 * a failure too, so a deploy script notices. */
+		err_set(&e, IPC_E_NOT_FOUND, "no apps");
+	}
 	req_fail(r, &e);
 	return -1;
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# What a pm2 user types, and pm2's behaviours where ours would differ for
+# no reason (issue 17).  Each test is named after the pm2 behaviour.
+
+load helpers
+
+@test "pm2 start NAME of an app that is online restarts it" {
+	clusterctl start /bin/sleep --name s -i 2 --listen-timeout 0 -- 1000
+	before="$(pid_of s 0) $(pid_of s 1)"
+	run clusterctl start s
+	assert_success
+	all_status s online
+	after="$(pid_of s 0) $(pid_of s 1)"
+	[ "$(pid_of s 0)" != "${before%% *}" ]
+	[ "$(pid_of s 1)" != "${before##* }" ]
+	[ "$(clusterctl list --json | json_get "d[0]['restart_reason']")" = manual ]
+	# A stopped app starts, as before.
+	clusterctl stop s
+	run clusterctl start s
+	assert_success
+	all_status s online
+}
+
+@test "pm2 -i -N runs the CPUs minus N, at least one" {
+	cpus=$(nproc)
+	want=$((cpus - 2)); [ "$want" -ge 1 ] || want=1
+	run clusterctl start /bin/sleep --name m -i -2 --listen-timeout 0 -- 1000
+	assert_success
+	n=$(clusterctl list --json | json_get "len([r for r in d if r['name']=='m'])")
+	[ "$n" -eq "$want" ]
+	run clusterctl start /bin/sleep --name big -i -4096 --listen-timeout 0 -- 1000
+	assert_success
+	n=$(clusterctl list --json | json_get "len([r for r in d if r['name']=='big'])")
+	[ "$n" -eq 1 ]
+	run clusterctl start /bin/sleep --name bad -i -5000 -- 1000
+	assert_failure 2
+	assert_output --partial "invalid instance count"
+}
+
+@test "pm2 restart all and stop all with no apps fail (exit 3)" {
+	run clusterctl restart all
+	assert_failure 3
+	assert_output --partial "no apps"
+	run clusterctl stop all
+	assert_failure 3
+	run clusterctl reload all
+	assert_failure 3
+	run clusterctl delete all
+	assert_failure 3
+	# With an app, all acts on it and succeeds.
+	clusterctl start /bin/sleep --name s --listen-timeout 0 -- 1000
+	run clusterctl stop all
+	assert_success
+}
+
+@test "pm2 pid prints the running instances' pids, one a line" {
+	clusterctl start /bin/sleep --name a -i 2 --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name b --listen-timeout 0 -- 1000
+	run clusterctl pid a
+	assert_success
+	assert_line "$(pid_of a 0)"
+	assert_line "$(pid_of a 1)"
+	[ "${#lines[@]}" -eq 2 ]
+	run clusterctl pid a:1
+	assert_output "$(pid_of a 1)"
+	run clusterctl pid
+	[ "${#lines[@]}" -eq 3 ]
+	run clusterctl pid b --json
+	assert_success
+	[ "$(echo "$output" | json_get 'd')" = "[$(pid_of b 0)]" ]
+	# A stopped app has no pid; an unknown one is an error.
+	clusterctl stop b
+	run clusterctl pid b
+	assert_success
+	assert_output ""
+	run clusterctl pid nope
+	assert_failure 3
+}
+
+@test "pm2 list --sort orders rows by a field, ascending or descending" {
+	clusterctl start /bin/sleep --name bbb --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name aaa --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name ccc --listen-timeout 0 -- 1000
+	names() { clusterctl list --json "$@" | json_get "' '.join(r['name'] for r in d)"; }
+	[ "$(names --sort name)" = "aaa bbb ccc" ]
+	[ "$(names --sort name:desc)" = "ccc bbb aaa" ]
+	[ "$(names --sort id:desc)" = "ccc aaa bbb" ]
+	run clusterctl list --sort name:desc
+	assert_success
+	[ "$(echo "$output" | sed -n 2p | awk '{print $2}')" = "ccc:0" ]
+	run clusterctl list --sort size
+	assert_failure 2
+	assert_output --partial "invalid --sort 'size'"
+}
