@@ -500,7 +500,8 @@ cmd_help_all(FILE *f)
 		if (!(e->flags & CMD_HIDDEN))
 			fprintf(f, "  %-12s  %s\n", e->name, e->summary);
 	fprintf(f,
-	    "\nTargets: an app name, an app id, name:instance, or 'all'.\n"
+	    "\nTargets: an app name, an app id, name:instance, 'all', /regex/ or a\n"
+	    "script's file name.\n"
 	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
 	    "Run '%s help <command>' for a command's options.\n", progname);
 }

@@ -161,14 +161,33 @@ name_ok(const char *n, struct err *e)
 			    n);
 			return 0;
 		}
+	/* A name of digits is allowed (pm2 allows it) unless it is another
+	 * app's id: a word of digits names the app with that id first, and
+	 * ids skip the numbers that are names (app_take_id), so a target
+	 * never means two apps. */
 	for (p = n; isdigit((unsigned char)*p); p++)
 		;
-	if (*p == '\0') {
-		err_set(e, IPC_E_BAD_REQUEST, "invalid app name '%s': it is a number",
-		    n);
+	if (*p == '\0' && p - n < 10 && app_find_id(atoi(n)) != NULL) {
+		err_set(e, IPC_E_BAD_REQUEST, "invalid app name '%s': it is the "
+		    "id of app '%s'", n, app_find_id(atoi(n))->name);
 		return 0;
 	}
 	return 1;
+}
+
+/* The next free app id: not an app's id, nor an app's name of digits. */
+static int
+app_take_id(void)
+{
+	char num[16];
+
+	for (;;) {
+		snprintf(num, sizeof num, "%d", next_app_id);
+		if (app_find_id(next_app_id) == NULL &&
+		    app_find_name(num) == NULL)
+			return next_app_id++;
+		next_app_id++;
+	}
 }
 
 static char **
@@ -466,7 +485,7 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
-	a->id = next_app_id++;
+	a->id = app_take_id();
 	TAILQ_INSERT_TAIL(&apps, a, entry);
 	*out = a;
 	return 0;

@@ -7,11 +7,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 
 /* The most targets one request may name. */
@@ -56,7 +58,95 @@ targets_add(struct targets *ts, int app_id, int instance)
 	return 0;
 }
 
-/* One word: "all", an id, a name, or either with ":N". */
+/*
+ * "/RE/" (pm2): every app whose name the extended regular expression
+ * matches: 1 when the word is one (ts filled, or e set), 0 when not.
+ */
+static int
+resolve_regex(const char *word, struct targets *ts, struct err *e, int *rc)
+{
+	size_t n = strlen(word);
+	char *re, msg[128];
+	struct app *a;
+	regex_t rx;
+	int r, found = 0;
+
+	if (n < 3 || word[0] != '/' || word[n - 1] != '/')
+		return 0;
+	*rc = -1;
+	if ((re = strndup(word + 1, n - 2)) == NULL) {
+		err_set(e, IPC_E_INTERNAL, "out of memory");
+		return 1;
+	}
+	r = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	free(re);
+	if (r != 0) {
+		regerror(r, &rx, msg, sizeof msg);
+		err_set(e, IPC_E_BAD_REQUEST, "invalid regular expression "
+		    "'%.200s': %s", word, msg);
+		return 1;
+	}
+	TAILQ_FOREACH(a, &apps, entry) {
+		if (a->deleting || regexec(&rx, a->name, 0, NULL, 0) != 0)
+			continue;
+		if (targets_add(ts, a->id, -1) != 0) {
+			regfree(&rx);
+			err_set(e, IPC_E_INTERNAL, "out of memory");
+			return 1;
+		}
+		found = 1;
+	}
+	regfree(&rx);
+	if (!found)
+		err_set(e, IPC_E_NOT_FOUND, "no app name matches '%.200s'",
+		    word);
+	else
+		*rc = 0;
+	return 1;
+}
+
+/*
+ * A script's file name (pm2's `stop app.js`): every app whose script is
+ * that path, ends with "/WORD", or (a word without '/') has it as its base
+ * name.  Whether any matched.
+ */
+static int
+resolve_script(const char *word, struct targets *ts, int *nomem)
+{
+	const char *script, *base;
+	size_t wl, sl;
+	struct app *a;
+	int found = 0;
+
+	if (strncmp(word, "./", 2) == 0)
+		word += 2;
+	wl = strlen(word);
+	TAILQ_FOREACH(a, &apps, entry) {
+		if (a->deleting || (script = util_json_str(a->spec, "script",
+		    NULL)) == NULL)
+			continue;
+		sl = strlen(script);
+		base = strrchr(script, '/') != NULL ? strrchr(script, '/') + 1 :
+		    script;
+		if (strcmp(script, word) == 0 || (word[0] != '/' && sl > wl &&
+		    script[sl - wl - 1] == '/' &&
+		    strcmp(script + sl - wl, word) == 0) ||
+		    (strchr(word, '/') == NULL && strcmp(base, word) == 0)) {
+			if (targets_add(ts, a->id, -1) != 0) {
+				*nomem = 1;
+				return found;
+			}
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/*
+ * One word: "all", "/RE/", an id, a name, either with ":N", or a script's
+ * file name.  A word of digits is the app with that id first, then the app
+ * of that name (app_create keeps the two from meaning different apps).
+ */
 static int
 resolve_word(const char *word, struct targets *ts, struct err *e)
 {
@@ -64,6 +154,7 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 	char *end, name[128];
 	struct app *a = NULL;
 	long id, inst = -1;
+	int rc, nomem = 0;
 
 	if (strcmp(s, "all") == 0) {
 		TAILQ_FOREACH(a, &apps, entry)
@@ -71,6 +162,8 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 				goto nomem;
 		return 0;
 	}
+	if (resolve_regex(word, ts, e, &rc))
+		return rc;
 	if ((colon = strrchr(s, ':')) != NULL &&
 	    (size_t)(colon - s) < sizeof name) {
 		inst = strtol(colon + 1, &end, 10);
@@ -91,6 +184,11 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 		a = app_find_id((int)id);
 	if (a == NULL)
 		a = app_find_name(s);
+	if (a == NULL && inst == -1 && resolve_script(word, ts, &nomem)) {
+		if (nomem)
+			goto nomem;
+		return 0;
+	}
 	if (a == NULL) {
 		err_set(e, IPC_E_NOT_FOUND, "no app named '%s'", s);
 		return -1;

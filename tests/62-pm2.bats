@@ -92,3 +92,61 @@ load helpers
 	assert_failure 2
 	assert_output --partial "invalid --sort 'size'"
 }
+
+@test "pm2 /regex/ targets every app whose name matches" {
+	for n in api-1 api-2 worker; do
+		clusterctl start /bin/sleep --name "$n" --listen-timeout 0 -- 1000
+	done
+	run clusterctl stop '/^api-/'
+	assert_success
+	all_status api-1 stopped
+	all_status api-2 stopped
+	all_status worker online
+	run clusterctl stop '/^nomatch$/'
+	assert_failure 3
+	assert_output --partial "no app name matches '/^nomatch$/'"
+	run clusterctl stop '/(/'
+	assert_failure 2
+	assert_output --partial "invalid regular expression"
+}
+
+@test "pm2 stop app.js targets the apps of that script" {
+	printf '#!/bin/sh\nexec sleep 1000\n' > job.sh
+	chmod +x job.sh
+	clusterctl start ./job.sh --name j1 --listen-timeout 0
+	clusterctl start /bin/sleep --name other --listen-timeout 0 -- 1000
+	run clusterctl stop job.sh
+	assert_success
+	all_status j1 stopped
+	all_status other online
+	run clusterctl restart ./job.sh
+	assert_success
+	all_status j1 online
+	run clusterctl stop "$BATS_TEST_TMPDIR/job.sh"
+	assert_success
+	all_status j1 stopped
+	run clusterctl stop nosuch.js
+	assert_failure 3
+}
+
+@test "pm2 --name 455: a name of digits works, and never means two apps" {
+	run clusterctl start /bin/sleep --name 455 --listen-timeout 0 -- 1000
+	assert_success
+	all_status 455 online
+	run clusterctl stop 455
+	assert_success
+	all_status 455 stopped
+	# An id is never a name of digits, and such a name is never an id.
+	run clusterctl start /bin/sleep --name 0 --listen-timeout 0 -- 1000
+	assert_failure 2
+	assert_output --partial "it is the id of app '455'"
+	clusterctl start /bin/sleep --name s1 --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name 3 --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name s2 --listen-timeout 0 -- 1000
+	ids=$(clusterctl list --json | json_get "' '.join('%s=%s' % (r['name'], r['id']) for r in d)")
+	[[ "$ids" != *"s2=3"* ]]
+	run clusterctl stop 3
+	assert_success
+	all_status 3 stopped
+	all_status s2 online
+}
