@@ -26,7 +26,9 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 
 	printf("%s (id %lld)\n", util_json_str(a, "name", "?"),
 	    (long long)util_json_int(a, "id", 0));
-	printf("  exec           %s\n", util_json_str(a, "exec", "?"));
+	printf("  exec           %s%s\n", util_json_str(a, "exec", "?"),
+	    util_json_bool(a, "shell", 0) ? " (a command line: run through "
+	    "/bin/sh -c)" : "");
 	printf("  argv          ");
 	json_array_foreach(json_object_get(a, "argv"), i, v)
 		printf(" %s", json_string_value(v));

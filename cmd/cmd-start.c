@@ -21,7 +21,9 @@ static const struct cmd_option options[] = {
 	    "CPU) or -N (CPUs minus N, at least 1); default 1", "max -1 1 2 4",
 	    0 },
 	{ "interpreter", 0, "PROG", "run the script with PROG ('none': execute "
-	    "it); default by extension: .js node, .py python3, .sh bash",
+	    "it); default by extension: .js node, .py python3, .sh bash, .rb "
+	    "ruby, .php php, .pl perl; else a script without an execute bit "
+	    "runs under its #! line's interpreter",
 	    "node python3 bash none", 0 },
 	{ "cwd", 0, "DIR", "working directory (default: the current one)",
 	    VAL_DIR, 0 },
@@ -166,8 +168,9 @@ build(struct cmd_ctx *ctx, json_t *args)
 	int i, rc;
 
 	/* A path (or a file here) is made absolute; a bare name may be a
-	 * program in PATH or an existing app, which the daemon tells. */
-	if (strchr(script, '/') != NULL ||
+	 * program in PATH or an existing app, which the daemon tells; words
+	 * that are no file are a command line for /bin/sh -c. */
+	if ((strchr(script, '/') != NULL && strpbrk(script, " \t") == NULL) ||
 	    (stat(script, &st) == 0 && S_ISREG(st.st_mode))) {
 		if ((p = absolute(script)) == NULL)
 			return cmd_error(EXIT_FAIL, "out of memory");

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,21 +112,65 @@ path_lookup(const char *name, const char *path)
 	return NULL;
 }
 
+/*
+ * The interpreter of a script that is not executable, read from its "#!"
+ * line as the kernel would ("#!/usr/bin/env node" gives node): into buf,
+ * or NULL.  Arguments on that line are not kept.
+ */
 static const char *
-interpreter_for(const char *script)
+shebang_of(const char *script, char *buf, size_t len)
 {
-	const char *dot = strrchr(script, '.');
+	char line[256], *p, *tok;
+	struct stat st;
+	ssize_t n;
+	int fd;
 
-	if (dot == NULL || strchr(dot, '/') != NULL)
+	if (strchr(script, '/') == NULL || access(script, X_OK) == 0 ||
+	    (fd = open(script, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY)) == -1)
 		return NULL;
-	if (strcmp(dot, ".js") == 0 || strcmp(dot, ".mjs") == 0 ||
-	    strcmp(dot, ".cjs") == 0)
-		return "node";
-	if (strcmp(dot, ".py") == 0)
-		return "python3";
-	if (strcmp(dot, ".sh") == 0)
-		return "bash";
-	return NULL;
+	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+	    read(fd, line, sizeof line - 1) : -1;
+	close(fd);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return NULL;
+	line[n] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if ((tok = strtok_r(line + 2, " \t", &p)) == NULL)
+		return NULL;
+	if (strcmp(tok, "/usr/bin/env") == 0 || strcmp(tok, "/bin/env") == 0)
+		while ((tok = strtok_r(NULL, " \t", &p)) != NULL &&
+		    (tok[0] == '-' || strchr(tok, '=') != NULL))
+			;
+	if (tok == NULL || strlen(tok) >= len)
+		return NULL;
+	memcpy(buf, tok, strlen(tok) + 1);
+	return buf;
+}
+
+/*
+ * The interpreter pm2 would choose: by the script's extension (pm2's
+ * table), else the "#!" line of a script without an execute bit, else
+ * none (the script is executed).  buf holds a shebang's interpreter.
+ */
+static const char *
+interpreter_for(const char *script, char *buf, size_t len)
+{
+	static const struct {
+		const char *ext, *interp;
+	} by_ext[] = {
+		{ ".js", "node" }, { ".mjs", "node" }, { ".cjs", "node" },
+		{ ".py", "python3" }, { ".sh", "bash" }, { ".rb", "ruby" },
+		{ ".php", "php" }, { ".pl", "perl" },
+	};
+	const char *dot = strrchr(script, '.');
+	size_t i;
+
+	if (dot != NULL && strchr(dot, '/') == NULL)
+		for (i = 0; i < sizeof by_ext / sizeof by_ext[0]; i++)
+			if (strcmp(dot, by_ext[i].ext) == 0)
+				return by_ext[i].interp;
+	return shebang_of(script, buf, len);
 }
 
 /* The default name: the script's base name without its extension. */
@@ -297,10 +342,10 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	json_t *args, *env, *codes, *v;
 	struct app *a;
 	struct stat st;
-	char *resolved_interp = NULL, *name = NULL;
+	char *resolved_interp = NULL, *name = NULL, shebang[256];
 	size_t i, nargs;
 	int64_t n;
-	int lookup_errno, rc;
+	int lookup_errno, rc, shell;
 
 	*out = NULL;
 	if (spec_check(spec, e) != 0)
@@ -328,8 +373,20 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	}
 
-	name = json_is_string(json_object_get(spec, "name")) ?
-	    strdup(util_json_str(spec, "name", "")) : default_name(script);
+	/* A command line (pm2's `start "python3 -m http.server"`): not a
+	 * file, and words: it runs through /bin/sh -c, named by its first. */
+	shell = strpbrk(script, " \t") != NULL &&
+	    (script[0] != '/' || stat(script, &st) != 0);
+	if (json_is_string(json_object_get(spec, "name")))
+		name = strdup(util_json_str(spec, "name", ""));
+	else if (shell && (name = strndup(script + strspn(script, " \t"),
+	    strcspn(script + strspn(script, " \t"), " \t"))) != NULL) {
+		char *full = name;
+
+		name = default_name(full);
+		free(full);
+	} else
+		name = default_name(script);
 	if (name == NULL) {
 		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
@@ -347,11 +404,14 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	}
 
 	interp = util_json_str(spec, "interpreter", NULL);
-	if (interp != NULL && (strcmp(interp, "none") == 0 || *interp == '\0'))
+	if (shell)
+		interp = "/bin/sh";
+	else if (interp != NULL && (strcmp(interp, "none") == 0 ||
+	    *interp == '\0'))
 		interp = NULL;
 	else if (interp == NULL && !json_is_string(json_object_get(spec,
 	    "interpreter")))
-		interp = interpreter_for(script);
+		interp = interpreter_for(script, shebang, sizeof shebang);
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
 			err_set(e, IPC_E_EXEC,
@@ -361,7 +421,7 @@ app_create(json_t *spec, struct app **out, struct err *e)
 			free(name);
 			return -1;
 		}
-		if (access(script, R_OK) != 0) {
+		if (!shell && access(script, R_OK) != 0) {
 			err_set(e, IPC_E_EXEC, "cannot read '%s': %s", script,
 			    strerror(errno));
 			free(resolved_interp);
@@ -395,9 +455,19 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	a->name = name;
 	a->exec_path = resolved_interp;
 	nargs = json_array_size(args);
-	a->argv = calloc(nargs + 3, sizeof *a->argv);
+	a->argv = calloc(nargs + 5, sizeof *a->argv);
 	i = 0;
-	if (interp != NULL) {
+	if (shell) {
+		/* sh -c 'LINE "$@"' sh ARGS...: arguments stay words. */
+		a->argv[i++] = strdup("sh");
+		a->argv[i++] = strdup("-c");
+		if (nargs > 0) {
+			if (asprintf(&a->argv[i++], "%s \"$@\"", script) == -1)
+				a->argv[i - 1] = NULL;
+			a->argv[i++] = strdup("sh");
+		} else
+			a->argv[i++] = strdup(script);
+	} else if (interp != NULL) {
 		a->argv[i++] = strdup(interp);
 		a->argv[i++] = strdup(script);
 	} else
@@ -485,6 +555,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	if (shell)
+		json_object_set_new(a->spec, "shell", json_true());
 	a->id = app_take_id();
 	TAILQ_INSERT_TAIL(&apps, a, entry);
 	*out = a;

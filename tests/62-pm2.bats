@@ -150,3 +150,44 @@ load helpers
 	all_status 3 stopped
 	all_status s2 online
 }
+
+@test "pm2 start \"python3 -m http.server\": a command line runs through /bin/sh -c" {
+	port=$(free_port)
+	run clusterctl start "python3 -m http.server $port --bind 127.0.0.1"
+	assert_success
+	wait_until 10 curl -sf "http://127.0.0.1:$port/"
+	run clusterctl describe python3
+	assert_output --partial "run through /bin/sh -c"
+	[ "$(clusterctl describe python3 --json | json_get "d[0]['shell']")" = True ]
+	# Arguments after -- stay words.
+	run clusterctl start "printf '%s|' > out.txt" --name p --no-autorestart --no-wait -- "a b" c
+	assert_success
+	wait_until 5 grep -qx 'a b|c|' out.txt
+	# A file with spaces in its name is a file, not a command line.
+	printf '#!/bin/sh\nexec sleep 1000\n' > "my job.sh"
+	run clusterctl start "./my job.sh" --name myjob --listen-timeout 0
+	assert_success
+	[ "$(clusterctl describe myjob --json | json_get "d[0].get('shell', False)")" = False ]
+	[ "$(clusterctl describe myjob --json | json_get "d[0]['script']")" = "$BATS_TEST_TMPDIR/my job.sh" ]
+}
+
+@test "pm2 runs a script without an execute bit by its extension or its #! line" {
+	printf '#!/usr/bin/env node\nrequire("fs").writeFileSync("ran", process.argv[0]); setInterval(() => {}, 1000)\n' > www
+	chmod -x www
+	run clusterctl start ./www --listen-timeout 0
+	assert_success
+	wait_until 5 test -s ran
+	grep -q node ran
+	printf 'puts "rb"\n$stdout.flush\nsleep 1000\n' > t.rb
+	if command -v ruby >/dev/null; then
+		run clusterctl start ./t.rb --listen-timeout 0
+		assert_success
+		[ "$(clusterctl describe t --json | json_get "d[0]['argv'][0]")" = ruby ]
+	fi
+	# A real binary without its execute bit is still "Permission denied".
+	cp /bin/sleep ./nox
+	chmod -x ./nox
+	run clusterctl start ./nox -- 1000
+	assert_failure
+	assert_output --partial "Permission denied"
+}
