@@ -6,11 +6,13 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "sort", 0, "FIELD[:asc|desc]", "order the rows by id, name, pid, "
+	{ "sort", 0, "FIELD[:asc|desc]",
+	    "order the rows by id, name, pid, "
 	    "uptime, restarts, status, cpu or memory (pm2's --sort; default: "
 	    "id then instance, ascending)",
 	    "id name pid uptime restarts status cpu memory name:desc cpu:desc "
-	    "memory:desc", 0 },
+	    "memory:desc",
+	    0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -45,15 +47,18 @@ row_cmp(const void *x, const void *y)
 	if (json_is_string(va) && json_is_string(vb))
 		c = strcmp(json_string_value(va), json_string_value(vb));
 	else if (json_is_number(va) && json_is_number(vb))
-		c = json_number_value(va) < json_number_value(vb) ? -1 :
+		c = json_number_value(va) < json_number_value(vb) ?
+		    -1 :
 		    json_number_value(va) > json_number_value(vb);
 	else /* a null (no pid) sorts first */
 		c = json_is_null(va) || va == NULL ?
-		    (json_is_null(vb) || vb == NULL ? 0 : -1) : 1;
+		    (json_is_null(vb) || vb == NULL ? 0 : -1) :
+		    1;
 	if (sort_desc)
 		c = -c;
 	if (c == 0)
-		c = (int)(util_json_int(a, "id", 0) - util_json_int(b, "id", 0));
+		c = (int)(util_json_int(a, "id", 0) -
+		    util_json_int(b, "id", 0));
 	if (c == 0)
 		c = (int)(util_json_int(a, "instance", 0) -
 		    util_json_int(b, "instance", 0));
@@ -73,11 +78,14 @@ sort_rows(struct cmd_ctx *ctx, json_t *rows, const char *spec)
 		if (strlen(sort_fields[i].name) == n &&
 		    strncmp(spec, sort_fields[i].name, n) == 0)
 			sort_member = sort_fields[i].member;
-	if (sort_member == NULL || (colon != NULL &&
-	    strcmp(colon + 1, "asc") != 0 && strcmp(colon + 1, "desc") != 0))
-		return cmd_usage_error(ctx, "invalid --sort '%s' (a field: id, "
+	if (sort_member == NULL ||
+	    (colon != NULL && strcmp(colon + 1, "asc") != 0 &&
+		strcmp(colon + 1, "desc") != 0))
+		return cmd_usage_error(ctx,
+		    "invalid --sort '%s' (a field: id, "
 		    "name, pid, uptime, restarts, status, cpu, memory; then "
-		    ":asc or :desc)", spec);
+		    ":asc or :desc)",
+		    spec);
 	sort_desc = colon != NULL && strcmp(colon + 1, "desc") == 0;
 	n = json_array_size(rows);
 	if (n < 2)
@@ -111,7 +119,8 @@ exec_list(struct cmd_ctx *ctx)
 		cmd_print_json(rows);
 	else if (!ctx->quiet) {
 		if (json_array_size(rows) == 0)
-			printf("no apps (start one: clusterctl start <script>)\n");
+			printf(
+			    "no apps (start one: clusterctl start <script>)\n");
 		else
 			print_table(ctx, rows);
 	}

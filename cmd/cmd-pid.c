@@ -40,8 +40,9 @@ exec_pid(struct cmd_ctx *ctx)
 		inst = -1;
 		if (ctx->argc > 0) {
 			/* describe resolves the word as every command does. */
-			rc = cmd_call(ctx, "describe", json_pack("{s:[s]}",
-			    "targets", ctx->argv[k]), &desc);
+			rc = cmd_call(ctx, "describe",
+			    json_pack("{s:[s]}", "targets", ctx->argv[k]),
+			    &desc);
 			if (rc != 0)
 				goto out;
 			inst = word_instance(ctx->argv[k]);
@@ -54,8 +55,8 @@ exec_pid(struct cmd_ctx *ctx)
 				if (util_json_int(app, "id", -1) ==
 				    util_json_int(row, "id", -2))
 					want = 1;
-			if (inst >= 0 && util_json_int(row, "instance", -1) !=
-			    inst)
+			if (inst >= 0 &&
+			    util_json_int(row, "instance", -1) != inst)
 				want = 0;
 			if (want && json_is_integer(pid))
 				json_array_append(pids, pid);

@@ -82,8 +82,10 @@ resolve_regex(const char *word, struct targets *ts, struct err *e, int *rc)
 	free(re);
 	if (r != 0) {
 		regerror(r, &rx, msg, sizeof msg);
-		err_set(e, IPC_E_BAD_REQUEST, "invalid regular expression "
-		    "'%.200s': %s", word, msg);
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "invalid regular expression "
+		    "'%.200s': %s",
+		    word, msg);
 		return 1;
 	}
 	TAILQ_FOREACH(a, &apps, entry) {
@@ -122,15 +124,15 @@ resolve_script(const char *word, struct targets *ts, int *nomem)
 		word += 2;
 	wl = strlen(word);
 	TAILQ_FOREACH(a, &apps, entry) {
-		if (a->deleting || (script = util_json_str(a->spec, "script",
-		    NULL)) == NULL)
+		if (a->deleting ||
+		    (script = util_json_str(a->spec, "script", NULL)) == NULL)
 			continue;
 		sl = strlen(script);
 		base = strrchr(script, '/') != NULL ? strrchr(script, '/') + 1 :
-		    script;
-		if (strcmp(script, word) == 0 || (word[0] != '/' && sl > wl &&
-		    script[sl - wl - 1] == '/' &&
-		    strcmp(script + sl - wl, word) == 0) ||
+						      script;
+		if (strcmp(script, word) == 0 ||
+		    (word[0] != '/' && sl > wl && script[sl - wl - 1] == '/' &&
+			strcmp(script + sl - wl, word) == 0) ||
 		    (strchr(word, '/') == NULL && strcmp(base, word) == 0)) {
 			if (targets_add(ts, a->id, -1) != 0) {
 				*nomem = 1;
@@ -220,9 +222,10 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	ts->v = NULL;
 	ts->n = 0;
 	if (!json_is_array(words) || json_array_size(words) == 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "%s", json_is_array(words) ||
-		    words == NULL ? "no target given" :
-		    "'targets' is not an array");
+		err_set(e, IPC_E_BAD_REQUEST, "%s",
+		    json_is_array(words) || words == NULL ?
+			"no target given" :
+			"'targets' is not an array");
 		return -1;
 	}
 	if (json_array_size(words) > MAX_TARGETS) {
@@ -232,7 +235,8 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	}
 	json_array_foreach(words, i, w) {
 		if (!json_is_string(w)) {
-			err_set(e, IPC_E_BAD_REQUEST, "a target is not a string");
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "a target is not a string");
 			targets_release(ts);
 			return -1;
 		}
@@ -288,8 +292,7 @@ target_range(const struct target *t, const struct app *a, int *lo, int *hi)
 int
 target_has(const struct target *t, int app_id, int index)
 {
-	return t->app_id == app_id && (t->instance < 0 ||
-	    t->instance == index);
+	return t->app_id == app_id && (t->instance < 0 || t->instance == index);
 }
 
 /* Call fn on each instance the targets name (of apps still there). */
