@@ -8,18 +8,26 @@
 
 #include "../ipc/util.h"
 #include "cmd.h"
+#include "procfile.h"
 
 static const struct cmd_option options[] = {
 	{ "parallel", 0, "K", "replace K instances at a time (default 1)", NULL,
 	    0 },
 	{ "force", 0, NULL, "go on when a replacement fails (the old instance "
 	    "is stopped anyway)", NULL, 0 },
+	{ "update-env", 0, NULL, "the apps take the environment clusterctl "
+	    "runs in (what their file or --env set stays); default: the one "
+	    "they were started with", NULL, 0 },
+	{ "env", 0, "NAME|KEY=VAL", "with a process file: its env_NAME, or a "
+	    "variable (repeatable)", VAL_ENVNAME, 1 },
+	{ "only", 0, "APPS", "with a process file: only these apps (comma "
+	    "separated)", VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 /* One step of the reload, or the final reply. */
-static int
-show_step(struct cmd_ctx *ctx, json_t *data, void *arg)
+int
+cmd_reload_show(struct cmd_ctx *ctx, json_t *data, void *arg)
 {
 	(void)arg;
 	if (ctx->quiet || data == NULL)
@@ -45,7 +53,15 @@ exec_reload(struct cmd_ctx *ctx)
 	const char *v;
 	char *end;
 	long k;
+	int rc;
 
+	if (procfile_target(ctx))
+		return procfile_run(ctx, ctx->argv[0], PF_RELOAD);
+	if (cmd_opt_all(ctx, "env") != NULL || cmd_opt_all(ctx, "only") != NULL)
+		return cmd_usage_error(ctx, "--env and --only are for a process "
+		    "file (use --update-env for the current environment)");
+	if (cmd_flag(ctx, "update-env") && (rc = procfile_update_env(ctx)) != 0)
+		return rc;
 	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
 	if ((v = cmd_opt(ctx, "parallel")) != NULL) {
 		errno = 0;
@@ -60,12 +76,13 @@ exec_reload(struct cmd_ctx *ctx)
 	}
 	if (cmd_flag(ctx, "force"))
 		json_object_set_new(args, "force", json_true());
-	return cmd_call_stream(ctx, "reload", args, show_step, NULL, -1);
+	return cmd_call_stream(ctx, "reload", args, cmd_reload_show, NULL, -1);
 }
 
 const struct cmd_entry cmd_reload_entry = {
-	"reload", NULL, "reload <target>... [options]",
+	"reload", NULL, "reload <target|file>... [options]",
 	"Replace instances one by one, each new one ready before the old one "
-	"stops: no downtime", options, CMD_DAEMON | CMD_TARGETS, 1, -1,
+	"stops: no downtime", options, CMD_DAEMON | CMD_TARGETS | CMD_FILES,
+	1, -1,
 	"clusterctl reload web --parallel 2", exec_reload,
 };

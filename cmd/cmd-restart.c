@@ -1,20 +1,37 @@
 /* restart: stop then start again (see reload for zero downtime). */
 #include "cmd.h"
+#include "procfile.h"
 
 static const struct cmd_option options[] = {
 	{ "no-wait", 0, NULL, "return at once, not when online", NULL, 0 },
+	{ "update-env", 0, NULL, "the apps take the environment clusterctl "
+	    "runs in (what their file or --env set stays); default: the one "
+	    "they were started with", NULL, 0 },
+	{ "env", 0, "NAME|KEY=VAL", "with a process file: its env_NAME, or a "
+	    "variable (repeatable)", VAL_ENVNAME, 1 },
+	{ "only", 0, "APPS", "with a process file: only these apps (comma "
+	    "separated)", VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static int
 exec_restart(struct cmd_ctx *ctx)
 {
+	int rc;
+
+	if (procfile_target(ctx))
+		return procfile_run(ctx, ctx->argv[0], PF_RESTART);
+	if (cmd_opt_all(ctx, "env") != NULL || cmd_opt_all(ctx, "only") != NULL)
+		return cmd_usage_error(ctx, "--env and --only are for a process "
+		    "file (use --update-env for the current environment)");
+	if (cmd_flag(ctx, "update-env") && (rc = procfile_update_env(ctx)) != 0)
+		return rc;
 	return cmd_act_on_targets(ctx, "restart");
 }
 
 const struct cmd_entry cmd_restart_entry = {
-	"restart", NULL, "restart <target>... [options]",
+	"restart", NULL, "restart <target|file>... [options]",
 	"Stop and start apps again; clears their backoff and crash count",
-	options, CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl restart all",
-	exec_restart,
+	options, CMD_DAEMON | CMD_TARGETS | CMD_FILES, 1, -1,
+	"clusterctl restart all", exec_restart,
 };

@@ -1,20 +1,28 @@
-/* stop: stop apps (or name:N instances); they stay in the list. */
+/* stop: stop apps (or name:N instances, or a file's apps); they stay in
+ * the list. */
 #include "cmd.h"
+#include "procfile.h"
 
 static const struct cmd_option options[] = {
 	{ "no-wait", 0, NULL, "return at once, not when stopped", NULL, 0 },
+	{ "only", 0, "APPS", "with a process file: only these apps (comma "
+	    "separated)", VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static int
 exec_stop(struct cmd_ctx *ctx)
 {
+	if (procfile_target(ctx))
+		return procfile_run(ctx, ctx->argv[0], PF_STOP);
+	if (cmd_opt_all(ctx, "only") != NULL)
+		return cmd_usage_error(ctx, "--only is for a process file");
 	return cmd_act_on_targets(ctx, "stop");
 }
 
 const struct cmd_entry cmd_stop_entry = {
-	"stop", NULL, "stop <target>... [options]",
+	"stop", NULL, "stop <target|file>... [options]",
 	"Stop apps gracefully (kill signal, then SIGKILL after the timeout)",
-	options, CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl stop web worker",
-	exec_stop,
+	options, CMD_DAEMON | CMD_TARGETS | CMD_FILES, 1, -1,
+	"clusterctl stop web worker", exec_stop,
 };

@@ -27,6 +27,8 @@
 #define VAL_DIR "@dir"
 #define VAL_SIGNAL "@signal"
 #define VAL_TARGET "@target"
+#define VAL_ENVNAME "@envname" /* env_NAME of the process file typed */
+#define VAL_APPNAME "@appname" /* an app of the process file typed */
 
 struct cmd_option {
 	const char *name;     /* long name, without "--" */
@@ -44,6 +46,7 @@ struct cmd_option {
 #define CMD_REST 0x8	    /* takes arguments after -- */
 #define CMD_HIDDEN 0x10	    /* not in help or completion */
 #define CMD_NEGNUM 0x20	    /* "-1" is an argument, not an option */
+#define CMD_FILES 0x40	    /* takes a process file (completion offers them) */
 
 struct cmd_ctx;
 
@@ -98,6 +101,8 @@ int cmd_usage_error(const struct cmd_ctx *, const char *, ...)
 /* main.c: the daemon connection */
 int cmd_connect(struct cmd_ctx *, int);
 int cmd_call(struct cmd_ctx *, const char *, json_t *, json_t **);
+int cmd_call_capture(struct cmd_ctx *, const char *, json_t *, json_t **,
+    char *, size_t);
 int cmd_call_stream(struct cmd_ctx *, const char *, json_t *,
     int (*)(struct cmd_ctx *, json_t *, void *), void *, int);
 int cmd_reply_status(const json_t *, json_t **);
@@ -105,6 +110,8 @@ json_t *cmd_targets(const struct cmd_ctx *);
 int cmd_parse_ms(const struct cmd_ctx *, const char *, int64_t *);
 void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
+int cmd_act_on(struct cmd_ctx *, const char *, json_t *);
+int cmd_reload_show(struct cmd_ctx *, json_t *, void *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
 

@@ -206,29 +206,155 @@ opt_ms(const json_t *spec, const char *key, int64_t def)
 	return v > MAX_DURATION_MS ? MAX_DURATION_MS : v;
 }
 
+/* The spec members the daemon reads, and the JSON type each must have:
+ * one table, so a wrong type is refused here, in one place, naming the
+ * member.  A new spec member gets a line here. */
+enum spec_type { T_STR, T_INT, T_BOOL, T_OBJ, T_STRV, T_INTV, T_SIZE };
+
+static const struct spec_member {
+	const char *key;
+	enum spec_type type;
+} spec_members[] = {
+	{ "script", T_STR }, { "name", T_STR }, { "cwd", T_STR },
+	{ "interpreter", T_STR }, { "interpreter_args", T_STRV },
+	{ "args", T_STRV }, { "env", T_OBJ }, { "instances", T_INT },
+	{ "kill_signal", T_STR }, { "kill_timeout", T_INT },
+	{ "autorestart", T_BOOL }, { "restart_delay", T_INT },
+	{ "exp_backoff_restart_delay", T_INT }, { "max_backoff", T_INT },
+	{ "backoff_reset", T_INT }, { "min_uptime", T_INT },
+	{ "max_restarts", T_INT }, { "stop_exit_codes", T_INTV },
+	{ "out_file", T_STR }, { "error_file", T_STR }, { "log_file", T_STR },
+	{ "merge_logs", T_BOOL }, { "combine_logs", T_BOOL }, { "time", T_BOOL },
+	{ "log_date_format", T_STR }, { "log_type", T_STR },
+	{ "log_max_size", T_SIZE }, { "log_retain", T_INT },
+	{ "log_compress", T_BOOL }, { "wait", T_BOOL }, { "mode", T_STR },
+	{ "share", T_BOOL }, { "listen", T_STRV }, { "wait_ready", T_BOOL },
+	{ "listen_timeout", T_INT }, { "namespace", T_STR },
+	{ "process_file", T_STR }, { "env_source", T_OBJ },
+};
+
+static const char *
+spec_type_name(enum spec_type t)
+{
+	switch (t) {
+	case T_STR: return "a string";
+	case T_INT: return "an integer";
+	case T_BOOL: return "true or false";
+	case T_OBJ: return "an object";
+	case T_STRV: return "an array of strings";
+	case T_INTV: return "an array of integers";
+	case T_SIZE: return "a size (bytes, or a string like 10M)";
+	}
+	return "?";
+}
+
+/* Whether every member of spec the daemon knows has its type: 0, or -1
+ * with err naming the first that does not. */
+static int
+spec_check_types(const json_t *spec, char *err, size_t errlen)
+{
+	const struct spec_member *m;
+	const char *key;
+	json_t *v, *e;
+	size_t i, k;
+	int ok;
+
+	for (k = 0; k < sizeof spec_members / sizeof spec_members[0]; k++) {
+		m = &spec_members[k];
+		if ((v = json_object_get(spec, m->key)) == NULL ||
+		    json_is_null(v))
+			continue;
+		switch (m->type) {
+		case T_STR: ok = json_is_string(v); break;
+		case T_INT: ok = json_is_integer(v); break;
+		case T_BOOL: ok = json_is_boolean(v); break;
+		case T_OBJ: ok = json_is_object(v); break;
+		case T_SIZE: ok = json_is_integer(v) || json_is_string(v); break;
+		case T_STRV:
+		case T_INTV:
+			ok = json_is_array(v);
+			json_array_foreach(v, i, e)
+				if (m->type == T_STRV ? !json_is_string(e) :
+				    !json_is_integer(e))
+					ok = 0;
+			break;
+		default: ok = 0;
+		}
+		if (!ok) {
+			snprintf(err, errlen, "'%s' must be %s", m->key,
+			    spec_type_name(m->type));
+			return -1;
+		}
+	}
+	json_object_foreach((json_t *)json_object_get(spec, "env"), key, v)
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "'env.%s' must be a string", key);
+			return -1;
+		}
+	return 0;
+}
+
+/* Whether two specs ask for the same sockets. */
+static int
+spec_listen_equal(const json_t *a, const json_t *b)
+{
+	const json_t *la = json_object_get(a, "listen"),
+	    *lb = json_object_get(b, "listen");
+
+	if (json_array_size(la) == 0 && json_array_size(lb) == 0)
+		return 1;
+	return json_equal(la, lb);
+}
+
+/* The instance count a spec asks for: 0 or -1 with err. */
+static int
+spec_instances(const json_t *spec, int *out, char *err, size_t errlen)
+{
+	int64_t n = util_json_int(spec, "instances", 1);
+
+	if (n < -4096)
+		n = 1;
+	if (n == 0)
+		n = uv_available_parallelism();
+	else if (n < 0)
+		n = (int64_t)uv_available_parallelism() + n;
+	if (n < 1)
+		n = 1;
+	if (n > 4096) {
+		snprintf(err, errlen, "%lld instances is more than 4096",
+		    (long long)n);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
 /*
- * Make an app from a start request's args, without starting it: 0, or -1
- * with err saying what is wrong (and nothing changed).
+ * Make an app's configuration from a spec, without instances, sockets or
+ * a place in the table: 0, or -1 (bad spec) or -3 (cannot execute) with
+ * err saying what is wrong.  app_create and app_update build on it.
  */
-int
-app_create(json_t *spec, struct app **out, char *err, size_t errlen)
+static int
+app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 {
 	const char *script, *interp, *cwd, *sig, *pathvar = NULL, *k;
-	json_t *args, *env, *codes, *v;
+	json_t *args, *iargs, *env, *codes, *v;
 	struct app *a;
 	struct stat st;
 	char *resolved_interp = NULL, *name = NULL;
 	size_t i, nargs;
-	int64_t n;
-	int lookup_errno, rc;
+	int lookup_errno;
 
 	*out = NULL;
+	if (spec_check_types(spec, err, errlen) != 0)
+		return -1;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
 		snprintf(err, errlen, "start needs a script or program");
 		return -1;
 	}
 	cwd = util_json_str(spec, "cwd", "/");
+	errno = 0;
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "cannot use '%s' as the working directory: %s",
 		    cwd, *cwd != '/' ? "not an absolute path" :
@@ -236,20 +362,9 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		return -1;
 	}
 	env = json_object_get(spec, "env");
-	if (env != NULL && !json_is_object(env)) {
-		snprintf(err, errlen, "'env' is not an object");
-		return -1;
-	}
 	pathvar = util_json_str(env, "PATH", NULL);
 	args = json_object_get(spec, "args");
-	if (args != NULL && !json_is_array(args)) {
-		snprintf(err, errlen, "'args' is not an array");
-		return -1;
-	}
-	json_array_foreach(args, i, v) if (!json_is_string(v)) {
-		snprintf(err, errlen, "'args' holds a non-string");
-		return -1;
-	}
+	iargs = json_object_get(spec, "interpreter_args");
 
 	name = json_is_string(json_object_get(spec, "name")) ?
 	    strdup(util_json_str(spec, "name", "")) : default_name(script);
@@ -261,13 +376,6 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		free(name);
 		return -1;
 	}
-	if (app_find_name(name) != NULL) {
-		snprintf(err, errlen,
-		    "an app named '%s' exists already (restart it, or use --name)",
-		    name);
-		free(name);
-		return -2;
-	}
 
 	interp = util_json_str(spec, "interpreter", NULL);
 	if (interp != NULL && (strcmp(interp, "none") == 0 || *interp == '\0'))
@@ -275,6 +383,12 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	else if (interp == NULL && !json_is_string(json_object_get(spec,
 	    "interpreter")))
 		interp = interpreter_for(script);
+	if (interp == NULL && json_array_size(iargs) > 0) {
+		snprintf(err, errlen, "'interpreter_args' needs an interpreter "
+		    "('%s' is executed directly)", script);
+		free(name);
+		return -1;
+	}
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
 			snprintf(err, errlen, "cannot execute interpreter '%s': %s",
@@ -316,17 +430,25 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	TAILQ_INIT(&a->gone);
 	a->name = name;
 	a->exec_path = resolved_interp;
-	nargs = json_array_size(args);
+	nargs = json_array_size(args) + json_array_size(iargs);
 	a->argv = calloc(nargs + 3, sizeof *a->argv);
-	i = 0;
-	if (interp != NULL) {
-		a->argv[i++] = strdup(interp);
-		a->argv[i++] = strdup(script);
-	} else
-		a->argv[i++] = strdup(script);
-	json_array_foreach(args, n, v) a->argv[i++] = strdup(json_string_value(v));
 	a->cwd = strdup(cwd);
 	a->envp = env_from_json(env, &a->nenv);
+	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	i = 0;
+	if (interp != NULL) {
+		/* interpreter [interpreter_args...] script [args...] */
+		a->argv[i++] = strdup(interp);
+		json_array_foreach(iargs, nargs, v)
+			a->argv[i++] = strdup(json_string_value(v));
+	}
+	a->argv[i++] = strdup(script);
+	json_array_foreach(args, nargs, v)
+		a->argv[i++] = strdup(json_string_value(v));
 
 	sig = util_json_str(spec, "kill_signal", "SIGINT");
 	if ((a->kill_signal = util_signal_number(sig)) <= 0) {
@@ -371,41 +493,148 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
+	*out = a;
+	return 0;
+}
 
-	n = util_json_int(spec, "instances", 1);
-	if (n < -4096)
-		n = 1;
-	if (n == 0)
-		n = uv_available_parallelism();
-	else if (n < 0)
-		n = (int64_t)uv_available_parallelism() + n;
-	if (n < 1)
-		n = 1;
-	if (n > 4096) {
-		snprintf(err, errlen, "%lld instances is more than 4096",
-		    (long long)n);
-		app_free(a);
-		return -1;
-	}
-	if (a->argv != NULL && a->cwd != NULL &&
-	    (rc = share_parse_listen(a, spec, err, errlen)) != 0) {
-		app_free(a);
-		return rc == -2 ? -4 : -1;
-	}
-	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL ||
-	    app_set_instances(a, (int)n) != 0) {
-		snprintf(err, errlen, "out of memory");
-		app_free(a);
-		return -1;
-	}
+/* Keep a normalised copy of spec in a->spec, for describe and update. */
+static void
+app_keep_spec(struct app *a, const json_t *spec)
+{
+	json_decref(a->spec);
 	a->spec = json_deep_copy(spec);
 	json_object_set_new(a->spec, "mode",
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	json_object_del(a->spec, "wait");
+	json_object_del(a->spec, "check");
+}
+
+/*
+ * Check a spec as app_create would, without creating anything (start
+ * with "check"): 0, or -1/-3 with err.
+ */
+int
+app_check(json_t *spec, char *err, size_t errlen)
+{
+	struct app *a;
+	int rc, n;
+
+	if ((rc = app_build(spec, &a, err, errlen)) != 0)
+		return rc;
+	rc = spec_instances(spec, &n, err, errlen);
+	app_free(a);
+	return rc;
+}
+
+/*
+ * Make an app from a start request's args, without starting it: 0, or -1
+ * with err saying what is wrong (and nothing changed).
+ */
+int
+app_create(json_t *spec, struct app **out, char *err, size_t errlen)
+{
+	struct app *a;
+	int n, rc;
+
+	*out = NULL;
+	if ((rc = app_build(spec, &a, err, errlen)) != 0)
+		return rc;
+	if (app_find_name(a->name) != NULL) {
+		snprintf(err, errlen,
+		    "an app named '%s' exists already (restart it, or use --name)",
+		    a->name);
+		app_free(a);
+		return -2;
+	}
+	if (spec_instances(spec, &n, err, errlen) != 0) {
+		app_free(a);
+		return -1;
+	}
+	if ((rc = share_parse_listen(a, spec, err, errlen)) != 0) {
+		app_free(a);
+		return rc == -2 ? -4 : -1;
+	}
+	if (app_set_instances(a, n) != 0) {
+		snprintf(err, errlen, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	app_keep_spec(a, spec);
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
 	*out = a;
+	return 0;
+}
+
+#define SWAP(x, y)                   \
+	do {                         \
+		__typeof__(x) tmp_ = x; \
+		x = y;               \
+		y = tmp_;            \
+	} while (0)
+
+/*
+ * Give app a the configuration of spec (a new environment, arguments,
+ * options), keeping its instances as they are: processes started from now
+ * on (a restart, a reload, a crash) run with it.  The instance count is
+ * scale's job (*ninst: the count spec asks for); sockets (listen, mode) cannot change this way.  0, or -1
+ * (bad spec) or -3 (cannot execute) with err, and a unchanged.
+ */
+int
+app_update(struct app *a, json_t *spec, int *ninst, char *err, size_t errlen)
+{
+	struct app *t;
+	const char *name = util_json_str(spec, "name", a->name);
+	int rc, n;
+
+	if (strcmp(name, a->name) != 0) {
+		snprintf(err, errlen, "cannot rename '%s' to '%s' this way",
+		    a->name, name);
+		return -1;
+	}
+	if ((rc = app_build(spec, &t, err, errlen)) != 0)
+		return rc;
+	if (spec_instances(spec, &n, err, errlen) != 0) {
+		app_free(t);
+		return -1;
+	}
+	if (t->share != a->share || !spec_listen_equal(a->spec, spec)) {
+		snprintf(err, errlen, "'%s': its sockets (listen, exec mode) "
+		    "cannot change while it exists: delete and start it",
+		    a->name);
+		app_free(t);
+		return -1;
+	}
+	/* Every configuration member of struct app; t gets a's old ones
+	 * and frees them. */
+	SWAP(a->exec_path, t->exec_path);
+	SWAP(a->argv, t->argv);
+	SWAP(a->envp, t->envp);
+	SWAP(a->nenv, t->nenv);
+	SWAP(a->cwd, t->cwd);
+	SWAP(a->kill_signal, t->kill_signal);
+	SWAP(a->kill_timeout_ms, t->kill_timeout_ms);
+	SWAP(a->autorestart, t->autorestart);
+	SWAP(a->restart_delay_ms, t->restart_delay_ms);
+	SWAP(a->backoff_base_ms, t->backoff_base_ms);
+	SWAP(a->backoff_max_ms, t->backoff_max_ms);
+	SWAP(a->backoff_reset_ms, t->backoff_reset_ms);
+	SWAP(a->min_uptime_ms, t->min_uptime_ms);
+	SWAP(a->max_restarts, t->max_restarts);
+	memcpy(a->stop_exit_codes, t->stop_exit_codes,
+	    sizeof a->stop_exit_codes);
+	a->nstop_exit_codes = t->nstop_exit_codes;
+	SWAP(a->out_file, t->out_file);
+	SWAP(a->err_file, t->err_file);
+	SWAP(a->logs, t->logs);
+	SWAP(a->wait_ready, t->wait_ready);
+	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
+	app_free(t);
+	app_keep_spec(a, spec);
+	*ninst = n;
+	log_info("%s updated (%s)", a->name, a->exec_path);
 	return 0;
 }
 
@@ -564,6 +793,7 @@ app_describe_json(const struct app *a)
 	int i;
 
 	o = json_deep_copy(a->spec);
+	json_object_set_new(o, "spec", json_deep_copy(a->spec));
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "instances", json_integer(a->ninst));
 	json_object_set_new(o, "kill_signal",
@@ -599,8 +829,25 @@ app_describe_json(const struct app *a)
 	return o;
 }
 
+/* A namespace as a target (pm2): every app in it.  Whether any was. */
+static int
+app_add_namespace(json_t *res, const char *ns)
+{
+	struct app *a;
+	int n = 0;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(util_json_str(a->spec, "namespace",
+		    "default"), ns) == 0) {
+			json_array_append_new(res, json_pack("{s:i, s:i}", "app",
+			    a->id, "instance", -1));
+			n++;
+		}
+	return n > 0;
+}
+
 /*
- * Resolve target words (names, ids, "all", "name:N") into an array of
+ * Resolve target words (names, ids, "all", "name:N", a namespace) into an array of
  * {"app": id, "instance": n or -1}: 0, or -1 with err naming the first
  * target that matches nothing.  Duplicates are removed.
  */
@@ -668,6 +915,8 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 			a = app_find_id((int)id);
 		if (a == NULL)
 			a = app_find_name(s);
+		if (a == NULL && inst == -1 && app_add_namespace(res, s))
+			continue;
 		if (a == NULL) {
 			snprintf(err, errlen, "no app named '%s'", s);
 			json_decref(res);

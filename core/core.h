@@ -283,6 +283,8 @@ void server_run_waiters(void);
 struct app *app_find_name(const char *);
 struct app *app_find_id(int);
 int app_create(json_t *, struct app **, char *, size_t);
+int app_check(json_t *, char *, size_t);
+int app_update(struct app *, json_t *, int *, char *, size_t);
 void app_free(struct app *);
 int app_set_instances(struct app *, int);
 void app_start(struct app *);

@@ -218,6 +218,17 @@ h_start(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
+	/* "check": only say whether the spec could start (a process file is
+	 * checked whole before any of its apps starts). */
+	if (util_json_bool(r->args, "check", 0)) {
+		rc = app_check(r->args, err, sizeof err);
+		if (rc != 0)
+			req_error(r, rc == -3 ? IPC_E_EXEC : IPC_E_BAD_REQUEST,
+			    "%s", err);
+		else
+			req_reply(r, NULL);
+		return;
+	}
 	/*
 	 * "start web" (or an id, web:1, all), naming apps and no file: start
 	 * those apps again, as pm2 does.  The CLI sends a path for a file.
@@ -380,6 +391,39 @@ h_delete(struct req *r)
 	    apps_only, "names", names));
 }
 
+/* update {"spec"}: the app named by spec.name takes spec's configuration
+ * for the processes it starts from now on. */
+static void
+h_update(struct req *r)
+{
+	json_t *spec = json_object_get(r->args, "spec");
+	const char *name = util_json_str(spec, "name", NULL);
+	struct app *a;
+	char err[512];
+	int rc, n;
+
+	if (!json_is_object(spec) || name == NULL) {
+		req_error(r, IPC_E_BAD_REQUEST, "update needs a spec with a name");
+		return;
+	}
+	if ((a = app_find_name(name)) == NULL) {
+		req_error(r, IPC_E_NOT_FOUND, "no app named '%s'", name);
+		return;
+	}
+	if (a->reloading) {
+		req_error(r, IPC_E_BUSY, "'%s' is being reloaded; update it "
+		    "afterwards", a->name);
+		return;
+	}
+	if ((rc = app_update(a, spec, &n, err, sizeof err)) != 0) {
+		req_error(r, rc == -3 ? IPC_E_EXEC : IPC_E_BAD_REQUEST, "%s",
+		    err);
+		return;
+	}
+	req_reply(r, json_pack("{s:[o], s:i}", "apps", app_summary(a),
+	    "instances_wanted", n));
+}
+
 static void
 h_list(struct req *r)
 {
@@ -523,6 +567,7 @@ static const struct handler handlers[] = {
 	{ "list", h_list },
 	{ "describe", h_describe },
 	{ "kill", h_kill },
+	{ "update", h_update },
 	{ "wait", h_wait },
 	{ "logs", logs_handle },
 	{ "flush", logs_handle_flush },

@@ -1,0 +1,30 @@
+/*
+ * apply: make the running apps match a process file, the way a deploy
+ * script wants it: start what is new, reload (zero downtime) what changed,
+ * delete what this file started and no longer has, leave the rest alone.
+ */
+#include "cmd.h"
+#include "procfile.h"
+
+static const struct cmd_option options[] = {
+	{ "dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0 },
+	{ "env", 0, "NAME|KEY=VAL", "the file's env_NAME, or a variable "
+	    "(repeatable)", VAL_ENVNAME, 1 },
+	{ "only", 0, "APPS", "only these apps of the file (comma separated)",
+	    VAL_APPNAME, 1 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
+};
+
+static int
+exec_apply(struct cmd_ctx *ctx)
+{
+	return procfile_apply(ctx, ctx->argv[0], cmd_flag(ctx, "dry-run"));
+}
+
+const struct cmd_entry cmd_apply_entry = {
+	"apply", NULL, "apply <file> [options]",
+	"Make the running apps match a process file: + start, ~ reload, "
+	"- delete, = keep", options, CMD_DAEMON | CMD_FILES, 1, 1,
+	"clusterctl apply ecosystem.config.js --env production --dry-run",
+	exec_apply,
+};

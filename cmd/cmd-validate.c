@@ -1,0 +1,28 @@
+/*
+ * validate: read a process file and have the daemon check every app, as
+ * start would, starting nothing: errors with the file, line, app and
+ * field; warnings for fields clusterctl does not know.
+ */
+#include "cmd.h"
+#include "procfile.h"
+
+static const struct cmd_option options[] = {
+	{ "env", 0, "NAME|KEY=VAL", "the file's env_NAME, or a variable "
+	    "(repeatable)", VAL_ENVNAME, 1 },
+	{ "only", 0, "APPS", "only these apps of the file (comma separated)",
+	    VAL_APPNAME, 1 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
+};
+
+static int
+exec_validate(struct cmd_ctx *ctx)
+{
+	return procfile_validate(ctx, ctx->argv[0]);
+}
+
+const struct cmd_entry cmd_validate_entry = {
+	"validate", NULL, "validate <file> [options]",
+	"Check a process file (syntax, fields, programs) without starting "
+	"anything", options, CMD_DAEMON | CMD_FILES, 1, 1,
+	"clusterctl validate ecosystem.json", exec_validate,
+};
