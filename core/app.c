@@ -16,8 +16,6 @@
 #include "../ipc/util.h"
 #include "core.h"
 
-/* The most targets one request may name. */
-#define MAX_TARGETS 4096
 /* The longest duration an option may ask for: a week. */
 #define MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
 
@@ -143,21 +141,21 @@ default_name(const char *script)
 }
 
 static int
-name_ok(const char *n, char *err, size_t errlen)
+name_ok(const char *n, struct err *e)
 {
 	const char *p;
 
 	if (*n == '\0' || strlen(n) > 64) {
-		snprintf(err, errlen, "an app name has 1 to 64 characters");
+		err_set(e, IPC_E_BAD_REQUEST, "an app name has 1 to 64 characters");
 		return 0;
 	}
 	if (strcmp(n, "all") == 0) {
-		snprintf(err, errlen, "'all' is not a valid app name");
+		err_set(e, IPC_E_BAD_REQUEST, "'all' is not a valid app name");
 		return 0;
 	}
 	for (p = n; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && strchr("._-@+", *p) == NULL) {
-			snprintf(err, errlen,
+			err_set(e, IPC_E_BAD_REQUEST,
 			    "invalid app name '%s': use letters, digits and . _ - @ +",
 			    n);
 			return 0;
@@ -165,7 +163,7 @@ name_ok(const char *n, char *err, size_t errlen)
 	for (p = n; isdigit((unsigned char)*p); p++)
 		;
 	if (*p == '\0') {
-		snprintf(err, errlen, "invalid app name '%s': it is a number",
+		err_set(e, IPC_E_BAD_REQUEST, "invalid app name '%s': it is a number",
 		    n);
 		return 0;
 	}
@@ -249,13 +247,13 @@ spec_type_name(enum spec_type t)
 }
 
 /* Whether every member of spec the daemon knows has its type: 0, or -1
- * with err naming the first that does not. */
+ * with e naming the first that does not. */
 static int
-spec_check_types(const json_t *spec, char *err, size_t errlen)
+spec_check_types(const json_t *spec, struct err *e)
 {
 	const struct spec_member *m;
 	const char *key;
-	json_t *v, *e;
+	json_t *v, *item;
 	size_t i, k;
 	int ok;
 
@@ -273,22 +271,22 @@ spec_check_types(const json_t *spec, char *err, size_t errlen)
 		case T_STRV:
 		case T_INTV:
 			ok = json_is_array(v);
-			json_array_foreach(v, i, e)
-				if (m->type == T_STRV ? !json_is_string(e) :
-				    !json_is_integer(e))
+			json_array_foreach(v, i, item)
+				if (m->type == T_STRV ? !json_is_string(item) :
+				    !json_is_integer(item))
 					ok = 0;
 			break;
 		default: ok = 0;
 		}
 		if (!ok) {
-			snprintf(err, errlen, "'%s' must be %s", m->key,
+			err_set(e, IPC_E_BAD_REQUEST, "'%s' must be %s", m->key,
 			    spec_type_name(m->type));
 			return -1;
 		}
 	}
 	json_object_foreach((json_t *)json_object_get(spec, "env"), key, v)
 		if (!json_is_string(v)) {
-			snprintf(err, errlen, "'env.%s' must be a string", key);
+			err_set(e, IPC_E_BAD_REQUEST, "'env.%s' must be a string", key);
 			return -1;
 		}
 	return 0;
@@ -308,7 +306,7 @@ spec_listen_equal(const json_t *a, const json_t *b)
 
 /* The instance count a spec asks for: 0 or -1 with err. */
 static int
-spec_instances(const json_t *spec, int *out, char *err, size_t errlen)
+spec_instances(const json_t *spec, int *out, struct err *e)
 {
 	int64_t n = util_json_int(spec, "instances", 1);
 
@@ -321,7 +319,7 @@ spec_instances(const json_t *spec, int *out, char *err, size_t errlen)
 	if (n < 1)
 		n = 1;
 	if (n > 4096) {
-		snprintf(err, errlen, "%lld instances is more than 4096",
+		err_set(e, IPC_E_BAD_REQUEST, "%lld instances is more than 4096",
 		    (long long)n);
 		return -1;
 	}
@@ -331,11 +329,10 @@ spec_instances(const json_t *spec, int *out, char *err, size_t errlen)
 
 /*
  * Make an app's configuration from a spec, without instances, sockets or
- * a place in the table: 0, or -1 (bad spec) or -3 (cannot execute) with
- * err saying what is wrong.  app_create and app_update build on it.
+ * a place in the table: 0, or -1 with e saying what is wrong.  app_create and app_update build on it.
  */
 static int
-app_build(json_t *spec, struct app **out, char *err, size_t errlen)
+app_build(json_t *spec, struct app **out, struct err *e)
 {
 	const char *script, *interp, *cwd, *sig, *pathvar = NULL, *k;
 	json_t *args, *iargs, *env, *codes, *v;
@@ -346,17 +343,17 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 	int lookup_errno;
 
 	*out = NULL;
-	if (spec_check_types(spec, err, errlen) != 0)
+	if (spec_check_types(spec, e) != 0)
 		return -1;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
-		snprintf(err, errlen, "start needs a script or program");
+		err_set(e, IPC_E_BAD_REQUEST, "start needs a script or program");
 		return -1;
 	}
 	cwd = util_json_str(spec, "cwd", "/");
 	errno = 0;
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "cannot use '%s' as the working directory: %s",
+		err_set(e, IPC_E_BAD_REQUEST, "cannot use '%s' as the working directory: %s",
 		    cwd, *cwd != '/' ? "not an absolute path" :
 		    errno == 0 ? "Not a directory" : strerror(errno));
 		return -1;
@@ -369,10 +366,10 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 	name = json_is_string(json_object_get(spec, "name")) ?
 	    strdup(util_json_str(spec, "name", "")) : default_name(script);
 	if (name == NULL) {
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
 	}
-	if (!name_ok(name, err, errlen)) {
+	if (!name_ok(name, e)) {
 		free(name);
 		return -1;
 	}
@@ -384,39 +381,39 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 	    "interpreter")))
 		interp = interpreter_for(script);
 	if (interp == NULL && json_array_size(iargs) > 0) {
-		snprintf(err, errlen, "'interpreter_args' needs an interpreter "
+		err_set(e, IPC_E_BAD_REQUEST, "'interpreter_args' needs an interpreter "
 		    "('%s' is executed directly)", script);
 		free(name);
 		return -1;
 	}
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
-			snprintf(err, errlen, "cannot execute interpreter '%s': %s",
+			err_set(e, IPC_E_EXEC, "cannot execute interpreter '%s': %s",
 			    interp, errno == ENOENT && strchr(interp, '/') == NULL ?
 			    "not found in PATH" : strerror(errno));
 			free(name);
-			return -3;
+			return -1;
 		}
 		if (access(script, R_OK) != 0) {
-			snprintf(err, errlen, "cannot read '%s': %s", script,
+			err_set(e, IPC_E_EXEC, "cannot read '%s': %s", script,
 			    strerror(errno));
 			free(resolved_interp);
 			free(name);
-			return -3;
+			return -1;
 		}
 	} else {
 		char *p = path_lookup(script, pathvar);
 
 		lookup_errno = errno;
 		if (p == NULL || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-			snprintf(err, errlen, "cannot execute '%s': %s", script,
+			err_set(e, IPC_E_EXEC, "cannot execute '%s': %s", script,
 			    p != NULL ? "Not a regular file" :
 			    strchr(script, '/') == NULL &&
 				lookup_errno == ENOENT ?
 			    "not found in PATH" : strerror(lookup_errno));
 			free(p);
 			free(name);
-			return -3;
+			return -1;
 		}
 		resolved_interp = p;
 	}
@@ -424,7 +421,7 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 	if ((a = calloc(1, sizeof *a)) == NULL) {
 		free(resolved_interp);
 		free(name);
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	TAILQ_INIT(&a->gone);
@@ -435,7 +432,7 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 	a->cwd = strdup(cwd);
 	a->envp = env_from_json(env, &a->nenv);
 	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL) {
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		app_free(a);
 		return -1;
 	}
@@ -452,7 +449,7 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 
 	sig = util_json_str(spec, "kill_signal", "SIGINT");
 	if ((a->kill_signal = util_signal_number(sig)) <= 0) {
-		snprintf(err, errlen, "unknown signal '%s'", sig);
+		err_set(e, IPC_E_BAD_REQUEST, "unknown signal '%s'", sig);
 		app_free(a);
 		return -1;
 	}
@@ -478,14 +475,15 @@ app_build(json_t *spec, struct app **out, char *err, size_t errlen)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
-	if (logs_app_init(a, spec, err, errlen) != 0) {
+	if (logs_app_init(a, spec, e->msg, sizeof e->msg) != 0) {
+		e->code = IPC_E_BAD_REQUEST;
 		app_free(a);
 		return -1;
 	}
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {
-		snprintf(err, errlen, "unknown mode '%s' (cluster or fork)", k);
+		err_set(e, IPC_E_BAD_REQUEST, "unknown mode '%s' (cluster or fork)", k);
 		app_free(a);
 		return -1;
 	}
@@ -516,14 +514,14 @@ app_keep_spec(struct app *a, const json_t *spec)
  * with "check"): 0, or -1/-3 with err.
  */
 int
-app_check(json_t *spec, char *err, size_t errlen)
+app_check(json_t *spec, struct err *e)
 {
 	struct app *a;
 	int rc, n;
 
-	if ((rc = app_build(spec, &a, err, errlen)) != 0)
+	if ((rc = app_build(spec, &a, e)) != 0)
 		return rc;
-	rc = spec_instances(spec, &n, err, errlen);
+	rc = spec_instances(spec, &n, e);
 	app_free(a);
 	return rc;
 }
@@ -533,31 +531,34 @@ app_check(json_t *spec, char *err, size_t errlen)
  * with err saying what is wrong (and nothing changed).
  */
 int
-app_create(json_t *spec, struct app **out, char *err, size_t errlen)
+app_create(json_t *spec, struct app **out, struct err *e)
 {
 	struct app *a;
 	int n, rc;
 
 	*out = NULL;
-	if ((rc = app_build(spec, &a, err, errlen)) != 0)
+	if ((rc = app_build(spec, &a, e)) != 0)
 		return rc;
 	if (app_find_name(a->name) != NULL) {
-		snprintf(err, errlen,
+		err_set(e, IPC_E_EXISTS,
 		    "an app named '%s' exists already (restart it, or use --name)",
 		    a->name);
 		app_free(a);
-		return -2;
+		return -1;
 	}
-	if (spec_instances(spec, &n, err, errlen) != 0) {
+	if (spec_instances(spec, &n, e) != 0) {
 		app_free(a);
 		return -1;
 	}
-	if ((rc = share_parse_listen(a, spec, err, errlen)) != 0) {
+	if ((rc = share_parse_listen(a, spec, e->msg, sizeof e->msg)) != 0) {
+		/* A port that cannot be bound is like a program that cannot
+		 * be executed: the app cannot run. */
+		e->code = rc == -2 ? IPC_E_EXEC : IPC_E_BAD_REQUEST;
 		app_free(a);
-		return rc == -2 ? -4 : -1;
+		return -1;
 	}
 	if (app_set_instances(a, n) != 0) {
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		app_free(a);
 		return -1;
 	}
@@ -583,25 +584,25 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
  * (bad spec) or -3 (cannot execute) with err, and a unchanged.
  */
 int
-app_update(struct app *a, json_t *spec, int *ninst, char *err, size_t errlen)
+app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 {
 	struct app *t;
 	const char *name = util_json_str(spec, "name", a->name);
 	int rc, n;
 
 	if (strcmp(name, a->name) != 0) {
-		snprintf(err, errlen, "cannot rename '%s' to '%s' this way",
+		err_set(e, IPC_E_BAD_REQUEST, "cannot rename '%s' to '%s' this way",
 		    a->name, name);
 		return -1;
 	}
-	if ((rc = app_build(spec, &t, err, errlen)) != 0)
+	if ((rc = app_build(spec, &t, e)) != 0)
 		return rc;
-	if (spec_instances(spec, &n, err, errlen) != 0) {
+	if (spec_instances(spec, &n, e) != 0) {
 		app_free(t);
 		return -1;
 	}
 	if (t->share != a->share || !spec_listen_equal(a->spec, spec)) {
-		snprintf(err, errlen, "'%s': its sockets (listen, exec mode) "
+		err_set(e, IPC_E_BAD_REQUEST, "'%s': its sockets (listen, exec mode) "
 		    "cannot change while it exists: delete and start it",
 		    a->name);
 		app_free(t);
@@ -670,21 +671,20 @@ app_start(struct app *a)
 	int i;
 
 	for (i = 0; i < a->ninst; i++)
-		inst_event(a->inst[i], EV_START);
+		inst_start(a->inst[i], REASON_START);
 }
 
-/* Stop every instance; restart: start each again once it has stopped. */
+/* Stop every instance, the replaced ones still stopping too. */
 void
-app_stop(struct app *a, int restart)
+app_stop(struct app *a)
 {
 	struct instance *in;
 	int i;
 
-	if (!restart)
-		TAILQ_FOREACH(in, &a->gone, retired)
-			inst_event(in, EV_STOP);
+	TAILQ_FOREACH(in, &a->gone, retired)
+		inst_stop(in);
 	for (i = 0; i < a->ninst; i++)
-		inst_restart(a->inst[i], restart);
+		inst_stop(a->inst[i]);
 }
 
 /* Whether no instance of a has a process or anything pending. */
@@ -827,119 +827,4 @@ app_describe_json(const struct app *a)
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
 	return o;
-}
-
-/* A namespace as a target (pm2): every app in it.  Whether any was. */
-static int
-app_add_namespace(json_t *res, const char *ns)
-{
-	struct app *a;
-	int n = 0;
-
-	TAILQ_FOREACH(a, &apps, entry)
-		if (!a->deleting && strcmp(util_json_str(a->spec, "namespace",
-		    "default"), ns) == 0) {
-			json_array_append_new(res, json_pack("{s:i, s:i}", "app",
-			    a->id, "instance", -1));
-			n++;
-		}
-	return n > 0;
-}
-
-/*
- * Resolve target words (names, ids, "all", "name:N", a namespace) into an array of
- * {"app": id, "instance": n or -1}: 0, or -1 with err naming the first
- * target that matches nothing.  Duplicates are removed.
- */
-int
-app_resolve_targets(const json_t *targets, json_t **out, char *err,
-    size_t errlen)
-{
-	json_t *res = json_array(), *t;
-	struct app *a;
-	const char *s, *colon;
-	char *end, name[128];
-	size_t i, j;
-	long id, inst;
-
-	*out = NULL;
-	if (!json_is_array(targets) || json_array_size(targets) == 0) {
-		snprintf(err, errlen, json_is_array(targets) || targets == NULL ?
-		    "no target given" : "'targets' is not an array");
-		json_decref(res);
-		return -1;
-	}
-	if (json_array_size(targets) > MAX_TARGETS) {
-		snprintf(err, errlen, "more than %d targets", MAX_TARGETS);
-		json_decref(res);
-		return -1;
-	}
-	json_array_foreach(targets, i, t) {
-		if (!json_is_string(t)) {
-			snprintf(err, errlen, "a target is not a string");
-			json_decref(res);
-			return -1;
-		}
-		s = json_string_value(t);
-		inst = -1;
-		a = NULL;
-		if (strcmp(s, "all") == 0) {
-			TAILQ_FOREACH(a, &apps, entry)
-				if (!a->deleting)
-					json_array_append_new(res, json_pack(
-					    "{s:i, s:i}", "app", a->id,
-					    "instance", -1));
-			continue;
-		}
-		if ((colon = strrchr(s, ':')) != NULL &&
-		    (size_t)(colon - s) < sizeof name) {
-			inst = strtol(colon + 1, &end, 10);
-			if (colon[1] == '\0' || *end != '\0' || inst < 0)
-				inst = -2;
-			else {
-				memcpy(name, s, (size_t)(colon - s));
-				name[colon - s] = '\0';
-				s = name;
-			}
-		}
-		if (inst == -2) {
-			snprintf(err, errlen, "invalid target '%s'",
-			    json_string_value(t));
-			json_decref(res);
-			return -1;
-		}
-		errno = 0;
-		id = strtol(s, &end, 10);
-		if (*s != '\0' && *end == '\0' && errno == 0 && id >= 0 &&
-		    id <= INT_MAX)
-			a = app_find_id((int)id);
-		if (a == NULL)
-			a = app_find_name(s);
-		if (a == NULL && inst == -1 && app_add_namespace(res, s))
-			continue;
-		if (a == NULL) {
-			snprintf(err, errlen, "no app named '%s'", s);
-			json_decref(res);
-			return -1;
-		}
-		if (inst >= a->ninst) {
-			snprintf(err, errlen, "app '%s' has no instance %ld",
-			    a->name, inst);
-			json_decref(res);
-			return -1;
-		}
-		json_array_append_new(res, json_pack("{s:i, s:i}", "app", a->id,
-		    "instance", (int)inst));
-	}
-	/* Drop exact duplicates, keep the order. */
-	for (i = 0; i < json_array_size(res); i++)
-		for (j = i + 1; j < json_array_size(res);) {
-			if (json_equal(json_array_get(res, i),
-			    json_array_get(res, j)))
-				json_array_remove(res, j);
-			else
-				j++;
-		}
-	*out = res;
-	return 0;
 }
