@@ -174,15 +174,16 @@ refresh_one(struct cmd_ctx *ctx, const struct procfile *pf,
 	return rc;
 }
 
+/* Load arg with ctx's --env and --only; quiet: no warnings. */
 static int
-load(struct cmd_ctx *ctx, const char *arg, struct procfile *pf)
+load(struct cmd_ctx *ctx, const char *arg, struct procfile *pf, int quiet)
 {
 	struct procfile_opts o;
 	int rc;
 
 	if ((rc = procfile_opts_from_ctx(ctx, &o)) != 0)
 		return rc;
-	o.quiet_warnings = ctx->quiet;
+	o.quiet_warnings = ctx->quiet || quiet;
 	rc = procfile_load(arg, &o, pf);
 	procfile_opts_release(&o);
 	return rc;
@@ -202,7 +203,7 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 	size_t i;
 	int rc, reload = act == PF_RELOAD || act == PF_START_OR_RELOAD;
 
-	if ((rc = load(ctx, arg, &pf)) != 0)
+	if ((rc = load(ctx, arg, &pf, act == PF_STOP || act == PF_DELETE)) != 0)
 		return rc;
 	if ((rc = describe_all(ctx, &described)) != 0) {
 		procfile_release(&pf);
@@ -239,7 +240,7 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 		if (cur == NULL)
 			rc = start_one(ctx, &pf, spec, done);
 		else if ((rc = refresh_one(ctx, &pf, spec, cur, reload,
-		    0)) == 0)
+		    ctx->json)) == 0)
 			json_array_append_new(done, json_pack("{s:O}", "id",
 			    json_object_get(cur, "id")));
 		if (rc != 0)
@@ -430,7 +431,7 @@ procfile_apply(struct cmd_ctx *ctx, const char *arg, int dry_run)
 	size_t i;
 	int rc, nstart = 0, nreload = 0, ndelete = 0, nkeep = 0;
 
-	if ((rc = load(ctx, arg, &pf)) != 0)
+	if ((rc = load(ctx, arg, &pf, 0)) != 0)
 		return rc;
 	if ((rc = describe_all(ctx, &described)) != 0 ||
 	    (rc = check_all(ctx, &pf)) != 0)
@@ -512,7 +513,7 @@ procfile_validate(struct cmd_ctx *ctx, const char *arg)
 	size_t i;
 	int rc;
 
-	if ((rc = load(ctx, arg, &pf)) != 0)
+	if ((rc = load(ctx, arg, &pf, 0)) != 0)
 		return rc;
 	if ((rc = check_all(ctx, &pf)) == 0 && !ctx->quiet) {
 		if (ctx->json) {

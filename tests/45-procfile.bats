@@ -403,3 +403,17 @@ J
 	clusterctl start eco.yaml
 	[ "$(clusterctl describe b --json | json_get "d[0]['argv'][1]")" = "--no-warnings" ]
 }
+
+@test "completion offers process files, and --env names and --only apps from the file" {
+	printf 'apps:\n  - name: api\n    script: sleep\n    env_production: {A: 1}\n    env_staging: {A: 2}\n' >eco.yaml
+	touch server.js
+	run clusterctl __complete -- stop ""
+	assert_line eco.yaml
+	refute_line server.js
+	run clusterctl __complete -- start eco.yaml --env ""
+	assert_line production
+	assert_line staging
+	run clusterctl __complete -- apply eco.yaml --only ""
+	assert_line api
+	[ ! -S "$CLUSTERCTL_HOME/sock" ]
+}
