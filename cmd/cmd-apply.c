@@ -8,10 +8,7 @@
 
 static const struct cmd_option options[] = {
 	{ "dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0 },
-	{ "env", 0, "NAME|KEY=VAL", "the file's env_NAME, or a variable "
-	    "(repeatable)", VAL_ENVNAME, 1 },
-	{ "only", 0, "APPS", "only these apps of the file (comma separated)",
-	    VAL_APPNAME, 1 },
+	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

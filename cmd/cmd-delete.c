@@ -4,7 +4,7 @@
 
 static const struct cmd_option options[] = {
 	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated)", VAL_APPNAME, 1 },
+	    "separated, repeatable; default: all)", VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

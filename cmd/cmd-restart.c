@@ -7,10 +7,7 @@ static const struct cmd_option options[] = {
 	{ "update-env", 0, NULL, "the apps take the environment clusterctl "
 	    "runs in (what their file or --env set stays); default: the one "
 	    "they were started with", NULL, 0 },
-	{ "env", 0, "NAME|KEY=VAL", "with a process file: its env_NAME, or a "
-	    "variable (repeatable)", VAL_ENVNAME, 1 },
-	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated)", VAL_APPNAME, 1 },
+	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -21,10 +18,7 @@ exec_restart(struct cmd_ctx *ctx)
 
 	if (procfile_target(ctx))
 		return procfile_run(ctx, ctx->argv[0], PF_RESTART);
-	if (cmd_opt_all(ctx, "env") != NULL || cmd_opt_all(ctx, "only") != NULL)
-		return cmd_usage_error(ctx, "--env and --only are for a process "
-		    "file (use --update-env for the current environment)");
-	if (cmd_flag(ctx, "update-env") && (rc = procfile_update_env(ctx)) != 0)
+	if ((rc = procfile_by_name(ctx)) != 0)
 		return rc;
 	return cmd_act_on_targets(ctx, "restart");
 }

@@ -30,12 +30,14 @@ static const struct cmd_option options[] = {
 	    "default: the environment clusterctl runs in); with a process "
 	    "file, a NAME picks its env_NAME", VAL_ENVNAME, 1 },
 	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated, repeatable)", VAL_APPNAME, 1 },
+	    "separated, repeatable; default: all)", VAL_APPNAME, 1 },
 	{ "namespace", 0, "NS", "put the app in a namespace, which works as a "
 	    "target (default: 'default')", NULL, 0 },
 	{ "interpreter-args", 0, "ARGS", "arguments for the interpreter, split "
-	    "like a shell would (e.g. '--max-old-space-size=512')", NULL, 0 },
-	{ "node-args", 0, "ARGS", "the same as --interpreter-args", NULL, 0 },
+	    "like a shell would (e.g. '--max-old-space-size=512'; default: none)",
+	    NULL, 0 },
+	{ "node-args", 0, "ARGS", "the same as --interpreter-args (default: "
+	    "none)", NULL, 0 },
 	{ "kill-signal", 0, "SIG", "signal that asks an instance to stop "
 	    "(default SIGINT)", VAL_SIGNAL, 0 },
 	{ "kill-timeout", 0, "MS", "time to stop before SIGKILL (default 1600ms)",
@@ -376,8 +378,7 @@ const struct cmd_entry cmd_start_entry = {
 	"start", NULL,
 	"start <script|program|app|file> [options] [-- args...]",
 	"Start a script or program as an app of N instances, the apps of a "
-	"process file (ecosystem.config.js, .json, .yaml, Procfile, - for "
-	"stdin), or a stopped app",
+	"process file, or a stopped app",
 	options, CMD_DAEMON | CMD_REST | CMD_FILES, 1, 1,
 	"clusterctl start server.js --name web -i max -- --port 8000",
 	exec_start,

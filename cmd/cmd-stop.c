@@ -6,7 +6,7 @@
 static const struct cmd_option options[] = {
 	{ "no-wait", 0, NULL, "return at once, not when stopped", NULL, 0 },
 	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated)", VAL_APPNAME, 1 },
+	    "separated, repeatable; default: all)", VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

@@ -7,10 +7,7 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-	{ "env", 0, "NAME|KEY=VAL", "the file's env_NAME, or a variable "
-	    "(repeatable)", VAL_ENVNAME, 1 },
-	{ "only", 0, "APPS", "only these apps of the file (comma separated)",
-	    VAL_APPNAME, 1 },
+	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

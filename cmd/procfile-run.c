@@ -542,6 +542,21 @@ procfile_validate(struct cmd_ctx *ctx, const char *arg)
 }
 
 /*
+ * restart and reload of apps by name: --env and --only are for a file,
+ * --update-env applies.  0, or an exit code.
+ */
+int
+procfile_by_name(struct cmd_ctx *ctx)
+{
+	if (cmd_opt_all(ctx, "env") != NULL || cmd_opt_all(ctx, "only") != NULL)
+		return cmd_usage_error(ctx, "--env and --only are for a process "
+		    "file (use --update-env for the current environment)");
+	if (cmd_flag(ctx, "update-env"))
+		return procfile_update_env(ctx);
+	return 0;
+}
+
+/*
  * --update-env on restart/reload of apps: each takes the caller's
  * environment, keeping what its file or --env set.  0, or an exit code.
  */

@@ -1,12 +1,10 @@
 /*
  * Process files: recognising one, loading it in its format, and mapping
- * each app onto a start spec through one table of pm2's fields (fields[]
- * below; docs/process-files.md documents the same table).  Values are
- * taken as pm2 takes them (instances "max" or "4", args as a string or an
- * array, durations "5s", sizes "10M", day.js date formats); the types and
- * values of the resulting spec are the daemon's to check (app_create), so
- * they are checked in one place.  Errors name the file, the line when
- * known, the app and the field; unknown fields warn.
+ * each app onto a start spec, field by field (procfile-fields.c), with
+ * its environment.  The types and values of the resulting spec are the
+ * daemon's to check (app_create), so they are checked in one place.
+ * Errors name the file, the line when known, the app and the field;
+ * unknown fields warn.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -29,133 +27,6 @@ extern char **environ;
 /* The biggest process file read (a config, not a data set). */
 #define MAX_FILE (4 * 1024 * 1024)
 
-enum kind {
-	K_STR,	    /* a string */
-	K_NAME,	    /* a string (or a number, as a string) */
-	K_SCRIPT,   /* a path (relative to cwd) or a command in PATH */
-	K_ARGS,	    /* an array, or a string split like a shell would */
-	K_DIR,	    /* cwd: relative to the file's directory */
-	K_INSTANCES, /* a number, a numeric string, "max" */
-	K_MODE,	    /* exec_mode: cluster or fork */
-	K_MS,	    /* a duration: ms, or "5s" */
-	K_INT,	    /* a number >= 0, or a numeric string */
-	K_BOOL,	    /* true or false (or their strings) */
-	K_SIZE,	    /* bytes, or "10M" */
-	K_LOGPATH,  /* a path relative to cwd, /dev/null, NULL; log_file: true */
-	K_CODES,    /* a number or an array of numbers 0-255 */
-	K_STRV,	    /* a string or an array of strings */
-	K_SIGNAL,   /* a signal name or number */
-	K_DATEFMT,  /* strftime ("%F %T") or day.js ("YYYY-MM-DD HH:mm:ss") */
-	K_PORT,	    /* pm2's shortcut for env PORT */
-	K_FILTER_ENV, /* pm2's filter_env: leave out the caller's environment */
-	K_DISABLE_LOGS, /* out and err to /dev/null */
-	K_ENV,	    /* env, handled with env_NAME */
-	K_LATER,    /* a field of a feature clusterctl does not have yet */
-	K_IGNORED,  /* a pm2 field that means nothing here */
-};
-
-/*
- * Every field a process file may hold: its name in the file (pm2's, with
- * pm2's aliases), the spec member it sets, and how its value is read.  A
- * field of a new feature is one line here (and its spec member in
- * app_create's table).
- */
-static const struct field {
-	const char *name;
-	const char *spec;
-	enum kind kind;
-} fields[] = {
-	{ "name", "name", K_NAME },
-	{ "script", "script", K_SCRIPT },
-	{ "exec", "script", K_SCRIPT },
-	{ "args", "args", K_ARGS },
-	{ "interpreter", "interpreter", K_STR },
-	{ "exec_interpreter", "interpreter", K_STR },
-	{ "interpreter_args", "interpreter_args", K_ARGS },
-	{ "node_args", "interpreter_args", K_ARGS },
-	{ "interpreterArgs", "interpreter_args", K_ARGS },
-	{ "cwd", "cwd", K_DIR },
-	{ "instances", "instances", K_INSTANCES },
-	{ "exec_mode", "mode", K_MODE },
-	{ "namespace", "namespace", K_STR },
-	{ "env", "env", K_ENV },
-	{ "port", "PORT", K_PORT },
-	{ "filter_env", NULL, K_FILTER_ENV },
-	{ "out_file", "out_file", K_LOGPATH },
-	{ "out", "out_file", K_LOGPATH },
-	{ "output", "out_file", K_LOGPATH },
-	{ "out_log", "out_file", K_LOGPATH },
-	{ "error_file", "error_file", K_LOGPATH },
-	{ "error", "error_file", K_LOGPATH },
-	{ "err", "error_file", K_LOGPATH },
-	{ "err_file", "error_file", K_LOGPATH },
-	{ "err_log", "error_file", K_LOGPATH },
-	{ "log_file", "log_file", K_LOGPATH },
-	{ "log", "log_file", K_LOGPATH },
-	{ "disable_logs", NULL, K_DISABLE_LOGS },
-	{ "merge_logs", "merge_logs", K_BOOL },
-	{ "combine_logs", "merge_logs", K_BOOL },
-	{ "log_date_format", "log_date_format", K_DATEFMT },
-	{ "time", "time", K_BOOL },
-	{ "log_type", "log_type", K_STR },
-	{ "log_max_size", "log_max_size", K_SIZE },
-	{ "log_retain", "log_retain", K_INT },
-	{ "log_compress", "log_compress", K_BOOL },
-	{ "autorestart", "autorestart", K_BOOL },
-	{ "max_restarts", "max_restarts", K_INT },
-	{ "min_uptime", "min_uptime", K_MS },
-	{ "restart_delay", "restart_delay", K_MS },
-	{ "exp_backoff_restart_delay", "exp_backoff_restart_delay", K_MS },
-	{ "max_backoff", "max_backoff", K_MS },
-	{ "backoff_reset", "backoff_reset", K_MS },
-	{ "kill_timeout", "kill_timeout", K_MS },
-	{ "kill_signal", "kill_signal", K_SIGNAL },
-	{ "stop_exit_codes", "stop_exit_codes", K_CODES },
-	{ "wait_ready", "wait_ready", K_BOOL },
-	{ "listen_timeout", "listen_timeout", K_MS },
-	{ "listen", "listen", K_STRV },
-	/* Features other work adds: accepted here once they exist. */
-	{ "watch", NULL, K_LATER },
-	{ "ignore_watch", NULL, K_LATER },
-	{ "watch_delay", NULL, K_LATER },
-	{ "watch_options", NULL, K_LATER },
-	{ "max_memory_restart", NULL, K_LATER },
-	{ "cron_restart", NULL, K_LATER },
-	{ "cron", NULL, K_LATER },
-	{ "uid", NULL, K_LATER },
-	{ "user", NULL, K_LATER },
-	{ "gid", NULL, K_LATER },
-	{ "instance_var", NULL, K_LATER },
-	{ "increment_var", NULL, K_LATER },
-	{ "shutdown_with_message", NULL, K_LATER },
-	{ "pid_file", NULL, K_LATER },
-	{ "pid", NULL, K_LATER },
-	{ "sticky", NULL, K_LATER },
-	{ "balance", NULL, K_LATER },
-	/* pm2's own machinery, meaningless here. */
-	{ "vizion", NULL, K_IGNORED },
-	{ "pmx", NULL, K_IGNORED },
-	{ "automation", NULL, K_IGNORED },
-	{ "treekill", NULL, K_IGNORED },
-	{ "source_map_support", NULL, K_IGNORED },
-	{ "disable_source_map_support", NULL, K_IGNORED },
-	{ "trace", NULL, K_IGNORED },
-	{ "disable_trace", NULL, K_IGNORED },
-	{ "v8", NULL, K_IGNORED },
-	{ "event_loop_inspector", NULL, K_IGNORED },
-	{ "deep_monitoring", NULL, K_IGNORED },
-	{ "windowsHide", NULL, K_IGNORED },
-	{ "kill_retry_time", NULL, K_IGNORED },
-	{ "write", NULL, K_IGNORED },
-	{ "io", NULL, K_IGNORED },
-	{ "force", NULL, K_IGNORED },
-	{ "append_env_to_name", NULL, K_IGNORED },
-	{ "post_update", NULL, K_IGNORED },
-	{ "name_prefix", NULL, K_IGNORED },
-	{ "install_url", NULL, K_IGNORED },
-	{ "execute_command", NULL, K_IGNORED },
-	{ "username", NULL, K_IGNORED },
-};
 
 /* What one load knows, for messages. */
 struct load {
@@ -168,16 +39,6 @@ struct load {
 	int nerrors;
 };
 
-static const struct field *
-field_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		if (strcmp(fields[i].name, name) == 0)
-			return &fields[i];
-	return NULL;
-}
 
 static int
 line_of(const struct load *l, const char *field)
@@ -423,451 +284,6 @@ load_json(char *text, size_t len, struct procfile_doc *doc, char *err,
 	return 0;
 }
 
-/* An absolute path: p relative to dir. */
-static char *
-resolve_path(const char *dir, const char *p)
-{
-	char *r;
-
-	if (p[0] == '/')
-		return strdup(p);
-	while (strncmp(p, "./", 2) == 0)
-		p += 2;
-	if (asprintf(&r, "%s/%s", dir, *p != '\0' ? p : ".") == -1)
-		return NULL;
-	if (ends_with(r, "/."))
-		r[strlen(r) - 2] = '\0';
-	return r;
-}
-
-/* --- values ----------------------------------------------------------- */
-
-/*
- * Split s into words as sh would: blanks separate, '...' is literal,
- * "..." keeps blanks (with \" and \\), a backslash escapes.  0 and *out,
- * or -1 with err.
- */
-int
-procfile_split_words(const char *s, json_t **out, char *err, size_t errlen)
-{
-	json_t *arr = json_array();
-	char *w = malloc(strlen(s) + 1);
-	size_t n = 0;
-	int in_word = 0;
-	char q;
-
-	*out = NULL;
-	if (w == NULL) {
-		json_decref(arr);
-		return -1;
-	}
-	for (; *s != '\0'; s++) {
-		if (isspace((unsigned char)*s)) {
-			if (in_word)
-				json_array_append_new(arr, json_stringn(w, n));
-			in_word = 0;
-			n = 0;
-			continue;
-		}
-		in_word = 1;
-		if (*s == '\'' || *s == '"') {
-			q = *s++;
-			for (; *s != '\0' && *s != q; s++) {
-				if (q == '"' && *s == '\\' && (s[1] == '"' ||
-				    s[1] == '\\' || s[1] == '$' || s[1] == '`'))
-					s++;
-				w[n++] = *s;
-			}
-			if (*s == '\0') {
-				snprintf(err, errlen, "a %s quote is not closed",
-				    q == '"' ? "double" : "single");
-				json_decref(arr);
-				free(w);
-				return -1;
-			}
-		} else if (*s == '\\' && s[1] != '\0')
-			w[n++] = *++s;
-		else
-			w[n++] = *s;
-	}
-	if (in_word)
-		json_array_append_new(arr, json_stringn(w, n));
-	free(w);
-	*out = arr;
-	return 0;
-}
-
-/* A day.js date format (pm2's log_date_format) as strftime's. */
-static char *
-dayjs_to_strftime(const char *f)
-{
-	static const struct {
-		const char *tok, *fmt;
-	} map[] = {
-		{ "YYYY", "%Y" }, { "YY", "%y" }, { "MMMM", "%B" },
-		{ "MMM", "%b" }, { "MM", "%m" }, { "M", "%-m" },
-		{ "DD", "%d" }, { "D", "%-d" }, { "dddd", "%A" },
-		{ "ddd", "%a" }, { "HH", "%H" }, { "H", "%-H" },
-		{ "hh", "%I" }, { "h", "%-I" }, { "mm", "%M" }, { "m", "%-M" },
-		{ "ss", "%S" }, { "s", "%-S" }, { "ZZ", "%z" }, { "Z", "%z" },
-		{ "A", "%p" }, { "a", "%P" }, { "X", "%s" },
-	};
-	char *out = malloc(strlen(f) * 3 + 1), *o = out;
-	size_t i, n;
-
-	if (out == NULL)
-		return NULL;
-	while (*f != '\0') {
-		if (*f == '[') { /* [literal] */
-			for (f++; *f != '\0' && *f != ']'; f++) {
-				if (*f == '%')
-					*o++ = '%';
-				*o++ = *f;
-			}
-			if (*f == ']')
-				f++;
-			continue;
-		}
-		for (i = 0; i < sizeof map / sizeof map[0]; i++) {
-			n = strlen(map[i].tok);
-			if (strncmp(f, map[i].tok, n) == 0)
-				break;
-		}
-		if (i < sizeof map / sizeof map[0]) {
-			strcpy(o, map[i].fmt);
-			o += strlen(map[i].fmt);
-			f += strlen(map[i].tok);
-		} else if (strncmp(f, "SSS", 3) == 0) {
-			f += 3; /* milliseconds: strftime has none */
-		} else {
-			if (*f == '%')
-				*o++ = '%';
-			*o++ = *f++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static int
-as_integer(const json_t *v, long long *n)
-{
-	const char *s;
-	char *end;
-
-	if (json_is_integer(v)) {
-		*n = json_integer_value(v);
-		return 0;
-	}
-	if (json_is_real(v) && json_real_value(v) == (double)(long long)
-	    json_real_value(v)) {
-		*n = (long long)json_real_value(v);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	errno = 0;
-	*n = strtoll(s, &end, 10);
-	return *s == '\0' || *end != '\0' || errno != 0 ? -1 : 0;
-}
-
-static const char *
-type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
-/* Strings and numbers as strings (env values, args, listen). */
-static json_t *
-scalar_string(const json_t *v)
-{
-	char buf[64];
-
-	if (json_is_string(v))
-		return json_string(json_string_value(v));
-	if (json_is_integer(v)) {
-		snprintf(buf, sizeof buf, "%lld",
-		    (long long)json_integer_value(v));
-		return json_string(buf);
-	}
-	if (json_is_real(v)) {
-		snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
-		return json_string(buf);
-	}
-	if (json_is_boolean(v))
-		return json_string(json_is_true(v) ? "true" : "false");
-	return NULL;
-}
-
-/*
- * One field's value into spec (or its env changes): 0, or -1 having
- * reported the error.  cwd is the app's working directory.
- */
-static int
-convert(struct load *l, const struct field *f, const char *key,
-    const json_t *v, const char *cwd, json_t *spec, json_t *extra)
-{
-	json_t *arr, *e;
-	long long n;
-	int64_t ms;
-	size_t i;
-	char why[256], *p;
-	const char *s = json_string_value(v);
-
-	switch (f->kind) {
-	case K_STR:
-		if (s == NULL)
-			goto type;
-		json_object_set_new(spec, f->spec, json_string(s));
-		return 0;
-	case K_NAME:
-		if ((e = scalar_string(v)) == NULL || json_is_boolean(v))
-			goto type;
-		json_object_set_new(spec, f->spec, e);
-		return 0;
-	case K_SCRIPT:
-		if (s == NULL || *s == '\0')
-			goto type;
-		json_object_set_new(extra, "script", json_string(s));
-		return 0;
-	case K_ARGS:
-		if (json_is_number(v))
-			s = json_string_value(e = scalar_string(v));
-		else
-			e = NULL;
-		if (s != NULL) {
-			int r = procfile_split_words(s, &arr, why, sizeof why);
-
-			json_decref(e);
-			if (r != 0) {
-				report_error(l, key, "%s", why);
-				return -1;
-			}
-		} else if (json_is_array(v)) {
-			arr = json_array();
-			json_array_foreach(v, i, e) {
-				if ((e = scalar_string(e)) == NULL) {
-					json_decref(arr);
-					report_error(l, key, "must hold strings, "
-					    "not %s", type_name(json_array_get(v,
-					    i)));
-					return -1;
-				}
-				json_array_append_new(arr, e);
-			}
-		} else
-			goto type;
-		json_object_set_new(spec, f->spec, arr);
-		return 0;
-	case K_DIR:
-		return 0; /* read first, in app_spec */
-	case K_INSTANCES:
-		if (s != NULL && strcmp(s, "max") == 0)
-			n = 0;
-		else if (as_integer(v, &n) != 0) {
-			report_error(l, key, "say a number, or 'max' (one per "
-			    "CPU), not %s%s%s", s != NULL ? "'" : type_name(v),
-			    s != NULL ? s : "", s != NULL ? "'" : "");
-			return -1;
-		}
-		if (n < -4096 || n > 4096) {
-			report_error(l, key, "%lld is out of range (-4096 to "
-			    "4096)", n);
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, json_integer(n));
-		return 0;
-	case K_MODE:
-		if (s == NULL)
-			goto type;
-		if (strcmp(s, "cluster") == 0 || strcmp(s, "cluster_mode") == 0)
-			s = "cluster";
-		else if (strcmp(s, "fork") == 0 || strcmp(s, "fork_mode") == 0)
-			s = "fork";
-		else {
-			report_error(l, key, "say 'cluster' or 'fork', not '%s'",
-			    s);
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, json_string(s));
-		return 0;
-	case K_MS:
-		if (json_is_integer(v) && json_integer_value(v) >= 0)
-			ms = json_integer_value(v);
-		else if (s == NULL || util_parse_duration_ms(s, &ms) != 0) {
-			report_error(l, key, "say a duration in ms or with a "
-			    "unit (1600, '5s', '1m'), not %s%s%s", s != NULL ?
-			    "'" : type_name(v), s != NULL ? s : "",
-			    s != NULL ? "'" : "");
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, json_integer(ms));
-		return 0;
-	case K_INT:
-		if (as_integer(v, &n) != 0 || n < 0) {
-			report_error(l, key, "say a number from 0, not %s",
-			    json_is_integer(v) ? "a negative one" : type_name(v));
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, json_integer(n));
-		return 0;
-	case K_BOOL:
-		if (s != NULL && (strcmp(s, "true") == 0 ||
-		    strcmp(s, "false") == 0))
-			json_object_set_new(spec, f->spec,
-			    json_boolean(strcmp(s, "true") == 0));
-		else if (json_is_boolean(v))
-			json_object_set_new(spec, f->spec,
-			    json_boolean(json_is_true(v)));
-		else
-			goto type;
-		return 0;
-	case K_SIZE:
-		if (json_is_integer(v) && json_integer_value(v) >= 0)
-			ms = json_integer_value(v);
-		else if (s == NULL || util_parse_size(s, &ms) != 0) {
-			report_error(l, key, "say a size (bytes, or 10M, 500K, "
-			    "1G)");
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, json_integer(ms));
-		return 0;
-	case K_LOGPATH:
-		if (json_is_false(v))
-			return 0;
-		if (json_is_true(v) && strcmp(f->spec, "log_file") == 0) {
-			/* pm2: log_file true is the default combined log */
-			json_object_set_new(extra, "log_file_default",
-			    json_true());
-			return 0;
-		}
-		if (s == NULL || *s == '\0')
-			goto type;
-		if (strcmp(s, "/dev/null") == 0 || strcmp(s, "NULL") == 0)
-			p = strdup(s);
-		else
-			p = resolve_path(cwd, s);
-		json_object_set_new(spec, f->spec, json_string(p));
-		free(p);
-		return 0;
-	case K_CODES:
-		arr = json_array();
-		if (json_is_array(v)) {
-			json_array_foreach(v, i, e) {
-				if (as_integer(e, &n) != 0 || n < 0 || n > 255)
-					break;
-				json_array_append_new(arr, json_integer(n));
-			}
-			if (i < json_array_size(v)) {
-				json_decref(arr);
-				report_error(l, key, "must hold exit codes from "
-				    "0 to 255");
-				return -1;
-			}
-		} else if (as_integer(v, &n) == 0 && n >= 0 && n <= 255)
-			json_array_append_new(arr, json_integer(n));
-		else {
-			json_decref(arr);
-			report_error(l, key, "say an exit code or a list of "
-			    "them (0 to 255)");
-			return -1;
-		}
-		json_object_set_new(spec, f->spec, arr);
-		return 0;
-	case K_STRV:
-		arr = json_array();
-		if (json_is_array(v)) {
-			json_array_foreach(v, i, e) {
-				if ((e = scalar_string(e)) == NULL)
-					break;
-				json_array_append_new(arr, e);
-			}
-			if (i < json_array_size(v)) {
-				json_decref(arr);
-				goto type;
-			}
-		} else if ((e = scalar_string(v)) != NULL &&
-		    !json_is_boolean(v))
-			json_array_append_new(arr, e);
-		else {
-			json_decref(arr);
-			goto type;
-		}
-		json_object_set_new(spec, f->spec, arr);
-		return 0;
-	case K_SIGNAL:
-		if ((e = scalar_string(v)) == NULL || json_is_boolean(v))
-			goto type;
-		n = util_signal_number(json_string_value(e));
-		if (n <= 0) {
-			report_error(l, key, "unknown signal '%s'",
-			    json_string_value(e));
-			json_decref(e);
-			return -1;
-		}
-		json_decref(e);
-		json_object_set_new(spec, f->spec,
-		    json_string(util_signal_name((int)n)));
-		return 0;
-	case K_DATEFMT:
-		if (s == NULL)
-			goto type;
-		p = strchr(s, '%') != NULL ? strdup(s) : dayjs_to_strftime(s);
-		if (strstr(s, "SSS") != NULL && strchr(s, '%') == NULL)
-			report_warning(l, key, "milliseconds (SSS) are left "
-			    "out: use --time for ISO 8601 times with ms");
-		json_object_set_new(spec, f->spec, json_string(p));
-		free(p);
-		return 0;
-	case K_PORT:
-		if ((e = scalar_string(v)) == NULL || json_is_boolean(v))
-			goto type;
-		json_object_set_new(extra, "port", e);
-		return 0;
-	case K_FILTER_ENV:
-		if (!json_is_boolean(v) && !json_is_string(v) &&
-		    !json_is_array(v))
-			goto type;
-		json_object_set(extra, "filter_env", (json_t *)v);
-		return 0;
-	case K_DISABLE_LOGS:
-		if (!json_is_boolean(v))
-			goto type;
-		if (json_is_true(v)) {
-			json_object_set_new(spec, "out_file",
-			    json_string("/dev/null"));
-			json_object_set_new(spec, "error_file",
-			    json_string("/dev/null"));
-		}
-		return 0;
-	case K_ENV:
-		if (!json_is_object(v))
-			goto type;
-		return 0;
-	case K_LATER:
-		report_warning(l, key, "not supported yet; ignored");
-		return 0;
-	case K_IGNORED:
-		report_warning(l, key, "pm2's own setting, meaningless here; "
-		    "ignored");
-		return 0;
-	}
-	return 0;
-type:
-	report_error(l, key, "wrong type: %s", type_name(v));
-	return -1;
-}
 
 /* --- environments ----------------------------------------------------- */
 
@@ -906,10 +322,10 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
 			json_object_del(sources, k);
 			continue;
 		}
-		if ((s = scalar_string(v)) == NULL) {
+		if ((s = procfile_scalar_string(v)) == NULL) {
 			if (l != NULL)
 				report_error(l, field, "'%s' must be a string "
-				    "or a number, not %s", k, type_name(v));
+				    "or a number, not %s", k, procfile_type_name(v));
 			return -1;
 		}
 		if (*k == '\0' || strchr(k, '=') != NULL) {
@@ -972,15 +388,15 @@ static json_t *
 app_spec(struct load *l, const json_t *app)
 {
 	json_t *spec, *extra, *v, *layers, *env, *sources, *envsel = NULL;
-	const struct field *f;
 	const char *key, *script;
-	char *cwd = NULL, *p, envkey[256];
+	char *cwd = NULL, *p, envkey[256], msg[512];
+	int rc;
 	struct stat st;
 	int before = l->nerrors;
 
 	if (!json_is_object(app)) {
 		report_error(l, NULL, "an app must be an object, not %s",
-		    type_name(app));
+		    procfile_type_name(app));
 		return NULL;
 	}
 	l->app = json_is_string(json_object_get(app, "name")) ?
@@ -990,10 +406,10 @@ app_spec(struct load *l, const json_t *app)
 	v = json_object_get(app, "cwd");
 	if (v != NULL && (!json_is_string(v) || *json_string_value(v) ==
 	    '\0')) {
-		report_error(l, "cwd", "wrong type: %s", type_name(v));
+		report_error(l, "cwd", "wrong type: %s", procfile_type_name(v));
 		cwd = strdup(l->pf->dir);
 	} else
-		cwd = resolve_path(l->pf->dir, v != NULL ?
+		cwd = procfile_resolve_path(l->pf->dir, v != NULL ?
 		    json_string_value(v) : ".");
 	json_object_set_new(spec, "cwd", json_string(cwd));
 
@@ -1001,7 +417,7 @@ app_spec(struct load *l, const json_t *app)
 		if (strncmp(key, "env_", 4) == 0 && key[4] != '\0') {
 			if (!json_is_object(v)) {
 				report_error(l, key, "wrong type: %s",
-				    type_name(v));
+				    procfile_type_name(v));
 				continue;
 			}
 			if (json_array_size(l->pf->env_names) < 64) {
@@ -1022,11 +438,11 @@ app_spec(struct load *l, const json_t *app)
 				envsel = v;
 			continue;
 		}
-		if ((f = field_find(key)) == NULL) {
-			report_warning(l, key, "unknown field; ignored");
-			continue;
-		}
-		convert(l, f, key, v, cwd, spec, extra);
+		rc = procfile_field(key, v, cwd, spec, extra, msg, sizeof msg);
+		if (rc < 0)
+			report_error(l, key, "%s", msg);
+		else if (rc > 0)
+			report_warning(l, key, "%s", msg);
 	}
 
 	/* script: a path relative to cwd, or a command in PATH. */
@@ -1034,7 +450,7 @@ app_spec(struct load *l, const json_t *app)
 	if (script == NULL) {
 		report_error(l, NULL, "no 'script' (the program to run)");
 	} else {
-		p = resolve_path(cwd, script);
+		p = procfile_resolve_path(cwd, script);
 		if (strchr(script, '/') != NULL || (p != NULL &&
 		    stat(p, &st) == 0 && S_ISREG(st.st_mode)))
 			json_object_set_new(spec, "script", json_string(p));
@@ -1160,12 +576,12 @@ load_apps(struct load *l)
 		apps = json_incref(root), fmt = "/%zu";
 	else {
 		report_error(l, NULL, "the top level must be {\"apps\": [...]}, "
-		    "an app, or a list of apps; not %s", type_name(root));
+		    "an app, or a list of apps; not %s", procfile_type_name(root));
 		return;
 	}
 	if (!json_is_array(apps)) {
 		report_error(l, "apps", "must be a list of apps, not %s",
-		    type_name(apps));
+		    procfile_type_name(apps));
 		json_decref(apps);
 		return;
 	}
@@ -1274,7 +690,7 @@ load_file(const char *arg, const struct procfile_opts *opts,
 		pf->dir = strdup(cwd);
 		text = read_all(0, &len, err, sizeof err);
 	} else {
-		pf->path = resolve_path(cwd, arg);
+		pf->path = procfile_resolve_path(cwd, arg);
 		pf->dir = strdup(pf->path);
 		if ((slash = strrchr(pf->dir, '/')) != NULL)
 			*(slash == pf->dir ? slash + 1 : slash) = '\0';

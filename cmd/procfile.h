@@ -44,7 +44,14 @@ struct procfile_doc {
 /* procfile.c */
 int procfile_is_file(const char *);
 char *procfile_app_name(const json_t *);
+
+/* procfile-fields.c: the field table and pm2's value forms */
+int procfile_field(const char *, const json_t *, const char *, json_t *,
+    json_t *, char *, size_t);
 int procfile_split_words(const char *, json_t **, char *, size_t);
+char *procfile_resolve_path(const char *, const char *);
+json_t *procfile_scalar_string(const json_t *);
+const char *procfile_type_name(const json_t *);
 int procfile_load(const char *, const struct procfile_opts *,
     struct procfile *);
 void procfile_release(struct procfile *);
@@ -78,6 +85,14 @@ int procfile_run(struct cmd_ctx *, const char *, enum procfile_action);
 int procfile_apply(struct cmd_ctx *, const char *, int);
 int procfile_validate(struct cmd_ctx *, const char *);
 int procfile_update_env(struct cmd_ctx *);
+int procfile_by_name(struct cmd_ctx *);
+
+/* The options of every command that takes a process file. */
+#define PROCFILE_OPTIONS                                                    \
+	{ "env", 0, "NAME|KEY=VAL", "with a process file: its env_NAME, or " \
+	    "a variable (repeatable; default: none)", VAL_ENVNAME, 1 },                    \
+	{ "only", 0, "APPS", "with a process file: only these apps (comma " \
+	    "separated, repeatable; default: all)", VAL_APPNAME, 1 }
 int procfile_target(const struct cmd_ctx *);
 json_t *procfile_env_with_sources(const json_t *, const json_t *, char **,
     json_t **);
