@@ -15,6 +15,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* The longest duration an option may ask for: a week. */
 #define MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
@@ -204,94 +205,6 @@ opt_ms(const json_t *spec, const char *key, int64_t def)
 	return v > MAX_DURATION_MS ? MAX_DURATION_MS : v;
 }
 
-/* The spec members the daemon reads, and the JSON type each must have:
- * one table, so a wrong type is refused here, in one place, naming the
- * member.  A new spec member gets a line here. */
-enum spec_type { T_STR, T_INT, T_BOOL, T_OBJ, T_STRV, T_INTV, T_SIZE };
-
-static const struct spec_member {
-	const char *key;
-	enum spec_type type;
-} spec_members[] = {
-	{ "script", T_STR }, { "name", T_STR }, { "cwd", T_STR },
-	{ "interpreter", T_STR }, { "interpreter_args", T_STRV },
-	{ "args", T_STRV }, { "env", T_OBJ }, { "instances", T_INT },
-	{ "kill_signal", T_STR }, { "kill_timeout", T_INT },
-	{ "autorestart", T_BOOL }, { "restart_delay", T_INT },
-	{ "exp_backoff_restart_delay", T_INT }, { "max_backoff", T_INT },
-	{ "backoff_reset", T_INT }, { "min_uptime", T_INT },
-	{ "max_restarts", T_INT }, { "stop_exit_codes", T_INTV },
-	{ "out_file", T_STR }, { "error_file", T_STR }, { "log_file", T_STR },
-	{ "merge_logs", T_BOOL }, { "combine_logs", T_BOOL }, { "time", T_BOOL },
-	{ "log_date_format", T_STR }, { "log_type", T_STR },
-	{ "log_max_size", T_SIZE }, { "log_retain", T_INT },
-	{ "log_compress", T_BOOL }, { "wait", T_BOOL }, { "mode", T_STR },
-	{ "share", T_BOOL }, { "listen", T_STRV }, { "wait_ready", T_BOOL },
-	{ "listen_timeout", T_INT }, { "namespace", T_STR },
-	{ "process_file", T_STR }, { "env_source", T_OBJ },
-};
-
-static const char *
-spec_type_name(enum spec_type t)
-{
-	switch (t) {
-	case T_STR: return "a string";
-	case T_INT: return "an integer";
-	case T_BOOL: return "true or false";
-	case T_OBJ: return "an object";
-	case T_STRV: return "an array of strings";
-	case T_INTV: return "an array of integers";
-	case T_SIZE: return "a size (bytes, or a string like 10M)";
-	}
-	return "?";
-}
-
-/* Whether every member of spec the daemon knows has its type: 0, or -1
- * with e naming the first that does not. */
-static int
-spec_check_types(const json_t *spec, struct err *e)
-{
-	const struct spec_member *m;
-	const char *key;
-	json_t *v, *item;
-	size_t i, k;
-	int ok;
-
-	for (k = 0; k < sizeof spec_members / sizeof spec_members[0]; k++) {
-		m = &spec_members[k];
-		if ((v = json_object_get(spec, m->key)) == NULL ||
-		    json_is_null(v))
-			continue;
-		switch (m->type) {
-		case T_STR: ok = json_is_string(v); break;
-		case T_INT: ok = json_is_integer(v); break;
-		case T_BOOL: ok = json_is_boolean(v); break;
-		case T_OBJ: ok = json_is_object(v); break;
-		case T_SIZE: ok = json_is_integer(v) || json_is_string(v); break;
-		case T_STRV:
-		case T_INTV:
-			ok = json_is_array(v);
-			json_array_foreach(v, i, item)
-				if (m->type == T_STRV ? !json_is_string(item) :
-				    !json_is_integer(item))
-					ok = 0;
-			break;
-		default: ok = 0;
-		}
-		if (!ok) {
-			err_set(e, IPC_E_BAD_REQUEST, "'%s' must be %s", m->key,
-			    spec_type_name(m->type));
-			return -1;
-		}
-	}
-	json_object_foreach((json_t *)json_object_get(spec, "env"), key, v)
-		if (!json_is_string(v)) {
-			err_set(e, IPC_E_BAD_REQUEST, "'env.%s' must be a string", key);
-			return -1;
-		}
-	return 0;
-}
-
 /* Whether two specs ask for the same sockets. */
 static int
 spec_listen_equal(const json_t *a, const json_t *b)
@@ -328,8 +241,92 @@ spec_instances(const json_t *spec, int *out, struct err *e)
 }
 
 /*
+ * The members of a start request this file reads, with their types as
+ * json_unpack formats.  A member that is absent or null takes its default;
+ * one of another type is refused.  (The log members are logs_app_init's,
+ * the listen ones share_parse_listen's.)
+ */
+static const struct {
+	const char *key;
+	const char *fmt;
+	const char *what;
+} spec_members[] = {
+	{ "script", "s", "a string" },
+	{ "name", "s", "a string" },
+	{ "cwd", "s", "a string" },
+	{ "interpreter", "s", "a string" },
+	{ "env", "{}", "an object" },
+	{ "args", "[]", "an array" },
+	{ "instances", "I", "an integer" },
+	{ "kill_signal", "s", "a string" },
+	{ "kill_timeout", "I", "an integer" },
+	{ "autorestart", "b", "true or false" },
+	{ "restart_delay", "I", "an integer" },
+	{ "exp_backoff_restart_delay", "I", "an integer" },
+	{ "max_backoff", "I", "an integer" },
+	{ "backoff_reset", "I", "an integer" },
+	{ "min_uptime", "I", "an integer" },
+	{ "max_restarts", "I", "an integer" },
+	{ "stop_exit_codes", "[]", "an array" },
+	{ "out_file", "s", "a string" },
+	{ "error_file", "s", "a string" },
+	{ "mode", "s", "a string" },
+	{ "share", "b", "true or false" },
+	{ "wait_ready", "b", "true or false" },
+	{ "listen_timeout", "I", "an integer" },
+	{ "interpreter_args", "[]", "an array" },
+	{ "namespace", "s", "a string" },
+	{ "process_file", "s", "a string" },
+	{ "env_source", "{}", "an object" },
+	{ "env_name", "s", "a string" },
+};
+
+/* Check the types of spec's members in one place: 0, or -1 with e. */
+static int
+spec_check(const json_t *spec, struct err *e)
+{
+	static const char *strv[] = { "args", "interpreter_args" };
+	json_error_t je;
+	const char *k;
+	json_t *v;
+	size_t i, j;
+
+	if (!json_is_object(spec)) {
+		err_set(e, IPC_E_BAD_REQUEST, "the start request is not an "
+		    "object");
+		return -1;
+	}
+	for (i = 0; i < sizeof spec_members / sizeof spec_members[0]; i++) {
+		v = json_object_get(spec, spec_members[i].key);
+		if (v == NULL || json_is_null(v) ||
+		    json_unpack_ex(v, &je, JSON_VALIDATE_ONLY,
+		    spec_members[i].fmt) == 0)
+			continue;
+		err_set(e, IPC_E_BAD_REQUEST, "'%s' is not %s",
+		    spec_members[i].key, spec_members[i].what);
+		return -1;
+	}
+	/* Members holding strings: the environment's values, arguments. */
+	json_object_foreach((json_t *)json_object_get(spec, "env"), k, v)
+		if (!json_is_string(v)) {
+			err_set(e, IPC_E_BAD_REQUEST, "'env.%s' is not a string",
+			    k);
+			return -1;
+		}
+	for (i = 0; i < sizeof strv / sizeof strv[0]; i++)
+		json_array_foreach(json_object_get(spec, strv[i]), j, v)
+			if (!json_is_string(v)) {
+				err_set(e, IPC_E_BAD_REQUEST, "'%s' holds a "
+				    "non-string", strv[i]);
+				return -1;
+			}
+	return 0;
+}
+
+/*
  * Make an app's configuration from a spec, without instances, sockets or
- * a place in the table: 0, or -1 with e saying what is wrong.  app_create and app_update build on it.
+ * a place in the table: 0, or -1 with e saying what is wrong.  app_create,
+ * app_check and app_update build on it.
  */
 static int
 app_build(json_t *spec, struct app **out, struct err *e)
@@ -343,7 +340,7 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	int lookup_errno;
 
 	*out = NULL;
-	if (spec_check_types(spec, e) != 0)
+	if (spec_check(spec, e) != 0)
 		return -1;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
@@ -353,12 +350,14 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	cwd = util_json_str(spec, "cwd", "/");
 	errno = 0;
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		err_set(e, IPC_E_BAD_REQUEST, "cannot use '%s' as the working directory: %s",
-		    cwd, *cwd != '/' ? "not an absolute path" :
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "cannot use '%s' as the working directory: %s", cwd,
+		    *cwd != '/' ? "not an absolute path" :
 		    errno == 0 ? "Not a directory" : strerror(errno));
 		return -1;
 	}
-	env = json_object_get(spec, "env");
+	env = json_is_object(json_object_get(spec, "env")) ?
+	    json_object_get(spec, "env") : NULL;
 	pathvar = util_json_str(env, "PATH", NULL);
 	args = json_object_get(spec, "args");
 	iargs = json_object_get(spec, "interpreter_args");
@@ -381,8 +380,8 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	    "interpreter")))
 		interp = interpreter_for(script);
 	if (interp == NULL && json_array_size(iargs) > 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "'interpreter_args' needs an interpreter "
-		    "('%s' is executed directly)", script);
+		err_set(e, IPC_E_BAD_REQUEST, "'interpreter_args' needs an "
+		    "interpreter ('%s' is executed directly)", script);
 		free(name);
 		return -1;
 	}
@@ -511,7 +510,7 @@ app_keep_spec(struct app *a, const json_t *spec)
 
 /*
  * Check a spec as app_create would, without creating anything (start
- * with "check"): 0, or -1/-3 with err.
+ * with "check"): 0, or -1 with e.
  */
 int
 app_check(json_t *spec, struct err *e)
@@ -528,7 +527,7 @@ app_check(json_t *spec, struct err *e)
 
 /*
  * Make an app from a start request's args, without starting it: 0, or -1
- * with err saying what is wrong (and nothing changed).
+ * with e saying what is wrong (and nothing changed).
  */
 int
 app_create(json_t *spec, struct app **out, struct err *e)
@@ -580,8 +579,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
  * Give app a the configuration of spec (a new environment, arguments,
  * options), keeping its instances as they are: processes started from now
  * on (a restart, a reload, a crash) run with it.  The instance count is
- * scale's job (*ninst: the count spec asks for); sockets (listen, mode) cannot change this way.  0, or -1
- * (bad spec) or -3 (cannot execute) with err, and a unchanged.
+ * scale's job (*ninst: the count spec asks for); sockets (listen, mode)
+ * cannot change this way.  0, or -1 with e and a unchanged.
  */
 int
 app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
@@ -591,8 +590,8 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	int rc, n;
 
 	if (strcmp(name, a->name) != 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "cannot rename '%s' to '%s' this way",
-		    a->name, name);
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "cannot rename '%s' to '%s' this way", a->name, name);
 		return -1;
 	}
 	if ((rc = app_build(spec, &t, e)) != 0)
@@ -602,8 +601,8 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 		return -1;
 	}
 	if (t->share != a->share || !spec_listen_equal(a->spec, spec)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'%s': its sockets (listen, exec mode) "
-		    "cannot change while it exists: delete and start it",
+		err_set(e, IPC_E_BAD_REQUEST, "'%s': its sockets (listen, exec "
+		    "mode) cannot change while it exists: delete and start it",
 		    a->name);
 		app_free(t);
 		return -1;
@@ -716,6 +715,50 @@ app_reap(struct app *a)
 		inst_retire(in);
 	}
 	app_free(a);
+}
+
+static struct instance *
+instance_of_pid(pid_t pid)
+{
+	struct app *a;
+	struct instance *in;
+	int i;
+
+	TAILQ_FOREACH(a, &apps, entry) {
+		for (i = 0; i < a->ninst; i++) {
+			in = a->inst[i];
+			if (in->running && !in->exited && in->pid == pid)
+				return in;
+		}
+		TAILQ_FOREACH(in, &a->gone, retired)
+			if (in->running && !in->exited && in->pid == pid)
+				return in;
+	}
+	return NULL;
+}
+
+/*
+ * The instance a process belongs to: instances lead their own session, so
+ * the session id names it; a process that left the session is found
+ * through its parents.
+ */
+struct instance *
+app_instance_of_pid(pid_t pid)
+{
+	struct instance *in;
+	struct proc_stat ps;
+	int depth;
+
+	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
+		if ((in = instance_of_pid(pid)) != NULL)
+			return in;
+		if (proc_read_stat(pid, &ps) != 0)
+			return NULL;
+		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
+			return in;
+		pid = ps.ppid;
+	}
+	return NULL;
 }
 
 /* Free the removed instances that have stopped (and nobody looks at). */
