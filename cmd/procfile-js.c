@@ -1,9 +1,10 @@
 /*
  * JavaScript process files (ecosystem.config.js, .cjs, .mjs): evaluated by
  * node, as the calling user, in the caller's directory and environment
- * (the file may read process.env), never through a shell.  node prints the
+ * (the file may read process.env), never through a shell.  node writes the
  * file's module.exports (or its default export: ESM works, whichever way
- * node loads it) as JSON on a pipe; its own errors go to our stderr.
+ * node loads it) as JSON on a pipe at fd 3; what the file prints, and
+ * node's own errors, go to our stderr.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@ static const char loader[] =
     "      (c.__esModule || c[Symbol.toStringTag] === 'Module'))\n"
     "    c = c.default;\n"
     "  if (typeof c === 'function') c = c();\n"
-    "  Promise.resolve(c).then((v) => process.stdout.write(\n"
+    "  Promise.resolve(c).then((v) => require('fs').writeSync(3,\n"
     "    JSON.stringify(v === undefined ? null : v)), fail);\n"
     "};\n"
     "const esm = () => import(require('url').pathToFileURL(f).href)"
@@ -98,7 +99,11 @@ procfile_js_eval(const char *path, struct procfile_doc *doc, char *err,
 	}
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
-		dup2(fds[1], 1);
+		if (fds[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(fds[1], 3);
+		dup2(2, 1);
 		if ((devnull = open("/dev/null", O_RDONLY)) != -1)
 			dup2(devnull, 0);
 		execlp("node", "node", "-e", loader, path, (char *)NULL);

@@ -70,6 +70,7 @@ Y
 
 @test "an ecosystem.config.js in CommonJS starts the same apps" {
 	cat >ecosystem.config.js <<'J'
+console.log('a config that prints');
 const greeting = ['hel', 'lo'].join('');
 module.exports = {
   apps: [
@@ -82,6 +83,8 @@ J
 	run clusterctl start ecosystem.config.js
 	assert_success
 	[ "$(summary)" = "$expected" ]
+	# what the file prints goes to stderr, never into --json
+	clusterctl validate ecosystem.config.js --json 2>/dev/null | json_get "len(d['apps'])"
 }
 
 @test "an ESM process file (.mjs, and export default in .config.js) starts the same apps" {
@@ -415,5 +418,17 @@ J
 	assert_line staging
 	run clusterctl __complete -- apply eco.yaml --only ""
 	assert_line api
+	[ ! -S "$CLUSTERCTL_HOME/sock" ]
+}
+
+@test "--env NAME and --only without a process file are usage errors" {
+	run clusterctl start sleep --env production -- 1
+	assert_failure 2
+	assert_output --partial "an environment's name is for a process file"
+	run clusterctl restart web --only web
+	assert_failure 2
+	assert_output --partial "--env and --only are for a process file"
+	run clusterctl stop web --only web
+	assert_failure 2
 	[ ! -S "$CLUSTERCTL_HOME/sock" ]
 }
