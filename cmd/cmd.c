@@ -21,6 +21,7 @@ extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
 extern const struct cmd_entry cmd_apply_entry, cmd_validate_entry,
     cmd_init_entry, cmd_start_or_restart_entry, cmd_start_or_reload_entry;
+extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -41,6 +42,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_init_entry,
 	&cmd_start_or_restart_entry,
 	&cmd_start_or_reload_entry,
+	&cmd_save_entry,
+	&cmd_resurrect_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
 	&cmd_version_entry,

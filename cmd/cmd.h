@@ -114,6 +114,8 @@ int cmd_act_on(struct cmd_ctx *, const char *, json_t *);
 int cmd_reload_show(struct cmd_ctx *, json_t *, void *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
+json_t *cmd_environ_json(void);
+const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 
 /* output.c */
 int term_width(void);

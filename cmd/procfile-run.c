@@ -17,7 +17,6 @@
 #include "cmd.h"
 #include "procfile.h"
 
-extern char **environ;
 
 /* Whether the command's single argument is a process file to act on. */
 int

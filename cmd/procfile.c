@@ -21,8 +21,6 @@
 #include "cmd.h"
 #include "procfile.h"
 
-extern char **environ;
-
 
 /* The biggest process file read (a config, not a data set). */
 #define MAX_FILE (4 * 1024 * 1024)
@@ -351,32 +349,27 @@ json_t *
 procfile_env_with_sources(const json_t *filter, const json_t *layers,
     char **cli, json_t **sources)
 {
-	json_t *env = json_object(), *layer;
-	char *eq, *k;
+	json_t *env = cmd_environ_json(), *layer, *v;
+	const char *k;
+	char *eq, *key;
+	void *tmp;
 	size_t i;
 
 	*sources = json_object();
-	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
-			continue;
-		if ((k = strndup(environ[i], (size_t)(eq - environ[i]))) ==
-		    NULL)
-			continue;
-		if (!filtered(filter, k))
-			json_object_set_new(env, k, json_string(eq + 1));
-		free(k);
-	}
+	json_object_foreach_safe(env, tmp, k, v)
+		if (filtered(filter, k))
+			json_object_del(env, k);
 	json_array_foreach(layers, i, layer)
 		env_layer(NULL, env, *sources, json_object_get(layer, "env"),
 		    util_json_str(layer, "source", "file"), NULL);
 	for (; cli != NULL && *cli != NULL; cli++) {
 		if ((eq = strchr(*cli, '=')) == NULL || eq == *cli)
 			continue;
-		if ((k = strndup(*cli, (size_t)(eq - *cli))) == NULL)
+		if ((key = strndup(*cli, (size_t)(eq - *cli))) == NULL)
 			continue;
-		json_object_set_new(env, k, json_string(eq + 1));
-		json_object_set_new(*sources, k, json_string("cli"));
-		free(k);
+		json_object_set_new(env, key, json_string(eq + 1));
+		json_object_set_new(*sources, key, json_string("cli"));
+		free(key);
 	}
 	return env;
 }
