@@ -7,9 +7,9 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-	{ "dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0 },
-	PROCFILE_OPTIONS,
-	{ NULL, 0, NULL, NULL, NULL, 0 },
+    {"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
+    PROCFILE_OPTIONS,
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static int
@@ -19,9 +19,15 @@ exec_apply(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_apply_entry = {
-	"apply", NULL, "apply <file> [options]",
-	"Make the running apps match a process file: + start, ~ reload, "
-	"- delete, = keep", options, CMD_DAEMON | CMD_FILES, 1, 1,
-	"clusterctl apply ecosystem.config.js --env production --dry-run",
-	exec_apply,
+    "apply",
+    NULL,
+    "apply <file> [options]",
+    "Make the running apps match a process file: + start, ~ reload, "
+    "- delete, = keep",
+    options,
+    CMD_DAEMON | CMD_FILES,
+    1,
+    1,
+    "clusterctl apply ecosystem.config.js --env production --dry-run",
+    exec_apply,
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "procfile.h"
 
 static const char sample_js[] =
     "// clusterctl process file (pm2's ecosystem format).\n"
@@ -79,17 +80,9 @@ static const char sample_yaml[] =
     "    kill_timeout: 5s\n";
 
 static const struct cmd_option options[] = {
-	{ "force", 'f', NULL, "overwrite the file if it exists", NULL, 0 },
-	{ NULL, 0, NULL, NULL, NULL, 0 },
+    {"force", 'f', NULL, "overwrite the file if it exists", NULL, 0},
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
-
-static int
-ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 static int
 exec_init(struct cmd_ctx *ctx)
@@ -99,24 +92,30 @@ exec_init(struct cmd_ctx *ctx)
 	size_t len;
 	int fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
 
-	if (ends_with(path, ".json"))
+	if (procfile_ends_with(path, ".json"))
 		text = sample_json;
-	else if (ends_with(path, ".yaml") || ends_with(path, ".yml"))
+	else if (procfile_ends_with(path, ".yaml") ||
+		 procfile_ends_with(path, ".yml"))
 		text = sample_yaml;
-	else if (ends_with(path, ".js") || ends_with(path, ".cjs"))
+	else if (procfile_ends_with(path, ".js") ||
+		 procfile_ends_with(path, ".cjs"))
 		text = sample_js;
 	else
-		return cmd_usage_error(ctx, "say a name ending in .config.js, "
-		    ".json, .yaml or .yml, not '%s'", path);
+		return cmd_usage_error(ctx,
+		    "say a name ending in .config.js, "
+		    ".json, .yaml or .yml, not '%s'",
+		    path);
 	flags |= cmd_flag(ctx, "force") ? O_TRUNC : O_EXCL;
 	if ((fd = open(path, flags, 0644)) == -1)
 		return cmd_error(EXIT_FAIL, "cannot write '%s': %s%s", path,
-		    strerror(errno), errno == EEXIST ? " (--force overwrites "
-		    "it)" : "");
+		    strerror(errno),
+		    errno == EEXIST ? " (--force overwrites "
+				      "it)"
+				    : "");
 	len = strlen(text);
 	if (write(fd, text, len) != (ssize_t)len || close(fd) != 0)
-		return cmd_error(EXIT_FAIL, "cannot write '%s': %s", path,
-		    strerror(errno));
+		return cmd_error(
+		    EXIT_FAIL, "cannot write '%s': %s", path, strerror(errno));
 	if (!ctx->quiet)
 		printf("wrote %s: edit it, then 'clusterctl start %s'\n", path,
 		    path);
@@ -124,7 +123,14 @@ exec_init(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_init_entry = {
-	"init", NULL, "init [file] [options]",
-	"Write a sample process file (default ecosystem.config.js)", options,
-	0, 0, 1, "clusterctl init ecosystem.yaml", exec_init,
+    "init",
+    NULL,
+    "init [file] [options]",
+    "Write a sample process file (default ecosystem.config.js)",
+    options,
+    0,
+    0,
+    1,
+    "clusterctl init ecosystem.yaml",
+    exec_init,
 };

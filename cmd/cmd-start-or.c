@@ -7,8 +7,8 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-	PROCFILE_OPTIONS,
-	{ NULL, 0, NULL, NULL, NULL, 0 },
+    PROCFILE_OPTIONS,
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static int
@@ -24,16 +24,29 @@ exec_start_or_reload(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_start_or_restart_entry = {
-	"startOrRestart", NULL, "startOrRestart <file> [options]",
-	"pm2's: start a process file's new apps, restart the others",
-	options, CMD_DAEMON | CMD_FILES, 1, 1,
-	"clusterctl startOrRestart ecosystem.config.js --env production",
-	exec_start_or_restart,
+    "startOrRestart",
+    NULL,
+    "startOrRestart <file> [options]",
+    "pm2's: start a process file's new apps, restart the others",
+    options,
+    CMD_DAEMON | CMD_FILES,
+    1,
+    1,
+    "clusterctl startOrRestart ecosystem.config.js --env production",
+    exec_start_or_restart,
 };
 
 const struct cmd_entry cmd_start_or_reload_entry = {
-	"startOrReload", "startOrGracefulReload", "startOrReload <file> "
-	"[options]", "pm2's: start a process file's new apps, reload the "
-	"others (no downtime)", options, CMD_DAEMON | CMD_FILES, 1, 1,
-	"clusterctl startOrReload ecosystem.config.js", exec_start_or_reload,
+    "startOrReload",
+    "startOrGracefulReload",
+    "startOrReload <file> "
+    "[options]",
+    "pm2's: start a process file's new apps, reload the "
+    "others (no downtime)",
+    options,
+    CMD_DAEMON | CMD_FILES,
+    1,
+    1,
+    "clusterctl startOrReload ecosystem.config.js",
+    exec_start_or_reload,
 };

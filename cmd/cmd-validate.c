@@ -7,8 +7,8 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-	PROCFILE_OPTIONS,
-	{ NULL, 0, NULL, NULL, NULL, 0 },
+    PROCFILE_OPTIONS,
+    {NULL, 0, NULL, NULL, NULL, 0},
 };
 
 static int
@@ -18,8 +18,15 @@ exec_validate(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_validate_entry = {
-	"validate", NULL, "validate <file> [options]",
-	"Check a process file (syntax, fields, programs) without starting "
-	"anything", options, CMD_DAEMON | CMD_FILES, 1, 1,
-	"clusterctl validate ecosystem.json", exec_validate,
+    "validate",
+    NULL,
+    "validate <file> [options]",
+    "Check a process file (syntax, fields, programs) without starting "
+    "anything",
+    options,
+    CMD_DAEMON | CMD_FILES,
+    1,
+    1,
+    "clusterctl validate ecosystem.json",
+    exec_validate,
 };

@@ -12,7 +12,6 @@
 
 #include "procfile.h"
 
-
 /* Whether a command line needs a shell to mean what it says. */
 static int
 needs_shell(const char *cmd)
@@ -52,8 +51,8 @@ app_for(const char *name, const char *cmd, char *err, size_t errlen)
 
 /* A Procfile's text into doc: 0, or -1 with err ("line N: ..."). */
 int
-procfile_foreman_parse(const char *text, size_t len,
-    struct procfile_doc *doc, char *err, size_t errlen)
+procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
+    char *err, size_t errlen)
 {
 	json_t *apps = json_array(), *app;
 	const char *p = text, *end = text + len, *eol, *colon, *c;
@@ -73,8 +72,8 @@ procfile_foreman_parse(const char *text, size_t len,
 		colon = memchr(p, ':', (size_t)(eol - p));
 		n = colon != NULL ? (size_t)(colon - p) : 0;
 		if (colon == NULL || n == 0 || n >= sizeof name) {
-			snprintf(err, errlen, "line %d: say 'name: command'",
-			    line);
+			snprintf(
+			    err, errlen, "line %d: say 'name: command'", line);
 			json_decref(apps);
 			return -1;
 		}
@@ -84,7 +83,7 @@ procfile_foreman_parse(const char *text, size_t len,
 			;
 		cmd = strndup(c, (size_t)(eol - c));
 		while (cmd != NULL && *cmd != '\0' &&
-		    isspace((unsigned char)cmd[strlen(cmd) - 1]))
+		       isspace((unsigned char)cmd[strlen(cmd) - 1]))
 			cmd[strlen(cmd) - 1] = '\0';
 		if (cmd == NULL || *cmd == '\0') {
 			snprintf(err, errlen, "line %d: '%s' has no command",
@@ -123,8 +122,7 @@ procfile_foreman_parse(const char *text, size_t len,
  * \\).  0 and *out, or -1 with err.
  */
 int
-procfile_dotenv_parse(const char *text, json_t **out, char *err,
-    size_t errlen)
+procfile_dotenv_parse(const char *text, json_t **out, char *err, size_t errlen)
 {
 	json_t *env = json_object();
 	const char *p = text, *eol, *eq, *v;
@@ -168,22 +166,25 @@ procfile_dotenv_parse(const char *text, json_t **out, char *err,
 			for (; v < eol && *v != q; v++) {
 				if (q == '"' && *v == '\\' && v + 1 < eol) {
 					v++;
-					*w++ = *v == 'n' ? '\n' : *v == 't' ?
-					    '\t' : *v;
+					*w++ = *v == 'n'   ? '\n'
+					       : *v == 't' ? '\t'
+							   : *v;
 				} else
 					*w++ = *v;
 			}
 			if (v >= eol) {
-				snprintf(err, errlen, "line %d: the quote of %s "
-				    "is not closed", line, key);
+				snprintf(err, errlen,
+				    "line %d: the quote of %s "
+				    "is not closed",
+				    line, key);
 				free(val);
 				json_decref(env);
 				return -1;
 			}
 		} else {
 			for (; v < eol; v++) {
-				if (*v == '#' && w > val && isspace(
-				    (unsigned char)w[-1]))
+				if (*v == '#' && w > val &&
+				    isspace((unsigned char)w[-1]))
 					break;
 				*w++ = *v;
 			}

@@ -58,8 +58,10 @@ in_path(const char *name)
 		e = strchr(p, ':');
 		if (e == NULL)
 			e = p + strlen(p);
-		if (e > p && snprintf(buf, sizeof buf, "%.*s/%s", (int)(e - p),
-		    p, name) < (int)sizeof buf && access(buf, X_OK) == 0)
+		if (e > p &&
+		    snprintf(buf, sizeof buf, "%.*s/%s", (int)(e - p), p,
+			name) < (int)sizeof buf &&
+		    access(buf, X_OK) == 0)
 			return 1;
 		if (*e == '\0')
 			return 0;
@@ -71,8 +73,8 @@ in_path(const char *name)
  * doc->root, or -1 with err.
  */
 int
-procfile_js_eval(const char *path, struct procfile_doc *doc, char *err,
-    size_t errlen)
+procfile_js_eval(
+    const char *path, struct procfile_doc *doc, char *err, size_t errlen)
 {
 	int fds[2], status, devnull;
 	char *buf = NULL, *nb;
@@ -82,7 +84,8 @@ procfile_js_eval(const char *path, struct procfile_doc *doc, char *err,
 	json_error_t je;
 
 	if (!in_path("node")) {
-		snprintf(err, errlen, "node is not installed (not found in "
+		snprintf(err, errlen,
+		    "node is not installed (not found in "
 		    "PATH): a .js process file needs node; write it as JSON or "
 		    "YAML instead");
 		return -1;
@@ -132,16 +135,17 @@ procfile_js_eval(const char *path, struct procfile_doc *doc, char *err,
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "node could not evaluate it (%s %d; its "
-		    "error is above)", WIFEXITED(status) ? "exit code" :
-		    "signal", WIFEXITED(status) ? WEXITSTATUS(status) :
-		    WTERMSIG(status));
+		snprintf(err, errlen,
+		    "node could not evaluate it (%s %d; its "
+		    "error is above)",
+		    WIFEXITED(status) ? "exit code" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		free(buf);
 		return -1;
 	}
 	if (buf == NULL || len >= MAX_OUTPUT) {
-		snprintf(err, errlen, "node gave %s", buf == NULL ? "nothing" :
-		    "too much");
+		snprintf(err, errlen, "node gave %s",
+		    buf == NULL ? "nothing" : "too much");
 		free(buf);
 		return -1;
 	}

@@ -21,10 +21,8 @@
 #include "cmd.h"
 #include "procfile.h"
 
-
 /* The biggest process file read (a config, not a data set). */
 #define MAX_FILE (4 * 1024 * 1024)
-
 
 /* What one load knows, for messages. */
 struct load {
@@ -36,7 +34,6 @@ struct load {
 	int index;
 	int nerrors;
 };
-
 
 static int
 line_of(const struct load *l, const char *field)
@@ -109,8 +106,8 @@ report_warning(struct load *l, const char *field, const char *fmt, ...)
  * names the file and the app, like the loader's own errors.
  */
 void
-procfile_error(const struct procfile *pf, const json_t *spec,
-    const char *msg, const char *fmt, ...)
+procfile_error(const struct procfile *pf, const json_t *spec, const char *msg,
+    const char *fmt, ...)
 {
 	va_list ap;
 
@@ -132,8 +129,9 @@ base_name(const char *p)
 	return b != NULL ? b + 1 : p;
 }
 
-static int
-ends_with(const char *s, const char *suffix)
+/* Whether s ends with suffix. */
+int
+procfile_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
@@ -149,10 +147,13 @@ is_procfile_name(const char *b)
 static int
 is_js_name(const char *b)
 {
-	return ends_with(b, ".config.js") || ends_with(b, ".config.cjs") ||
-	    ends_with(b, ".config.mjs") || (strncmp(b, "ecosystem", 9) == 0 &&
-	    (ends_with(b, ".js") || ends_with(b, ".cjs") ||
-	    ends_with(b, ".mjs")));
+	return procfile_ends_with(b, ".config.js") ||
+	       procfile_ends_with(b, ".config.cjs") ||
+	       procfile_ends_with(b, ".config.mjs") ||
+	       (strncmp(b, "ecosystem", 9) == 0 &&
+		   (procfile_ends_with(b, ".js") ||
+		       procfile_ends_with(b, ".cjs") ||
+		       procfile_ends_with(b, ".mjs")));
 }
 
 /*
@@ -168,8 +169,10 @@ procfile_is_file(const char *arg)
 
 	if (strcmp(arg, "-") == 0)
 		return 1;
-	return ends_with(b, ".json") || ends_with(b, ".yaml") ||
-	    ends_with(b, ".yml") || is_js_name(b) || is_procfile_name(b);
+	return procfile_ends_with(b, ".json") ||
+	       procfile_ends_with(b, ".yaml") ||
+	       procfile_ends_with(b, ".yml") || is_js_name(b) ||
+	       is_procfile_name(b);
 }
 
 static char *
@@ -254,19 +257,19 @@ strip_comments(char *s)
  * from the YAML reading.
  */
 static int
-load_json(char *text, size_t len, struct procfile_doc *doc, char *err,
-    size_t errlen)
+load_json(
+    char *text, size_t len, struct procfile_doc *doc, char *err, size_t errlen)
 {
 	json_error_t je;
-	struct procfile_doc y = { 0 };
+	struct procfile_doc y = {0};
 	char yerr[256];
 
 	strip_comments(text);
 	doc->root = json_loadb(text, len, JSON_DECODE_ANY, &je);
 	if (procfile_yaml_parse(text, len, &y, yerr, sizeof yerr) == 0) {
 		doc->lines = y.lines;
-		if (doc->root == NULL && (json_is_object(y.root) ||
-		    json_is_array(y.root))) {
+		if (doc->root == NULL &&
+		    (json_is_object(y.root) || json_is_array(y.root))) {
 			doc->root = y.root;
 			return 0;
 		}
@@ -281,7 +284,6 @@ load_json(char *text, size_t len, struct procfile_doc *doc, char *err,
 		doc->lines = json_object();
 	return 0;
 }
-
 
 /* --- environments ----------------------------------------------------- */
 
@@ -298,11 +300,11 @@ filtered(const json_t *filter, const char *var)
 		return 1;
 	if (json_is_string(filter))
 		return strncmp(var, json_string_value(filter),
-		    strlen(json_string_value(filter))) == 0;
-	json_array_foreach(filter, i, e)
-		if (json_is_string(e) && strncmp(var, json_string_value(e),
-		    strlen(json_string_value(e))) == 0)
-			return 1;
+			   strlen(json_string_value(filter))) == 0;
+	json_array_foreach(
+	    filter, i, e) if (json_is_string(e) &&
+			      strncmp(var, json_string_value(e),
+				  strlen(json_string_value(e))) == 0) return 1;
 	return 0;
 }
 
@@ -313,7 +315,8 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
 	const char *k;
 	json_t *v, *s;
 
-	json_object_foreach((json_t *)from, k, v) {
+	json_object_foreach((json_t *)from, k, v)
+	{
 		if (json_is_null(v)) {
 			/* null removes a variable (of a lower layer) */
 			json_object_del(env, k);
@@ -322,15 +325,19 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
 		}
 		if ((s = procfile_scalar_string(v)) == NULL) {
 			if (l != NULL)
-				report_error(l, field, "'%s' must be a string "
-				    "or a number, not %s", k, procfile_type_name(v));
+				report_error(l, field,
+				    "'%s' must be a string "
+				    "or a number, not %s",
+				    k, procfile_type_name(v));
 			return -1;
 		}
 		if (*k == '\0' || strchr(k, '=') != NULL) {
 			json_decref(s);
 			if (l != NULL)
-				report_error(l, field, "'%s' is not a variable "
-				    "name", k);
+				report_error(l, field,
+				    "'%s' is not a variable "
+				    "name",
+				    k);
 			return -1;
 		}
 		json_object_set_new(env, k, s);
@@ -346,8 +353,8 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
  * (objects of {"env": {...}, "source": "..."}), then --env KEY=VAL.
  */
 json_t *
-procfile_env_with_sources(const json_t *filter, const json_t *layers,
-    char **cli, json_t **sources)
+procfile_env_with_sources(
+    const json_t *filter, const json_t *layers, char **cli, json_t **sources)
 {
 	json_t *env = cmd_environ_json(), *layer, *v;
 	const char *k;
@@ -356,12 +363,11 @@ procfile_env_with_sources(const json_t *filter, const json_t *layers,
 	size_t i;
 
 	*sources = json_object();
-	json_object_foreach_safe(env, tmp, k, v)
-		if (filtered(filter, k))
-			json_object_del(env, k);
+	json_object_foreach_safe(env, tmp, k, v) if (filtered(filter, k))
+	    json_object_del(env, k);
 	json_array_foreach(layers, i, layer)
-		env_layer(NULL, env, *sources, json_object_get(layer, "env"),
-		    util_json_str(layer, "source", "file"), NULL);
+	    env_layer(NULL, env, *sources, json_object_get(layer, "env"),
+		util_json_str(layer, "source", "file"), NULL);
 	for (; cli != NULL && *cli != NULL; cli++) {
 		if ((eq = strchr(*cli, '=')) == NULL || eq == *cli)
 			continue;
@@ -392,21 +398,23 @@ app_spec(struct load *l, const json_t *app)
 		    procfile_type_name(app));
 		return NULL;
 	}
-	l->app = json_is_string(json_object_get(app, "name")) ?
-	    json_string_value(json_object_get(app, "name")) : NULL;
+	l->app = json_is_string(json_object_get(app, "name"))
+		     ? json_string_value(json_object_get(app, "name"))
+		     : NULL;
 	spec = json_object();
 	extra = json_object();
 	v = json_object_get(app, "cwd");
-	if (v != NULL && (!json_is_string(v) || *json_string_value(v) ==
-	    '\0')) {
+	if (v != NULL &&
+	    (!json_is_string(v) || *json_string_value(v) == '\0')) {
 		report_error(l, "cwd", "wrong type: %s", procfile_type_name(v));
 		cwd = strdup(l->pf->dir);
 	} else
-		cwd = procfile_resolve_path(l->pf->dir, v != NULL ?
-		    json_string_value(v) : ".");
+		cwd = procfile_resolve_path(
+		    l->pf->dir, v != NULL ? json_string_value(v) : ".");
 	json_object_set_new(spec, "cwd", json_string(cwd));
 
-	json_object_foreach((json_t *)app, key, v) {
+	json_object_foreach((json_t *)app, key, v)
+	{
 		if (strncmp(key, "env_", 4) == 0 && key[4] != '\0') {
 			if (!json_is_object(v)) {
 				report_error(l, key, "wrong type: %s",
@@ -418,10 +426,9 @@ app_spec(struct load *l, const json_t *app)
 				json_t *e;
 				int seen = 0;
 
-				json_array_foreach(l->pf->env_names, i, e)
-					if (strcmp(json_string_value(e), key + 4)
-					    == 0)
-						seen = 1;
+				json_array_foreach(l->pf->env_names, i,
+				    e) if (strcmp(json_string_value(e),
+					       key + 4) == 0) seen = 1;
 				if (!seen)
 					json_array_append_new(l->pf->env_names,
 					    json_string(key + 4));
@@ -444,11 +451,12 @@ app_spec(struct load *l, const json_t *app)
 		report_error(l, NULL, "no 'script' (the program to run)");
 	} else {
 		p = procfile_resolve_path(cwd, script);
-		if (strchr(script, '/') != NULL || (p != NULL &&
-		    stat(p, &st) == 0 && S_ISREG(st.st_mode)))
+		if (strchr(script, '/') != NULL ||
+		    (p != NULL && stat(p, &st) == 0 && S_ISREG(st.st_mode)))
 			json_object_set_new(spec, "script", json_string(p));
 		else
-			json_object_set_new(spec, "script", json_string(script));
+			json_object_set_new(
+			    spec, "script", json_string(script));
 		free(p);
 	}
 	if (util_json_bool(extra, "log_file_default", 0) &&
@@ -464,8 +472,8 @@ app_spec(struct load *l, const json_t *app)
 				*dot = '\0';
 			name = dn;
 		}
-		if (h != NULL && name != NULL && asprintf(&p, "%s/logs/%s.log",
-		    h, name) != -1) {
+		if (h != NULL && name != NULL &&
+		    asprintf(&p, "%s/logs/%s.log", h, name) != -1) {
 			json_object_set_new(spec, "log_file", json_string(p));
 			free(p);
 		}
@@ -482,8 +490,8 @@ app_spec(struct load *l, const json_t *app)
 		env_layer(l, env, sources, v, "env", "env");
 		json_decref(env);
 		json_decref(sources);
-		json_array_append_new(layers, json_pack("{s:O, s:s}", "env", v,
-		    "source", "env"));
+		json_array_append_new(
+		    layers, json_pack("{s:O, s:s}", "env", v, "source", "env"));
 	}
 	if (envsel != NULL) {
 		snprintf(envkey, sizeof envkey, "env_%s", l->opts->env_name);
@@ -492,15 +500,16 @@ app_spec(struct load *l, const json_t *app)
 		env_layer(l, env, sources, envsel, envkey, envkey);
 		json_decref(env);
 		json_decref(sources);
-		json_array_append_new(layers, json_pack("{s:O, s:s}", "env",
-		    envsel, "source", envkey));
+		json_array_append_new(layers,
+		    json_pack("{s:O, s:s}", "env", envsel, "source", envkey));
 	}
 	if (l->doc.dotenv != NULL)
-		json_array_append_new(layers, json_pack("{s:O, s:s}", "env",
-		    l->doc.dotenv, "source", ".env"));
+		json_array_append_new(
+		    layers, json_pack("{s:O, s:s}", "env", l->doc.dotenv,
+				"source", ".env"));
 	if ((v = json_object_get(extra, "port")) != NULL)
 		json_array_append_new(layers, json_pack("{s:{s:O}, s:s}", "env",
-		    "PORT", v, "source", "port"));
+						  "PORT", v, "source", "port"));
 	env = procfile_env_with_sources(json_object_get(extra, "filter_env"),
 	    layers, l->opts->cli_env, &sources);
 	json_decref(layers);
@@ -508,8 +517,8 @@ app_spec(struct load *l, const json_t *app)
 	json_object_set_new(spec, "env_source", sources);
 	json_object_set_new(spec, "process_file", json_string(l->pf->path));
 	if (l->opts->env_name != NULL)
-		json_object_set_new(spec, "env_name",
-		    json_string(l->opts->env_name));
+		json_object_set_new(
+		    spec, "env_name", json_string(l->opts->env_name));
 	json_decref(extra);
 	free(cwd);
 	if (l->nerrors > before) {
@@ -559,17 +568,20 @@ load_apps(struct load *l)
 			apps = json_pack("[O]", apps), fmt = "/apps";
 		else
 			json_incref(apps), fmt = "/apps/%zu";
-		json_object_foreach(root, key, v)
-			if (strcmp(key, "apps") != 0 && strcmp(key, "deploy") != 0)
-				report_warning(l, key, "unknown top-level "
-				    "field; ignored");
+		json_object_foreach(root, key,
+		    v) if (strcmp(key, "apps") != 0 &&
+			   strcmp(key, "deploy") != 0) report_warning(l, key,
+		    "unknown top-level "
+		    "field; ignored");
 	} else if (json_is_object(root))
 		apps = json_pack("[O]", root), fmt = "";
 	else if (json_is_array(root))
 		apps = json_incref(root), fmt = "/%zu";
 	else {
-		report_error(l, NULL, "the top level must be {\"apps\": [...]}, "
-		    "an app, or a list of apps; not %s", procfile_type_name(root));
+		report_error(l, NULL,
+		    "the top level must be {\"apps\": [...]}, "
+		    "an app, or a list of apps; not %s",
+		    procfile_type_name(root));
 		return;
 	}
 	if (!json_is_array(apps)) {
@@ -580,7 +592,8 @@ load_apps(struct load *l)
 	}
 	if (json_array_size(apps) == 0)
 		report_error(l, NULL, "no app in it");
-	json_array_foreach(apps, i, v) {
+	json_array_foreach(apps, i, v)
+	{
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 		snprintf(l->prefix, sizeof l->prefix, fmt, i);
@@ -591,13 +604,16 @@ load_apps(struct load *l)
 		if (spec == NULL)
 			continue;
 		name = procfile_app_name(spec);
-		json_array_foreach(l->pf->all_names, j, other)
-			if (name != NULL && strcmp(json_string_value(other),
-			    name) == 0) {
-				report_error(l, "name", "'%s' is the name of "
-				    "another app in the file already", name);
-				break;
-			}
+		json_array_foreach(l->pf->all_names, j,
+		    other) if (name != NULL &&
+			       strcmp(json_string_value(other), name) == 0)
+		{
+			report_error(l, "name",
+			    "'%s' is the name of "
+			    "another app in the file already",
+			    name);
+			break;
+		}
 		json_array_append_new(l->pf->all_names, json_string(name));
 		if (l->opts->only == NULL || only_has(l->opts->only, name))
 			json_array_append_new(l->pf->apps, spec);
@@ -612,30 +628,31 @@ load_apps(struct load *l)
 	for (o = l->opts->only; o != NULL && *o != NULL; o++) {
 		int found = 0;
 
-		json_array_foreach(l->pf->all_names, j, v)
-			if (strcmp(json_string_value(v), *o) == 0)
-				found = 1;
+		json_array_foreach(l->pf->all_names, j,
+		    v) if (strcmp(json_string_value(v), *o) == 0) found = 1;
 		if (!found)
-			report_error(l, NULL, "--only names '%s', which is no "
-			    "app of the file", *o);
+			report_error(l, NULL,
+			    "--only names '%s', which is no "
+			    "app of the file",
+			    *o);
 	}
-	if (l->opts->env_name != NULL && json_array_size(l->pf->env_names) >
-	    0) {
+	if (l->opts->env_name != NULL &&
+	    json_array_size(l->pf->env_names) > 0) {
 		int found = 0;
 
-		json_array_foreach(l->pf->env_names, j, v)
-			if (strcmp(json_string_value(v), l->opts->env_name) == 0)
-				found = 1;
+		json_array_foreach(l->pf->env_names, j,
+		    v) if (strcmp(json_string_value(v), l->opts->env_name) == 0)
+		    found = 1;
 		if (!found)
-			report_warning(l, NULL, "no app has 'env_%s'",
-			    l->opts->env_name);
+			report_warning(
+			    l, NULL, "no app has 'env_%s'", l->opts->env_name);
 	} else if (l->opts->env_name != NULL && !l->doc.procfile)
-		report_warning(l, NULL, "no app has 'env_%s'",
-		    l->opts->env_name);
+		report_warning(
+		    l, NULL, "no app has 'env_%s'", l->opts->env_name);
 }
 
-static int load_file(const char *, const struct procfile_opts *,
-    struct procfile *);
+static int load_file(
+    const char *, const struct procfile_opts *, struct procfile *);
 
 /*
  * Load the process file arg ("-": stdin) into pf: 0, or an exit code
@@ -643,8 +660,8 @@ static int load_file(const char *, const struct procfile_opts *,
  * and pf released.
  */
 int
-procfile_load(const char *arg, const struct procfile_opts *opts,
-    struct procfile *pf)
+procfile_load(
+    const char *arg, const struct procfile_opts *opts, struct procfile *pf)
 {
 	int rc = load_file(arg, opts, pf);
 
@@ -654,8 +671,8 @@ procfile_load(const char *arg, const struct procfile_opts *opts,
 }
 
 static int
-load_file(const char *arg, const struct procfile_opts *opts,
-    struct procfile *pf)
+load_file(
+    const char *arg, const struct procfile_opts *opts, struct procfile *pf)
 {
 	struct load l;
 	char err[512], cwd[PATH_MAX], *text = NULL, *slash, *envpath;
@@ -666,9 +683,11 @@ load_file(const char *arg, const struct procfile_opts *opts,
 	memset(pf, 0, sizeof *pf);
 	memset(&l, 0, sizeof l);
 	if (!procfile_is_file(arg))
-		return cmd_error(EXIT_USAGE, "'%s' is not a process file (by its "
+		return cmd_error(EXIT_USAGE,
+		    "'%s' is not a process file (by its "
 		    "name: .json, .yaml, .yml, *.config.js, .cjs, .mjs, "
-		    "Procfile, or - for stdin)", arg);
+		    "Procfile, or - for stdin)",
+		    arg);
 	l.pf = pf;
 	l.opts = opts;
 	l.index = -1;
@@ -677,7 +696,8 @@ load_file(const char *arg, const struct procfile_opts *opts,
 	pf->env_names = json_array();
 	pf->display = strdup(strcmp(arg, "-") == 0 ? "(stdin)" : arg);
 	if (getcwd(cwd, sizeof cwd) == NULL)
-		return cmd_error(EXIT_FAIL, "cannot tell the current directory");
+		return cmd_error(
+		    EXIT_FAIL, "cannot tell the current directory");
 	if (strcmp(arg, "-") == 0) {
 		pf->path = strdup("-");
 		pf->dir = strdup(cwd);
@@ -689,15 +709,16 @@ load_file(const char *arg, const struct procfile_opts *opts,
 			*(slash == pf->dir ? slash + 1 : slash) = '\0';
 		if (!is_js_name(b)) {
 			if ((fd = open(arg, O_RDONLY | O_CLOEXEC)) == -1)
-				return cmd_error(errno == ENOENT ? EXIT_NOTFOUND :
-				    EXIT_FAIL, "cannot read '%s': %s", arg,
+				return cmd_error(
+				    errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL,
+				    "cannot read '%s': %s", arg,
 				    strerror(errno));
 			text = read_all(fd, &len, err, sizeof err);
 			close(fd);
 		} else if (access(arg, R_OK) != 0)
-			return cmd_error(errno == ENOENT ? EXIT_NOTFOUND :
-			    EXIT_FAIL, "cannot read '%s': %s", arg,
-			    strerror(errno));
+			return cmd_error(
+			    errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL,
+			    "cannot read '%s': %s", arg, strerror(errno));
 	}
 	if (text == NULL && !is_js_name(b))
 		return cmd_error(EXIT_FAIL, "cannot read '%s': %s", arg, err);
@@ -718,19 +739,21 @@ load_file(const char *arg, const struct procfile_opts *opts,
 			if ((fd = open(envpath, O_RDONLY | O_CLOEXEC)) != -1) {
 				etext = read_all(fd, &elen, err, sizeof err);
 				close(fd);
-				if (etext == NULL || procfile_dotenv_parse(etext,
-				    &l.doc.dotenv, err, sizeof err) != 0) {
-					fprintf(stderr, "%s: %s: %s\n", progname,
-					    envpath, err);
+				if (etext == NULL ||
+				    procfile_dotenv_parse(etext, &l.doc.dotenv,
+					err, sizeof err) != 0) {
+					fprintf(stderr, "%s: %s: %s\n",
+					    progname, envpath, err);
 					l.nerrors++;
 				}
 				free(etext);
 			}
 			free(envpath);
 		}
-	} else if (ends_with(b, ".yaml") || ends_with(b, ".yml"))
+	} else if (procfile_ends_with(b, ".yaml") ||
+		   procfile_ends_with(b, ".yml"))
 		rc = procfile_yaml_parse(text, len, &l.doc, err, sizeof err);
-	else if (ends_with(b, ".json"))
+	else if (procfile_ends_with(b, ".json"))
 		rc = load_json(text, len, &l.doc, err, sizeof err);
 	else {
 		/* stdin: JSON, YAML, or a Procfile's "name: command" lines */
@@ -740,15 +763,16 @@ load_file(const char *arg, const struct procfile_opts *opts,
 			t++;
 		if (*t == '{' || *t == '[')
 			rc = load_json(text, len, &l.doc, err, sizeof err);
-		else if ((rc = procfile_yaml_parse(text, len, &l.doc, err,
-		    sizeof err)) != 0 || (json_is_object(l.doc.root) &&
-		    json_object_get(l.doc.root, "apps") == NULL &&
-		    json_object_get(l.doc.root, "script") == NULL)) {
+		else if ((rc = procfile_yaml_parse(
+			      text, len, &l.doc, err, sizeof err)) != 0 ||
+			 (json_is_object(l.doc.root) &&
+			     json_object_get(l.doc.root, "apps") == NULL &&
+			     json_object_get(l.doc.root, "script") == NULL)) {
 			json_decref(l.doc.root);
 			json_decref(l.doc.lines);
 			memset(&l.doc, 0, sizeof l.doc);
-			rc = procfile_foreman_parse(text, len, &l.doc, err,
-			    sizeof err);
+			rc = procfile_foreman_parse(
+			    text, len, &l.doc, err, sizeof err);
 		}
 	}
 	free(text);
@@ -791,7 +815,7 @@ split_list(char **vals)
 		if ((copy = strdup(*vals)) == NULL)
 			continue;
 		for (tok = strtok_r(copy, ", ", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", ", &save)) {
+		     tok = strtok_r(NULL, ", ", &save)) {
 			out = realloc(out, (n + 2) * sizeof *out);
 			out[n++] = strdup(tok);
 			out[n] = NULL;
@@ -816,7 +840,7 @@ procfile_opts_from_ctx(const struct cmd_ctx *ctx, struct procfile_opts *o)
 
 	memset(o, 0, sizeof *o);
 	for (opt = ctx->entry->options; opt != NULL && opt->name != NULL;
-	    opt++) {
+	     opt++) {
 		if (strcmp(opt->name, "only") == 0)
 			has_only = 1;
 		if (strcmp(opt->name, "env") == 0)
@@ -827,20 +851,23 @@ procfile_opts_from_ctx(const struct cmd_ctx *ctx, struct procfile_opts *o)
 	if (!has_env)
 		return 0;
 	for (vals = cmd_opt_all(ctx, "env"); vals != NULL && *vals != NULL;
-	    vals++) {
+	     vals++) {
 		if (strchr(*vals, '=') != NULL) {
 			if (**vals == '=')
-				return cmd_usage_error(ctx, "invalid --env '%s' "
+				return cmd_usage_error(ctx,
+				    "invalid --env '%s' "
 				    "(say KEY=VALUE, or an environment's name)",
 				    *vals);
-			o->cli_env = realloc(o->cli_env, (n + 2) *
-			    sizeof *o->cli_env);
+			o->cli_env =
+			    realloc(o->cli_env, (n + 2) * sizeof *o->cli_env);
 			o->cli_env[n++] = *vals;
 			o->cli_env[n] = NULL;
 		} else if (o->env_name != NULL &&
-		    strcmp(o->env_name, *vals) != 0)
-			return cmd_usage_error(ctx, "--env names two "
-			    "environments, '%s' and '%s'", o->env_name, *vals);
+			   strcmp(o->env_name, *vals) != 0)
+			return cmd_usage_error(ctx,
+			    "--env names two "
+			    "environments, '%s' and '%s'",
+			    o->env_name, *vals);
 		else
 			o->env_name = *vals;
 	}
