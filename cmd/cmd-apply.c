@@ -19,15 +19,15 @@ exec_apply(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_apply_entry = {
-    "apply",
-    NULL,
-    "apply <file> [options]",
-    "Make the running apps match a process file: + start, ~ reload, "
-    "- delete, = keep",
-    options,
-    CMD_DAEMON | CMD_FILES,
-    1,
-    1,
-    "clusterctl apply ecosystem.config.js --env production --dry-run",
-    exec_apply,
+	.name = "apply",
+	.usage = "apply <file> [options]",
+	.summary = "Make the running apps match a process file: + start, "
+		   "~ reload, - delete, = keep",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_FILES,
+	.min_args = 1,
+	.max_args = 1,
+	.example = "clusterctl apply ecosystem.config.js --env production "
+		   "--dry-run",
+	.exec = exec_apply,
 };

@@ -19,8 +19,14 @@ exec_delete(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_delete_entry = {
-	"delete", "del rm", "delete <target|file>... [options]",
-	"Stop apps and remove them from the list", options,
-	CMD_DAEMON | CMD_TARGETS | CMD_FILES, 1, -1, "clusterctl delete web",
-	exec_delete,
+	.name = "delete",
+	.aliases = "del rm",
+	.usage = "delete <target|file>... [options]",
+	.summary = "Stop apps and remove them from the list",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_TARGETS | CMD_FILES,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl delete web",
+	.exec = exec_delete,
 };

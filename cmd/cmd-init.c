@@ -123,14 +123,12 @@ exec_init(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_init_entry = {
-    "init",
-    NULL,
-    "init [file] [options]",
-    "Write a sample process file (default ecosystem.config.js)",
-    options,
-    0,
-    0,
-    1,
-    "clusterctl init ecosystem.yaml",
-    exec_init,
+	.name = "init",
+	.usage = "init [file] [options]",
+	.summary = "Write a sample process file (default ecosystem.config.js)",
+	.options = options,
+	.min_args = 0,
+	.max_args = 1,
+	.example = "clusterctl init ecosystem.yaml",
+	.exec = exec_init,
 };

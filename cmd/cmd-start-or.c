@@ -24,29 +24,28 @@ exec_start_or_reload(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_start_or_restart_entry = {
-    "startOrRestart",
-    NULL,
-    "startOrRestart <file> [options]",
-    "pm2's: start a process file's new apps, restart the others",
-    options,
-    CMD_DAEMON | CMD_FILES,
-    1,
-    1,
-    "clusterctl startOrRestart ecosystem.config.js --env production",
-    exec_start_or_restart,
+	.name = "startOrRestart",
+	.usage = "startOrRestart <file> [options]",
+	.summary = "pm2's: start a process file's new apps, restart the others",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_FILES,
+	.min_args = 1,
+	.max_args = 1,
+	.example = "clusterctl startOrRestart ecosystem.config.js --env "
+		   "production",
+	.exec = exec_start_or_restart,
 };
 
 const struct cmd_entry cmd_start_or_reload_entry = {
-    "startOrReload",
-    "startOrGracefulReload",
-    "startOrReload <file> "
-    "[options]",
-    "pm2's: start a process file's new apps, reload the "
-    "others (no downtime)",
-    options,
-    CMD_DAEMON | CMD_FILES,
-    1,
-    1,
-    "clusterctl startOrReload ecosystem.config.js",
-    exec_start_or_reload,
+	.name = "startOrReload",
+	.aliases = "startOrGracefulReload",
+	.usage = "startOrReload <file> [options]",
+	.summary = "pm2's: start a process file's new apps, reload the others "
+		   "(no downtime)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_FILES,
+	.min_args = 1,
+	.max_args = 1,
+	.example = "clusterctl startOrReload ecosystem.config.js",
+	.exec = exec_start_or_reload,
 };

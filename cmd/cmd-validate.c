@@ -18,15 +18,14 @@ exec_validate(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_validate_entry = {
-    "validate",
-    NULL,
-    "validate <file> [options]",
-    "Check a process file (syntax, fields, programs) without starting "
-    "anything",
-    options,
-    CMD_DAEMON | CMD_FILES,
-    1,
-    1,
-    "clusterctl validate ecosystem.json",
-    exec_validate,
+	.name = "validate",
+	.usage = "validate <file> [options]",
+	.summary = "Check a process file (syntax, fields, programs) without "
+		   "starting anything",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_FILES,
+	.min_args = 1,
+	.max_args = 1,
+	.example = "clusterctl validate ecosystem.json",
+	.exec = exec_validate,
 };
