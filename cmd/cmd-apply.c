@@ -7,9 +7,9 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-    {"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
-    PROCFILE_OPTIONS,
-    {NULL, 0, NULL, NULL, NULL, 0},
+	{ "dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0 },
+	PROCFILE_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static int

@@ -190,8 +190,8 @@ emit_from_file(const struct out *o, int envs)
 	}
 	if (procfile_load(typed_file, &opts, &pf) == 0) {
 		json_array_foreach(envs ? pf.env_names : pf.all_names, i, v)
-			emit(o, json_string_value(v), envs ? "environment" :
-			    "app");
+			emit(o, json_string_value(v),
+			    envs ? "environment" : "app");
 	}
 	procfile_release(&pf);
 	if (saved != -1) {
@@ -336,7 +336,8 @@ complete(int n, char **w, int describe)
 		if (opt != NULL && opt->arg != NULL) {
 			char pre[80];
 
-			snprintf(pre, sizeof pre, "%.*s", (int)(eq - cur + 1), cur);
+			snprintf(pre, sizeof pre, "%.*s", (int)(eq - cur + 1),
+			    cur);
 			o.prefix = pre;
 			o.cur = eq + 1;
 			emit_values(&o, opt->values);

@@ -3,8 +3,10 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated, repeatable; default: all)", VAL_APPNAME, 1 },
+	{ "only", 0, "APPS",
+	    "with a process file: only these apps (comma "
+	    "separated, repeatable; default: all)",
+	    VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

@@ -12,76 +12,76 @@
 #include "cmd.h"
 #include "procfile.h"
 
-static const char sample_js[] =
-    "// clusterctl process file (pm2's ecosystem format).\n"
-    "// Every field: docs/process-files.md, or `man clusterctl`.\n"
-    "//   clusterctl start ecosystem.config.js [--env production]\n"
-    "//   clusterctl apply ecosystem.config.js --dry-run\n"
-    "module.exports = {\n"
-    "  apps: [\n"
-    "    {\n"
-    "      name: 'web',\n"
-    "      script: 'server.js',\n"
-    "      instances: 'max',        // one per CPU; they share the port\n"
-    "      exec_mode: 'cluster',\n"
-    "      env: {\n"
-    "        NODE_ENV: 'development',\n"
-    "        PORT: 3000,\n"
-    "      },\n"
-    "      env_production: {\n"
-    "        NODE_ENV: 'production',\n"
-    "      },\n"
-    "    },\n"
-    "    {\n"
-    "      name: 'worker',\n"
-    "      script: 'worker.js',\n"
-    "      args: '--queue default',\n"
-    "      kill_timeout: '5s',\n"
-    "    },\n"
-    "  ],\n"
-    "};\n";
+static const char sample_js
+    [] = "// clusterctl process file (pm2's ecosystem format).\n"
+	 "// Every field: docs/process-files.md, or `man clusterctl`.\n"
+	 "//   clusterctl start ecosystem.config.js [--env production]\n"
+	 "//   clusterctl apply ecosystem.config.js --dry-run\n"
+	 "module.exports = {\n"
+	 "  apps: [\n"
+	 "    {\n"
+	 "      name: 'web',\n"
+	 "      script: 'server.js',\n"
+	 "      instances: 'max',        // one per CPU; they share the port\n"
+	 "      exec_mode: 'cluster',\n"
+	 "      env: {\n"
+	 "        NODE_ENV: 'development',\n"
+	 "        PORT: 3000,\n"
+	 "      },\n"
+	 "      env_production: {\n"
+	 "        NODE_ENV: 'production',\n"
+	 "      },\n"
+	 "    },\n"
+	 "    {\n"
+	 "      name: 'worker',\n"
+	 "      script: 'worker.js',\n"
+	 "      args: '--queue default',\n"
+	 "      kill_timeout: '5s',\n"
+	 "    },\n"
+	 "  ],\n"
+	 "};\n";
 
-static const char sample_json[] =
-    "{\n"
-    "  \"apps\": [\n"
-    "    {\n"
-    "      \"name\": \"web\",\n"
-    "      \"script\": \"server.js\",\n"
-    "      \"instances\": \"max\",\n"
-    "      \"exec_mode\": \"cluster\",\n"
-    "      \"env\": { \"NODE_ENV\": \"development\", \"PORT\": 3000 },\n"
-    "      \"env_production\": { \"NODE_ENV\": \"production\" }\n"
-    "    },\n"
-    "    {\n"
-    "      \"name\": \"worker\",\n"
-    "      \"script\": \"worker.js\",\n"
-    "      \"args\": \"--queue default\",\n"
-    "      \"kill_timeout\": \"5s\"\n"
-    "    }\n"
-    "  ]\n"
-    "}\n";
+static const char sample_json
+    [] = "{\n"
+	 "  \"apps\": [\n"
+	 "    {\n"
+	 "      \"name\": \"web\",\n"
+	 "      \"script\": \"server.js\",\n"
+	 "      \"instances\": \"max\",\n"
+	 "      \"exec_mode\": \"cluster\",\n"
+	 "      \"env\": { \"NODE_ENV\": \"development\", \"PORT\": 3000 },\n"
+	 "      \"env_production\": { \"NODE_ENV\": \"production\" }\n"
+	 "    },\n"
+	 "    {\n"
+	 "      \"name\": \"worker\",\n"
+	 "      \"script\": \"worker.js\",\n"
+	 "      \"args\": \"--queue default\",\n"
+	 "      \"kill_timeout\": \"5s\"\n"
+	 "    }\n"
+	 "  ]\n"
+	 "}\n";
 
-static const char sample_yaml[] =
-    "# clusterctl process file (pm2's ecosystem format).\n"
-    "# Every field: docs/process-files.md, or `man clusterctl`.\n"
-    "apps:\n"
-    "  - name: web\n"
-    "    script: server.js\n"
-    "    instances: max        # one per CPU; they share the port\n"
-    "    exec_mode: cluster\n"
-    "    env:\n"
-    "      NODE_ENV: development\n"
-    "      PORT: 3000\n"
-    "    env_production:\n"
-    "      NODE_ENV: production\n"
-    "  - name: worker\n"
-    "    script: worker.js\n"
-    "    args: --queue default\n"
-    "    kill_timeout: 5s\n";
+static const char sample_yaml
+    [] = "# clusterctl process file (pm2's ecosystem format).\n"
+	 "# Every field: docs/process-files.md, or `man clusterctl`.\n"
+	 "apps:\n"
+	 "  - name: web\n"
+	 "    script: server.js\n"
+	 "    instances: max        # one per CPU; they share the port\n"
+	 "    exec_mode: cluster\n"
+	 "    env:\n"
+	 "      NODE_ENV: development\n"
+	 "      PORT: 3000\n"
+	 "    env_production:\n"
+	 "      NODE_ENV: production\n"
+	 "  - name: worker\n"
+	 "    script: worker.js\n"
+	 "    args: --queue default\n"
+	 "    kill_timeout: 5s\n";
 
 static const struct cmd_option options[] = {
-    {"force", 'f', NULL, "overwrite the file if it exists", NULL, 0},
-    {NULL, 0, NULL, NULL, NULL, 0},
+	{ "force", 'f', NULL, "overwrite the file if it exists", NULL, 0 },
+	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static int
@@ -95,10 +95,10 @@ exec_init(struct cmd_ctx *ctx)
 	if (procfile_ends_with(path, ".json"))
 		text = sample_json;
 	else if (procfile_ends_with(path, ".yaml") ||
-		 procfile_ends_with(path, ".yml"))
+	    procfile_ends_with(path, ".yml"))
 		text = sample_yaml;
 	else if (procfile_ends_with(path, ".js") ||
-		 procfile_ends_with(path, ".cjs"))
+	    procfile_ends_with(path, ".cjs"))
 		text = sample_js;
 	else
 		return cmd_usage_error(ctx,
@@ -110,12 +110,12 @@ exec_init(struct cmd_ctx *ctx)
 		return cmd_error(EXIT_FAIL, "cannot write '%s': %s%s", path,
 		    strerror(errno),
 		    errno == EEXIST ? " (--force overwrites "
-				      "it)"
-				    : "");
+				      "it)" :
+				      "");
 	len = strlen(text);
 	if (write(fd, text, len) != (ssize_t)len || close(fd) != 0)
-		return cmd_error(
-		    EXIT_FAIL, "cannot write '%s': %s", path, strerror(errno));
+		return cmd_error(EXIT_FAIL, "cannot write '%s': %s", path,
+		    strerror(errno));
 	if (!ctx->quiet)
 		printf("wrote %s: edit it, then 'clusterctl start %s'\n", path,
 		    path);

@@ -13,11 +13,15 @@
 static const struct cmd_option options[] = {
 	{ "parallel", 0, "K", "replace K instances at a time (default 1)", NULL,
 	    0 },
-	{ "force", 0, NULL, "go on when a replacement fails (the old instance "
-	    "is stopped anyway)", NULL, 0 },
-	{ "update-env", 0, NULL, "the apps take the environment clusterctl "
+	{ "force", 0, NULL,
+	    "go on when a replacement fails (the old instance "
+	    "is stopped anyway)",
+	    NULL, 0 },
+	{ "update-env", 0, NULL,
+	    "the apps take the environment clusterctl "
 	    "runs in (what their file or --env set stays); default: the one "
-	    "they were started with", NULL, 0 },
+	    "they were started with",
+	    NULL, 0 },
 	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
@@ -63,8 +67,10 @@ exec_reload(struct cmd_ctx *ctx)
 		if (*v == '\0' || *end != '\0' || errno != 0 || k < 1 ||
 		    k > 4096) {
 			json_decref(args);
-			return cmd_usage_error(ctx, "invalid --parallel '%s' "
-			    "(a number from 1)", v);
+			return cmd_usage_error(ctx,
+			    "invalid --parallel '%s' "
+			    "(a number from 1)",
+			    v);
 		}
 		json_object_set_new(args, "parallel", json_integer(k));
 	}

@@ -4,9 +4,11 @@
 
 static const struct cmd_option options[] = {
 	{ "no-wait", 0, NULL, "return at once, not when online", NULL, 0 },
-	{ "update-env", 0, NULL, "the apps take the environment clusterctl "
+	{ "update-env", 0, NULL,
+	    "the apps take the environment clusterctl "
 	    "runs in (what their file or --env set stays); default: the one "
-	    "they were started with", NULL, 0 },
+	    "they were started with",
+	    NULL, 0 },
 	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };

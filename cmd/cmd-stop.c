@@ -5,8 +5,10 @@
 
 static const struct cmd_option options[] = {
 	{ "no-wait", 0, NULL, "return at once, not when stopped", NULL, 0 },
-	{ "only", 0, "APPS", "with a process file: only these apps (comma "
-	    "separated, repeatable; default: all)", VAL_APPNAME, 1 },
+	{ "only", 0, "APPS",
+	    "with a process file: only these apps (comma "
+	    "separated, repeatable; default: all)",
+	    VAL_APPNAME, 1 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -23,9 +25,8 @@ exec_stop(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_stop_entry = {
 	.name = "stop",
 	.usage = "stop <target|file>... [options]",
-	.summary =
-	    "Stop apps gracefully (kill signal, then SIGKILL after the "
-	    "timeout)",
+	.summary = "Stop apps gracefully (kill signal, then SIGKILL after the "
+		   "timeout)",
 	.options = options,
 	.flags = CMD_DAEMON | CMD_TARGETS | CMD_FILES,
 	.min_args = 1,

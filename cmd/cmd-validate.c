@@ -7,8 +7,8 @@
 #include "procfile.h"
 
 static const struct cmd_option options[] = {
-    PROCFILE_OPTIONS,
-    {NULL, 0, NULL, NULL, NULL, 0},
+	PROCFILE_OPTIONS,
+	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static int

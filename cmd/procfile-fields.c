@@ -52,96 +52,96 @@ static const struct field {
 	const char *spec;
 	enum kind kind;
 } fields[] = {
-    {"name", "name", K_NAME},
-    {"script", "script", K_SCRIPT},
-    {"exec", "script", K_SCRIPT},
-    {"args", "args", K_ARGS},
-    {"interpreter", "interpreter", K_STR},
-    {"exec_interpreter", "interpreter", K_STR},
-    {"interpreter_args", "interpreter_args", K_ARGS},
-    {"node_args", "interpreter_args", K_ARGS},
-    {"interpreterArgs", "interpreter_args", K_ARGS},
-    {"cwd", "cwd", K_DIR},
-    {"instances", "instances", K_INSTANCES},
-    {"exec_mode", "mode", K_MODE},
-    {"namespace", "namespace", K_STR},
-    {"env", "env", K_ENV},
-    {"port", "PORT", K_PORT},
-    {"filter_env", NULL, K_FILTER_ENV},
-    {"out_file", "out_file", K_LOGPATH},
-    {"out", "out_file", K_LOGPATH},
-    {"output", "out_file", K_LOGPATH},
-    {"out_log", "out_file", K_LOGPATH},
-    {"error_file", "error_file", K_LOGPATH},
-    {"error", "error_file", K_LOGPATH},
-    {"err", "error_file", K_LOGPATH},
-    {"err_file", "error_file", K_LOGPATH},
-    {"err_log", "error_file", K_LOGPATH},
-    {"log_file", "log_file", K_LOGPATH},
-    {"log", "log_file", K_LOGPATH},
-    {"disable_logs", NULL, K_DISABLE_LOGS},
-    {"merge_logs", "merge_logs", K_BOOL},
-    {"combine_logs", "merge_logs", K_BOOL},
-    {"log_date_format", "log_date_format", K_DATEFMT},
-    {"time", "time", K_BOOL},
-    {"log_type", "log_type", K_STR},
-    {"log_max_size", "log_max_size", K_SIZE},
-    {"log_retain", "log_retain", K_INT},
-    {"log_compress", "log_compress", K_BOOL},
-    {"autorestart", "autorestart", K_BOOL},
-    {"max_restarts", "max_restarts", K_INT},
-    {"min_uptime", "min_uptime", K_MS},
-    {"restart_delay", "restart_delay", K_MS},
-    {"exp_backoff_restart_delay", "exp_backoff_restart_delay", K_MS},
-    {"max_backoff", "max_backoff", K_MS},
-    {"backoff_reset", "backoff_reset", K_MS},
-    {"kill_timeout", "kill_timeout", K_MS},
-    {"kill_signal", "kill_signal", K_SIGNAL},
-    {"stop_exit_codes", "stop_exit_codes", K_CODES},
-    {"wait_ready", "wait_ready", K_BOOL},
-    {"listen_timeout", "listen_timeout", K_MS},
-    {"listen", "listen", K_STRV},
-    /* Features other work adds: accepted here once they exist. */
-    {"watch", NULL, K_LATER},
-    {"ignore_watch", NULL, K_LATER},
-    {"watch_delay", NULL, K_LATER},
-    {"watch_options", NULL, K_LATER},
-    {"max_memory_restart", NULL, K_LATER},
-    {"cron_restart", NULL, K_LATER},
-    {"cron", NULL, K_LATER},
-    {"uid", NULL, K_LATER},
-    {"user", NULL, K_LATER},
-    {"gid", NULL, K_LATER},
-    {"instance_var", NULL, K_LATER},
-    {"increment_var", NULL, K_LATER},
-    {"shutdown_with_message", NULL, K_LATER},
-    {"pid_file", NULL, K_LATER},
-    {"pid", NULL, K_LATER},
-    {"sticky", NULL, K_LATER},
-    {"balance", NULL, K_LATER},
-    /* pm2's own machinery, meaningless here. */
-    {"vizion", NULL, K_IGNORED},
-    {"pmx", NULL, K_IGNORED},
-    {"automation", NULL, K_IGNORED},
-    {"treekill", NULL, K_IGNORED},
-    {"source_map_support", NULL, K_IGNORED},
-    {"disable_source_map_support", NULL, K_IGNORED},
-    {"trace", NULL, K_IGNORED},
-    {"disable_trace", NULL, K_IGNORED},
-    {"v8", NULL, K_IGNORED},
-    {"event_loop_inspector", NULL, K_IGNORED},
-    {"deep_monitoring", NULL, K_IGNORED},
-    {"windowsHide", NULL, K_IGNORED},
-    {"kill_retry_time", NULL, K_IGNORED},
-    {"write", NULL, K_IGNORED},
-    {"io", NULL, K_IGNORED},
-    {"force", NULL, K_IGNORED},
-    {"append_env_to_name", NULL, K_IGNORED},
-    {"post_update", NULL, K_IGNORED},
-    {"name_prefix", NULL, K_IGNORED},
-    {"install_url", NULL, K_IGNORED},
-    {"execute_command", NULL, K_IGNORED},
-    {"username", NULL, K_IGNORED},
+	{ "name", "name", K_NAME },
+	{ "script", "script", K_SCRIPT },
+	{ "exec", "script", K_SCRIPT },
+	{ "args", "args", K_ARGS },
+	{ "interpreter", "interpreter", K_STR },
+	{ "exec_interpreter", "interpreter", K_STR },
+	{ "interpreter_args", "interpreter_args", K_ARGS },
+	{ "node_args", "interpreter_args", K_ARGS },
+	{ "interpreterArgs", "interpreter_args", K_ARGS },
+	{ "cwd", "cwd", K_DIR },
+	{ "instances", "instances", K_INSTANCES },
+	{ "exec_mode", "mode", K_MODE },
+	{ "namespace", "namespace", K_STR },
+	{ "env", "env", K_ENV },
+	{ "port", "PORT", K_PORT },
+	{ "filter_env", NULL, K_FILTER_ENV },
+	{ "out_file", "out_file", K_LOGPATH },
+	{ "out", "out_file", K_LOGPATH },
+	{ "output", "out_file", K_LOGPATH },
+	{ "out_log", "out_file", K_LOGPATH },
+	{ "error_file", "error_file", K_LOGPATH },
+	{ "error", "error_file", K_LOGPATH },
+	{ "err", "error_file", K_LOGPATH },
+	{ "err_file", "error_file", K_LOGPATH },
+	{ "err_log", "error_file", K_LOGPATH },
+	{ "log_file", "log_file", K_LOGPATH },
+	{ "log", "log_file", K_LOGPATH },
+	{ "disable_logs", NULL, K_DISABLE_LOGS },
+	{ "merge_logs", "merge_logs", K_BOOL },
+	{ "combine_logs", "merge_logs", K_BOOL },
+	{ "log_date_format", "log_date_format", K_DATEFMT },
+	{ "time", "time", K_BOOL },
+	{ "log_type", "log_type", K_STR },
+	{ "log_max_size", "log_max_size", K_SIZE },
+	{ "log_retain", "log_retain", K_INT },
+	{ "log_compress", "log_compress", K_BOOL },
+	{ "autorestart", "autorestart", K_BOOL },
+	{ "max_restarts", "max_restarts", K_INT },
+	{ "min_uptime", "min_uptime", K_MS },
+	{ "restart_delay", "restart_delay", K_MS },
+	{ "exp_backoff_restart_delay", "exp_backoff_restart_delay", K_MS },
+	{ "max_backoff", "max_backoff", K_MS },
+	{ "backoff_reset", "backoff_reset", K_MS },
+	{ "kill_timeout", "kill_timeout", K_MS },
+	{ "kill_signal", "kill_signal", K_SIGNAL },
+	{ "stop_exit_codes", "stop_exit_codes", K_CODES },
+	{ "wait_ready", "wait_ready", K_BOOL },
+	{ "listen_timeout", "listen_timeout", K_MS },
+	{ "listen", "listen", K_STRV },
+	/* Features other work adds: accepted here once they exist. */
+	{ "watch", NULL, K_LATER },
+	{ "ignore_watch", NULL, K_LATER },
+	{ "watch_delay", NULL, K_LATER },
+	{ "watch_options", NULL, K_LATER },
+	{ "max_memory_restart", NULL, K_LATER },
+	{ "cron_restart", NULL, K_LATER },
+	{ "cron", NULL, K_LATER },
+	{ "uid", NULL, K_LATER },
+	{ "user", NULL, K_LATER },
+	{ "gid", NULL, K_LATER },
+	{ "instance_var", NULL, K_LATER },
+	{ "increment_var", NULL, K_LATER },
+	{ "shutdown_with_message", NULL, K_LATER },
+	{ "pid_file", NULL, K_LATER },
+	{ "pid", NULL, K_LATER },
+	{ "sticky", NULL, K_LATER },
+	{ "balance", NULL, K_LATER },
+	/* pm2's own machinery, meaningless here. */
+	{ "vizion", NULL, K_IGNORED },
+	{ "pmx", NULL, K_IGNORED },
+	{ "automation", NULL, K_IGNORED },
+	{ "treekill", NULL, K_IGNORED },
+	{ "source_map_support", NULL, K_IGNORED },
+	{ "disable_source_map_support", NULL, K_IGNORED },
+	{ "trace", NULL, K_IGNORED },
+	{ "disable_trace", NULL, K_IGNORED },
+	{ "v8", NULL, K_IGNORED },
+	{ "event_loop_inspector", NULL, K_IGNORED },
+	{ "deep_monitoring", NULL, K_IGNORED },
+	{ "windowsHide", NULL, K_IGNORED },
+	{ "kill_retry_time", NULL, K_IGNORED },
+	{ "write", NULL, K_IGNORED },
+	{ "io", NULL, K_IGNORED },
+	{ "force", NULL, K_IGNORED },
+	{ "append_env_to_name", NULL, K_IGNORED },
+	{ "post_update", NULL, K_IGNORED },
+	{ "name_prefix", NULL, K_IGNORED },
+	{ "install_url", NULL, K_IGNORED },
+	{ "execute_command", NULL, K_IGNORED },
+	{ "username", NULL, K_IGNORED },
 };
 
 static const struct field *
@@ -236,29 +236,29 @@ dayjs_to_strftime(const char *f)
 	static const struct {
 		const char *tok, *fmt;
 	} map[] = {
-	    {"YYYY", "%Y"},
-	    {"YY", "%y"},
-	    {"MMMM", "%B"},
-	    {"MMM", "%b"},
-	    {"MM", "%m"},
-	    {"M", "%-m"},
-	    {"DD", "%d"},
-	    {"D", "%-d"},
-	    {"dddd", "%A"},
-	    {"ddd", "%a"},
-	    {"HH", "%H"},
-	    {"H", "%-H"},
-	    {"hh", "%I"},
-	    {"h", "%-I"},
-	    {"mm", "%M"},
-	    {"m", "%-M"},
-	    {"ss", "%S"},
-	    {"s", "%-S"},
-	    {"ZZ", "%z"},
-	    {"Z", "%z"},
-	    {"A", "%p"},
-	    {"a", "%P"},
-	    {"X", "%s"},
+		{ "YYYY", "%Y" },
+		{ "YY", "%y" },
+		{ "MMMM", "%B" },
+		{ "MMM", "%b" },
+		{ "MM", "%m" },
+		{ "M", "%-m" },
+		{ "DD", "%d" },
+		{ "D", "%-d" },
+		{ "dddd", "%A" },
+		{ "ddd", "%a" },
+		{ "HH", "%H" },
+		{ "H", "%-H" },
+		{ "hh", "%I" },
+		{ "h", "%-I" },
+		{ "mm", "%M" },
+		{ "m", "%-M" },
+		{ "ss", "%S" },
+		{ "s", "%-S" },
+		{ "ZZ", "%z" },
+		{ "Z", "%z" },
+		{ "A", "%p" },
+		{ "a", "%P" },
+		{ "X", "%s" },
 	};
 	char *out = malloc(strlen(f) * 3 + 1), *o = out;
 	size_t i, n;
@@ -351,8 +351,8 @@ procfile_scalar_string(const json_t *v)
 	if (json_is_string(v))
 		return json_string(json_string_value(v));
 	if (json_is_integer(v)) {
-		snprintf(
-		    buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+		snprintf(buf, sizeof buf, "%lld",
+		    (long long)json_integer_value(v));
 		return json_string(buf);
 	}
 	if (json_is_real(v)) {
@@ -434,8 +434,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 				return fail(msg, len, "%s", why);
 		} else if (json_is_array(v)) {
 			arr = json_array();
-			json_array_foreach(v, i, e)
-			{
+			json_array_foreach(v, i, e) {
 				if ((e = procfile_scalar_string(e)) == NULL) {
 					json_decref(arr);
 					return fail(msg, len,
@@ -478,8 +477,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		else if (strcmp(s, "fork") == 0 || strcmp(s, "fork_mode") == 0)
 			s = "fork";
 		else {
-			return fail(
-			    msg, len, "say 'cluster' or 'fork', not '%s'", s);
+			return fail(msg, len,
+			    "say 'cluster' or 'fork', not '%s'", s);
 		}
 		json_object_set_new(spec, f->spec, json_string(s));
 		return 0;
@@ -498,8 +497,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 	case K_INT:
 		if (as_integer(v, &n) != 0 || n < 0) {
 			return fail(msg, len, "say a number from 0, not %s",
-			    json_is_integer(v) ? "a negative one"
-					       : procfile_type_name(v));
+			    json_is_integer(v) ? "a negative one" :
+						 procfile_type_name(v));
 		}
 		json_object_set_new(spec, f->spec, json_integer(n));
 		return 0;
@@ -509,8 +508,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			json_object_set_new(spec, f->spec,
 			    json_boolean(strcmp(s, "true") == 0));
 		else if (json_is_boolean(v))
-			json_object_set_new(
-			    spec, f->spec, json_boolean(json_is_true(v)));
+			json_object_set_new(spec, f->spec,
+			    json_boolean(json_is_true(v)));
 		else
 			goto type;
 		return 0;
@@ -529,8 +528,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			return 0;
 		if (json_is_true(v) && strcmp(f->spec, "log_file") == 0) {
 			/* pm2: log_file true is the default combined log */
-			json_object_set_new(
-			    extra, "log_file_default", json_true());
+			json_object_set_new(extra, "log_file_default",
+			    json_true());
 			return 0;
 		}
 		if (s == NULL || *s == '\0')
@@ -545,8 +544,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 	case K_CODES:
 		arr = json_array();
 		if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-			{
+			json_array_foreach(v, i, e) {
 				if (as_integer(e, &n) != 0 || n < 0 || n > 255)
 					break;
 				json_array_append_new(arr, json_integer(n));
@@ -570,8 +568,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 	case K_STRV:
 		arr = json_array();
 		if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-			{
+			json_array_foreach(v, i, e) {
 				if ((e = procfile_scalar_string(e)) == NULL)
 					break;
 				json_array_append_new(arr, e);
@@ -581,7 +578,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 				goto type;
 			}
 		} else if ((e = procfile_scalar_string(v)) != NULL &&
-			   !json_is_boolean(v))
+		    !json_is_boolean(v))
 			json_array_append_new(arr, e);
 		else {
 			json_decref(arr);
@@ -601,8 +598,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			return rc;
 		}
 		json_decref(e);
-		json_object_set_new(
-		    spec, f->spec, json_string(util_signal_name((int)n)));
+		json_object_set_new(spec, f->spec,
+		    json_string(util_signal_name((int)n)));
 		return 0;
 	case K_DATEFMT:
 		if (s == NULL)
@@ -632,10 +629,10 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		if (!json_is_boolean(v))
 			goto type;
 		if (json_is_true(v)) {
-			json_object_set_new(
-			    spec, "out_file", json_string("/dev/null"));
-			json_object_set_new(
-			    spec, "error_file", json_string("/dev/null"));
+			json_object_set_new(spec, "out_file",
+			    json_string("/dev/null"));
+			json_object_set_new(spec, "error_file",
+			    json_string("/dev/null"));
 		}
 		return 0;
 	case K_ENV:

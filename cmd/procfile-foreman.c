@@ -72,8 +72,8 @@ procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
 		colon = memchr(p, ':', (size_t)(eol - p));
 		n = colon != NULL ? (size_t)(colon - p) : 0;
 		if (colon == NULL || n == 0 || n >= sizeof name) {
-			snprintf(
-			    err, errlen, "line %d: say 'name: command'", line);
+			snprintf(err, errlen, "line %d: say 'name: command'",
+			    line);
 			json_decref(apps);
 			return -1;
 		}
@@ -83,7 +83,7 @@ procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
 			;
 		cmd = strndup(c, (size_t)(eol - c));
 		while (cmd != NULL && *cmd != '\0' &&
-		       isspace((unsigned char)cmd[strlen(cmd) - 1]))
+		    isspace((unsigned char)cmd[strlen(cmd) - 1]))
 			cmd[strlen(cmd) - 1] = '\0';
 		if (cmd == NULL || *cmd == '\0') {
 			snprintf(err, errlen, "line %d: '%s' has no command",
@@ -166,9 +166,9 @@ procfile_dotenv_parse(const char *text, json_t **out, char *err, size_t errlen)
 			for (; v < eol && *v != q; v++) {
 				if (q == '"' && *v == '\\' && v + 1 < eol) {
 					v++;
-					*w++ = *v == 'n'   ? '\n'
-					       : *v == 't' ? '\t'
-							   : *v;
+					*w++ = *v == 'n' ? '\n' :
+					    *v == 't'	 ? '\t' :
+							   *v;
 				} else
 					*w++ = *v;
 			}

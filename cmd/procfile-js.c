@@ -23,27 +23,27 @@
 #define MAX_OUTPUT (16 * 1024 * 1024)
 
 /* Loads argv[1] with require(), or import() for ESM, and prints it. */
-static const char loader[] =
-    "const f = process.argv[1];\n"
-    "const fail = (e) => { process.stderr.write(String(e && e.stack || e)"
-    " + '\\n'); process.exit(1); };\n"
-    "const out = (c) => {\n"
-    "  if (c && typeof c === 'object' && 'default' in c &&\n"
-    "      (c.__esModule || c[Symbol.toStringTag] === 'Module'))\n"
-    "    c = c.default;\n"
-    "  if (typeof c === 'function') c = c();\n"
-    "  Promise.resolve(c).then((v) => require('fs').writeSync(3,\n"
-    "    JSON.stringify(v === undefined ? null : v)), fail);\n"
-    "};\n"
-    "const esm = () => import(require('url').pathToFileURL(f).href)"
-    ".then(out, fail);\n"
-    "if (/\\.mjs$/.test(f)) esm();\n"
-    "else { let c; try { c = require(f); } catch (e) {\n"
-    "  if (e && (e.code === 'ERR_REQUIRE_ESM' || e.code === "
-    "'ERR_REQUIRE_ASYNC_MODULE' || (e instanceof SyntaxError &&\n"
-    "      /import|export/.test(e.message)))) { esm(); c = esm; }\n"
-    "  else fail(e); }\n"
-    "  if (c !== esm) out(c); }\n";
+static const char loader
+    [] = "const f = process.argv[1];\n"
+	 "const fail = (e) => { process.stderr.write(String(e && e.stack || e)"
+	 " + '\\n'); process.exit(1); };\n"
+	 "const out = (c) => {\n"
+	 "  if (c && typeof c === 'object' && 'default' in c &&\n"
+	 "      (c.__esModule || c[Symbol.toStringTag] === 'Module'))\n"
+	 "    c = c.default;\n"
+	 "  if (typeof c === 'function') c = c();\n"
+	 "  Promise.resolve(c).then((v) => require('fs').writeSync(3,\n"
+	 "    JSON.stringify(v === undefined ? null : v)), fail);\n"
+	 "};\n"
+	 "const esm = () => import(require('url').pathToFileURL(f).href)"
+	 ".then(out, fail);\n"
+	 "if (/\\.mjs$/.test(f)) esm();\n"
+	 "else { let c; try { c = require(f); } catch (e) {\n"
+	 "  if (e && (e.code === 'ERR_REQUIRE_ESM' || e.code === "
+	 "'ERR_REQUIRE_ASYNC_MODULE' || (e instanceof SyntaxError &&\n"
+	 "      /import|export/.test(e.message)))) { esm(); c = esm; }\n"
+	 "  else fail(e); }\n"
+	 "  if (c !== esm) out(c); }\n";
 
 /* Whether name is an executable file in PATH. */
 static int
@@ -73,8 +73,8 @@ in_path(const char *name)
  * doc->root, or -1 with err.
  */
 int
-procfile_js_eval(
-    const char *path, struct procfile_doc *doc, char *err, size_t errlen)
+procfile_js_eval(const char *path, struct procfile_doc *doc, char *err,
+    size_t errlen)
 {
 	int fds[2], status, devnull;
 	char *buf = NULL, *nb;

@@ -29,7 +29,7 @@ procfile_target(const struct cmd_ctx *ctx)
 	/* start reads it (and says so when it is missing); the others act
 	 * on an app by that name when there is no such file. */
 	return strcmp(ctx->entry->name, "start") == 0 ||
-	       access(ctx->argv[0], F_OK) == 0;
+	    access(ctx->argv[0], F_OK) == 0;
 }
 
 /* Every app the daemon has, described (a new array). */
@@ -39,8 +39,8 @@ describe_all(struct cmd_ctx *ctx, json_t **out)
 	int rc;
 
 	*out = NULL;
-	rc = cmd_call(
-	    ctx, "describe", json_pack("{s:[s]}", "targets", "all"), out);
+	rc = cmd_call(ctx, "describe", json_pack("{s:[s]}", "targets", "all"),
+	    out);
 	if (rc == 0 && !json_is_array(*out)) {
 		json_decref(*out);
 		*out = json_array();
@@ -54,8 +54,9 @@ find_app(const json_t *described, const char *name)
 	json_t *a;
 	size_t i;
 
-	json_array_foreach(described, i,
-	    a) if (strcmp(util_json_str(a, "name", ""), name) == 0) return a;
+	json_array_foreach(described, i, a)
+		if (strcmp(util_json_str(a, "name", ""), name) == 0)
+			return a;
 	return NULL;
 }
 
@@ -68,12 +69,11 @@ check_all(struct cmd_ctx *ctx, const struct procfile *pf)
 	size_t i;
 	int rc, bad = 0, code = 0;
 
-	json_array_foreach(pf->apps, i, spec)
-	{
+	json_array_foreach(pf->apps, i, spec) {
 		args = json_deep_copy(spec);
 		json_object_set_new(args, "check", json_true());
-		if ((rc = cmd_call_capture(
-			 ctx, "start", args, NULL, msg, sizeof msg)) != 0) {
+		if ((rc = cmd_call_capture(ctx, "start", args, NULL, msg,
+			 sizeof msg)) != 0) {
 			if (msg[0] == '\0')
 				return rc;
 			procfile_error(pf, spec, msg, "%s", "");
@@ -210,12 +210,11 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 	}
 	if (act == PF_STOP || act == PF_DELETE) {
 		targets = json_array();
-		json_array_foreach(pf.apps, i, spec)
-		{
+		json_array_foreach(pf.apps, i, spec) {
 			name = procfile_app_name(spec);
 			if (find_app(described, name) != NULL)
-				json_array_append_new(
-				    targets, json_string(name));
+				json_array_append_new(targets,
+				    json_string(name));
 			else if (!ctx->quiet)
 				fprintf(stderr,
 				    "%s: %s: no app named '%s' is "
@@ -230,25 +229,24 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 			    "exists",
 			    pf.display);
 		} else
-			rc = cmd_act_on(
-			    ctx, act == PF_STOP ? "stop" : "delete", targets);
+			rc = cmd_act_on(ctx, act == PF_STOP ? "stop" : "delete",
+			    targets);
 		goto out;
 	}
 	if ((rc = check_all(ctx, &pf)) != 0)
 		goto out;
 	done = json_array();
-	json_array_foreach(pf.apps, i, spec)
-	{
+	json_array_foreach(pf.apps, i, spec) {
 		name = procfile_app_name(spec);
 		cur = find_app(described, name);
 		free(name);
 		if (cur == NULL)
 			rc = start_one(ctx, &pf, spec, done);
-		else if ((rc = refresh_one(
-			      ctx, &pf, spec, cur, reload, ctx->json)) == 0)
-			json_array_append_new(
-			    done, json_pack("{s:O}", "id",
-				      json_object_get(cur, "id")));
+		else if ((rc = refresh_one(ctx, &pf, spec, cur, reload,
+			      ctx->json)) == 0)
+			json_array_append_new(done,
+			    json_pack("{s:O}", "id",
+				json_object_get(cur, "id")));
 		if (rc != 0)
 			break;
 	}
@@ -287,8 +285,9 @@ show_value(char *buf, size_t len, const json_t *v)
 static int
 not_compared(const char *k)
 {
-	static const char *skip[] = {"instances", "exec", "name", "env",
-	    "env_source", "env_name", "wait", "check", "process_file", NULL};
+	static const char *skip[] = { "instances", "exec", "name", "env",
+		"env_source", "env_name", "wait", "check", "process_file",
+		NULL };
 	int i;
 
 	for (i = 0; skip[i] != NULL; i++)
@@ -333,30 +332,26 @@ spec_changes(const json_t *old, const json_t *new, int ninst)
 
 	/* The count, as both sides resolve it ('max' is the CPU count). */
 	if (want != ninst)
-		json_array_append_new(
-		    ch, json_pack("{s:s, s:i, s:i}", "field", "instances",
-			    "from", ninst, "to", want));
-	json_object_foreach((json_t *)new, k, v)
-	{
+		json_array_append_new(ch,
+		    json_pack("{s:s, s:i, s:i}", "field", "instances", "from",
+			ninst, "to", want));
+	json_object_foreach((json_t *)new, k, v) {
 		if (!not_compared(k) && !json_equal(v, json_object_get(old, k)))
-			json_array_append_new(
-			    ch, json_pack("{s:s, s:O?, s:O}", "field", k,
-				    "from", json_object_get(old, k), "to", v));
+			json_array_append_new(ch,
+			    json_pack("{s:s, s:O?, s:O}", "field", k, "from",
+				json_object_get(old, k), "to", v));
 	}
-	json_object_foreach((json_t *)old, k, v)
-	{
+	json_object_foreach((json_t *)old, k, v) {
 		if (!not_compared(k) && json_object_get(new, k) == NULL)
-			json_array_append_new(
-			    ch, json_pack("{s:s, s:O, s:n}", "field", k, "from",
-				    v, "to"));
+			json_array_append_new(ch,
+			    json_pack("{s:s, s:O, s:n}", "field", k, "from", v,
+				"to"));
 	}
-	json_object_foreach((json_t *)ns, k, v)
-	{
+	json_object_foreach((json_t *)ns, k, v) {
 		if (!json_equal(json_object_get(ne, k), json_object_get(oe, k)))
 			json_array_append_new(vars, json_string(k));
 	}
-	json_object_foreach((json_t *)os, k, v)
-	{
+	json_object_foreach((json_t *)os, k, v) {
 		if (json_object_get(ns, k) == NULL &&
 		    !json_equal(json_object_get(ne, k), json_object_get(oe, k)))
 			json_array_append_new(vars, json_string(k));
@@ -379,19 +374,19 @@ print_plan_line(const json_t *step)
 	int first = 1;
 
 	printf("%s %s %s",
-	    strcmp(act, "start") == 0	 ? "+"
-	    : strcmp(act, "delete") == 0 ? "-"
-	    : strcmp(act, "keep") == 0	 ? "="
-					 : "~",
+	    strcmp(act, "start") == 0	   ? "+" :
+		strcmp(act, "delete") == 0 ? "-" :
+		strcmp(act, "keep") == 0   ? "=" :
+					     "~",
 	    act, util_json_str(step, "app", "?"));
-	json_array_foreach(json_object_get(step, "changes"), i, c)
-	{
+	json_array_foreach(json_object_get(step, "changes"), i, c) {
 		printf("%s", first ? " (" : ", ");
 		first = 0;
 		if (json_object_get(c, "variables") != NULL) {
 			printf("env");
 			json_array_foreach(json_object_get(c, "variables"), j,
-			    v) printf(" %s", json_string_value(v));
+			    v)
+				printf(" %s", json_string_value(v));
 			continue;
 		}
 		show_value(a, sizeof a, json_object_get(c, "from"));
@@ -411,22 +406,20 @@ apply_plan(const struct procfile *pf, const json_t *described)
 	char *name;
 	int listed;
 
-	json_array_foreach(pf->apps, i, spec)
-	{
+	json_array_foreach(pf->apps, i, spec) {
 		name = procfile_app_name(spec);
 		cur = find_app(described, name);
 		if (cur == NULL) {
-			json_array_append_new(
-			    plan, json_pack("{s:s, s:s, s:O}", "action",
-				      "start", "app", name, "spec", spec));
+			json_array_append_new(plan,
+			    json_pack("{s:s, s:s, s:O}", "action", "start",
+				"app", name, "spec", spec));
 			free(name);
 			continue;
 		}
 		ch = spec_changes(json_object_get(cur, "spec"), spec,
 		    (int)util_json_int(cur, "instances", 1));
 		act = "keep";
-		json_array_foreach(ch, j, a)
-		{
+		json_array_foreach(ch, j, a) {
 			const char *f = util_json_str(a, "field", "");
 
 			if (strcmp(f, "listen") == 0 ||
@@ -442,29 +435,29 @@ apply_plan(const struct procfile *pf, const json_t *described)
 			       "process_file", ""),
 			pf->path) != 0)
 			act = "reload";
-		json_array_append_new(
-		    plan, json_pack("{s:s, s:s, s:o, s:O, "
-				    "s:O}",
-			      "action", act, "app", name, "changes", ch, "spec",
-			      spec, "current", cur));
+		json_array_append_new(plan,
+		    json_pack("{s:s, s:s, s:o, s:O, "
+			      "s:O}",
+			"action", act, "app", name, "changes", ch, "spec", spec,
+			"current", cur));
 		free(name);
 	}
 	if (strcmp(pf->path, "-") == 0)
 		return plan;
-	json_array_foreach(described, i, cur)
-	{
+	json_array_foreach(described, i, cur) {
 		if (strcmp(util_json_str(json_object_get(cur, "spec"),
 			       "process_file", ""),
 			pf->path) != 0)
 			continue;
 		listed = 0;
-		json_array_foreach(pf->all_names, j,
-		    n) if (strcmp(json_string_value(n),
-			       util_json_str(cur, "name", "")) == 0) listed = 1;
+		json_array_foreach(pf->all_names, j, n)
+			if (strcmp(json_string_value(n),
+				util_json_str(cur, "name", "")) == 0)
+				listed = 1;
 		if (!listed)
-			json_array_append_new(
-			    plan, json_pack("{s:s, s:s}", "action", "delete",
-				      "app", util_json_str(cur, "name", "?")));
+			json_array_append_new(plan,
+			    json_pack("{s:s, s:s}", "action", "delete", "app",
+				util_json_str(cur, "name", "?")));
 	}
 	return plan;
 }
@@ -491,20 +484,19 @@ procfile_apply(struct cmd_ctx *ctx, const char *arg, int dry_run)
 		goto out;
 	plan = apply_plan(&pf, described);
 	pub = json_array();
-	json_array_foreach(plan, i, step)
-	{
-		json_array_append_new(
-		    pub, json_pack("{s:O, s:O, s:O*}", "action",
-			     json_object_get(step, "action"), "app",
-			     json_object_get(step, "app"), "changes",
-			     json_object_get(step, "changes")));
+	json_array_foreach(plan, i, step) {
+		json_array_append_new(pub,
+		    json_pack("{s:O, s:O, s:O*}", "action",
+			json_object_get(step, "action"), "app",
+			json_object_get(step, "app"), "changes",
+			json_object_get(step, "changes")));
 		if (!ctx->json && !ctx->quiet)
 			print_plan_line(step);
 	}
 	if (dry_run) {
 		if (ctx->json) {
-			out =
-			    json_pack("{s:o, s:b}", "plan", pub, "dry_run", 1);
+			out = json_pack("{s:o, s:b}", "plan", pub, "dry_run",
+			    1);
 			cmd_print_json(out);
 			json_decref(out);
 		} else
@@ -512,18 +504,17 @@ procfile_apply(struct cmd_ctx *ctx, const char *arg, int dry_run)
 		goto out;
 	}
 	done = json_array();
-	json_array_foreach(plan, i, step)
-	{
+	json_array_foreach(plan, i, step) {
 		act = util_json_str(step, "action", "");
 		name = util_json_str(step, "app", "");
 		if (strcmp(act, "start") == 0) {
-			rc = start_one(
-			    ctx, &pf, json_object_get(step, "spec"), done);
+			rc = start_one(ctx, &pf, json_object_get(step, "spec"),
+			    done);
 			nstart++;
 		} else if (strcmp(act, "reload") == 0) {
-			rc =
-			    refresh_one(ctx, &pf, json_object_get(step, "spec"),
-				json_object_get(step, "current"), 1, 1);
+			rc = refresh_one(ctx, &pf,
+			    json_object_get(step, "spec"),
+			    json_object_get(step, "current"), 1, 1);
 			nreload++;
 		} else if (strcmp(act, "replace") == 0) {
 			rc = cmd_call(ctx, "delete",
@@ -585,8 +576,7 @@ procfile_validate(struct cmd_ctx *ctx, const char *arg)
 			printf("%s: %zu app%s", pf.display,
 			    json_array_size(pf.apps),
 			    json_array_size(pf.apps) == 1 ? "" : "s");
-			json_array_foreach(pf.apps, i, spec)
-			{
+			json_array_foreach(pf.apps, i, spec) {
 				char *n = procfile_app_name(spec);
 
 				printf("%s%s", i == 0 ? " (" : ", ", n);
@@ -633,22 +623,24 @@ procfile_update_env(struct cmd_ctx *ctx)
 		 json_pack("{s:o}", "targets", cmd_targets(ctx)),
 		 &described)) != 0)
 		return rc;
-	json_array_foreach(described, i, a)
-	{
+	json_array_foreach(described, i, a) {
 		spec = json_deep_copy(json_object_get(a, "spec"));
 		layer = json_object();
 		src = json_object_get(spec, "env_source");
-		json_object_foreach(src, k,
-		    k2) if (json_object_get(json_object_get(spec, "env"), k) !=
-			    NULL) json_object_set(layer, k,
-		    json_object_get(json_object_get(spec, "env"), k));
+		json_object_foreach(src, k, k2)
+			if (json_object_get(json_object_get(spec, "env"), k) !=
+			    NULL)
+				json_object_set(layer, k,
+				    json_object_get(json_object_get(spec,
+							"env"),
+					k));
 		env = procfile_env_with_sources(NULL,
 		    json_pack("[{s:o, s:s}]", "env", layer, "source", "file"),
 		    NULL, &k2);
 		json_decref(k2);
 		json_object_set_new(spec, "env", env);
-		rc = cmd_call(
-		    ctx, "update", json_pack("{s:o}", "spec", spec), NULL);
+		rc = cmd_call(ctx, "update", json_pack("{s:o}", "spec", spec),
+		    NULL);
 		if (rc != 0)
 			break;
 	}

@@ -36,8 +36,8 @@ next_event(struct yp *y, yaml_event_t *ev)
 	if (!yaml_parser_parse(&y->parser, ev)) {
 		snprintf(y->err, y->errlen, "line %lu: %s%s%s",
 		    (unsigned long)y->parser.problem_mark.line + 1,
-		    y->parser.problem != NULL ? y->parser.problem
-					      : "syntax error",
+		    y->parser.problem != NULL ? y->parser.problem :
+						"syntax error",
 		    y->parser.context != NULL ? " " : "",
 		    y->parser.context != NULL ? y->parser.context : "");
 		return -1;
@@ -91,8 +91,8 @@ plain_scalar(const char *s, size_t len)
 static void
 note_line(struct yp *y, const char *path, const yaml_event_t *ev)
 {
-	json_object_set_new(
-	    y->lines, path, json_integer((json_int_t)ev->start_mark.line + 1));
+	json_object_set_new(y->lines, path,
+	    json_integer((json_int_t)ev->start_mark.line + 1));
 }
 
 static int parse_node(struct yp *, yaml_event_t *, const char *, json_t **);
@@ -147,9 +147,10 @@ parse_mapping(struct yp *y, const char *path, json_t *obj)
 				merge = json_pack("[o]", val);
 			else
 				merge = val;
-			json_array_foreach(merge, i, mv) json_object_foreach(
-			    mv, k, mval) if (json_object_get(obj, k) == NULL)
-			    json_object_set(obj, k, mval);
+			json_array_foreach(merge, i, mv)
+				json_object_foreach(mv, k, mval)
+					if (json_object_get(obj, k) == NULL)
+						json_object_set(obj, k, mval);
 			json_decref(merge);
 			free(key);
 			continue;
@@ -179,8 +180,8 @@ parse_node(struct yp *y, yaml_event_t *ev, const char *path, json_t **out)
 	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
-		v = json_object_get(
-		    y->anchors, (const char *)ev->data.alias.anchor);
+		v = json_object_get(y->anchors,
+		    (const char *)ev->data.alias.anchor);
 		if (v == NULL) {
 			snprintf(y->err, y->errlen,
 			    "line %lu: unknown alias "
@@ -273,8 +274,8 @@ procfile_yaml_parse(const char *text, size_t len, struct procfile_doc *doc,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	yaml_parser_set_input_string(
-	    &y.parser, (const unsigned char *)text, len);
+	yaml_parser_set_input_string(&y.parser, (const unsigned char *)text,
+	    len);
 	y.anchors = json_object();
 	y.lines = json_object();
 	doc->root = NULL;

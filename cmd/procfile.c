@@ -148,12 +148,12 @@ static int
 is_js_name(const char *b)
 {
 	return procfile_ends_with(b, ".config.js") ||
-	       procfile_ends_with(b, ".config.cjs") ||
-	       procfile_ends_with(b, ".config.mjs") ||
-	       (strncmp(b, "ecosystem", 9) == 0 &&
-		   (procfile_ends_with(b, ".js") ||
-		       procfile_ends_with(b, ".cjs") ||
-		       procfile_ends_with(b, ".mjs")));
+	    procfile_ends_with(b, ".config.cjs") ||
+	    procfile_ends_with(b, ".config.mjs") ||
+	    (strncmp(b, "ecosystem", 9) == 0 &&
+		(procfile_ends_with(b, ".js") ||
+		    procfile_ends_with(b, ".cjs") ||
+		    procfile_ends_with(b, ".mjs")));
 }
 
 /*
@@ -170,9 +170,8 @@ procfile_is_file(const char *arg)
 	if (strcmp(arg, "-") == 0)
 		return 1;
 	return procfile_ends_with(b, ".json") ||
-	       procfile_ends_with(b, ".yaml") ||
-	       procfile_ends_with(b, ".yml") || is_js_name(b) ||
-	       is_procfile_name(b);
+	    procfile_ends_with(b, ".yaml") || procfile_ends_with(b, ".yml") ||
+	    is_js_name(b) || is_procfile_name(b);
 }
 
 static char *
@@ -257,11 +256,11 @@ strip_comments(char *s)
  * from the YAML reading.
  */
 static int
-load_json(
-    char *text, size_t len, struct procfile_doc *doc, char *err, size_t errlen)
+load_json(char *text, size_t len, struct procfile_doc *doc, char *err,
+    size_t errlen)
 {
 	json_error_t je;
-	struct procfile_doc y = {0};
+	struct procfile_doc y = { 0 };
 	char yerr[256];
 
 	strip_comments(text);
@@ -301,10 +300,11 @@ filtered(const json_t *filter, const char *var)
 	if (json_is_string(filter))
 		return strncmp(var, json_string_value(filter),
 			   strlen(json_string_value(filter))) == 0;
-	json_array_foreach(
-	    filter, i, e) if (json_is_string(e) &&
-			      strncmp(var, json_string_value(e),
-				  strlen(json_string_value(e))) == 0) return 1;
+	json_array_foreach(filter, i, e)
+		if (json_is_string(e) &&
+		    strncmp(var, json_string_value(e),
+			strlen(json_string_value(e))) == 0)
+			return 1;
 	return 0;
 }
 
@@ -315,8 +315,7 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
 	const char *k;
 	json_t *v, *s;
 
-	json_object_foreach((json_t *)from, k, v)
-	{
+	json_object_foreach((json_t *)from, k, v) {
 		if (json_is_null(v)) {
 			/* null removes a variable (of a lower layer) */
 			json_object_del(env, k);
@@ -353,8 +352,8 @@ env_layer(struct load *l, json_t *env, json_t *sources, const json_t *from,
  * (objects of {"env": {...}, "source": "..."}), then --env KEY=VAL.
  */
 json_t *
-procfile_env_with_sources(
-    const json_t *filter, const json_t *layers, char **cli, json_t **sources)
+procfile_env_with_sources(const json_t *filter, const json_t *layers,
+    char **cli, json_t **sources)
 {
 	json_t *env = cmd_environ_json(), *layer, *v;
 	const char *k;
@@ -363,11 +362,12 @@ procfile_env_with_sources(
 	size_t i;
 
 	*sources = json_object();
-	json_object_foreach_safe(env, tmp, k, v) if (filtered(filter, k))
-	    json_object_del(env, k);
+	json_object_foreach_safe(env, tmp, k, v)
+		if (filtered(filter, k))
+			json_object_del(env, k);
 	json_array_foreach(layers, i, layer)
-	    env_layer(NULL, env, *sources, json_object_get(layer, "env"),
-		util_json_str(layer, "source", "file"), NULL);
+		env_layer(NULL, env, *sources, json_object_get(layer, "env"),
+		    util_json_str(layer, "source", "file"), NULL);
 	for (; cli != NULL && *cli != NULL; cli++) {
 		if ((eq = strchr(*cli, '=')) == NULL || eq == *cli)
 			continue;
@@ -398,9 +398,9 @@ app_spec(struct load *l, const json_t *app)
 		    procfile_type_name(app));
 		return NULL;
 	}
-	l->app = json_is_string(json_object_get(app, "name"))
-		     ? json_string_value(json_object_get(app, "name"))
-		     : NULL;
+	l->app = json_is_string(json_object_get(app, "name")) ?
+	    json_string_value(json_object_get(app, "name")) :
+	    NULL;
 	spec = json_object();
 	extra = json_object();
 	v = json_object_get(app, "cwd");
@@ -409,12 +409,11 @@ app_spec(struct load *l, const json_t *app)
 		report_error(l, "cwd", "wrong type: %s", procfile_type_name(v));
 		cwd = strdup(l->pf->dir);
 	} else
-		cwd = procfile_resolve_path(
-		    l->pf->dir, v != NULL ? json_string_value(v) : ".");
+		cwd = procfile_resolve_path(l->pf->dir,
+		    v != NULL ? json_string_value(v) : ".");
 	json_object_set_new(spec, "cwd", json_string(cwd));
 
-	json_object_foreach((json_t *)app, key, v)
-	{
+	json_object_foreach((json_t *)app, key, v) {
 		if (strncmp(key, "env_", 4) == 0 && key[4] != '\0') {
 			if (!json_is_object(v)) {
 				report_error(l, key, "wrong type: %s",
@@ -426,9 +425,10 @@ app_spec(struct load *l, const json_t *app)
 				json_t *e;
 				int seen = 0;
 
-				json_array_foreach(l->pf->env_names, i,
-				    e) if (strcmp(json_string_value(e),
-					       key + 4) == 0) seen = 1;
+				json_array_foreach(l->pf->env_names, i, e)
+					if (strcmp(json_string_value(e),
+						key + 4) == 0)
+						seen = 1;
 				if (!seen)
 					json_array_append_new(l->pf->env_names,
 					    json_string(key + 4));
@@ -455,8 +455,8 @@ app_spec(struct load *l, const json_t *app)
 		    (p != NULL && stat(p, &st) == 0 && S_ISREG(st.st_mode)))
 			json_object_set_new(spec, "script", json_string(p));
 		else
-			json_object_set_new(
-			    spec, "script", json_string(script));
+			json_object_set_new(spec, "script",
+			    json_string(script));
 		free(p);
 	}
 	if (util_json_bool(extra, "log_file_default", 0) &&
@@ -490,8 +490,8 @@ app_spec(struct load *l, const json_t *app)
 		env_layer(l, env, sources, v, "env", "env");
 		json_decref(env);
 		json_decref(sources);
-		json_array_append_new(
-		    layers, json_pack("{s:O, s:s}", "env", v, "source", "env"));
+		json_array_append_new(layers,
+		    json_pack("{s:O, s:s}", "env", v, "source", "env"));
 	}
 	if (envsel != NULL) {
 		snprintf(envkey, sizeof envkey, "env_%s", l->opts->env_name);
@@ -504,12 +504,13 @@ app_spec(struct load *l, const json_t *app)
 		    json_pack("{s:O, s:s}", "env", envsel, "source", envkey));
 	}
 	if (l->doc.dotenv != NULL)
-		json_array_append_new(
-		    layers, json_pack("{s:O, s:s}", "env", l->doc.dotenv,
-				"source", ".env"));
+		json_array_append_new(layers,
+		    json_pack("{s:O, s:s}", "env", l->doc.dotenv, "source",
+			".env"));
 	if ((v = json_object_get(extra, "port")) != NULL)
-		json_array_append_new(layers, json_pack("{s:{s:O}, s:s}", "env",
-						  "PORT", v, "source", "port"));
+		json_array_append_new(layers,
+		    json_pack("{s:{s:O}, s:s}", "env", "PORT", v, "source",
+			"port"));
 	env = procfile_env_with_sources(json_object_get(extra, "filter_env"),
 	    layers, l->opts->cli_env, &sources);
 	json_decref(layers);
@@ -517,8 +518,8 @@ app_spec(struct load *l, const json_t *app)
 	json_object_set_new(spec, "env_source", sources);
 	json_object_set_new(spec, "process_file", json_string(l->pf->path));
 	if (l->opts->env_name != NULL)
-		json_object_set_new(
-		    spec, "env_name", json_string(l->opts->env_name));
+		json_object_set_new(spec, "env_name",
+		    json_string(l->opts->env_name));
 	json_decref(extra);
 	free(cwd);
 	if (l->nerrors > before) {
@@ -568,11 +569,12 @@ load_apps(struct load *l)
 			apps = json_pack("[O]", apps), fmt = "/apps";
 		else
 			json_incref(apps), fmt = "/apps/%zu";
-		json_object_foreach(root, key,
-		    v) if (strcmp(key, "apps") != 0 &&
-			   strcmp(key, "deploy") != 0) report_warning(l, key,
-		    "unknown top-level "
-		    "field; ignored");
+		json_object_foreach(root, key, v)
+			if (strcmp(key, "apps") != 0 &&
+			    strcmp(key, "deploy") != 0)
+				report_warning(l, key,
+				    "unknown top-level "
+				    "field; ignored");
 	} else if (json_is_object(root))
 		apps = json_pack("[O]", root), fmt = "";
 	else if (json_is_array(root))
@@ -592,8 +594,7 @@ load_apps(struct load *l)
 	}
 	if (json_array_size(apps) == 0)
 		report_error(l, NULL, "no app in it");
-	json_array_foreach(apps, i, v)
-	{
+	json_array_foreach(apps, i, v) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 		snprintf(l->prefix, sizeof l->prefix, fmt, i);
@@ -604,16 +605,15 @@ load_apps(struct load *l)
 		if (spec == NULL)
 			continue;
 		name = procfile_app_name(spec);
-		json_array_foreach(l->pf->all_names, j,
-		    other) if (name != NULL &&
-			       strcmp(json_string_value(other), name) == 0)
-		{
-			report_error(l, "name",
-			    "'%s' is the name of "
-			    "another app in the file already",
-			    name);
-			break;
-		}
+		json_array_foreach(l->pf->all_names, j, other)
+			if (name != NULL &&
+			    strcmp(json_string_value(other), name) == 0) {
+				report_error(l, "name",
+				    "'%s' is the name of "
+				    "another app in the file already",
+				    name);
+				break;
+			}
 		json_array_append_new(l->pf->all_names, json_string(name));
 		if (l->opts->only == NULL || only_has(l->opts->only, name))
 			json_array_append_new(l->pf->apps, spec);
@@ -628,8 +628,9 @@ load_apps(struct load *l)
 	for (o = l->opts->only; o != NULL && *o != NULL; o++) {
 		int found = 0;
 
-		json_array_foreach(l->pf->all_names, j,
-		    v) if (strcmp(json_string_value(v), *o) == 0) found = 1;
+		json_array_foreach(l->pf->all_names, j, v)
+			if (strcmp(json_string_value(v), *o) == 0)
+				found = 1;
 		if (!found)
 			report_error(l, NULL,
 			    "--only names '%s', which is no "
@@ -640,19 +641,20 @@ load_apps(struct load *l)
 	    json_array_size(l->pf->env_names) > 0) {
 		int found = 0;
 
-		json_array_foreach(l->pf->env_names, j,
-		    v) if (strcmp(json_string_value(v), l->opts->env_name) == 0)
-		    found = 1;
+		json_array_foreach(l->pf->env_names, j, v)
+			if (strcmp(json_string_value(v), l->opts->env_name) ==
+			    0)
+				found = 1;
 		if (!found)
-			report_warning(
-			    l, NULL, "no app has 'env_%s'", l->opts->env_name);
+			report_warning(l, NULL, "no app has 'env_%s'",
+			    l->opts->env_name);
 	} else if (l->opts->env_name != NULL && !l->doc.procfile)
-		report_warning(
-		    l, NULL, "no app has 'env_%s'", l->opts->env_name);
+		report_warning(l, NULL, "no app has 'env_%s'",
+		    l->opts->env_name);
 }
 
-static int load_file(
-    const char *, const struct procfile_opts *, struct procfile *);
+static int load_file(const char *, const struct procfile_opts *,
+    struct procfile *);
 
 /*
  * Load the process file arg ("-": stdin) into pf: 0, or an exit code
@@ -660,8 +662,8 @@ static int load_file(
  * and pf released.
  */
 int
-procfile_load(
-    const char *arg, const struct procfile_opts *opts, struct procfile *pf)
+procfile_load(const char *arg, const struct procfile_opts *opts,
+    struct procfile *pf)
 {
 	int rc = load_file(arg, opts, pf);
 
@@ -671,8 +673,8 @@ procfile_load(
 }
 
 static int
-load_file(
-    const char *arg, const struct procfile_opts *opts, struct procfile *pf)
+load_file(const char *arg, const struct procfile_opts *opts,
+    struct procfile *pf)
 {
 	struct load l;
 	char err[512], cwd[PATH_MAX], *text = NULL, *slash, *envpath;
@@ -696,8 +698,8 @@ load_file(
 	pf->env_names = json_array();
 	pf->display = strdup(strcmp(arg, "-") == 0 ? "(stdin)" : arg);
 	if (getcwd(cwd, sizeof cwd) == NULL)
-		return cmd_error(
-		    EXIT_FAIL, "cannot tell the current directory");
+		return cmd_error(EXIT_FAIL,
+		    "cannot tell the current directory");
 	if (strcmp(arg, "-") == 0) {
 		pf->path = strdup("-");
 		pf->dir = strdup(cwd);
@@ -709,15 +711,16 @@ load_file(
 			*(slash == pf->dir ? slash + 1 : slash) = '\0';
 		if (!is_js_name(b)) {
 			if ((fd = open(arg, O_RDONLY | O_CLOEXEC)) == -1)
-				return cmd_error(
-				    errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL,
+				return cmd_error(errno == ENOENT ?
+					EXIT_NOTFOUND :
+					EXIT_FAIL,
 				    "cannot read '%s': %s", arg,
 				    strerror(errno));
 			text = read_all(fd, &len, err, sizeof err);
 			close(fd);
 		} else if (access(arg, R_OK) != 0)
-			return cmd_error(
-			    errno == ENOENT ? EXIT_NOTFOUND : EXIT_FAIL,
+			return cmd_error(errno == ENOENT ? EXIT_NOTFOUND :
+							   EXIT_FAIL,
 			    "cannot read '%s': %s", arg, strerror(errno));
 	}
 	if (text == NULL && !is_js_name(b))
@@ -751,7 +754,7 @@ load_file(
 			free(envpath);
 		}
 	} else if (procfile_ends_with(b, ".yaml") ||
-		   procfile_ends_with(b, ".yml"))
+	    procfile_ends_with(b, ".yml"))
 		rc = procfile_yaml_parse(text, len, &l.doc, err, sizeof err);
 	else if (procfile_ends_with(b, ".json"))
 		rc = load_json(text, len, &l.doc, err, sizeof err);
@@ -763,16 +766,16 @@ load_file(
 			t++;
 		if (*t == '{' || *t == '[')
 			rc = load_json(text, len, &l.doc, err, sizeof err);
-		else if ((rc = procfile_yaml_parse(
-			      text, len, &l.doc, err, sizeof err)) != 0 ||
-			 (json_is_object(l.doc.root) &&
-			     json_object_get(l.doc.root, "apps") == NULL &&
-			     json_object_get(l.doc.root, "script") == NULL)) {
+		else if ((rc = procfile_yaml_parse(text, len, &l.doc, err,
+			      sizeof err)) != 0 ||
+		    (json_is_object(l.doc.root) &&
+			json_object_get(l.doc.root, "apps") == NULL &&
+			json_object_get(l.doc.root, "script") == NULL)) {
 			json_decref(l.doc.root);
 			json_decref(l.doc.lines);
 			memset(&l.doc, 0, sizeof l.doc);
-			rc = procfile_foreman_parse(
-			    text, len, &l.doc, err, sizeof err);
+			rc = procfile_foreman_parse(text, len, &l.doc, err,
+			    sizeof err);
 		}
 	}
 	free(text);
@@ -858,12 +861,12 @@ procfile_opts_from_ctx(const struct cmd_ctx *ctx, struct procfile_opts *o)
 				    "invalid --env '%s' "
 				    "(say KEY=VALUE, or an environment's name)",
 				    *vals);
-			o->cli_env =
-			    realloc(o->cli_env, (n + 2) * sizeof *o->cli_env);
+			o->cli_env = realloc(o->cli_env,
+			    (n + 2) * sizeof *o->cli_env);
 			o->cli_env[n++] = *vals;
 			o->cli_env[n] = NULL;
 		} else if (o->env_name != NULL &&
-			   strcmp(o->env_name, *vals) != 0)
+		    strcmp(o->env_name, *vals) != 0)
 			return cmd_usage_error(ctx,
 			    "--env names two "
 			    "environments, '%s' and '%s'",

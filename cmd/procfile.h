@@ -53,8 +53,8 @@ int procfile_split_words(const char *, json_t **, char *, size_t);
 char *procfile_resolve_path(const char *, const char *);
 json_t *procfile_scalar_string(const json_t *);
 const char *procfile_type_name(const json_t *);
-int procfile_load(
-    const char *, const struct procfile_opts *, struct procfile *);
+int procfile_load(const char *, const struct procfile_opts *,
+    struct procfile *);
 void procfile_release(struct procfile *);
 int procfile_opts_from_ctx(const struct cmd_ctx *, struct procfile_opts *);
 void procfile_opts_release(struct procfile_opts *);
@@ -62,15 +62,15 @@ void procfile_error(const struct procfile *, const json_t *, const char *,
     const char *, ...) __attribute__((format(printf, 4, 5)));
 
 /* procfile-yaml.c: YAML (and JSON) with line numbers */
-int procfile_yaml_parse(
-    const char *, size_t, struct procfile_doc *, char *, size_t);
+int procfile_yaml_parse(const char *, size_t, struct procfile_doc *, char *,
+    size_t);
 
 /* procfile-js.c: a .js/.cjs/.mjs file evaluated by node */
 int procfile_js_eval(const char *, struct procfile_doc *, char *, size_t);
 
 /* procfile-foreman.c: Procfile and .env */
-int procfile_foreman_parse(
-    const char *, size_t, struct procfile_doc *, char *, size_t);
+int procfile_foreman_parse(const char *, size_t, struct procfile_doc *, char *,
+    size_t);
 int procfile_dotenv_parse(const char *, json_t **, char *, size_t);
 
 /* procfile-run.c: the commands' work on a file's apps */
@@ -90,10 +90,10 @@ int procfile_by_name(struct cmd_ctx *);
 
 /* The options of every command that takes a process file. */
 #define PROCFILE_OPTIONS                                                       \
-	{"env", 0, "NAME|KEY=VAL",                                             \
-	    "with a process file: its env_NAME, or "                           \
-	    "a variable (repeatable; default: none)",                          \
-	    VAL_ENVNAME, 1},                                                   \
+	{ "env", 0, "NAME|KEY=VAL",                                            \
+		"with a process file: its env_NAME, or "                       \
+		"a variable (repeatable; default: none)",                      \
+		VAL_ENVNAME, 1 },                                              \
 	{                                                                      \
 		"only", 0, "APPS",                                             \
 		    "with a process file: only these apps (comma "             \
@@ -101,7 +101,7 @@ int procfile_by_name(struct cmd_ctx *);
 		    VAL_APPNAME, 1                                             \
 	}
 int procfile_target(const struct cmd_ctx *);
-json_t *procfile_env_with_sources(
-    const json_t *, const json_t *, char **, json_t **);
+json_t *procfile_env_with_sources(const json_t *, const json_t *, char **,
+    json_t **);
 
 #endif

@@ -51,8 +51,8 @@ cmd_reply_status(const json_t *reply, json_t **data)
 		snprintf(capture_buf, capture_len, "%s",
 		    util_json_str(err, "message", "unknown error"));
 	else
-		cmd_error(0, "%s", util_json_str(err, "message",
-		    "unknown error"));
+		cmd_error(0, "%s",
+		    util_json_str(err, "message", "unknown error"));
 	return error_exit_code(util_json_str(err, "code", IPC_E_INTERNAL));
 }
 
@@ -63,7 +63,8 @@ recv_error(int r)
 		return cmd_error(EXIT_UNREACHABLE,
 		    "the daemon closed the connection");
 	if (r == -ETIMEDOUT)
-		return cmd_error(EXIT_TIMEOUT, "timed out waiting for the daemon");
+		return cmd_error(EXIT_TIMEOUT,
+		    "timed out waiting for the daemon");
 	if (r == -EINTR)
 		return 130;
 	return cmd_error(EXIT_UNREACHABLE, "cannot read the daemon's reply: %s",
@@ -77,8 +78,7 @@ recv_error(int r)
  */
 int
 cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
-    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg,
-    int timeout_ms)
+    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg, int timeout_ms)
 {
 	json_t *reply, *data;
 	uint32_t id;
@@ -89,10 +89,11 @@ cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
 		return r;
 	}
 	if ((r = ipc_client_send(&ctx->client, cmd, args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
-		    strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot talk to the daemon: %s", strerror(-r));
 	for (;;) {
-		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) != 0)
+		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) !=
+		    0)
 			return recv_error(r);
 		if (util_json_int(reply, "id", -1) != id) {
 			json_decref(reply);
@@ -195,8 +196,8 @@ cmd_act_on(struct cmd_ctx *ctx, const char *cmd, json_t *targets)
 			cmd_print_json(data);
 		else
 			json_array_foreach(json_object_get(data, "apps"), i, a)
-				printf("deleted %s\n", util_json_str(a, "name",
-				    "?"));
+				printf("deleted %s\n",
+				    util_json_str(a, "name", "?"));
 	} else if (rc == 0 && data != NULL)
 		rc = cmd_show_apps(ctx, data);
 	else if (rc == 0 && ctx->json)

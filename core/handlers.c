@@ -91,8 +91,10 @@ check_online(struct req *r)
 				json_decref(done);
 				req_error(r, IPC_E_APP_FAILED,
 				    "%s:%d %s before it was online%s", a->name,
-				    k, why, inst_status(in) == ST_WAITING ?
-				    " (it will be restarted)" : "");
+				    k, why,
+				    inst_status(in) == ST_WAITING ?
+					" (it will be restarted)" :
+					"");
 				return 1;
 			}
 		}
@@ -165,8 +167,8 @@ check_deleted(struct req *r)
 			log_info("%s deleted", a->name);
 			app_reap(a);
 		}
-	req_reply(r, json_pack("{s:O}", "apps", json_object_get(r->wait,
-	    "names")));
+	req_reply(r,
+	    json_pack("{s:O}", "apps", json_object_get(r->wait, "names")));
 	return 1;
 }
 
@@ -385,7 +387,8 @@ h_update(struct req *r)
 		return;
 	if (!json_is_object(spec) ||
 	    (name = util_json_str(spec, "name", NULL)) == NULL) {
-		req_error(r, IPC_E_BAD_REQUEST, "update needs a spec with a name");
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "update needs a spec with a name");
 		return;
 	}
 	if ((a = app_find_name(name)) == NULL) {
@@ -393,16 +396,19 @@ h_update(struct req *r)
 		return;
 	}
 	if (a->reloading) {
-		req_error(r, IPC_E_BUSY, "'%s' is being reloaded; update it "
-		    "afterwards", a->name);
+		req_error(r, IPC_E_BUSY,
+		    "'%s' is being reloaded; update it "
+		    "afterwards",
+		    a->name);
 		return;
 	}
 	if (app_update(a, spec, &n, &e) != 0) {
 		req_fail(r, &e);
 		return;
 	}
-	req_reply(r, json_pack("{s:[o], s:i}", "apps", app_summary(a),
-	    "instances_wanted", n));
+	req_reply(r,
+	    json_pack("{s:[o], s:i}", "apps", app_summary(a),
+		"instances_wanted", n));
 }
 
 static void
@@ -431,8 +437,8 @@ h_describe(struct req *r)
 		return;
 	arr = json_array();
 	for (i = 0; i < r->targets.n; i++)
-		json_array_append_new(arr, app_describe_json(target_app(
-		    &r->targets.v[i])));
+		json_array_append_new(arr,
+		    app_describe_json(target_app(&r->targets.v[i])));
 	req_reply(r, arr);
 }
 
@@ -517,8 +523,9 @@ check_ready(struct req *r)
 			in = a->inst[k];
 			if (inst_status(in) == ST_ERRORED ||
 			    inst_status(in) == ST_STOPPED) {
-				req_error(r, IPC_E_APP_FAILED, "%s:%d is %s%s%s",
-				    a->name, k, inst_status_name(in),
+				req_error(r, IPC_E_APP_FAILED,
+				    "%s:%d is %s%s%s", a->name, k,
+				    inst_status_name(in),
 				    in->error != NULL ? ": " : "",
 				    in->error != NULL ? in->error : "");
 				return 1;
