@@ -266,8 +266,8 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 }
 
 /*
- * Resolve r's "targets"; on failure, or when they name no app at all ("all"
- * with none), reply with the error and return -1.
+ * Resolve r's "targets"; on failure, or when a request that acts names no
+ * app at all ("all" with none), reply with the error and return -1.
  */
 int
 req_targets(struct req *r, struct targets *ts)
@@ -275,10 +275,11 @@ req_targets(struct req *r, struct targets *ts)
 	struct err e;
 
 	if (targets_resolve(json_object_get(r->args, "targets"), ts, &e) == 0) {
-		if (ts->n > 0)
+		if (ts->n > 0 || !r->mutates)
 			return 0;
-		/* "all" with no app: nothing was done, which pm2 reports as
-		 * a failure too, so a deploy script notices. */
+		/* "all" with no app, for a request that acts: nothing was
+		 * done, which pm2 reports as a failure too, so a deploy script
+		 * notices.  One that only looks (describe all) gets none. */
 		err_set(&e, IPC_E_NOT_FOUND, "no apps");
 	}
 	req_fail(r, &e);
