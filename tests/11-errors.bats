@@ -13,7 +13,9 @@ load helpers
 }
 
 @test "a file that is not executable fails with the reason" {
-	printf '#!/bin/sh\nsleep 100\n' > ./noexec
+	# A script without an execute bit runs under its #! line (pm2), so
+	# this is a file with none: a program, or text with no #! line.
+	printf 'sleep 100\n' > ./noexec
 	chmod 644 ./noexec
 	run clusterctl start ./noexec
 	assert_failure 1
@@ -102,7 +104,9 @@ load helpers
 	assert_failure 2
 	run clusterctl start /bin/sleep --name all
 	assert_failure 2
-	run clusterctl start /bin/sleep --name 123
+	# Digits are a name (pm2), but not another app's id.
+	clusterctl start /bin/sleep --name first --listen-timeout 0 -- 1000
+	run clusterctl start /bin/sleep --name 0 -- 1000
 	assert_failure 2
 	run clusterctl start /bin/sleep --name web:1
 	assert_failure 2
