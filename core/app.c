@@ -482,6 +482,7 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	logs_spec(a, a->spec);
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
 	*out = a;
