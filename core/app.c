@@ -624,6 +624,7 @@ app_keep_spec(struct app *a, const json_t *spec)
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
 	if (a->shell)
 		json_object_set_new(a->spec, "shell", json_true());
+	logs_spec(a, a->spec);
 	json_object_del(a->spec, "wait");
 	json_object_del(a->spec, "check");
 }
