@@ -216,9 +216,9 @@ cmd_environ_json(void)
 
 /* The options shared by start and the request it builds. */
 static int
-build(struct cmd_ctx *ctx, json_t *args)
+build(struct cmd_ctx *ctx, const char *script, json_t *args)
 {
-	const char *script = ctx->argv[0], *v;
+	const char *v;
 	json_t *env, *jargs, *codes, *sources;
 	struct stat st;
 	char **vals, *p, *end, *eq;
@@ -422,40 +422,67 @@ cmd_show_apps(struct cmd_ctx *ctx, const json_t *data)
 	return 0;
 }
 
+/*
+ * start SCRIPT [SCRIPT...]: one app per script, as pm2 starts several at
+ * once; each is started even when one before it failed, and the exit code
+ * is the first failure's.
+ */
 static int
 exec_start(struct cmd_ctx *ctx)
 {
-	json_t *args, *data = NULL;
-	int rc;
+	json_t *args, *data = NULL, *all;
+	int rc, first = 0, k;
 
 	if (procfile_target(ctx)) {
+		if (ctx->argc > 1)
+			return cmd_usage_error(ctx,
+			    "a process file is started "
+			    "alone ('%s' names one)",
+			    ctx->argv[0]);
 		if (ctx->nrest > 0)
 			return cmd_usage_error(ctx,
 			    "arguments after -- are for a "
 			    "script; a process file has 'args'");
 		return procfile_run(ctx, ctx->argv[0], PF_START);
 	}
-	args = json_object();
-	if ((rc = build(ctx, args)) != 0) {
-		json_decref(args);
-		return rc;
+	if (ctx->argc > 1 && cmd_opt(ctx, "name") != NULL)
+		return cmd_usage_error(ctx,
+		    "--name names one app; start "
+		    "several scripts without it");
+	all = json_pack("{s:[]}", "apps");
+	for (k = 0; k < ctx->argc; k++) {
+		args = json_object();
+		if ((rc = build(ctx, ctx->argv[k], args)) != 0) {
+			json_decref(args);
+			json_decref(all);
+			return rc;
+		}
+		data = NULL;
+		rc = cmd_call(ctx, "start", args, &data);
+		if (rc != 0 && first == 0)
+			first = rc;
+		json_array_extend(json_object_get(all, "apps"),
+		    json_object_get(data, "apps"));
+		json_decref(data);
 	}
-	rc = cmd_call(ctx, "start", args, &data);
-	if (rc == 0 && data != NULL)
-		rc = cmd_show_apps(ctx, data);
-	json_decref(data);
-	return rc;
+	if (json_array_size(json_object_get(all, "apps")) > 0) {
+		rc = cmd_show_apps(ctx, all);
+		if (first == 0)
+			first = rc;
+	}
+	json_decref(all);
+	return first;
 }
 
 const struct cmd_entry cmd_start_entry = {
 	.name = "start",
-	.usage = "start <script|program|app|file> [options] [-- args...]",
+	.usage = "start <script|program|app|file>... [options] [-- args...]",
 	.summary = "Start a script or program as an app of N instances, the "
 		   "apps of a process file, or a stopped app",
 	.options = options,
 	.flags = CMD_DAEMON | CMD_REST | CMD_FILES,
 	.min_args = 1,
-	.max_args = 1,
+	.max_args = -1,
 	.example =
 	    "clusterctl start server.js --name web -i max -- --port 8000",
 	.exec = exec_start,

@@ -191,3 +191,18 @@ load helpers
 	assert_failure
 	assert_output --partial "Permission denied"
 }
+
+@test "pm2 start a.js b.js starts one app per script" {
+	printf 'setInterval(() => {}, 1000)\n' > a.js
+	cp a.js b.js
+	run clusterctl start a.js b.js --listen-timeout 0
+	assert_success
+	all_status a online
+	all_status b online
+	# Each script is tried; the first failure gives the exit code.
+	run clusterctl start nosuch.js c.js --listen-timeout 0
+	assert_failure 1
+	assert_output --partial "nosuch.js"
+	run clusterctl start a.js b.js --name x
+	assert_failure 2
+}
