@@ -370,6 +370,10 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
+	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
+	k = strrchr(a->exec_path, '/') != NULL ? strrchr(a->exec_path, '/') + 1
+	    : a->exec_path;
+	a->node_channel = strncmp(k, "node", 4) == 0;
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 
 	n = util_json_int(spec, "instances", 1);
@@ -596,6 +600,8 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	json_object_set_new(o, "stdin_messages",
+	    json_boolean(a->stdin_messages));
 	return o;
 }
 

@@ -152,8 +152,10 @@ struct instance {
 	uint64_t cpu_when;
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel;  /* a Node IPC channel (--wait-ready) */
+	uv_pipe_t channel;  /* a Node IPC channel (every Node app) */
 	int has_channel;
+	uv_pipe_t input;    /* its stdin, for send (stdin_messages) */
+	int has_input;
 	char *chanline;	    /* an incomplete line read from the channel */
 	size_t chanlen;
 	int ready_timeout;  /* became online because listen_timeout passed */
@@ -202,6 +204,8 @@ struct app {
 	/* Cluster mode (docs/cluster.md, core/share.c). */
 	int share;		  /* instances get the preload library */
 	int wait_ready;		  /* only a signal makes an instance ready */
+	int stdin_messages;	  /* send writes JSON lines to stdin */
+	int node_channel;	  /* runs under Node: gets an IPC channel */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
 	struct lsock *socks;	  /* --listen sockets first, then shared */
 	int nlisten;		  /* how many of socks are --listen ones */
@@ -365,6 +369,13 @@ void scale_handle(struct req *);
 void inst_ref(struct instance *);
 void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
+int inst_signal(struct instance *, int);
+int inst_send(struct instance *, const json_t *, const char **);
+
+/* deliver.c: signal and send */
+void deliver_handle_signal(struct req *);
+void deliver_handle_send(struct req *);
+json_t *req_targets(struct req *);
 
 /* app.c (cluster mode) */
 void app_sweep_gone(void);

@@ -44,8 +44,8 @@ target_range(const struct app *a, const json_t *t, int *lo, int *hi)
 }
 
 /* Resolve r's "targets"; on failure reply and return NULL. */
-static json_t *
-targets_or_reply(struct req *r)
+json_t *
+req_targets(struct req *r)
 {
 	char err[256];
 	json_t *t;
@@ -238,7 +238,7 @@ h_start(struct req *r)
 		size_t i;
 		json_t *t;
 
-		if ((targets = targets_or_reply(r)) == NULL)
+		if ((targets = req_targets(r)) == NULL)
 			return;
 		json_array_foreach(targets, i, t) {
 			int k, lo, hi;
@@ -275,7 +275,7 @@ act_on_targets(struct req *r, int restart, int reset)
 	size_t i;
 	int k, lo, hi;
 
-	if ((targets = targets_or_reply(r)) == NULL)
+	if ((targets = req_targets(r)) == NULL)
 		return;
 	json_array_foreach(targets, i, t) {
 		a = app_find_id((int)util_json_int(t, "app", -1));
@@ -350,7 +350,7 @@ h_delete(struct req *r)
 	struct app *a;
 	size_t i;
 
-	if ((targets = targets_or_reply(r)) == NULL) {
+	if ((targets = req_targets(r)) == NULL) {
 		json_decref(names);
 		json_decref(apps_only);
 		return;
@@ -403,7 +403,7 @@ h_describe(struct req *r)
 	struct app *a;
 	size_t i;
 
-	if ((targets = targets_or_reply(r)) == NULL) {
+	if ((targets = req_targets(r)) == NULL) {
 		json_decref(arr);
 		return;
 	}
@@ -508,7 +508,7 @@ h_wait(struct req *r)
 {
 	json_t *targets;
 
-	if ((targets = targets_or_reply(r)) == NULL)
+	if ((targets = req_targets(r)) == NULL)
 		return;
 	req_wait(r, check_ready, json_pack("{s:o}", "targets", targets));
 }
@@ -530,6 +530,8 @@ static const struct handler handlers[] = {
 	{ "share", share_handle },
 	{ "reload", reload_handle },
 	{ "scale", scale_handle },
+	{ "signal", deliver_handle_signal },
+	{ "send", deliver_handle_send },
 };
 
 void

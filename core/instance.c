@@ -170,6 +170,10 @@ maybe_exited(struct instance *in)
 			uv_read_stop((uv_stream_t *)&in->channel);
 			uv_close((uv_handle_t *)&in->channel, channel_closed);
 		}
+		if (in->has_input) {
+			in->has_input = 0;
+			uv_close((uv_handle_t *)&in->input, handle_closed);
+		}
 		inst_event(in, EV_EXIT);
 	}
 }
@@ -333,8 +337,9 @@ inst_spawn(struct instance *in)
 	/* 0-2, the --listen sockets, the exec status, a Node channel. */
 	statusfd = 3 + a->nlisten;
 	nfds = statusfd + 1;
-	if (a->wait_ready && a->argv[0] != NULL &&
-	    strstr(a->exec_path, "node") != NULL)
+	/* Node apps get an IPC channel, as under pm2: process.send() and
+	 * process.on('message') work in every instance. */
+	if (a->node_channel)
 		chanfd = nfds++;
 	stdio = calloc((size_t)nfds, sizeof *stdio);
 	if (env == NULL || args == NULL || stdio == NULL) {
@@ -389,6 +394,13 @@ inst_spawn(struct instance *in)
 
 	memset(&o, 0, sizeof o);
 	stdio[0].flags = UV_IGNORE;
+	if (a->stdin_messages) {
+		uv_pipe_init(loop, &in->input, 0);
+		in->input.data = in;
+		in->nhandles++;
+		stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+		stdio[0].data.stream = (uv_stream_t *)&in->input;
+	}
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
 	    ls = ls->next, k++) {
 		stdio[3 + k].flags = UV_INHERIT_FD;
@@ -437,6 +449,8 @@ inst_spawn(struct instance *in)
 		uv_close((uv_handle_t *)&in->status, status_closed);
 		if (chanfd >= 0)
 			uv_close((uv_handle_t *)&in->channel, channel_closed);
+		if (a->stdin_messages)
+			uv_close((uv_handle_t *)&in->input, handle_closed);
 		goto fail;
 	}
 	/* What the last process's group left is reaped now or never. */
@@ -461,6 +475,7 @@ inst_spawn(struct instance *in)
 		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
 		    channel_read);
 	}
+	in->has_input = a->stdin_messages;
 	for (k = 0; k < 2; k++)
 		logpipe_start(lp[k]);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
@@ -944,4 +959,94 @@ inst_notify(struct instance *in, const char *msg, size_t n)
 			daemon_changed();
 		}
 	}
+}
+
+/* Send sig to the instance's process (its leader, as pm2's sendSignal). */
+int
+inst_signal(struct instance *in, int sig)
+{
+	if (!in->running || in->exited || in->pid <= 0)
+		return -ESRCH;
+	return kill(in->pid, sig) == 0 ? 0 : -errno;
+}
+
+struct send_req {
+	uv_write_t w;
+	char *buf;
+};
+
+static void
+send_done(uv_write_t *w, int status)
+{
+	struct send_req *sr = (struct send_req *)w;
+
+	(void)status; /* a process that went away: its exit says so */
+	free(sr->buf);
+	free(sr);
+}
+
+/* The most a channel may hold unread before send refuses. */
+#define SEND_MAX_QUEUED (1u << 20)
+
+/*
+ * Deliver msg to the instance: one JSON line on its Node IPC channel, or
+ * on its stdin (stdin_messages; a string goes as the bare line).  0, or a
+ * negative errno with *why saying what is missing.
+ */
+int
+inst_send(struct instance *in, const json_t *msg, const char **why)
+{
+	uv_stream_t *s;
+	struct send_req *sr;
+	const char *str = json_string_value(msg);
+	char *line;
+	size_t len;
+	uv_buf_t b;
+	int r;
+
+	*why = NULL;
+	if (!in->running || in->exited) {
+		*why = "not running";
+		return -ESRCH;
+	}
+	if (in->has_channel)
+		s = (uv_stream_t *)&in->channel;
+	else if (in->has_input)
+		s = (uv_stream_t *)&in->input;
+	else {
+		*why = in->app->node_channel ? "closed its IPC channel" :
+		    "has no message channel";
+		return -ENOTCONN;
+	}
+	if (uv_stream_get_write_queue_size(s) > SEND_MAX_QUEUED) {
+		*why = "does not read its messages";
+		return -EAGAIN;
+	}
+	if (s == (uv_stream_t *)&in->input && str != NULL &&
+	    strchr(str, '\n') == NULL)
+		line = strdup(str);
+	else
+		line = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (line == NULL || (sr = calloc(1, sizeof *sr)) == NULL) {
+		free(line);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	len = strlen(line);
+	sr->buf = realloc(line, len + 2);
+	if (sr->buf == NULL) {
+		free(line);
+		free(sr);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	sr->buf[len] = '\n';
+	b = uv_buf_init(sr->buf, (unsigned int)len + 1);
+	if ((r = uv_write(&sr->w, s, &b, 1, send_done)) != 0) {
+		free(sr->buf);
+		free(sr);
+		*why = "its channel is closed";
+		return r;
+	}
+	return 0;
 }
