@@ -64,7 +64,7 @@ lines_in() {
 
 @test "send: stdin lines only when asked; an app without a channel is an error" {
 	clusterctl start "$FIXTURES/stdin_lines.sh" -i 2 --name sh \
-		--env OUT="$BATS_TEST_TMPDIR/s" --stdin-messages
+		--env OUT="$BATS_TEST_TMPDIR/s" --stdin-messages --listen-timeout 0
 	run clusterctl send sh 'hi there'
 	assert_success
 	assert_output --partial "sh:1  pid $(pid_of sh 1)  message sent on stdin"
@@ -73,7 +73,7 @@ lines_in() {
 		wait_until 10 lines_in "$BATS_TEST_TMPDIR/s-$i" '^line hi there$' 1
 		wait_until 10 lines_in "$BATS_TEST_TMPDIR/s-$i" '^line {"a":1}$' 1
 	done
-	clusterctl start "$EXAMPLES/ticker.sh" --name plain
+	clusterctl start "$FIXTURES/env.sh" --name plain --listen-timeout 0 -- "$BATS_TEST_TMPDIR"
 	run clusterctl send plain x
 	assert_failure 2
 	assert_output --partial "'plain' has no message channel"
