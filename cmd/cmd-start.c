@@ -81,6 +81,9 @@ static const struct cmd_option options[] = {
 	    "process.send('ready') or a shared listen", NULL, 0 },
 	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
 	    "0: online once executed)", NULL, 0 },
+	{ "metrics", 0, "ADDR", "also serve the daemon's Prometheus metrics "
+	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
+	    "metrics')", NULL, 0 },
 	{ "stdin-messages", 0, NULL, "send writes messages to the instances' "
 	    "stdin, one line each (Node apps get them on their IPC channel "
 	    "without this)", NULL, 0 },
@@ -283,6 +286,9 @@ build(struct cmd_ctx *ctx, json_t *args)
 	    "no-share") ? "fork" : "cluster"));
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
+	if (cmd_opt(ctx, "metrics") != NULL)
+		json_object_set_new(args, "metrics",
+		    json_string(cmd_opt(ctx, "metrics")));
 	if (cmd_flag(ctx, "stdin-messages"))
 		json_object_set_new(args, "stdin_messages", json_true());
 	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)

@@ -19,7 +19,8 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
-extern const struct cmd_entry cmd_signal_entry, cmd_send_entry;
+extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
+    cmd_metrics_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -33,6 +34,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_describe_entry,
 	&cmd_signal_entry,
 	&cmd_send_entry,
+	&cmd_metrics_entry,
 	&cmd_logs_entry,
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,

@@ -315,6 +315,7 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	}
 	TAILQ_INIT(&a->gone);
 	a->name = name;
+	a->reload_ms = a->ready_ms = -1;
 	a->exec_path = resolved_interp;
 	nargs = json_array_size(args);
 	a->argv = calloc(nargs + 3, sizeof *a->argv);

@@ -150,6 +150,9 @@ struct instance {
 
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
 	uint64_t cpu_when;
+	uint64_t cpu_base;  /* cpu ticks of its earlier processes */
+	uint64_t cpu_seen;  /* the current process's, when last sampled */
+	int64_t ready_ms;   /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
 	uv_pipe_t channel;  /* a Node IPC channel (every Node app) */
@@ -210,6 +213,8 @@ struct app {
 	struct lsock *socks;	  /* --listen sockets first, then shared */
 	int nlisten;		  /* how many of socks are --listen ones */
 	int reloading;		  /* a reload is running */
+	int64_t reload_ms;	  /* how long the last reload took; -1: none */
+	int64_t ready_ms;	  /* the last instance's time to online; -1 */
 
 	TAILQ_ENTRY(app) entry;
 };
@@ -308,6 +313,13 @@ const char *inst_state_name(enum inst_state);
 json_t *inst_json(struct instance *);
 
 /* logs.c */
+struct logs_stats {
+	uint64_t bytes_written; /* to log files */
+	uint64_t lines_written; /* captured from apps */
+	uint64_t bytes_dropped; /* lost: a write error, no memory */
+	uint64_t lines_dropped;
+};
+extern struct logs_stats logs_stats;
 struct logpipe *logpipe_new(const struct instance *, int);
 int logpipe_open(struct logpipe *, int *);
 int logpipe_start(struct logpipe *);
@@ -370,7 +382,18 @@ void inst_ref(struct instance *);
 void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
 int inst_signal(struct instance *, int);
+void inst_usage(struct instance *, uint64_t *, int64_t *);
+void inst_inherit(struct instance *, struct instance *);
 int inst_send(struct instance *, const json_t *, const char **);
+
+/* metrics.c */
+int metrics_listen(const char *, char *, size_t);
+const char *metrics_address(void);
+void metrics_handle(struct req *);
+char *metrics_render(size_t *);
+
+/* server.c */
+int server_nclients(void);
 
 /* deliver.c: signal and send */
 void deliver_handle_signal(struct req *);

@@ -218,6 +218,15 @@ h_start(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
+	/* --metrics ADDR: the daemon-wide endpoint, not part of the app. */
+	if (json_is_string(json_object_get(r->args, "metrics"))) {
+		if (metrics_listen(util_json_str(r->args, "metrics", ""), err,
+		    sizeof err) != 0) {
+			req_error(r, IPC_E_EXEC, "%s", err);
+			return;
+		}
+		json_object_del(r->args, "metrics");
+	}
 	/*
 	 * "start web" (or an id, web:1, all), naming apps and no file: start
 	 * those apps again, as pm2 does.  The CLI sends a path for a file.
@@ -530,6 +539,7 @@ static const struct handler handlers[] = {
 	{ "share", share_handle },
 	{ "reload", reload_handle },
 	{ "scale", scale_handle },
+	{ "metrics", metrics_handle },
 	{ "signal", deliver_handle_signal },
 	{ "send", deliver_handle_send },
 };

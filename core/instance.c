@@ -464,6 +464,9 @@ inst_spawn(struct instance *in)
 	in->sigkilled = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
+	in->cpu_base += in->cpu_seen;
+	in->cpu_seen = 0;
+	in->ready_ms = -1;
 	in->ready_timeout = 0;
 	in->self_stopping = 0;
 	in->chanlen = 0;
@@ -721,6 +724,8 @@ inst_event(struct instance *in, enum inst_event ev)
 	case EV_READY:
 		if (in->state == ST_LAUNCHING && in->running) {
 			uv_timer_stop(&in->timer);
+			in->ready_ms = (int64_t)(uv_now(loop) - in->started_mono);
+			a->ready_ms = in->ready_ms;
 			set_state(in, ST_ONLINE);
 			log_debug("%s:%d online", a->name, in->index);
 		}
@@ -899,6 +904,7 @@ inst_json(struct instance *in)
 		proc_sample(in->pid, &ut, &st, &rss);
 		mem = (int64_t)rss * sysconf(_SC_PAGESIZE);
 		ticks = ut + st;
+		in->cpu_seen = ticks;
 		/* Since the last look, or since the start. */
 		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
 		    ticks >= in->cpu_ticks)
@@ -1049,4 +1055,36 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		return r;
 	}
 	return 0;
+}
+
+/*
+ * The instance's CPU time in ticks, of all its processes so far (a
+ * counter: it carries over restarts), and its resident memory in bytes.
+ */
+void
+inst_usage(struct instance *in, uint64_t *cpu, int64_t *rss)
+{
+	unsigned long long ut, st;
+	long pages;
+
+	*rss = 0;
+	if (in->running && !in->exited) {
+		proc_sample(in->pid, &ut, &st, &pages);
+		if (ut + st >= in->cpu_seen)
+			in->cpu_seen = ut + st;
+		*rss = (int64_t)pages * sysconf(_SC_PAGESIZE);
+	}
+	*cpu = in->cpu_base + in->cpu_seen;
+}
+
+/* A replacement carries on the counters of the instance it replaces. */
+void
+inst_inherit(struct instance *repl, struct instance *old)
+{
+	uint64_t cpu;
+	int64_t rss;
+
+	inst_usage(old, &cpu, &rss);
+	repl->restarts = old->restarts;
+	repl->cpu_base = cpu;
 }

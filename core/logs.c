@@ -458,6 +458,30 @@ file_set_full(struct logfile *f, int err)
 		uv_timer_start(&retry_timer, retry_cb, RETRY_MS, RETRY_MS);
 }
 
+/* What capture wrote and dropped, for metrics (core/metrics.c). */
+struct logs_stats logs_stats;
+
+static uint64_t
+count_lines(const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n;
+	uint64_t k = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+/* n bytes of lines for a file were lost. */
+static void
+count_dropped(const char *buf, size_t n)
+{
+	logs_stats.bytes_dropped += n;
+	logs_stats.lines_dropped += count_lines(buf, n);
+}
+
 /*
  * Write what can be written of buf to f: the bytes written; *err is set
  * when the write stopped short.
@@ -480,6 +504,7 @@ file_write(struct logfile *f, const char *buf, size_t n, int *err)
 		done += (size_t)w;
 	}
 	f->size += (int64_t)done;
+	logs_stats.bytes_written += done;
 	return done;
 }
 
@@ -526,8 +551,10 @@ sink_write(struct logsink *s, const char *buf, size_t n)
 	if (f->fd == -1 || n == 0)
 		return;
 	if (s->queued || f->full) {
-		if (sink_keep(s, buf, n) != 0)
+		if (sink_keep(s, buf, n) != 0) {
 			log_warnx("out of memory: lines for %s dropped", f->path);
+			count_dropped(buf, n);
+		}
 		s->pipe->blocked = 1;
 		return;
 	}
@@ -537,10 +564,13 @@ sink_write(struct logsink *s, const char *buf, size_t n)
 			errno = err;
 			log_warn("cannot write log file %s; lines dropped",
 			    f->path);
+			count_dropped(buf + done, n - done);
 			return;
 		}
-		if (sink_keep(s, buf + done, n - done) != 0)
+		if (sink_keep(s, buf + done, n - done) != 0) {
 			log_warnx("out of memory: lines for %s dropped", f->path);
+			count_dropped(buf + done, n - done);
+		}
 		s->pipe->blocked = 1;
 		file_set_full(f, err);
 		return;
@@ -725,6 +755,7 @@ daemon_line(const char *buf, size_t n)
 
 /* --- capture -------------------------------------------------------------- */
 
+
 static char *fmtbuf;
 static size_t fmtcap;
 
@@ -804,6 +835,7 @@ emit(struct logpipe *lp, const char *data, size_t len)
 		out = fmtbuf;
 		outlen = k;
 	}
+	logs_stats.lines_written += count_lines(data, len);
 	for (i = 0; i < lp->nsinks; i++)
 		sink_write(&lp->sink[i], out, outlen);
 
@@ -1070,6 +1102,7 @@ retry_cb(uv_timer_t *t)
 					errno = err;
 					log_warn("cannot write log file %s; "
 					    "lines dropped", f->path);
+					count_dropped(s->pend, s->pendlen);
 					s->pendlen = 0;
 				} else
 					break;

@@ -41,6 +41,7 @@ struct reload {
 	int nfailed;
 	int nreplaced;
 	char why[512]; /* the first failure */
+	uint64_t started; /* uv_now at the request */
 	struct reload *next;
 };
 
@@ -131,7 +132,7 @@ slot_start(struct reload *rl, struct slot *s)
 		s->phase = SLOT_DONE;
 		return;
 	}
-	repl->restarts = old->restarts;
+	inst_inherit(repl, old);
 	app_retire_instance(a, s->index);
 	a->inst[s->index] = repl;
 	s->old = old;
@@ -249,8 +250,10 @@ reload_free(struct reload *rl)
 		}
 	for (i = 0; i < rl->nslots; i++) {
 		slot_release(&rl->slots[i]);
-		if ((a = app_find_id(rl->slots[i].app_id)) != NULL)
+		if ((a = app_find_id(rl->slots[i].app_id)) != NULL) {
 			a->reloading = 0;
+			a->reload_ms = (int64_t)(uv_now(loop) - rl->started);
+		}
 	}
 	free(rl->slots);
 	free(rl);
@@ -346,6 +349,7 @@ reload_handle(struct req *r)
 		return;
 	}
 	rl->req = r;
+	rl->started = uv_now(loop);
 	rl->parallel = (int)util_json_int(r->args, "parallel", 1);
 	if (rl->parallel < 1)
 		rl->parallel = 1;

@@ -25,6 +25,18 @@ static int waiters_dirty;
 
 static void client_close(struct client *);
 
+/* How many clients are connected (for metrics). */
+int
+server_nclients(void)
+{
+	struct client *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		n++;
+	return n;
+}
+
 struct wreq {
 	uv_write_t w;
 	struct client *client;

@@ -3,6 +3,11 @@
 
 load helpers
 
+local_teardown() {
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null
+	return 0
+}
+
 # lines_in FILE PATTERN N: FILE has N lines matching PATTERN.
 lines_in() {
 	[ "$(grep -c -- "$2" "$1" 2>/dev/null)" = "$3" ]
@@ -79,4 +84,82 @@ lines_in() {
 	assert_output --partial "'plain' has no message channel"
 	run clusterctl describe sh --json
 	[ "$(echo "$output" | json_get "d[0]['stdin_messages']")" = True ]
+}
+
+# scrape URL OUT: fetch URL, check it parses with prometheus_client's
+# parser, and write "name{labels} value" lines to OUT.
+scrape() {
+	/usr/bin/python3 - "$1" >"$2" <<'PY'
+import sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+r = urllib.request.urlopen(sys.argv[1], timeout=10)
+assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"]
+for fam in text_string_to_metric_families(r.read().decode()):
+    for s in fam.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("%s{%s} %s" % (s.name, labels, s.value))
+PY
+}
+
+# value FILE SERIES: the value of one series from a scrape() file.
+value() {
+	awk -v k="$2" '$1 == k { print $2 }' "$1"
+}
+
+@test "metrics: a scrape parses as Prometheus text and counters only grow across restarts" {
+	port=$(free_port)
+	clusterctl start "$FIXTURES/listener.js" -i 2 --name api \
+		--env OUT="$BATS_TEST_TMPDIR/o" --metrics "127.0.0.1:$port"
+	m="$BATS_TEST_TMPDIR/m"
+	scrape "http://127.0.0.1:$port/metrics" "$m.1"
+	[ "$(value "$m.1" 'clusterctl_instance_up{app=api,instance=1}')" = 1.0 ]
+	[ "$(value "$m.1" 'clusterctl_instance_status{app=api,instance=0,status=online}')" = 1.0 ]
+	[ "$(value "$m.1" 'clusterctl_app_instances_desired{app=api}')" = 2.0 ]
+	[ "$(value "$m.1" 'clusterctl_app_instances_online{app=api}')" = 2.0 ]
+	[ "$(value "$m.1" 'clusterctl_daemon_clients{}')" != "" ]
+	[ "$(value "$m.1" 'clusterctl_instance_memory_bytes{app=api,instance=0}')" != 0.0 ]
+	grep -q '^clusterctl_instance_cpu_seconds_total{app=api,instance=0}' "$m.1"
+	grep -q '^clusterctl_log_written_lines_total{}' "$m.1"
+	grep -q '^clusterctl_daemon_open_fds{}' "$m.1"
+	r1=$(value "$m.1" 'clusterctl_instance_restarts_total{app=api,instance=0,reason=crash}')
+	c1=$(value "$m.1" 'clusterctl_instance_cpu_seconds_total{app=api,instance=0}')
+	# A crash: the restart counter grows, the CPU counter does not drop.
+	old=$(pid_of api 0)
+	kill -9 "$old"
+	wait_until 20 eval '[ "$(pid_of api 0)" != "$old" ] && [ "$(status_of api 0)" = online ]'
+	scrape "http://127.0.0.1:$port/metrics" "$m.2"
+	r2=$(value "$m.2" 'clusterctl_instance_restarts_total{app=api,instance=0,reason=crash}')
+	c2=$(value "$m.2" 'clusterctl_instance_cpu_seconds_total{app=api,instance=0}')
+	/usr/bin/python3 -c "import sys; a,b,c,d=map(float,sys.argv[1:]); assert b==a+1 and d>=c, sys.argv" "$r1" "$r2" "$c1" "$c2"
+	# The CLI prints the same text.
+	run clusterctl metrics
+	assert_success
+	assert_output --partial 'clusterctl_instance_up{app="api",instance="0"} 1'
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nope"
+	assert_output 404
+}
+
+@test "metrics: off by default, a bad or busy address is refused, off stops it" {
+	port=$(free_port)
+	run clusterctl metrics --json
+	assert_success
+	[ "$(echo "$output" | json_get "d['listen']")" = None ]
+	run clusterctl metrics --listen nope
+	assert_failure
+	assert_output --partial "invalid metrics address 'nope'"
+	python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); open(sys.argv[2],"w").close(); time.sleep(30)' "$port" "$BATS_TEST_TMPDIR/bound" &
+	holder=$!
+	wait_until 10 test -e "$BATS_TEST_TMPDIR/bound"
+	run clusterctl metrics --listen "127.0.0.1:$port"
+	assert_failure
+	assert_output --partial "Address already in use"
+	kill "$holder"; wait "$holder" || true; holder=
+	port=$(free_port)
+	run clusterctl metrics --listen "$port"
+	assert_success
+	assert_output "metrics on http://127.0.0.1:$port/metrics"
+	curl -sf "http://127.0.0.1:$port/metrics" | grep -q clusterctl_daemon_memory_bytes
+	clusterctl metrics --listen off
+	run curl -s "http://127.0.0.1:$port/metrics"
+	assert_failure
 }
