@@ -5,7 +5,25 @@ load helpers
 
 local_teardown() {
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null
+	[ -S "$BATS_TEST_TMPDIR/tmux" ] && tmux -S "$BATS_TEST_TMPDIR/tmux" kill-server 2>/dev/null
 	return 0
+}
+
+# In a real terminal: tmux on its own socket, 80x24.
+tm() {
+	tmux -S "$BATS_TEST_TMPDIR/tmux" "$@"
+}
+
+# monit_start: clusterctl monit in an 80x24 tmux pane; its exit status is
+# printed as EXIT=N when it ends.
+monit_start() {
+	tm new-session -d -x 80 -y 24 -s t \
+		"$CLUSTERCTL_BIN monit $*; echo EXIT=\$?; sleep 60"
+}
+
+# screen_has TEXT: the pane shows TEXT now.
+screen_has() {
+	tm capture-pane -p -t t | grep -qF -- "$1"
 }
 
 # lines_in FILE PATTERN N: FILE has N lines matching PATTERN.
@@ -162,4 +180,76 @@ value() {
 	clusterctl metrics --listen off
 	run curl -s "http://127.0.0.1:$port/metrics"
 	assert_failure
+}
+
+@test "monit: in a terminal, keys act and the screen shows the change; q restores the terminal" {
+	clusterctl start "$FIXTURES/listener.js" -i 2 --name api \
+		--env OUT="$BATS_TEST_TMPDIR/o"
+	p0=$(pid_of api 0)
+	p1=$(pid_of api 1)
+	monit_start
+	wait_until 10 screen_has "api:1"
+	wait_until 10 screen_has "$p1"
+	screen_has "up/down select"
+	# The log pane follows the selected app.
+	clusterctl send api '{"hello":1}'
+	wait_until 10 screen_has 'got {"hello":1}'
+	# Down, r: api:1 restarts, and the screen shows its new pid.
+	tm send-keys -t t Down r
+	wait_until 20 eval '[ "$(pid_of api 1)" != "$p1" ] && [ "$(pid_of api 1)" != None ]'
+	wait_until 10 screen_has "$(pid_of api 1)"
+	[ "$(pid_of api 0)" = "$p0" ]
+	# +: one more instance.
+	tm send-keys -t t +
+	wait_until 20 screen_has "api:2"
+	wait_until 20 all_status api online
+	# K, a signal name, Enter: the selected instance gets it.
+	tm send-keys -t t K
+	wait_until 10 screen_has "signal to api:1: SIG_"
+	tm send-keys -t t USR2 Enter
+	wait_until 10 lines_in "$BATS_TEST_TMPDIR/o-1" SIGUSR2 1
+	wait_until 10 screen_has "SIGUSR2 to api:1: sent to pid"
+	# x: stop it.
+	tm send-keys -t t x
+	wait_until 20 screen_has "stopped"
+	[ "$(status_of api 1)" = stopped ]
+	# s cycles the sort.
+	tm send-keys -t t s
+	wait_until 10 screen_has "sorted by cpu"
+	tm send-keys -t t q
+	wait_until 10 screen_has "EXIT=0"
+	! screen_has "clusterctl monit"
+	[ "$(tm display -p -t t '#{alternate_on}')" = 0 ]
+}
+
+@test "monit: Ctrl-C and the daemon going away end it with the terminal restored" {
+	clusterctl start "$FIXTURES/listener.js" --name api \
+		--env OUT="$BATS_TEST_TMPDIR/o"
+	monit_start
+	wait_until 10 screen_has "api:0"
+	tm send-keys -t t C-c
+	wait_until 10 screen_has "EXIT=130"
+	[ "$(tm display -p -t t '#{alternate_on}')" = 0 ]
+	tm kill-server
+	monit_start
+	wait_until 10 screen_has "api:0"
+	clusterctl kill
+	wait_until 10 screen_has "EXIT=4"
+	screen_has "clusterctl: the daemon went away"
+	[ "$(tm display -p -t t '#{alternate_on}')" = 0 ]
+}
+
+@test "monit refuses without a terminal; --once prints one frame" {
+	clusterctl start "$FIXTURES/listener.js" -i 2 --name api \
+		--env OUT="$BATS_TEST_TMPDIR/o"
+	run clusterctl monit </dev/null
+	assert_failure 1
+	assert_output --partial "monit needs a terminal"
+	run clusterctl monit --once --sort memory
+	assert_success
+	assert_line --partial "sorted by memory"
+	assert_output --partial "api:0"
+	assert_output --partial "$(pid_of api 1)"
+	run clusterctl monit --once --sort nope
+	assert_failure 2
 }
