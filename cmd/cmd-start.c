@@ -81,6 +81,7 @@ static const struct cmd_option options[] = {
 	    "process.send('ready') or a shared listen", NULL, 0 },
 	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
 	    "0: online once executed)", NULL, 0 },
+	OPERATE_OPTIONS,
 	{ "metrics", 0, "ADDR", "also serve the daemon's Prometheus metrics "
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
 	    "metrics')", NULL, 0 },
@@ -286,6 +287,8 @@ build(struct cmd_ctx *ctx, json_t *args)
 	    "no-share") ? "fork" : "cluster"));
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
+	if ((rc = cmd_operate_spec(ctx, args)) != 0)
+		return rc;
 	if (cmd_opt(ctx, "metrics") != NULL)
 		json_object_set_new(args, "metrics",
 		    json_string(cmd_opt(ctx, "metrics")));

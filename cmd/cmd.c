@@ -20,7 +20,7 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
 extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
-    cmd_metrics_entry, cmd_monit_entry;
+    cmd_metrics_entry, cmd_monit_entry, cmd_set_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -32,6 +32,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_reset_entry,
 	&cmd_list_entry,
 	&cmd_describe_entry,
+	&cmd_set_entry,
 	&cmd_monit_entry,
 	&cmd_signal_entry,
 	&cmd_send_entry,

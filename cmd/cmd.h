@@ -108,6 +108,15 @@ int cmd_act_on_targets(struct cmd_ctx *, const char *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
 
+/* operate.c: the options of the triggers that replace instances, which
+ * start and set share. */
+#define OPERATE_OPTIONS							\
+	{ "max-memory-restart", 0, "SIZE", "replace an instance (through a " \
+	    "reload) when its process tree uses more than SIZE (300M, 1G; " \
+	    "set: 0 removes it); sampled every second (default: no limit)", \
+	    NULL, 0 }
+int cmd_operate_spec(struct cmd_ctx *, json_t *);
+
 /* output.c */
 int term_width(void);
 void print_table(const struct cmd_ctx *, const json_t *);

@@ -371,6 +371,10 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
+	if (memlimit_parse(spec, &a->max_memory, err, errlen) != 0) {
+		app_free(a);
+		return -1;
+	}
 	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
 	k = strrchr(a->exec_path, '/') != NULL ? strrchr(a->exec_path, '/') + 1
 	    : a->exec_path;

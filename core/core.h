@@ -214,6 +214,8 @@ struct app {
 	int nlisten;		  /* how many of socks are --listen ones */
 	int reloading;		  /* a reload is running */
 	int64_t reload_ms;	  /* how long the last reload took; -1: none */
+	int64_t max_memory;	  /* max_memory_restart in bytes; 0: none */
+	uint64_t memory_tried;	  /* uv_now of the last replacement asked */
 	int64_t ready_ms;	  /* the last instance's time to online; -1 */
 
 	TAILQ_ENTRY(app) entry;
@@ -235,6 +237,7 @@ struct req {
 	TAILQ_ENTRY(req) centry;
 	TAILQ_ENTRY(req) wentry;
 	int waiting;
+	int internal; /* the daemon's own (a trigger): failures logged */
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
@@ -392,8 +395,16 @@ const char *metrics_address(void);
 void metrics_handle(struct req *);
 char *metrics_render(size_t *);
 
+/* memlimit.c */
+void memlimit_update(void);
+int memlimit_parse(const json_t *, int64_t *, char *, size_t);
+
+/* update.c: options changed on a running app */
+void update_handle(struct req *);
+
 /* server.c */
 int server_nclients(void);
+void server_self_request(const char *, json_t *);
 
 /* deliver.c: signal and send */
 void deliver_handle_signal(struct req *);

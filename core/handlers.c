@@ -269,6 +269,7 @@ h_start(struct req *r)
 	}
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
 	    a->exec_path);
+	memlimit_update();
 	app_start(a);
 	wait_or_reply(r, json_pack("[{s:i, s:i}]", "app", a->id, "instance",
 	    -1), check_online);
@@ -540,6 +541,7 @@ static const struct handler handlers[] = {
 	{ "reload", reload_handle },
 	{ "scale", scale_handle },
 	{ "metrics", metrics_handle },
+	{ "set", update_handle },
 	{ "signal", deliver_handle_signal },
 	{ "send", deliver_handle_send },
 };

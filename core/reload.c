@@ -42,6 +42,7 @@ struct reload {
 	int nreplaced;
 	char why[512]; /* the first failure */
 	uint64_t started; /* uv_now at the request */
+	char reason[16];  /* why: reload, or a trigger (watch, memory, cron) */
 	struct reload *next;
 };
 
@@ -62,7 +63,10 @@ progress(struct reload *rl, const char *event, const struct slot *s,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	log_info("reload %s: %s", s->label, msg);
+	if (strcmp(rl->reason, "reload") == 0)
+		log_info("reload %s: %s", s->label, msg);
+	else
+		log_info("reload %s (%s): %s", s->label, rl->reason, msg);
 	req_more(rl->req, json_pack("{s:s, s:s, s:s}", "event", event,
 	    "instance", s->label, "message", msg));
 }
@@ -322,11 +326,19 @@ reload_handle(struct req *r)
 	json_t *targets, *t;
 	struct reload *rl;
 	struct app *a;
+	const char *reason;
 	size_t i;
 	int k, lo, hi, n = 0, j, dup;
 
 	if (quitting) {
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+		return;
+	}
+	reason = util_json_str(r->args, "reason", "reload");
+	if (strcmp(reason, "reload") != 0 && strcmp(reason, "watch") != 0 &&
+	    strcmp(reason, "memory") != 0 && strcmp(reason, "cron") != 0) {
+		req_error(r, IPC_E_BAD_REQUEST, "unknown reload reason '%s'",
+		    reason);
 		return;
 	}
 	if (resolve(r, &targets) != 0)
@@ -350,6 +362,7 @@ reload_handle(struct req *r)
 	}
 	rl->req = r;
 	rl->started = uv_now(loop);
+	snprintf(rl->reason, sizeof rl->reason, "%s", reason);
 	rl->parallel = (int)util_json_int(r->args, "parallel", 1);
 	if (rl->parallel < 1)
 		rl->parallel = 1;

@@ -152,8 +152,31 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (r->internal)
+		log_warnx("%s: %s", r->cmd, msg);
 	client_send(r->client, ipc_reply_error(r->id, code, "%s", msg));
 	req_free(r);
+}
+
+/*
+ * A request the daemon makes of itself (a watched file changed, a memory
+ * limit, a schedule): handled exactly as a client's, through the same
+ * handler, with nobody to answer; a failure is logged.  Steals args.
+ */
+void
+server_self_request(const char *cmd, json_t *args)
+{
+	struct req *r = calloc(1, sizeof *r);
+
+	if (r == NULL || (r->cmd = strdup(cmd)) == NULL) {
+		free(r);
+		json_decref(args);
+		log_warnx("%s: out of memory", cmd);
+		return;
+	}
+	r->internal = 1;
+	r->args = args != NULL ? args : json_object();
+	handle_request(r);
 }
 
 /*

@@ -1,0 +1,80 @@
+/*
+ * set: change options of running apps without restarting them — the
+ * triggers that replace instances (max_memory_restart, and the watch and
+ * cron options).  Values are checked by the same parsers app_create uses,
+ * all before anything changes, and land in the app's spec, so describe
+ * and the state file see them.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../ipc/util.h"
+#include "core.h"
+
+/* The spec fields set may change; null removes one. */
+static const char *changeable[] = { "max_memory_restart" };
+
+static int
+is_changeable(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof changeable / sizeof changeable[0]; i++)
+		if (strcmp(changeable[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+/* set {"targets": apps, "spec": {field: value or null}} */
+void
+update_handle(struct req *r)
+{
+	json_t *spec = json_object_get(r->args, "spec"), *targets, *t, *v;
+	json_t *done;
+	const char *k;
+	struct app *a;
+	int64_t maxmem;
+	char err[256];
+	size_t i;
+
+	if (!json_is_object(spec) || json_object_size(spec) == 0) {
+		req_error(r, IPC_E_BAD_REQUEST, "set needs a 'spec' with the "
+		    "options to change");
+		return;
+	}
+	json_object_foreach(spec, k, v) if (!is_changeable(k)) {
+		req_error(r, IPC_E_BAD_REQUEST, "'%s' cannot be changed on a "
+		    "running app (delete and start it again)", k);
+		return;
+	}
+	if (memlimit_parse(spec, &maxmem, err, sizeof err) != 0) {
+		req_error(r, IPC_E_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if ((targets = req_targets(r)) == NULL)
+		return;
+	json_array_foreach(targets, i, t) if (util_json_int(t, "instance",
+	    -1) >= 0) {
+		json_decref(targets);
+		req_error(r, IPC_E_BAD_REQUEST, "set takes apps, not instances");
+		return;
+	}
+	done = json_array();
+	json_array_foreach(targets, i, t) {
+		a = app_find_id((int)util_json_int(t, "app", -1));
+		json_object_foreach(spec, k, v) {
+			if (json_is_null(v))
+				json_object_del(a->spec, k);
+			else
+				json_object_set(a->spec, k, v);
+		}
+		if (json_object_get(spec, "max_memory_restart") != NULL)
+			a->max_memory = maxmem;
+		log_info("%s: options changed", a->name);
+		json_array_append_new(done, json_pack("{s:i, s:s, s:i}", "id",
+		    a->id, "name", a->name, "instances", a->ninst));
+	}
+	json_decref(targets);
+	memlimit_update();
+	req_reply(r, json_pack("{s:o}", "apps", done));
+}
