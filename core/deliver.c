@@ -13,21 +13,17 @@
 
 /* Call fn on every instance r's targets name; rows of what happened. */
 static void
-each_target(json_t *targets, void (*fn)(struct instance *, void *,
+each_target(const struct targets *ts, void (*fn)(struct instance *, void *,
     json_t *, json_t *), void *arg, json_t *done, json_t *skipped)
 {
 	struct app *a;
-	json_t *t;
 	size_t i;
-	int k, lo, hi, inst;
+	int k, lo, hi;
 
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		if (a == NULL)
+	for (i = 0; i < ts->n; i++) {
+		if ((a = target_app(&ts->v[i])) == NULL)
 			continue;
-		inst = (int)util_json_int(t, "instance", -1);
-		lo = inst < 0 ? 0 : inst;
-		hi = inst < 0 ? a->ninst : inst + 1;
+		target_range(&ts->v[i], a, &lo, &hi);
 		for (k = lo; k < hi && k < a->ninst; k++)
 			fn(a->inst[k], arg, done, skipped);
 	}
@@ -88,7 +84,7 @@ reply_delivered(struct req *r, const char *what, json_t *done,
 void
 deliver_handle_signal(struct req *r)
 {
-	json_t *targets, *js = json_object_get(r->args, "signal");
+	json_t *js = json_object_get(r->args, "signal");
 	int sig = -1;
 
 	if (json_is_string(js))
@@ -101,13 +97,12 @@ deliver_handle_signal(struct req *r)
 		    json_is_string(js) ? json_string_value(js) : "?");
 		return;
 	}
-	if ((targets = req_targets(r)) == NULL)
+	if (req_targets(r, &r->targets) != 0)
 		return;
 	{
 		json_t *done = json_array(), *skipped = json_array();
 
-		each_target(targets, signal_one, &sig, done, skipped);
-		json_decref(targets);
+		each_target(&r->targets, signal_one, &sig, done, skipped);
 		reply_delivered(r, util_signal_name(sig), done, skipped);
 	}
 }
@@ -138,7 +133,7 @@ send_one(struct instance *in, void *arg, json_t *done, json_t *skipped)
 void
 deliver_handle_send(struct req *r)
 {
-	json_t *targets, *t, *msg = json_object_get(r->args, "message");
+	json_t *msg = json_object_get(r->args, "message");
 	struct app *a;
 	size_t i;
 
@@ -146,12 +141,11 @@ deliver_handle_send(struct req *r)
 		req_error(r, IPC_E_BAD_REQUEST, "send needs a 'message'");
 		return;
 	}
-	if ((targets = req_targets(r)) == NULL)
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
+	for (i = 0; i < r->targets.n; i++) {
+		a = target_app(&r->targets.v[i]);
 		if (a != NULL && !a->stdin_messages && !a->node_channel) {
-			json_decref(targets);
 			req_error(r, IPC_E_BAD_REQUEST, "'%s' has no message "
 			    "channel: it is not a Node app (start it with "
 			    "--stdin-messages to get messages on stdin)",
@@ -162,8 +156,7 @@ deliver_handle_send(struct req *r)
 	{
 		json_t *done = json_array(), *skipped = json_array();
 
-		each_target(targets, send_one, msg, done, skipped);
-		json_decref(targets);
+		each_target(&r->targets, send_one, msg, done, skipped);
 		reply_delivered(r, "message", done, skipped);
 	}
 }

@@ -9,9 +9,6 @@
  * One pass over /proc serves every instance; the timer runs only while an
  * app has a limit.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +16,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 #define SAMPLE_MS 1000
 /* After a replacement was asked for, the app is left alone this long. */
@@ -43,67 +41,33 @@ by_sid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Session and resident pages of a process, from /proc/PID/stat. */
-static int
-stat_session(const char *pid, pid_t *sid, long *rss)
-{
-	char path[64], buf[1024], *p, *end;
-	long long v;
-	ssize_t n;
-	int fd, field;
+struct scan {
+	struct measured *m;
+	size_t n;
+};
 
-	snprintf(path, sizeof path, "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
-		return -1;
-	p += 2;
-	/* Field 3 is the state, 6 the session, 24 rss. */
-	for (field = 3; field <= 24; field++) {
-		if (field == 3) {
-			p += strcspn(p, " ");
-			p += strspn(p, " ");
-			continue;
-		}
-		v = strtoll(p, &end, 10);
-		if (end == p)
-			return -1;
-		if (field == 6)
-			*sid = (pid_t)v;
-		else if (field == 24)
-			*rss = (long)v;
-		p = end + strspn(end, " ");
-	}
-	return 0;
+static void
+add_process(pid_t pid, void *arg)
+{
+	struct scan *sc = arg;
+	struct measured key, *hit;
+	struct proc_stat ps;
+
+	if (proc_read_stat(pid, &ps) != 0)
+		return;
+	key.sid = ps.sid;
+	if ((hit = bsearch(&key, sc->m, sc->n, sizeof *sc->m, by_sid)) != NULL)
+		hit->rss += ps.rss;
 }
 
 /* Add up the resident memory of every process by session, in one pass. */
 static void
 measure(struct measured *m, size_t n)
 {
-	struct measured key, *hit;
-	struct dirent *e;
-	DIR *d;
-	long rss;
+	struct scan sc = { m, n };
 
 	qsort(m, n, sizeof *m, by_sid);
-	if ((d = opendir("/proc")) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		if (stat_session(e->d_name, &key.sid, &rss) != 0)
-			continue;
-		hit = bsearch(&key, m, n, sizeof *m, by_sid);
-		if (hit != NULL)
-			hit->rss += rss;
-	}
-	closedir(d);
+	proc_foreach(add_process, &sc);
 }
 
 /* "300.0M": a size as --max-memory-restart takes it. */
@@ -206,10 +170,10 @@ memlimit_update(void)
 
 /*
  * max_memory_restart from a spec: a size ("300M", "1G", bytes) or absent
- * (no limit); 0, or -1 with err.
+ * (no limit); 0, or -1 with e.
  */
 int
-memlimit_parse(const json_t *spec, int64_t *out, char *err, size_t errlen)
+memlimit_parse(const json_t *spec, int64_t *out, struct err *e)
 {
 	json_t *v = json_object_get(spec, "max_memory_restart");
 
@@ -222,8 +186,8 @@ memlimit_parse(const json_t *spec, int64_t *out, char *err, size_t errlen)
 	}
 	if (json_is_string(v) && util_parse_size(json_string_value(v), out) == 0)
 		return 0;
-	snprintf(err, errlen, "invalid max_memory_restart '%s' (say 300M, 1G "
-	    "or a number of bytes)", json_is_string(v) ? json_string_value(v) :
+	err_set(e, IPC_E_BAD_REQUEST, "invalid max_memory_restart '%s' (say "
+	    "300M, 1G or a number of bytes)", json_is_string(v) ? json_string_value(v) :
 	    "?");
 	return -1;
 }

@@ -155,9 +155,13 @@ metrics_render(size_t *lenp)
 	header(f, "clusterctl_instance_restarts_total", "counter",
 	    "restarts of the instance, by reason");
 	FOREACH_INSTANCE(a, k, in)
-		fprintf(f, "clusterctl_instance_restarts_total{app=\"%s\","
-		    "instance=\"%d\",reason=\"crash\"} %d\n", a->name, k,
-		    in->restarts);
+		for (s = 0; s < REASON_COUNT; s++)
+			if (s != REASON_START && s != REASON_SCALE)
+				fprintf(f, "clusterctl_instance_restarts_total{"
+				    "app=\"%s\",instance=\"%d\",reason=\"%s\"} "
+				    "%llu\n", a->name, k, inst_reason_name(
+				    (enum inst_reason)s), (unsigned long long)
+				    in->restarts_by[s]);
 #undef EACH
 
 #define EACH_APP(mname, type, help, fmt, ...)				\

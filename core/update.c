@@ -29,12 +29,11 @@ is_changeable(const char *k)
 void
 update_handle(struct req *r)
 {
-	json_t *spec = json_object_get(r->args, "spec"), *targets, *t, *v;
-	json_t *done;
+	json_t *spec = json_object_get(r->args, "spec"), *v, *done;
 	const char *k;
 	struct app *a;
+	struct err e;
 	int64_t maxmem;
-	char err[256];
 	size_t i;
 
 	if (!json_is_object(spec) || json_object_size(spec) == 0) {
@@ -47,21 +46,21 @@ update_handle(struct req *r)
 		    "running app (delete and start it again)", k);
 		return;
 	}
-	if (memlimit_parse(spec, &maxmem, err, sizeof err) != 0) {
-		req_error(r, IPC_E_BAD_REQUEST, "%s", err);
+	if (memlimit_parse(spec, &maxmem, &e) != 0) {
+		req_fail(r, &e);
 		return;
 	}
-	if ((targets = req_targets(r)) == NULL)
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	json_array_foreach(targets, i, t) if (util_json_int(t, "instance",
-	    -1) >= 0) {
-		json_decref(targets);
-		req_error(r, IPC_E_BAD_REQUEST, "set takes apps, not instances");
-		return;
-	}
+	for (i = 0; i < r->targets.n; i++)
+		if (r->targets.v[i].instance >= 0) {
+			req_error(r, IPC_E_BAD_REQUEST, "set takes apps, not "
+			    "instances");
+			return;
+		}
 	done = json_array();
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
+	for (i = 0; i < r->targets.n; i++) {
+		a = target_app(&r->targets.v[i]);
 		json_object_foreach(spec, k, v) {
 			if (json_is_null(v))
 				json_object_del(a->spec, k);
@@ -74,7 +73,6 @@ update_handle(struct req *r)
 		json_array_append_new(done, json_pack("{s:i, s:s, s:i}", "id",
 		    a->id, "name", a->name, "instances", a->ninst));
 	}
-	json_decref(targets);
 	memlimit_update();
 	req_reply(r, json_pack("{s:o}", "apps", done));
 }
