@@ -5,6 +5,7 @@ load helpers
 
 local_teardown() {
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null
+	[ -n "$loader" ] && kill "$loader" 2>/dev/null
 	[ -S "$BATS_TEST_TMPDIR/tmux" ] && tmux -S "$BATS_TEST_TMPDIR/tmux" kill-server 2>/dev/null
 	return 0
 }
@@ -149,6 +150,11 @@ value() {
 	r2=$(value "$m.2" 'clusterctl_instance_restarts_total{app=api,instance=0,reason=crash}')
 	c2=$(value "$m.2" 'clusterctl_instance_cpu_seconds_total{app=api,instance=0}')
 	/usr/bin/python3 -c "import sys; a,b,c,d=map(float,sys.argv[1:]); assert b==a+1 and d>=c, sys.argv" "$r1" "$r2" "$c1" "$c2"
+	# A manual restart counts under its own reason.
+	clusterctl restart api:1
+	scrape "http://127.0.0.1:$port/metrics" "$m.3"
+	[ "$(value "$m.3" 'clusterctl_instance_restarts_total{app=api,instance=1,reason=manual}')" = 1.0 ]
+	[ "$(value "$m.3" 'clusterctl_instance_restarts_total{app=api,instance=0,reason=crash}')" = "$r2" ]
 	# The CLI prints the same text.
 	run clusterctl metrics
 	assert_success
@@ -252,4 +258,44 @@ value() {
 	assert_output --partial "$(pid_of api 1)"
 	run clusterctl monit --once --sort nope
 	assert_failure 2
+}
+
+@test "--max-memory-restart: an instance whose tree grows past the limit is replaced by a reload, reason memory, no request fails" {
+	port=$(free_port)
+	clusterctl start "$FIXTURES/grow_server.py" -i 2 --name web \
+		--max-memory-restart 60M --env PORT="$port" \
+		--env GATE="$BATS_TEST_TMPDIR/grow"
+	run clusterctl describe web --json
+	[ "$(echo "$output" | json_get "d[0]['max_memory_restart']")" = 60M ]
+	p0=$(pid_of web 0)
+	p1=$(pid_of web 1)
+	python3 "$FIXTURES/load.py" "$port" "$BATS_TEST_TMPDIR/load" \
+		"$BATS_TEST_TMPDIR/load.stop" &
+	loader=$!
+	wait_until 20 test -e "$BATS_TEST_TMPDIR/load.started"
+	# web:0 starts a child holding 80 MB: its tree is over the limit.
+	touch "$BATS_TEST_TMPDIR/grow.$p0"
+	wait_until 30 eval '[ "$(pid_of web 0)" != "$p0" ] && [ "$(status_of web 0)" = online ]'
+	new=$(pid_of web 0)
+	echo "$new" >"$BATS_TEST_TMPDIR/load.stop"
+	wait "$loader"
+	loader=
+	[ "$(json_get "d['failed']" <"$BATS_TEST_TMPDIR/load")" = 0 ]
+	[ "$(pid_of web 1)" = "$p1" ]
+	grep -q "web:0 memory .* is over max_memory_restart 60.0M: replacing it" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	grep -q "reload web:0 (memory): old pid $p0 stopped" "$CLUSTERCTL_HOME/daemon.log"
+	run clusterctl list --json
+	[ "$(echo "$output" | json_get "[r['restart_reason'] for r in d if r['instance']==0][0]")" = memory ]
+	run clusterctl metrics
+	assert_output --partial 'clusterctl_instance_restarts_total{app="web",instance="0",reason="memory"} 1'
+	# Changed on the running app: removed, then refused when invalid.
+	clusterctl set web --max-memory-restart 0
+	run clusterctl describe web --json
+	[ "$(echo "$output" | json_get "d[0].get('max_memory_restart')")" = None ]
+	run clusterctl set web --max-memory-restart lots
+	assert_failure 2
+	run clusterctl set web:0 --max-memory-restart 1G
+	assert_failure 2
+	assert_output --partial "set takes apps"
 }
