@@ -243,7 +243,7 @@ complete(int n, char **w, int describe)
 			/* Its value is the next word (bash splits "--a=b"
 			 * into "--a", "=", "b"). */
 			if (opt != NULL && opt->arg != NULL &&
-			    strchr(w[i], '=') == NULL) {
+			    !OPT_OPTIONAL(opt) && strchr(w[i], '=') == NULL) {
 				if (i + 1 < n - 1 && strcmp(w[i + 1], "=") == 0)
 					i++;
 				if (i + 1 == n - 1) {

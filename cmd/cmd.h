@@ -28,6 +28,10 @@
 #define VAL_SIGNAL "@signal"
 #define VAL_TARGET "@target"
 
+/* An option whose value is optional (--watch or --watch=PATHS): its arg
+ * is written "[=NAME]". */
+#define OPT_OPTIONAL(o) ((o)->arg != NULL && (o)->arg[0] == '[')
+
 struct cmd_option {
 	const char *name;     /* long name, without "--" */
 	char short_name;      /* or 0 */
@@ -114,7 +118,15 @@ const char *cmd_home_path(void);
 	{ "max-memory-restart", 0, "SIZE", "replace an instance (through a " \
 	    "reload) when its process tree uses more than SIZE (300M, 1G; " \
 	    "set: 0 removes it); sampled every second (default: no limit)", \
-	    NULL, 0 }
+	    NULL, 0 },							\
+	{ "watch", 0, "[=PATHS]", "reload the app when a file changes under " \
+	    "its working directory, or under PATHS (comma separated); .git, " \
+	    "node_modules and its logs are ignored", VAL_DIR, 0 },	\
+	{ "ignore-watch", 0, "GLOB", "do not watch paths matching GLOB " \
+	    "(e.g. 'uploads/*', '*.log'; repeatable)", NULL, 1 },	\
+	{ "watch-delay", 0, "MS", "reload this long after the last change " \
+	    "(default 1000ms): one save, one reload", NULL, 0 },	\
+	{ "no-watch", 0, NULL, "stop watching (set)", NULL, 0 }
 int cmd_operate_spec(struct cmd_ctx *, json_t *);
 
 /* output.c */

@@ -59,6 +59,7 @@ strv_free(char **v)
 void
 app_free(struct app *a)
 {
+	watch_stop(a);
 	share_close(a, 1);
 	free(a->name);
 	json_decref(a->spec);
@@ -372,7 +373,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
-	if (memlimit_parse(spec, &a->max_memory, e) != 0) {
+	if (memlimit_parse(spec, &a->max_memory, e) != 0 ||
+	    watch_parse(spec, e) != 0) {
 		app_free(a);
 		return -1;
 	}
@@ -608,6 +610,7 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	json_object_set_new(o, "watching", watch_describe(a));
 	json_object_set_new(o, "stdin_messages",
 	    json_boolean(a->stdin_messages));
 	return o;

@@ -238,6 +238,7 @@ struct app {
 	int reloading;		  /* a reload is running */
 	int64_t reload_ms;	  /* how long the last reload took; -1: none */
 	int64_t max_memory;	  /* max_memory_restart in bytes; 0: none */
+	struct watcher *watch;	  /* --watch (core/watch.c), or NULL */
 	uint64_t memory_tried;	  /* uv_now of the last replacement asked */
 	int64_t ready_ms;	  /* the last instance's time to online; -1 */
 
@@ -454,6 +455,12 @@ char *metrics_render(size_t *);
 /* memlimit.c */
 void memlimit_update(void);
 int memlimit_parse(const json_t *, int64_t *, struct err *);
+
+/* watch.c */
+int watch_parse(const json_t *, struct err *);
+void watch_start(struct app *);
+void watch_stop(struct app *);
+json_t *watch_describe(const struct app *);
 
 /* update.c: options changed on a running app */
 void update_handle(struct req *);

@@ -12,7 +12,8 @@
 #include "core.h"
 
 /* The spec fields set may change; null removes one. */
-static const char *changeable[] = { "max_memory_restart" };
+static const char *changeable[] = { "max_memory_restart", "watch",
+	"ignore_watch", "watch_delay" };
 
 static int
 is_changeable(const char *k)
@@ -46,7 +47,8 @@ update_handle(struct req *r)
 		    "running app (delete and start it again)", k);
 		return;
 	}
-	if (memlimit_parse(spec, &maxmem, &e) != 0) {
+	if (memlimit_parse(spec, &maxmem, &e) != 0 ||
+	    watch_parse(spec, &e) != 0) {
 		req_fail(r, &e);
 		return;
 	}
@@ -69,6 +71,10 @@ update_handle(struct req *r)
 		}
 		if (json_object_get(spec, "max_memory_restart") != NULL)
 			a->max_memory = maxmem;
+		if (json_object_get(spec, "watch") != NULL ||
+		    json_object_get(spec, "ignore_watch") != NULL ||
+		    json_object_get(spec, "watch_delay") != NULL)
+			watch_start(a);
 		log_info("%s: options changed", a->name);
 		json_array_append_new(done, json_pack("{s:i, s:s, s:i}", "id",
 		    a->id, "name", a->name, "instances", a->ninst));

@@ -299,3 +299,50 @@ value() {
 	assert_failure 2
 	assert_output --partial "set takes apps"
 }
+
+# reloads_are N: the daemon log has N watch reloads.
+reloads_are() {
+	[ "$(grep -c "changed: reloading" "$CLUSTERCTL_HOME/daemon.log")" = "$1" ]
+}
+
+# replaced_all NAME: every instance of NAME has a pid not in $before.
+replaced_all() {
+	local p
+	for p in $(clusterctl list --json | json_get "' '.join(str(r['pid']) for r in d if r['name']=='$1')"); do
+		case " $before " in *" $p "*) return 1 ;; esac
+	done
+	all_status "$1" online
+}
+
+@test "--watch: one save gives one reload of every instance; ignored paths and the app's own log do not" {
+	mkdir -p app/src app/uploads app/node_modules app/.git
+	cp "$FIXTURES/ticker.sh" app/
+	cd app
+	# The app writes its log inside the watched directory all along.
+	clusterctl start ./ticker.sh -i 2 --name w --watch --ignore-watch 'uploads/*' \
+		--watch-delay 300 -o "$PWD/out.log" --listen-timeout 0
+	wait_until 10 grep -q "w: watching '$PWD'" "$CLUSTERCTL_HOME/daemon.log"
+	before=$(clusterctl list --json | json_get "' '.join(str(r['pid']) for r in d)")
+	# An editor's save: several events on one file.
+	echo a >src/main.sh; echo b >>src/main.sh; mv src/main.sh src/main2.sh
+	wait_until 20 replaced_all w
+	wait_until 10 reloads_are 1
+	grep -q "w: '$PWD/src/main.sh' changed: reloading" "$CLUSTERCTL_HOME/daemon.log"
+	grep -q "reload w:1 (watch): old pid" "$CLUSTERCTL_HOME/daemon.log"
+	# Ignored paths first, then a watched one: the reload names the
+	# watched one, and it is the second and last.
+	touch uploads/photo.jpg node_modules/x.js .git/index
+	before=$(clusterctl list --json | json_get "' '.join(str(r['pid']) for r in d)")
+	mkdir src/lib
+	touch src/lib/new.sh
+	wait_until 20 replaced_all w
+	wait_until 10 reloads_are 2
+	grep -q "w: '$PWD/src/lib' changed: reloading" "$CLUSTERCTL_HOME/daemon.log"
+	! grep -q "uploads\|node_modules\|\.git\|out.log" <(grep "changed: reloading" "$CLUSTERCTL_HOME/daemon.log")
+	run clusterctl list --json
+	[ "$(echo "$output" | json_get "set(r['restart_reason'] for r in d)")" = "{'watch'}" ]
+	# Off on the running app: a change does nothing more.
+	clusterctl set w --no-watch
+	run clusterctl describe w --json
+	[ "$(echo "$output" | json_get "d[0]['watching']")" = None ]
+}
