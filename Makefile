@@ -83,7 +83,8 @@ $(BUILD)/examples/server: examples/c/server.c
 
 # Unit tests link the module they test (ipc, and the parts of core that
 # need no loop: backoff arithmetic, the /proc reader).
-UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o
+UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
+	$(BUILD)/core/cron.o
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"

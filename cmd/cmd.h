@@ -126,7 +126,10 @@ const char *cmd_home_path(void);
 	    "(e.g. 'uploads/*', '*.log'; repeatable)", NULL, 1 },	\
 	{ "watch-delay", 0, "MS", "reload this long after the last change " \
 	    "(default 1000ms): one save, one reload", NULL, 0 },	\
-	{ "no-watch", 0, NULL, "stop watching (set)", NULL, 0 }
+	{ "no-watch", 0, NULL, "stop watching (set)", NULL, 0 },	\
+	{ "cron-restart", 0, "EXPR", "reload the app at each match of a cron " \
+	    "expression ('0 3 * * *', '@hourly'; local time), and start it " \
+	    "again if it had exited (set: 'none' removes it)", NULL, 0 }
 int cmd_operate_spec(struct cmd_ctx *, json_t *);
 
 /* output.c */

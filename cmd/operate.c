@@ -54,5 +54,8 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 			    "--watch-delay (say 500, 500ms, 2s)", v);
 		json_object_set_new(spec, "watch_delay", json_integer(n));
 	}
+	if ((v = cmd_opt(ctx, "cron-restart")) != NULL)
+		json_object_set_new(spec, "cron_restart", *v == '\0' ||
+		    strcmp(v, "none") == 0 ? json_null() : json_string(v));
 	return 0;
 }

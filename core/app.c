@@ -60,6 +60,7 @@ void
 app_free(struct app *a)
 {
 	watch_stop(a);
+	schedule_stop(a);
 	share_close(a, 1);
 	free(a->name);
 	json_decref(a->spec);
@@ -374,7 +375,7 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
 	if (memlimit_parse(spec, &a->max_memory, e) != 0 ||
-	    watch_parse(spec, e) != 0) {
+	    watch_parse(spec, e) != 0 || schedule_parse(spec, e) != 0) {
 		app_free(a);
 		return -1;
 	}
@@ -611,6 +612,8 @@ app_describe_json(const struct app *a)
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
 	json_object_set_new(o, "watching", watch_describe(a));
+	json_object_set_new(o, "cron_next", schedule_next(a) >= 0 ?
+	    json_integer(schedule_next(a)) : json_null());
 	json_object_set_new(o, "stdin_messages",
 	    json_boolean(a->stdin_messages));
 	return o;

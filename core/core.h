@@ -173,6 +173,7 @@ struct instance {
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
 	uint64_t cpu_when;
 	uint64_t restarts_by[REASON_COUNT]; /* for metrics: never reset */
+	int stopped_by_exit; /* stopped: its program exited, not restarted */
 	uint64_t cpu_base;  /* cpu ticks of its earlier processes */
 	uint64_t cpu_seen;  /* the current process's, when last sampled */
 	int64_t ready_ms;   /* how long its process took to be online */
@@ -239,6 +240,7 @@ struct app {
 	int64_t reload_ms;	  /* how long the last reload took; -1: none */
 	int64_t max_memory;	  /* max_memory_restart in bytes; 0: none */
 	struct watcher *watch;	  /* --watch (core/watch.c), or NULL */
+	struct cronjob *cron;	  /* --cron-restart (core/schedule.c) */
 	uint64_t memory_tried;	  /* uv_now of the last replacement asked */
 	int64_t ready_ms;	  /* the last instance's time to online; -1 */
 
@@ -461,6 +463,12 @@ int watch_parse(const json_t *, struct err *);
 void watch_start(struct app *);
 void watch_stop(struct app *);
 json_t *watch_describe(const struct app *);
+
+/* schedule.c */
+int schedule_parse(const json_t *, struct err *);
+void schedule_start(struct app *);
+void schedule_stop(struct app *);
+int64_t schedule_next(const struct app *);
 
 /* update.c: options changed on a running app */
 void update_handle(struct req *);

@@ -467,6 +467,7 @@ inst_spawn(struct instance *in)
 	in->started_wall = daemon_now_wall();
 	in->cpu_base += in->cpu_seen;
 	in->cpu_seen = 0;
+	in->stopped_by_exit = 0;
 	in->ready_ms = -1;
 	in->reason = in->next_reason;
 	in->reason_wall = in->started_wall;
@@ -625,6 +626,7 @@ exited_on_own(struct instance *in)
 		log_info("%s:%d %s after %lld ms; not restarted (%s)", a->name,
 		    in->index, how, (long long)uptime,
 		    a->autorestart ? "a stop exit code" : "autorestart is off");
+		in->stopped_by_exit = 1;
 		set_state(in, ST_STOPPED);
 		return;
 	}

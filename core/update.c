@@ -13,7 +13,7 @@
 
 /* The spec fields set may change; null removes one. */
 static const char *changeable[] = { "max_memory_restart", "watch",
-	"ignore_watch", "watch_delay" };
+	"ignore_watch", "watch_delay", "cron_restart" };
 
 static int
 is_changeable(const char *k)
@@ -48,7 +48,7 @@ update_handle(struct req *r)
 		return;
 	}
 	if (memlimit_parse(spec, &maxmem, &e) != 0 ||
-	    watch_parse(spec, &e) != 0) {
+	    watch_parse(spec, &e) != 0 || schedule_parse(spec, &e) != 0) {
 		req_fail(r, &e);
 		return;
 	}
@@ -75,6 +75,8 @@ update_handle(struct req *r)
 		    json_object_get(spec, "ignore_watch") != NULL ||
 		    json_object_get(spec, "watch_delay") != NULL)
 			watch_start(a);
+		if (json_object_get(spec, "cron_restart") != NULL)
+			schedule_start(a);
 		log_info("%s: options changed", a->name);
 		json_array_append_new(done, json_pack("{s:i, s:s, s:i}", "id",
 		    a->id, "name", a->name, "instances", a->ninst));

@@ -346,3 +346,48 @@ replaced_all() {
 	run clusterctl describe w --json
 	[ "$(echo "$output" | json_get "d[0]['watching']")" = None ]
 }
+
+# ran_times N: the batch job ran N times.
+ran_times() {
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/batch.out")" = "$1" ]
+}
+
+@test "--cron-restart: at a match the app is reloaded, a batch job that exited runs again; describe shows the next run" {
+	# A test clock: the daemon's time is 2.5 s before a minute whose
+	# hour and minute the rule names.
+	read -r off rule <<<"$(python3 -c '
+import time
+now = time.time(); target = (int(now) // 60 + 5) * 60
+t = time.localtime(target)
+print(int((target - 2.5 - now) * 1000), "%d %d * * *" % (t.tm_min, t.tm_hour))')"
+	export CLUSTERCTL_TEST_CLOCK_OFFSET_MS=$off
+	clusterctl start "$FIXTURES/batch.sh" --name batch --no-autorestart \
+		--cron-restart "$rule" --listen-timeout 0 -- "$BATS_TEST_TMPDIR/batch.out"
+	clusterctl start "$FIXTURES/ticker.sh" -i 2 --name tk --cron-restart "$rule" \
+		--listen-timeout 0
+	wait_until 10 ran_times 1
+	before=$(clusterctl list --json | json_get "' '.join(str(r['pid']) for r in d if r['name']=='tk')")
+	run clusterctl describe tk
+	assert_output --partial "cron restart   $rule, next "
+	run clusterctl describe tk --json
+	[ "$(echo "$output" | json_get "d[0]['cron_restart']")" = "$rule" ]
+	[ "$(echo "$output" | json_get "type(d[0]['cron_next']).__name__")" = int ]
+	wait_until 20 ran_times 2
+	wait_until 20 replaced_all tk
+	grep -qF "tk: cron '$rule': reloading 2 instances" "$CLUSTERCTL_HOME/daemon.log"
+	grep -qF "batch: cron '$rule': reloading 0 instances, starting 1 that had exited" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	run clusterctl list --json
+	[ "$(echo "$output" | json_get "sorted(set(r['restart_reason'] for r in d if r['name']=='tk'))")" = "['cron']" ]
+	run clusterctl metrics
+	assert_output --partial 'clusterctl_instance_restarts_total{app="tk",instance="1",reason="cron"} 1'
+	# Refused when invalid, removable on the running app.
+	run clusterctl start "$FIXTURES/ticker.sh" --name bad --cron-restart '61 * * * *'
+	assert_failure 2
+	assert_output --partial "bad minute field '61'"
+	run clusterctl set tk --cron-restart '* * * *'
+	assert_failure 2
+	clusterctl set tk --cron-restart none
+	run clusterctl describe tk --json
+	[ "$(echo "$output" | json_get "d[0]['cron_next']")" = None ]
+}
