@@ -421,6 +421,11 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
+	/* Its triggers, from its spec (the state file restores apps here
+	 * too): memory limit, watched paths, schedule. */
+	memlimit_update();
+	watch_start(a);
+	schedule_start(a);
 	*out = a;
 	return 0;
 }

@@ -281,10 +281,7 @@ h_start(struct req *r)
 	}
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
 	    a->exec_path);
-	memlimit_update();
 	app_start(a);
-	watch_start(a);
-	schedule_start(a);
 	r->targets.v = calloc(1, sizeof *r->targets.v);
 	if (r->targets.v == NULL) {
 		req_error(r, IPC_E_INTERNAL, "out of memory");
