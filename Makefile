@@ -82,9 +82,10 @@ $(BUILD)/examples/server: examples/c/server.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
 
 # Unit tests link the module they test (ipc, and the parts of core that
-# need no loop: backoff arithmetic, the /proc reader).
+# need no loop: backoff arithmetic, the /proc reader, the state table,
+# cron expressions).
 UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
-	$(BUILD)/core/cron.o
+	$(BUILD)/core/fsm.o $(BUILD)/core/cron.o
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"

@@ -48,7 +48,7 @@ signal_one(struct instance *in, void *arg, json_t *done, json_t *skipped)
 		return;
 	}
 	json_object_set_new(o, "status",
-	    json_string(inst_state_name(in->state)));
+	    json_string(inst_status_name(in)));
 	json_object_set_new(o, "reason", json_string(r == -ESRCH ?
 	    "not running" : strerror(-r)));
 	json_array_append_new(skipped, o);
@@ -121,7 +121,7 @@ send_one(struct instance *in, void *arg, json_t *done, json_t *skipped)
 		return;
 	}
 	json_object_set_new(o, "status",
-	    json_string(inst_state_name(in->state)));
+	    json_string(inst_status_name(in)));
 	json_object_set_new(o, "reason", json_string(why));
 	json_array_append_new(skipped, o);
 }

@@ -111,7 +111,7 @@ tick(uv_timer_t *t)
 			continue;
 		for (k = 0; k < a->ninst; k++) {
 			in = a->inst[k];
-			if (in->state != ST_ONLINE || !in->running ||
+			if (inst_status(in) != ST_ONLINE || !in->running ||
 			    in->exited)
 				continue;
 			m[n].sid = in->pid;

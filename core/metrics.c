@@ -95,7 +95,7 @@ struct sample {
 char *
 metrics_render(size_t *lenp)
 {
-	static const enum inst_state states[] = { ST_LAUNCHING, ST_ONLINE,
+	static const enum inst_status states[] = { ST_LAUNCHING, ST_ONLINE,
 		ST_STOPPING, ST_STOPPED, ST_WAITING, ST_ERRORED };
 	double hz = (double)sysconf(_SC_CLK_TCK);
 	uint64_t now = uv_now(loop);
@@ -131,14 +131,14 @@ metrics_render(size_t *lenp)
 		}							\
 	} while (0)
 	EACH("clusterctl_instance_up", "gauge",
-	    "1 when the instance is online", "%d", in->state == ST_ONLINE);
+	    "1 when the instance is online", "%d", inst_status(in) == ST_ONLINE);
 	header(f, "clusterctl_instance_status", "gauge",
 	    "1 for the instance's state (as list shows it), 0 for the others");
 	FOREACH_INSTANCE(a, k, in)
 		for (s = 0; s < sizeof states / sizeof states[0]; s++)
 			fprintf(f, "clusterctl_instance_status{app=\"%s\","
 			    "instance=\"%d\",status=\"%s\"} %d\n", a->name, k,
-			    inst_state_name(states[s]), in->state == states[s]);
+			    fsm_status_name(states[s]), inst_status(in) == states[s]);
 	EACH("clusterctl_instance_cpu_seconds_total", "counter",
 	    "CPU time (user and system) of the instance's processes, all "
 	    "restarts included", "%.2f", (double)smp[i].cpu / hz);
@@ -177,7 +177,7 @@ metrics_render(size_t *lenp)
 	    "instances online now");
 	TAILQ_FOREACH(a, &apps, entry) {
 		for (k = 0, online = 0; k < a->ninst; k++)
-			online += a->inst[k]->state == ST_ONLINE;
+			online += inst_status(a->inst[k]) == ST_ONLINE;
 		fprintf(f, "clusterctl_app_instances_online{app=\"%s\"} %d\n",
 		    a->name, online);
 	}

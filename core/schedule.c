@@ -96,10 +96,10 @@ run(struct app *a, const char *expr)
 	}
 	for (k = 0; k < a->ninst; k++) {
 		in = a->inst[k];
-		if (in->state == ST_STOPPED && in->stopped_by_exit) {
+		if (inst_status(in) == ST_STOPPED && in->stopped_by_exit) {
 			inst_start(in, REASON_CRON);
 			started++;
-		} else if (in->state != ST_STOPPED && in->state != ST_STOPPING)
+		} else if (inst_status(in) != ST_STOPPED && inst_status(in) != ST_STOPPING)
 			json_array_append_new(targets, json_sprintf("%s:%d",
 			    a->name, k));
 	}
