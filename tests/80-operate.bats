@@ -18,13 +18,13 @@ tm() {
 # monit_start: clusterctl monit in an 80x24 tmux pane; its exit status is
 # printed as EXIT=N when it ends.
 monit_start() {
-	tm new-session -d -x 80 -y 24 -s t \
+	tm new-session -d -x 80 -y 24 -s "${SES:-t}" \
 		"$CLUSTERCTL_BIN monit $*; echo EXIT=\$?; sleep 60"
 }
 
 # screen_has TEXT: the pane shows TEXT now.
 screen_has() {
-	tm capture-pane -p -t t | grep -qF -- "$1"
+	tm capture-pane -p -t "${SES:-t}" | grep -qF -- "$1"
 }
 
 # lines_in FILE PATTERN N: FILE has N lines matching PATTERN.
@@ -236,13 +236,13 @@ value() {
 	tm send-keys -t t C-c
 	wait_until 10 screen_has "EXIT=130"
 	[ "$(tm display -p -t t '#{alternate_on}')" = 0 ]
-	tm kill-server
+	SES=t2
 	monit_start
 	wait_until 10 screen_has "api:0"
 	clusterctl kill
 	wait_until 10 screen_has "EXIT=4"
 	screen_has "clusterctl: the daemon went away"
-	[ "$(tm display -p -t t '#{alternate_on}')" = 0 ]
+	[ "$(tm display -p -t t2 '#{alternate_on}')" = 0 ]
 }
 
 @test "monit refuses without a terminal; --once prints one frame" {
