@@ -189,32 +189,39 @@ metrics_render(size_t *lenp)
 	    "%.3f", a->ready_ms >= 0 ? (double)a->ready_ms / 1000.0 : -1.0);
 #undef EACH_APP
 
-	header(f, "clusterctl_daemon_memory_bytes", "gauge",
-	    "the daemon's resident memory");
-	fprintf(f, "clusterctl_daemon_memory_bytes %lld\n",
-	    (long long)self_rss());
-	header(f, "clusterctl_daemon_open_fds", "gauge",
-	    "the daemon's open file descriptors");
-	fprintf(f, "clusterctl_daemon_open_fds %d\n", self_fds());
-	header(f, "clusterctl_daemon_clients", "gauge",
-	    "CLI connections open now");
-	fprintf(f, "clusterctl_daemon_clients %d\n", server_nclients());
-	header(f, "clusterctl_log_written_bytes_total", "counter",
-	    "bytes written to log files");
-	fprintf(f, "clusterctl_log_written_bytes_total %llu\n",
-	    (unsigned long long)logs_stats.bytes_written);
-	header(f, "clusterctl_log_written_lines_total", "counter",
-	    "lines captured from apps and written");
-	fprintf(f, "clusterctl_log_written_lines_total %llu\n",
-	    (unsigned long long)logs_stats.lines_written);
-	header(f, "clusterctl_log_dropped_bytes_total", "counter",
-	    "bytes of log lines lost (a write error, no memory)");
-	fprintf(f, "clusterctl_log_dropped_bytes_total %llu\n",
-	    (unsigned long long)logs_stats.bytes_dropped);
-	header(f, "clusterctl_log_dropped_lines_total", "counter",
-	    "log lines lost");
-	fprintf(f, "clusterctl_log_dropped_lines_total %llu\n",
-	    (unsigned long long)logs_stats.lines_dropped);
+	{
+		const struct {
+			const char *name, *type, *help;
+			unsigned long long v;
+		} daemon[] = {
+			{ "clusterctl_daemon_memory_bytes", "gauge",
+			    "the daemon's resident memory",
+			    (unsigned long long)self_rss() },
+			{ "clusterctl_daemon_open_fds", "gauge",
+			    "the daemon's open file descriptors",
+			    (unsigned long long)self_fds() },
+			{ "clusterctl_daemon_clients", "gauge",
+			    "CLI connections open now",
+			    (unsigned long long)server_nclients() },
+			{ "clusterctl_log_written_bytes_total", "counter",
+			    "bytes written to log files",
+			    logs_stats.bytes_written },
+			{ "clusterctl_log_written_lines_total", "counter",
+			    "lines captured from apps and written",
+			    logs_stats.lines_written },
+			{ "clusterctl_log_dropped_bytes_total", "counter",
+			    "bytes of log lines lost (a write error, no memory)",
+			    logs_stats.bytes_dropped },
+			{ "clusterctl_log_dropped_lines_total", "counter",
+			    "log lines lost", logs_stats.lines_dropped },
+		};
+
+		for (s = 0; s < sizeof daemon / sizeof daemon[0]; s++) {
+			header(f, daemon[s].name, daemon[s].type,
+			    daemon[s].help);
+			fprintf(f, "%s %llu\n", daemon[s].name, daemon[s].v);
+		}
+	}
 	free(smp);
 	if (fclose(f) != 0) {
 		free(buf);
