@@ -84,7 +84,7 @@ static const struct cmd_option options[] = {
 	OPERATE_OPTIONS,
 	{ "metrics", 0, "ADDR", "also serve the daemon's Prometheus metrics "
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
-	    "metrics')", NULL, 0 },
+	    "metrics'; default: off)", NULL, 0 },
 	{ "stdin-messages", 0, NULL, "send writes messages to the instances' "
 	    "stdin, one line each (Node apps get them on their IPC channel "
 	    "without this)", NULL, 0 },

@@ -123,13 +123,15 @@ const char *cmd_home_path(void);
 	    "its working directory, or under PATHS (comma separated); .git, " \
 	    "node_modules and its logs are ignored", VAL_DIR, 0 },	\
 	{ "ignore-watch", 0, "GLOB", "do not watch paths matching GLOB " \
-	    "(e.g. 'uploads/*', '*.log'; repeatable)", NULL, 1 },	\
+	    "(e.g. 'uploads/*', '*.log'; repeatable; default: none besides " \
+	    ".git, node_modules and the app's logs)", NULL, 1 },	\
 	{ "watch-delay", 0, "MS", "reload this long after the last change " \
 	    "(default 1000ms): one save, one reload", NULL, 0 },	\
 	{ "no-watch", 0, NULL, "stop watching (set)", NULL, 0 },	\
 	{ "cron-restart", 0, "EXPR", "reload the app at each match of a cron " \
 	    "expression ('0 3 * * *', '@hourly'; local time), and start it " \
-	    "again if it had exited (set: 'none' removes it)", NULL, 0 }
+	    "again if it had exited (set: 'none' removes it; default: none)", \
+	    NULL, 0 }
 int cmd_operate_spec(struct cmd_ctx *, json_t *);
 
 /* output.c */
