@@ -176,7 +176,7 @@ server_self_request(const char *cmd, json_t *args)
 	}
 	r->internal = 1;
 	r->args = args != NULL ? args : json_object();
-	handle_request(r);
+	handle(r);
 }
 
 /*
