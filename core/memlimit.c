@@ -107,7 +107,8 @@ tick(uv_timer_t *t)
 	n = 0;
 	TAILQ_FOREACH(a, &apps, entry) {
 		if (a->max_memory <= 0 || a->reloading || a->deleting ||
-		    uv_now(loop) < a->memory_tried + RETRY_MS)
+		    (a->memory_tried != 0 &&
+		    uv_now(loop) < a->memory_tried + RETRY_MS))
 			continue;
 		for (k = 0; k < a->ninst; k++) {
 			in = a->inst[k];
