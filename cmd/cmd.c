@@ -21,6 +21,7 @@ extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
 extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
     cmd_metrics_entry, cmd_monit_entry, cmd_set_entry;
+extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -41,6 +42,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,
 	&cmd_wait_entry,
+	&cmd_save_entry,
+	&cmd_resurrect_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
 	&cmd_version_entry,

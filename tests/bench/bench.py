@@ -46,14 +46,14 @@ CONFIGS = {
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12],
+                                       12, 13, 14],
                  monit_s=60, scrape_sizes=[100, 1000], scrape_runs=20,
                  mem_reps=3, tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12],
+                                       12, 13, 14],
                   monit_s=5, scrape_sizes=[100], scrape_runs=5, mem_reps=1,
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
@@ -1114,12 +1114,12 @@ def tmux_kill(sock):
     subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
 
 
-def w10_monit():
+def w12_monit():
     """Daemon CPU while monit runs for monit_s seconds in an 80x24
     terminal (tmux), 10 apps running (pm2: pm2 monit)."""
     cpu, ui = {}, {}
     if not shutil.which("tmux"):
-        record(10, "daemon CPU while monit runs", "ms CPU/min", "—",
+        record(12, "daemon CPU while monit runs", "ms CPU/min", "—",
                {n: "n/a: no tmux" for n in CFG["tools"]})
         return
     for name in CFG["tools"]:
@@ -1129,7 +1129,7 @@ def w10_monit():
         if name == "clusterctl" and not FEATURES["monit"]:
             cpu[name] = ui[name] = na_feature("monit")
             continue
-        t = fresh(name, "w10")
+        t = fresh(name, "w12")
         sock = os.path.join(t.home, "tmux.sock")
         try:
             pid = t.up()
@@ -1149,9 +1149,9 @@ def w10_monit():
         finally:
             tmux_kill(sock)
             t.kill()
-    record(10, "daemon CPU while monit runs %d s, 10 apps" % CFG["monit_s"],
+    record(12, "daemon CPU while monit runs %d s, 10 apps" % CFG["monit_s"],
            "ms CPU/min", "— (pm2 monit burns a CPU: pm2 #2793)", cpu)
-    record(10, "… the monit process's own CPU", "ms CPU/min", "—", ui)
+    record(12, "… the monit process's own CPU", "ms CPU/min", "—", ui)
 
 
 def http_get_ms(port, path="/metrics"):
@@ -1165,7 +1165,7 @@ def http_get_ms(port, path="/metrics"):
     return (time.perf_counter() - t0) * 1000
 
 
-def w11_scrape():
+def w13_scrape():
     """A metrics scrape with N instances: GET /metrics (pm2's exporters
     run `pm2 jlist`'s round trip on every scrape)."""
     res = {n: {} for n in CFG["scrape_sizes"]}
@@ -1178,7 +1178,7 @@ def w11_scrape():
             for n in res:
                 res[n][name] = na_feature("metrics")
             continue
-        t = fresh(name, "w11")
+        t = fresh(name, "w13")
         try:
             pid = t.up()
             port = free_port()
@@ -1203,11 +1203,11 @@ def w11_scrape():
         finally:
             t.kill()
     for n in CFG["scrape_sizes"]:
-        record(11, "metrics scrape, %d instances (pm2: `jlist`)" % n, "ms",
+        record(13, "metrics scrape, %d instances (pm2: `jlist`)" % n, "ms",
                "well under 1 ms per 100 instances", res[n])
 
 
-def w12_memory_limit():
+def w14_memory_limit():
     """--max-memory-restart: from an instance crossing its limit to its
     replacement online (pm2 checks every 30 s)."""
     res = {}
@@ -1221,7 +1221,7 @@ def w12_memory_limit():
             continue
         res[name] = []
         for rep in range(CFG["mem_reps"]):
-            t = fresh(name, "w12")
+            t = fresh(name, "w14")
             gate = os.path.join(t.home, "grow")
             try:
                 t.up()
@@ -1254,7 +1254,7 @@ def w12_memory_limit():
                     res[name].append(time.monotonic() - over)
             finally:
                 t.kill()
-    record(12, "memory limit: over the limit to replacement online", "s",
+    record(14, "memory limit: over the limit to replacement online", "s",
            "≈ 1 s (pm2 ≈ 30 s)", res)
 
 
@@ -1291,10 +1291,79 @@ plot '%s' using (sqrt($3*1)):1:(1<$3?1:$3):(1<$3?$3:1):($1-0.35):($1+0.35):yticl
     return p.returncode == 0
 
 
+def all_online(t, n, exclude=()):
+    """The tool lists n apps, every one online with a pid not in exclude."""
+    try:
+        st = t.list()
+    except (RuntimeError, subprocess.SubprocessError, ValueError):
+        return False
+    return len(st) == n and all(s == "online" and p and p not in exclude
+                                for _, s, p in st)
+
+
+def w10_resurrect():
+    """State: `resurrect` of N saved apps until all online (pm2 resurrect)."""
+    n = CFG["apps"]
+    res = {}
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w10")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            t.run("save")
+            t.kill()
+            t0 = time.perf_counter()
+            t.run("resurrect")
+            if not wait_for(lambda: all_online(t, n), 60, 0.01):
+                raise RuntimeError("%s: resurrect left apps offline" % name)
+            res.setdefault(name, []).append(time.perf_counter() - t0)
+            t.kill()
+    record(10, "`resurrect` of %d saved apps until all online" % n, "s",
+           "< pm2", res)
+
+
+def w11_sigkill():
+    """State: SIGKILL of the daemon until every app is online again (pm2:
+    its apps are orphaned and its next daemon lists none)."""
+    n = CFG["apps"]
+    res = {}
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w11")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            old = {p for _, _, p in t.list()}
+            t0 = time.perf_counter()
+            os.kill(t.daemon_pid(), signal.SIGKILL)
+            # No command but list, which (pm2) starts a daemon if none.
+            if wait_for(lambda: all_online(t, n, old), 10, 0.01):
+                res.setdefault(name, []).append(time.perf_counter() - t0)
+            elif name == "pm2":
+                res[name] = "never: its next daemon lists %d apps" % len(
+                    t.list())
+            else:
+                raise RuntimeError("clusterctl: apps not back after 10 s")
+            t.kill()
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    record(11, "SIGKILL of the daemon until %d apps online again" % n, "s",
+           "< 2 s, no command (pm2: never)", res)
+
+
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
-             9: w9_idle, 10: w10_monit, 11: w11_scrape,
-             12: w12_memory_limit}
+             9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
+             12: w12_monit, 13: w13_scrape, 14: w14_memory_limit}
 
 CFG = CONFIGS.get(MODE)
 
