@@ -353,13 +353,13 @@ ran_times() {
 }
 
 @test "--cron-restart: at a match the app is reloaded, a batch job that exited runs again; describe shows the next run" {
-	# A test clock: the daemon's time is 2.5 s before a minute whose
+	# A test clock: the daemon's time is 6 s before a minute whose
 	# hour and minute the rule names.
 	read -r off rule <<<"$(python3 -c '
 import time
 now = time.time(); target = (int(now) // 60 + 5) * 60
 t = time.localtime(target)
-print(int((target - 2.5 - now) * 1000), "%d %d * * *" % (t.tm_min, t.tm_hour))')"
+print(int((target - 6 - now) * 1000), "%d %d * * *" % (t.tm_min, t.tm_hour))')"
 	export CLUSTERCTL_TEST_CLOCK_OFFSET_MS=$off
 	clusterctl start "$FIXTURES/batch.sh" --name batch --no-autorestart \
 		--cron-restart "$rule" --listen-timeout 0 -- "$BATS_TEST_TMPDIR/batch.out"
