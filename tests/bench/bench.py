@@ -46,14 +46,14 @@ CONFIGS = {
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12, 13, 14],
+                                       12, 13, 14, 15],
                  monit_s=60, scrape_sizes=[100, 1000], scrape_runs=20,
                  mem_reps=3, tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12, 13, 14],
+                                       12, 13, 14, 15],
                   monit_s=5, scrape_sizes=[100], scrape_runs=5, mem_reps=1,
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
@@ -989,18 +989,35 @@ def w7_throughput():
 
 
 def w8_logs():
-    """N lines to stdout: time until all are in the log file, against the
-    app writing straight to a file; lines lost; daemon peak RSS."""
+    """N lines to stdout, one write(2) each: time until all are in the log
+    file, against the app writing straight to a file; lines lost; daemon
+    peak RSS."""
+    log_flood(8, [sys.executable, os.path.join(APPS, "logflood.py")],
+              ["--interpreter", "python3"], "the app",
+              "≤ 1.2 (pm2 ≈ 1.55)")
+
+
+def w12_logs_block():
+    """N lines to stdout through a block-buffered writer (awk): the bulk
+    capture path, against awk writing straight to a file."""
+    log_flood(12, [os.path.join(APPS, "logblock.sh")],
+              ["--interpreter", "sh"], "awk", "≤ 1.1")
+
+
+def log_flood(workload, argv, pm2_args, direct_name, goal):
+    """Run argv (BENCH_LINES 64-byte numbered lines to stdout) under each
+    tool with -o FILE and record the time until all lines are in the file,
+    against argv writing straight to a file (the "node" column, named
+    direct_name in the figure)."""
     n = CFG["log_lines"]
     size = 64 * n
-    app = os.path.join(APPS, "logflood.py")
     secs, lost, peak, direct = {}, {}, {}, []
     for rep in range(CFG["log_reps"]):
         # The same app writing straight to a file, for the ratio.
         out = os.path.join(TMP, "direct.log")
         with open(out, "wb") as f:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, app], stdout=f, check=True,
+            subprocess.run(argv, stdout=f, check=True,
                            env=dict(os.environ, BENCH_LINES=str(n)))
             direct.append(time.perf_counter() - t0)
         os.unlink(out)
@@ -1009,7 +1026,7 @@ def w8_logs():
                 continue
             if name == "clusterctl" and not FEATURES["out_file"]:
                 continue
-            t = fresh(name, "w8")
+            t = fresh(name, "w%d" % workload)
             t.env["BENCH_LINES"] = str(n)
             out = os.path.join(t.home, "flood.log")
             try:
@@ -1022,11 +1039,12 @@ def w8_logs():
                     if FEATURES["log_max_size"]:
                         norot = ["--log-max-size", "0" if
                                  FEATURES["log_max_size_0"] else "1024M"]
-                    t.run("start", app, "--name", "flood", "--no-autorestart",
-                          "-o", out, "-e", "/dev/null", "--no-wait", *norot)
+                    t.run("start", argv[-1], "--name", "flood",
+                          "--no-autorestart", "-o", out, "-e", "/dev/null",
+                          "--no-wait", *norot)
                 else:
-                    t.run("start", app, "--name", "flood", "--no-autorestart",
-                          "--interpreter", "python3", "-o", out,
+                    t.run("start", argv[-1], "--name", "flood",
+                          "--no-autorestart", *pm2_args, "-o", out,
                           "-e", "/dev/null")
                 last, last_t = -1, time.perf_counter()
                 while True:
@@ -1062,12 +1080,16 @@ def w8_logs():
         if not FEATURES["out_file"]:
             d["clusterctl"] = na_feature("--out-file")
     secs["node"] = direct
-    record(8, "{:,} log lines until all are in the file (node column: "
-           "the app writing straight to a file)".format(n), "s", "—", secs)
-    record(8, "… that time / the app writing straight to the file", "×",
-           "≤ 1.2 (pm2 ≈ 1.55)", ratio)
-    record(8, "… lines lost", "lines", "0", lost)
-    record(8, "… daemon peak RSS during the flood", "MB", "< 10 MB", peak)
+    record(workload, "{:,} log lines until all are in the file (node column: "
+           "{} writing straight to a file)".format(n, direct_name),
+           "s", "—", secs)
+    record(workload, "… that time / the app writing straight to the file",
+           "×", goal, ratio)
+    record(workload, "… lines lost", "lines", "0", lost)
+    record(workload, "… daemon peak RSS during the flood", "MB", "< 10 MB",
+           peak)
+
+
 
 
 def w9_idle():
@@ -1114,12 +1136,12 @@ def tmux_kill(sock):
     subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
 
 
-def w12_monit():
+def w13_monit():
     """Daemon CPU while monit runs for monit_s seconds in an 80x24
     terminal (tmux), 10 apps running (pm2: pm2 monit)."""
     cpu, ui = {}, {}
     if not shutil.which("tmux"):
-        record(12, "daemon CPU while monit runs", "ms CPU/min", "—",
+        record(13, "daemon CPU while monit runs", "ms CPU/min", "—",
                {n: "n/a: no tmux" for n in CFG["tools"]})
         return
     for name in CFG["tools"]:
@@ -1129,7 +1151,7 @@ def w12_monit():
         if name == "clusterctl" and not FEATURES["monit"]:
             cpu[name] = ui[name] = na_feature("monit")
             continue
-        t = fresh(name, "w12")
+        t = fresh(name, "w13")
         sock = os.path.join(t.home, "tmux.sock")
         try:
             pid = t.up()
@@ -1149,9 +1171,9 @@ def w12_monit():
         finally:
             tmux_kill(sock)
             t.kill()
-    record(12, "daemon CPU while monit runs %d s, 10 apps" % CFG["monit_s"],
+    record(13, "daemon CPU while monit runs %d s, 10 apps" % CFG["monit_s"],
            "ms CPU/min", "— (pm2 monit burns a CPU: pm2 #2793)", cpu)
-    record(12, "… the monit process's own CPU", "ms CPU/min", "—", ui)
+    record(13, "… the monit process's own CPU", "ms CPU/min", "—", ui)
 
 
 def http_get_ms(port, path="/metrics"):
@@ -1165,7 +1187,7 @@ def http_get_ms(port, path="/metrics"):
     return (time.perf_counter() - t0) * 1000
 
 
-def w13_scrape():
+def w14_scrape():
     """A metrics scrape with N instances: GET /metrics (pm2's exporters
     run `pm2 jlist`'s round trip on every scrape)."""
     res = {n: {} for n in CFG["scrape_sizes"]}
@@ -1178,7 +1200,7 @@ def w13_scrape():
             for n in res:
                 res[n][name] = na_feature("metrics")
             continue
-        t = fresh(name, "w13")
+        t = fresh(name, "w14")
         try:
             pid = t.up()
             port = free_port()
@@ -1203,11 +1225,11 @@ def w13_scrape():
         finally:
             t.kill()
     for n in CFG["scrape_sizes"]:
-        record(13, "metrics scrape, %d instances (pm2: `jlist`)" % n, "ms",
+        record(14, "metrics scrape, %d instances (pm2: `jlist`)" % n, "ms",
                "well under 1 ms per 100 instances", res[n])
 
 
-def w14_memory_limit():
+def w15_memory_limit():
     """--max-memory-restart: from an instance crossing its limit to its
     replacement online (pm2 checks every 30 s)."""
     res = {}
@@ -1221,7 +1243,7 @@ def w14_memory_limit():
             continue
         res[name] = []
         for rep in range(CFG["mem_reps"]):
-            t = fresh(name, "w14")
+            t = fresh(name, "w15")
             gate = os.path.join(t.home, "grow")
             try:
                 t.up()
@@ -1254,7 +1276,7 @@ def w14_memory_limit():
                     res[name].append(time.monotonic() - over)
             finally:
                 t.kill()
-    record(14, "memory limit: over the limit to replacement online", "s",
+    record(15, "memory limit: over the limit to replacement online", "s",
            "≈ 1 s (pm2 ≈ 30 s)", res)
 
 
@@ -1363,7 +1385,8 @@ def w11_sigkill():
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
-             12: w12_monit, 13: w13_scrape, 14: w14_memory_limit}
+             12: w12_logs_block, 13: w13_monit, 14: w14_scrape,
+             15: w15_memory_limit}
 
 CFG = CONFIGS.get(MODE)
 
