@@ -42,6 +42,7 @@ struct watcher {
 	size_t ndirs, dircap;
 	uv_timer_t timer;
 	char *changed;	/* the first path changed since the last reload */
+	uint64_t first;	/* uv_now of that change */
 	int nhandles;	/* the timer and each directory's handle */
 	int closing;
 	int warned;	/* the inotify limit was reported */
@@ -133,19 +134,27 @@ static int
 ignored(const struct watcher *w, const struct app *a, const char *path)
 {
 	const char *rel = path, *base = strrchr(path, '/'), *p, *q;
-	const char *logs[3] = { a->out_file, a->err_file, a->logs.log_file };
-	char comp[NAME_MAX + 1];
+	char comp[NAME_MAX + 1], *lp;
 	size_t i, n;
-	int k;
+	int k, st, hit;
 
 	base = base != NULL ? base + 1 : path;
 	/* The daemon's own files, and the app's logs. */
 	n = strlen(home);
 	if (strncmp(path, home, n) == 0 && (path[n] == '/' || path[n] == '\0'))
 		return 1;
-	for (k = 0; k < 3; k++)
-		if (logs[k] != NULL && strcmp(logs[k], path) == 0)
-			return 1;
+	/* Each instance's log files, rotated ones too (out-0.log.1.gz). */
+	for (k = 0; k < a->ninst; k++)
+		for (st = 0; st <= 2; st++) {
+			if ((lp = logs_stream_path(a, k, st)) == NULL)
+				continue;
+			n = strlen(lp);
+			hit = strncmp(path, lp, n) == 0 &&
+			    (path[n] == '\0' || path[n] == '.');
+			free(lp);
+			if (hit)
+				return 1;
+		}
 	for (i = 0; i < w->nroots; i++) {
 		n = strlen(w->roots[i]);
 		if (strncmp(path, w->roots[i], n) == 0 && path[n] == '/') {
@@ -242,9 +251,14 @@ event_cb(uv_fs_event_t *h, const char *name, int events, int status)
 	/* A new directory is watched too. */
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		add_tree(w, a, path);
-	if (w->changed == NULL)
+	if (w->changed == NULL) {
 		w->changed = strdup(path);
-	uv_timer_start(&w->timer, fire, (uint64_t)w->delay_ms, 0);
+		w->first = uv_now(loop);
+	}
+	/* watch_delay after the last change; but files that never stop
+	 * changing do not hold the reload back beyond 4 delays. */
+	if (uv_now(loop) < w->first + 4 * (uint64_t)w->delay_ms)
+		uv_timer_start(&w->timer, fire, (uint64_t)w->delay_ms, 0);
 }
 
 /* Watch one directory (not recursively); 0, or a libuv error. */

@@ -361,7 +361,7 @@ now = time.time(); target = (int(now) // 60 + 5) * 60
 t = time.localtime(target)
 print(int((target - 6 - now) * 1000), "%d %d * * *" % (t.tm_min, t.tm_hour))')"
 	export CLUSTERCTL_TEST_CLOCK_OFFSET_MS=$off
-	clusterctl start "$FIXTURES/batch.sh" --name batch --no-autorestart \
+	clusterctl start "$FIXTURES/batch.sh" --name batch --no-autorestart --no-wait \
 		--cron-restart "$rule" --listen-timeout 0 -- "$BATS_TEST_TMPDIR/batch.out"
 	clusterctl start "$FIXTURES/ticker.sh" -i 2 --name tk --cron-restart "$rule" \
 		--listen-timeout 0
