@@ -302,8 +302,9 @@ complete(int n, char **w, int describe)
 	}
 	for (k = 0; k < sizeof positional / sizeof positional[0]; k++)
 		if (strcmp(positional[k].cmd, e->name) == 0)
-			emit_values(&o, npos == 0 ? positional[k].values :
-			    positional[k].then);
+			emit_values(&o,
+			    npos == 0 ? positional[k].values :
+					positional[k].then);
 }
 
 static int

@@ -51,7 +51,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 			    json_string_value(v));
 		else
 			printf("  memory limit   %lld bytes (whole process "
-			    "tree)\n", (long long)json_integer_value(v));
+			       "tree)\n",
+			    (long long)json_integer_value(v));
 	}
 	if (json_is_object(json_object_get(a, "watching"))) {
 		v = json_object_get(a, "watching");
@@ -63,8 +64,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		    (long long)util_json_int(v, "delay_ms", 0));
 	}
 	if (json_is_string(json_object_get(a, "cron_restart"))) {
-		printf("  cron restart   %s", util_json_str(a, "cron_restart",
-		    ""));
+		printf("  cron restart   %s",
+		    util_json_str(a, "cron_restart", ""));
 		if (json_is_integer(json_object_get(a, "cron_next")))
 			print_time(", next ", util_json_int(a, "cron_next", 0));
 		printf("\n");

@@ -9,9 +9,11 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "listen", 0, "ADDR", "serve GET /metrics on PORT, HOST:PORT or "
+	{ "listen", 0, "ADDR",
+	    "serve GET /metrics on PORT, HOST:PORT or "
 	    "[V6]:PORT for the daemon's lifetime; 'off' stops it (default: "
-	    "off, or $CLUSTERCTL_METRICS when the daemon starts)", "off", 0 },
+	    "off, or $CLUSTERCTL_METRICS when the daemon starts)",
+	    "off", 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -44,8 +46,15 @@ exec_metrics(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_metrics_entry = {
-	"metrics", NULL, "metrics [options]",
+	"metrics",
+	NULL,
+	"metrics [options]",
 	"Print the Prometheus metrics of every instance, app and the daemon, "
-	"or serve them over HTTP (--listen)", options, CMD_DAEMON, 0, 0,
-	"clusterctl metrics --listen 127.0.0.1:9209", exec_metrics,
+	"or serve them over HTTP (--listen)",
+	options,
+	CMD_DAEMON,
+	0,
+	0,
+	"clusterctl metrics --listen 127.0.0.1:9209",
+	exec_metrics,
 };

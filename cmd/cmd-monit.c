@@ -24,13 +24,16 @@
 #include "cmd.h"
 
 #define REFRESH_MS 1000
-#define LOG_KEEP 200	  /* log lines kept for the pane */
+#define LOG_KEEP 200	   /* log lines kept for the pane */
 #define REPLY_WAIT_MS 3000 /* the longest a request may keep the screen */
 
 static const struct cmd_option options[] = {
-	{ "once", 0, NULL, "print one frame as text and exit (no terminal "
-	    "needed)", NULL, 0 },
-	{ "sort", 0, "KEY", "sort instances by name, cpu, memory, restarts "
+	{ "once", 0, NULL,
+	    "print one frame as text and exit (no terminal "
+	    "needed)",
+	    NULL, 0 },
+	{ "sort", 0, "KEY",
+	    "sort instances by name, cpu, memory, restarts "
 	    "or uptime (default name; 's' cycles)",
 	    "name cpu memory restarts uptime", 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
@@ -42,20 +45,20 @@ static const char *sort_names[] = { "name", "cpu", "memory", "restarts",
 
 struct monit {
 	struct cmd_ctx *ctx;
-	json_t *rows;	    /* the list, sorted */
-	int sel;	    /* the selected row */
-	char selname[160];  /* its name:N, kept across refreshes */
+	json_t *rows;	   /* the list, sorted */
+	int sel;	   /* the selected row */
+	char selname[160]; /* its name:N, kept across refreshes */
 	int sort;
-	char msg[256];	    /* the last action's result */
-	char prompt[64];    /* a signal being typed; "" when none */
+	char msg[256];	 /* the last action's result */
+	char prompt[64]; /* a signal being typed; "" when none */
 	int prompting;
 	struct ipc_client logc;
 	int logon;
-	char logapp[128];   /* whose logs the pane follows */
+	char logapp[128]; /* whose logs the pane follows */
 	uint32_t logid;
 	char *log[LOG_KEEP];
-	int nlog;	    /* lines in log[], oldest first */
-	char **frame;	    /* the last frame drawn, for "changed?" */
+	int nlog;     /* lines in log[], oldest first */
+	char **frame; /* the last frame drawn, for "changed?" */
 	int frame_h, frame_w;
 };
 
@@ -84,9 +87,10 @@ call(struct ipc_client *c, const char *cmd, json_t *args, json_t **data,
 	}
 	for (;;) {
 		if ((r = ipc_client_recv(c, &reply, REPLY_WAIT_MS)) != 0) {
-			snprintf(err, errlen, "%s", r == -ETIMEDOUT ?
-			    "the daemon did not answer in time" :
-			    "the daemon went away");
+			snprintf(err, errlen, "%s",
+			    r == -ETIMEDOUT ?
+				"the daemon did not answer in time" :
+				"the daemon went away");
 			return r == -ETIMEDOUT ? -1 : -2;
 		}
 		if (util_json_int(reply, "id", -1) == id &&
@@ -99,7 +103,8 @@ call(struct ipc_client *c, const char *cmd, json_t *args, json_t **data,
 	}
 	if (!util_json_bool(reply, "ok", 0)) {
 		e = json_object_get(reply, "error");
-		snprintf(err, errlen, "%s", util_json_str(e, "message", "failed"));
+		snprintf(err, errlen, "%s",
+		    util_json_str(e, "message", "failed"));
 		json_decref(reply);
 		return -1;
 	}
@@ -219,8 +224,8 @@ log_add(struct monit *m, const json_t *e)
 {
 	char *s;
 
-	if (asprintf(&s, "%lld| %s", (long long)util_json_int(e, "instance",
-	    0), util_json_str(e, "line", "")) == -1)
+	if (asprintf(&s, "%lld| %s", (long long)util_json_int(e, "instance", 0),
+		util_json_str(e, "line", "")) == -1)
 		return;
 	if (m->nlog == LOG_KEEP) {
 		free(m->log[0]);
@@ -255,8 +260,10 @@ log_follow(struct monit *m, const char *app, int n)
 	if (ipc_client_connect(&m->logc, m->ctx->sock) != 0)
 		return;
 	m->logon = 1;
-	if (ipc_client_send(&m->logc, "logs", json_pack("{s:[s], s:i, s:b}",
-	    "targets", app, "lines", n, "follow", 1), &m->logid) != 0)
+	if (ipc_client_send(&m->logc, "logs",
+		json_pack("{s:[s], s:i, s:b}", "targets", app, "lines", n,
+		    "follow", 1),
+		&m->logid) != 0)
 		log_close(m);
 }
 
@@ -270,7 +277,9 @@ log_drain(struct monit *m)
 
 	while (m->logon && ipc_client_recv(&m->logc, &reply, 1) == 0) {
 		json_array_foreach(json_object_get(json_object_get(reply,
-		    "data"), "lines"), i, e) {
+						       "data"),
+				       "lines"),
+		    i, e) {
 			log_add(m, e);
 			got = 1;
 		}
@@ -288,8 +297,7 @@ struct frame {
 	int h, w;
 };
 
-static void
-frame_set(struct frame *f, int y, int attr, const char *fmt, ...)
+static void frame_set(struct frame *f, int y, int attr, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
@@ -353,13 +361,15 @@ frame_build(struct monit *m, struct frame *f)
 	json_t *r;
 
 	json_array_foreach(m->rows, k, r) {
-		if (prev == NULL || strcmp(prev, util_json_str(r, "name",
-		    "")) != 0)
+		if (prev == NULL ||
+		    strcmp(prev, util_json_str(r, "name", "")) != 0)
 			apps++;
 		prev = util_json_str(r, "name", "");
 	}
-	frame_set(f, 0, 3, "clusterctl monit  %d app%s, %zu instance%s  "
-	    "sorted by %s", apps, apps == 1 ? "" : "s", n, n == 1 ? "" : "s",
+	frame_set(f, 0, 3,
+	    "clusterctl monit  %d app%s, %zu instance%s  "
+	    "sorted by %s",
+	    apps, apps == 1 ? "" : "s", n, n == 1 ? "" : "s",
 	    sort_names[m->sort]);
 	frame_set(f, 1, 1, "%-18s %7s %-9s %7s %4s %-8s %5s %8s", "instance",
 	    "pid", "status", "uptime", "rst", "last", "cpu", "memory");
@@ -371,20 +381,21 @@ frame_build(struct monit *m, struct frame *f)
 	for (y = 0; y < tab; y++) {
 		if ((size_t)(first + y) >= n) {
 			if (n == 0 && y == 0)
-				frame_set(f, 2, 0, "no apps (start one: "
+				frame_set(f, 2, 0,
+				    "no apps (start one: "
 				    "clusterctl start <script>)");
 			continue;
 		}
 		r = json_array_get(m->rows, (size_t)(first + y));
 		label_of(r, label, sizeof label);
 		if (json_is_integer(json_object_get(r, "pid")))
-			format_duration(up, sizeof up, util_json_int(r,
-			    "uptime_ms", 0));
+			format_duration(up, sizeof up,
+			    util_json_int(r, "uptime_ms", 0));
 		else
 			snprintf(up, sizeof up, "-");
 		format_bytes(mem, sizeof mem, util_json_int(r, "memory", 0));
-		snprintf(last, sizeof last, "%s", util_json_str(r,
-		    "restart_reason", "-"));
+		snprintf(last, sizeof last, "%s",
+		    util_json_str(r, "restart_reason", "-"));
 		if (json_is_integer(json_object_get(r, "pid")))
 			frame_set(f, 2 + y, first + y == m->sel ? 2 : 0,
 			    "%-18.18s %7lld %-9s %7s %4lld %-8s %4.0f%% %8s",
@@ -401,8 +412,9 @@ frame_build(struct monit *m, struct frame *f)
 	}
 	if (nlog > 0) {
 		y = 2 + tab;
-		frame_set(f, y++, 1, "-- logs of %s %.*s", m->logapp[0] != '\0' ?
-		    m->logapp : "(none)", w, "----------------------------------"
+		frame_set(f, y++, 1, "-- logs of %s %.*s",
+		    m->logapp[0] != '\0' ? m->logapp : "(none)", w,
+		    "----------------------------------"
 		    "----------------------------------------------------------"
 		    "----------------------------------------------------------");
 		first = m->nlog > nlog ? m->nlog - nlog : 0;
@@ -410,12 +422,15 @@ frame_build(struct monit *m, struct frame *f)
 			frame_set(f, y++, 0, "%s", m->log[i]);
 	}
 	if (m->prompting)
-		frame_set(f, h - 1, 4, "signal to %s: %s_  (Enter sends, Esc "
-		    "cancels)", m->selname, m->prompt);
+		frame_set(f, h - 1, 4,
+		    "signal to %s: %s_  (Enter sends, Esc "
+		    "cancels)",
+		    m->selname, m->prompt);
 	else if (m->msg[0] != '\0')
 		frame_set(f, h - 1, 4, "%s", m->msg);
 	else
-		frame_set(f, h - 1, 4, "up/down select  s sort  r restart  "
+		frame_set(f, h - 1, 4,
+		    "up/down select  s sort  r restart  "
 		    "l reload  x stop  +/- scale  K signal  q quit");
 }
 
@@ -446,18 +461,23 @@ act(struct monit *m, const char *cmd, json_t *args, const char *what)
 	}
 	r = ipc_client_recv(&c, &reply, REPLY_WAIT_MS);
 	if (r == 0 && !util_json_bool(reply, "ok", 0))
-		snprintf(m->msg, sizeof m->msg, "%s: %s", what, util_json_str(
-		    json_object_get(reply, "error"), "message", "failed"));
-	else if (r == 0 && json_is_array(json_object_get(json_object_get(
-	    reply, "data"), "done"))) {
-		json_t *d = json_array_get(json_object_get(json_object_get(
-		    reply, "data"), "done"), 0);
+		snprintf(m->msg, sizeof m->msg, "%s: %s", what,
+		    util_json_str(json_object_get(reply, "error"), "message",
+			"failed"));
+	else if (r == 0 &&
+	    json_is_array(
+		json_object_get(json_object_get(reply, "data"), "done"))) {
+		json_t
+		    *d = json_array_get(json_object_get(json_object_get(reply,
+							    "data"),
+					    "done"),
+			0);
 
 		snprintf(m->msg, sizeof m->msg, "%s: sent to pid %lld", what,
 		    (long long)util_json_int(d, "pid", 0));
 	} else
-		snprintf(m->msg, sizeof m->msg, "%s: %s", what, r == 0 ? "done" :
-		    "under way");
+		snprintf(m->msg, sizeof m->msg, "%s: %s", what,
+		    r == 0 ? "done" : "under way");
 	if (r == 0)
 		json_decref(reply);
 	ipc_client_close(&c);
@@ -479,8 +499,10 @@ key(struct monit *m, int ch)
 			m->prompting = 0;
 			snprintf(what, sizeof what, "%s to %s", m->prompt,
 			    m->selname);
-			act(m, "signal", json_pack("{s:s, s:[s]}", "signal",
-			    m->prompt, "targets", m->selname), what);
+			act(m, "signal",
+			    json_pack("{s:s, s:[s]}", "signal", m->prompt,
+				"targets", m->selname),
+			    what);
 		} else if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) &&
 		    len > 0)
 			m->prompt[len - 1] = '\0';
@@ -514,13 +536,17 @@ key(struct monit *m, int ch)
 		return;
 	case 'r':
 		if (app != NULL)
-			act(m, "restart", json_pack("{s:[s], s:b}", "targets",
-			    m->selname, "wait", 0), "restart");
+			act(m, "restart",
+			    json_pack("{s:[s], s:b}", "targets", m->selname,
+				"wait", 0),
+			    "restart");
 		return;
 	case 'x':
 		if (app != NULL)
-			act(m, "stop", json_pack("{s:[s], s:b}", "targets",
-			    m->selname, "wait", 0), "stop");
+			act(m, "stop",
+			    json_pack("{s:[s], s:b}", "targets", m->selname,
+				"wait", 0),
+			    "stop");
 		return;
 	case 'l':
 		if (app != NULL) {
@@ -533,9 +559,11 @@ key(struct monit *m, int ch)
 	case '-':
 		if (app != NULL) {
 			snprintf(what, sizeof what, "scale %s %c1", app, ch);
-			act(m, "scale", json_pack("{s:s, s:i, s:b, s:b}",
-			    "target", app, "count", ch == '+' ? 1 : -1,
-			    "relative", 1, "wait", 0), what);
+			act(m, "scale",
+			    json_pack("{s:s, s:i, s:b, s:b}", "target", app,
+				"count", ch == '+' ? 1 : -1, "relative", 1,
+				"wait", 0),
+			    what);
 		}
 		return;
 	case 'K':
@@ -580,14 +608,17 @@ draw(struct monit *m, struct frame *f)
 		changed = 1;
 		if (m->frame != NULL) {
 			free(m->frame[y]);
-			if (asprintf(&m->frame[y], "%s%s", key, f->line[y]) == -1)
+			if (asprintf(&m->frame[y], "%s%s", key, f->line[y]) ==
+			    -1)
 				m->frame[y] = NULL;
 		}
 		move(y, 0);
 		clrtoeol();
-		attrset(f->attr[y] == 1 ? A_BOLD : f->attr[y] == 2 ?
-		    A_REVERSE : f->attr[y] == 3 ? A_BOLD : f->attr[y] == 4 ?
-		    A_DIM : A_NORMAL);
+		attrset(f->attr[y] == 1 ? A_BOLD :
+			f->attr[y] == 2 ? A_REVERSE :
+			f->attr[y] == 3 ? A_BOLD :
+			f->attr[y] == 4 ? A_DIM :
+					  A_NORMAL);
 		mvaddnstr(y, 0, f->line[y], f->w);
 		attrset(A_NORMAL);
 	}
@@ -625,11 +656,12 @@ print_once(struct monit *m)
 	if (refresh_list(m, err, sizeof err) != 0 || m->rows == NULL)
 		return cmd_error(EXIT_UNREACHABLE, "%s", err);
 	if (json_array_size(m->rows) > 0) {
-		snprintf(m->logapp, sizeof m->logapp, "%s", util_json_str(
-		    json_array_get(m->rows, 0), "name", ""));
-		if (call(&m->ctx->client, "logs", json_pack("{s:[s], s:i}",
-		    "targets", m->logapp, "lines", log_rows(h)), &data, err,
-		    sizeof err) == 0)
+		snprintf(m->logapp, sizeof m->logapp, "%s",
+		    util_json_str(json_array_get(m->rows, 0), "name", ""));
+		if (call(&m->ctx->client, "logs",
+			json_pack("{s:[s], s:i}", "targets", m->logapp, "lines",
+			    log_rows(h)),
+			&data, err, sizeof err) == 0)
 			json_array_foreach(json_object_get(data, "lines"), i, e)
 				log_add(m, e);
 		json_decref(data);
@@ -670,11 +702,14 @@ exec_monit(struct cmd_ctx *ctx)
 		    (strcmp(s, "mem") == 0 && i == 2))
 			break;
 	if (s != NULL && i == NSORT)
-		return cmd_usage_error(ctx, "cannot sort by '%s' (name, cpu, "
-		    "memory, restarts or uptime)", s);
+		return cmd_usage_error(ctx,
+		    "cannot sort by '%s' (name, cpu, "
+		    "memory, restarts or uptime)",
+		    s);
 	m.sort = s != NULL ? i : 0;
 	if (!cmd_flag(ctx, "once") && (!isatty(0) || !isatty(1)))
-		return cmd_error(EXIT_FAIL, "monit needs a terminal (for one "
+		return cmd_error(EXIT_FAIL,
+		    "monit needs a terminal (for one "
 		    "frame as text: clusterctl monit --once)");
 	if ((rc = cmd_connect(ctx, 1)) != 0)
 		return rc;
@@ -691,8 +726,10 @@ exec_monit(struct cmd_ctx *ctx)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	if ((scr = newterm(NULL, stdout, stdin)) == NULL)
-		return cmd_error(EXIT_FAIL, "monit cannot use this terminal "
-		    "(TERM=%s)", getenv("TERM") != NULL ? getenv("TERM") : "");
+		return cmd_error(EXIT_FAIL,
+		    "monit cannot use this terminal "
+		    "(TERM=%s)",
+		    getenv("TERM") != NULL ? getenv("TERM") : "");
 	cbreak();
 	noecho();
 	nonl();
@@ -709,8 +746,10 @@ exec_monit(struct cmd_ctx *ctx)
 			next = now + REFRESH_MS;
 		}
 		if (json_array_size(m.rows) > 0)
-			log_follow(&m, util_json_str(json_array_get(m.rows,
-			    (size_t)m.sel), "name", ""), log_rows(LINES) + 1);
+			log_follow(&m,
+			    util_json_str(json_array_get(m.rows, (size_t)m.sel),
+				"name", ""),
+			    log_rows(LINES) + 1);
 		else
 			log_close(&m);
 		log_drain(&m);
@@ -750,8 +789,15 @@ out:
 }
 
 const struct cmd_entry cmd_monit_entry = {
-	"monit", "dashboard", "monit [options]",
+	"monit",
+	"dashboard",
+	"monit [options]",
 	"Watch every instance full-screen (cpu, memory, restarts, logs) and "
-	"act on them", options, CMD_DAEMON, 0, 0, "clusterctl monit",
+	"act on them",
+	options,
+	CMD_DAEMON,
+	0,
+	0,
+	"clusterctl monit",
 	exec_monit,
 };

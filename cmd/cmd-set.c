@@ -21,11 +21,13 @@ exec_set(struct cmd_ctx *ctx)
 	}
 	if (json_object_size(spec) == 0) {
 		json_decref(spec);
-		return cmd_usage_error(ctx, "nothing to change (say "
+		return cmd_usage_error(ctx,
+		    "nothing to change (say "
 		    "--max-memory-restart 300M, for instance)");
 	}
-	rc = cmd_call(ctx, "set", json_pack("{s:o, s:o}", "targets",
-	    cmd_targets(ctx), "spec", spec), &data);
+	rc = cmd_call(ctx, "set",
+	    json_pack("{s:o, s:o}", "targets", cmd_targets(ctx), "spec", spec),
+	    &data);
 	if (rc == 0 && ctx->json)
 		cmd_print_json(data);
 	json_decref(data);
@@ -33,9 +35,15 @@ exec_set(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_set_entry = {
-	"set", NULL, "set <app>... [options]",
+	"set",
+	NULL,
+	"set <app>... [options]",
 	"Change a running app's memory limit, watching or cron schedule, "
-	"without restarting it", options, CMD_DAEMON | CMD_NO_START |
-	CMD_TARGETS, 1, -1, "clusterctl set api --max-memory-restart 500M",
+	"without restarting it",
+	options,
+	CMD_DAEMON | CMD_NO_START | CMD_TARGETS,
+	1,
+	-1,
+	"clusterctl set api --max-memory-restart 500M",
 	exec_set,
 };

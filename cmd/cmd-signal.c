@@ -43,8 +43,10 @@ exec_signal(struct cmd_ctx *ctx)
 	int rc, i;
 
 	if (util_signal_number(ctx->argv[0]) <= 0)
-		return cmd_usage_error(ctx, "unknown signal '%s' (say SIGUSR2, "
-		    "USR2 or 12)", ctx->argv[0]);
+		return cmd_usage_error(ctx,
+		    "unknown signal '%s' (say SIGUSR2, "
+		    "USR2 or 12)",
+		    ctx->argv[0]);
 	targets = json_array();
 	for (i = 1; i < ctx->argc; i++)
 		json_array_append_new(targets, json_string(ctx->argv[i]));
@@ -57,10 +59,17 @@ exec_signal(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_signal_entry = {
-	"signal", "sendSignal", "signal <SIG> <target>... [options]",
+	"signal",
+	"sendSignal",
+	"signal <SIG> <target>... [options]",
 	"Send a signal to every targeted instance's process and say which "
-	"pids got it", NULL, CMD_DAEMON | CMD_NO_START, 2, -1,
-	"clusterctl signal SIGUSR2 api", exec_signal,
+	"pids got it",
+	NULL,
+	CMD_DAEMON | CMD_NO_START,
+	2,
+	-1,
+	"clusterctl signal SIGUSR2 api",
+	exec_signal,
 };
 
 static int
@@ -89,8 +98,15 @@ exec_send(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_send_entry = {
-	"send", NULL, "send <target>... <message> [options]",
+	"send",
+	NULL,
+	"send <target>... <message> [options]",
 	"Send a message (JSON or text) to instances: Node's IPC channel, or "
-	"stdin (--stdin-messages)", NULL, CMD_DAEMON | CMD_NO_START, 2, -1,
-	"clusterctl send api '{\"type\":\"refresh\"}'", exec_send,
+	"stdin (--stdin-messages)",
+	NULL,
+	CMD_DAEMON | CMD_NO_START,
+	2,
+	-1,
+	"clusterctl send api '{\"type\":\"refresh\"}'",
+	exec_send,
 };

@@ -111,19 +111,29 @@ static const struct cmd_option options[] = {
 	    "unix:PATH before starting; passed as LISTEN_FDS (repeatable; "
 	    "default: none)",
 	    NULL, 1 },
-	{ "no-share", 0, NULL, "fork mode: instances bind their own sockets "
-	    "(default: cluster mode, they share the daemon's)", NULL, 0 },
-	{ "wait-ready", 0, NULL, "online only on a ready signal: READY=1, "
-	    "process.send('ready') or a shared listen", NULL, 0 },
-	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
-	    "0: online once executed)", NULL, 0 },
+	{ "no-share", 0, NULL,
+	    "fork mode: instances bind their own sockets "
+	    "(default: cluster mode, they share the daemon's)",
+	    NULL, 0 },
+	{ "wait-ready", 0, NULL,
+	    "online only on a ready signal: READY=1, "
+	    "process.send('ready') or a shared listen",
+	    NULL, 0 },
+	{ "listen-timeout", 0, "MS",
+	    "online anyway after this (default 3s; "
+	    "0: online once executed)",
+	    NULL, 0 },
 	OPERATE_OPTIONS,
-	{ "metrics", 0, "ADDR", "also serve the daemon's Prometheus metrics "
+	{ "metrics", 0, "ADDR",
+	    "also serve the daemon's Prometheus metrics "
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
-	    "metrics'; default: off)", NULL, 0 },
-	{ "stdin-messages", 0, NULL, "send writes messages to the instances' "
+	    "metrics'; default: off)",
+	    NULL, 0 },
+	{ "stdin-messages", 0, NULL,
+	    "send writes messages to the instances' "
 	    "stdin, one line each (Node apps get them on their IPC channel "
-	    "without this)", NULL, 0 },
+	    "without this)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

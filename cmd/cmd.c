@@ -216,7 +216,8 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 		o = option_at(e, i);
 		lo[i].name = o->name;
 		lo[i].has_arg = OPT_OPTIONAL(o) ? optional_argument :
-		    o->arg != NULL ? required_argument : no_argument;
+		    o->arg != NULL		? required_argument :
+						  no_argument;
 		lo[i].val = 256 + (int)i;
 		if (o->short_name != 0) {
 			*p++ = o->short_name;
@@ -281,8 +282,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 			rc = cmd_error(EXIT_FAIL, "out of memory");
 			goto out;
 		}
-		v[n] = optarg != NULL ? optarg : OPT_OPTIONAL(o) ? (char *)"" :
-		    (char *)"1";
+		v[n] = optarg != NULL ? optarg :
+		    OPT_OPTIONAL(o)   ? (char *)"" :
+					(char *)"1";
 		v[n + 1] = NULL;
 		ctx->vals[i] = v;
 	}
@@ -456,12 +458,13 @@ print_options(const struct cmd_option *o, FILE *f)
 	for (; o != NULL && o->name != NULL; o++) {
 		if (o->short_name != 0)
 			snprintf(left, sizeof left, "-%c, --%s%s%s",
-			    o->short_name, o->name, o->arg && !OPT_OPTIONAL(o) ?
-			    " " : "", o->arg ? o->arg : "");
+			    o->short_name, o->name,
+			    o->arg && !OPT_OPTIONAL(o) ? " " : "",
+			    o->arg ? o->arg : "");
 		else
 			snprintf(left, sizeof left, "    --%s%s%s", o->name,
-			    o->arg && !OPT_OPTIONAL(o) ? " " : "", o->arg ?
-			    o->arg : "");
+			    o->arg && !OPT_OPTIONAL(o) ? " " : "",
+			    o->arg ? o->arg : "");
 		if (strlen(left) > 28)
 			fprintf(f, "  %s\n  %-28s  ", left, "");
 		else

@@ -21,10 +21,12 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 
 	if ((v = cmd_opt(ctx, "max-memory-restart")) != NULL) {
 		if (util_parse_size(v, &n) != 0)
-			return cmd_usage_error(ctx, "invalid size '%s' for "
-			    "--max-memory-restart (say 300M or 1G)", v);
-		json_object_set_new(spec, "max_memory_restart", n == 0 ?
-		    json_null() : json_string(v));
+			return cmd_usage_error(ctx,
+			    "invalid size '%s' for "
+			    "--max-memory-restart (say 300M or 1G)",
+			    v);
+		json_object_set_new(spec, "max_memory_restart",
+		    n == 0 ? json_null() : json_string(v));
 	}
 	if ((v = cmd_opt(ctx, "watch")) != NULL && cmd_flag(ctx, "no-watch"))
 		return cmd_usage_error(ctx, "--watch or --no-watch, not both");
@@ -37,8 +39,8 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 		for (p = v; *p != '\0'; p = *q != '\0' ? q + 1 : q) {
 			q = p + strcspn(p, ",");
 			if (q > p)
-				json_array_append_new(arr, json_stringn(p,
-				    (size_t)(q - p)));
+				json_array_append_new(arr,
+				    json_stringn(p, (size_t)(q - p)));
 		}
 		json_object_set_new(spec, "watch", arr);
 	}
@@ -50,12 +52,15 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 	}
 	if ((v = cmd_opt(ctx, "watch-delay")) != NULL) {
 		if (util_parse_duration_ms(v, &n) != 0 || n > 3600000)
-			return cmd_usage_error(ctx, "invalid duration '%s' for "
-			    "--watch-delay (say 500, 500ms, 2s)", v);
+			return cmd_usage_error(ctx,
+			    "invalid duration '%s' for "
+			    "--watch-delay (say 500, 500ms, 2s)",
+			    v);
 		json_object_set_new(spec, "watch_delay", json_integer(n));
 	}
 	if ((v = cmd_opt(ctx, "cron-restart")) != NULL)
-		json_object_set_new(spec, "cron_restart", *v == '\0' ||
-		    strcmp(v, "none") == 0 ? json_null() : json_string(v));
+		json_object_set_new(spec, "cron_restart",
+		    *v == '\0' || strcmp(v, "none") == 0 ? json_null() :
+							   json_string(v));
 	return 0;
 }

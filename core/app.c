@@ -455,8 +455,9 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	}
 	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
-	k = strrchr(a->exec_path, '/') != NULL ? strrchr(a->exec_path, '/') + 1
-	    : a->exec_path;
+	k = strrchr(a->exec_path, '/') != NULL ?
+	    strrchr(a->exec_path, '/') + 1 :
+	    a->exec_path;
 	a->node_channel = strncmp(k, "node", 4) == 0;
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 
@@ -762,8 +763,9 @@ app_describe_json(const struct app *a)
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
 	json_object_set_new(o, "watching", watch_describe(a));
-	json_object_set_new(o, "cron_next", schedule_next(a) >= 0 ?
-	    json_integer(schedule_next(a)) : json_null());
+	json_object_set_new(o, "cron_next",
+	    schedule_next(a) >= 0 ? json_integer(schedule_next(a)) :
+				    json_null());
 	json_object_set_new(o, "stdin_messages",
 	    json_boolean(a->stdin_messages));
 	return o;

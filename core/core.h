@@ -100,16 +100,16 @@ struct instance {
 	uint64_t cpu_when;
 	uint64_t restarts_by[REASON_COUNT]; /* for metrics: never reset */
 	int stopped_by_exit; /* stopped: its program exited, not restarted */
-	uint64_t cpu_base;  /* cpu ticks of its earlier processes */
-	uint64_t cpu_seen;  /* the current process's, when last sampled */
-	int64_t ready_ms;   /* how long its process took to be online */
+	uint64_t cpu_base;   /* cpu ticks of its earlier processes */
+	uint64_t cpu_seen;   /* the current process's, when last sampled */
+	int64_t ready_ms;    /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel;  /* a Node IPC channel (every Node app) */
+	uv_pipe_t channel; /* a Node IPC channel (every Node app) */
 	int has_channel;
-	uv_pipe_t input;    /* its stdin, for send (stdin_messages) */
+	uv_pipe_t input; /* its stdin, for send (stdin_messages) */
 	int has_input;
-	char *chanline;	    /* an incomplete line read from the channel */
+	char *chanline; /* an incomplete line read from the channel */
 	size_t chanlen;
 	int ready_timeout; /* became online because listen_timeout passed */
 	char *status_text; /* the last STATUS= it sent */
@@ -154,20 +154,20 @@ struct app {
 	int deleting;
 
 	/* Cluster mode (docs/cluster.md, core/share.c). */
-	int share;		  /* instances get the preload library */
-	int wait_ready;		  /* only a signal makes an instance ready */
-	int stdin_messages;	  /* send writes JSON lines to stdin */
-	int node_channel;	  /* runs under Node: gets an IPC channel */
+	int share;		   /* instances get the preload library */
+	int wait_ready;		   /* only a signal makes an instance ready */
+	int stdin_messages;	   /* send writes JSON lines to stdin */
+	int node_channel;	   /* runs under Node: gets an IPC channel */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
-	struct lsock *socks;	  /* --listen sockets first, then shared */
-	int nlisten;		  /* how many of socks are --listen ones */
-	int reloading;		  /* a reload is running */
-	int64_t reload_ms;	  /* how long the last reload took; -1: none */
-	int64_t max_memory;	  /* max_memory_restart in bytes; 0: none */
-	struct watcher *watch;	  /* --watch (core/watch.c), or NULL */
-	struct cronjob *cron;	  /* --cron-restart (core/schedule.c) */
-	uint64_t memory_tried;	  /* uv_now of the last replacement asked */
-	int64_t ready_ms;	  /* the last instance's time to online; -1 */
+	struct lsock *socks;	   /* --listen sockets first, then shared */
+	int nlisten;		   /* how many of socks are --listen ones */
+	int reloading;		   /* a reload is running */
+	int64_t reload_ms;	   /* how long the last reload took; -1: none */
+	int64_t max_memory;	   /* max_memory_restart in bytes; 0: none */
+	struct watcher *watch;	   /* --watch (core/watch.c), or NULL */
+	struct cronjob *cron;	   /* --cron-restart (core/schedule.c) */
+	uint64_t memory_tried;	   /* uv_now of the last replacement asked */
+	int64_t ready_ms;	   /* the last instance's time to online; -1 */
 
 	TAILQ_ENTRY(app) entry;
 };

@@ -11,8 +11,8 @@
 
 #include "cron.h"
 
-static const char *month_names[] = { "jan", "feb", "mar", "apr", "may",
-	"jun", "jul", "aug", "sep", "oct", "nov", "dec" };
+static const char *month_names[] = { "jan", "feb", "mar", "apr", "may", "jun",
+	"jul", "aug", "sep", "oct", "nov", "dec" };
 static const char *dow_names[] = { "sun", "mon", "tue", "wed", "thu", "fri",
 	"sat" };
 
@@ -58,8 +58,8 @@ value(const char **p, const char **names, int nnames, int base)
  * "N/S" (N to hi), joined by commas.  0, or -1.
  */
 static int
-field(const char *s, int lo, int hi, const char **names, int nnames,
-    int base, uint64_t *bits, int *any)
+field(const char *s, int lo, int hi, const char **names, int nnames, int base,
+    uint64_t *bits, int *any)
 {
 	const char *p = s;
 	long a, b, step, v;
@@ -111,8 +111,8 @@ field(const char *s, int lo, int hi, const char **names, int nnames,
 int
 cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 {
-	static const char *what[] = { "minute", "hour", "day of month",
-		"month", "day of week" };
+	static const char *what[] = { "minute", "hour", "day of month", "month",
+		"day of week" };
 	char buf[256], *f[6], *save = NULL, *t;
 	uint64_t bits[5];
 	int any[5], n = 0;
@@ -123,8 +123,10 @@ cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 		if (strcasecmp(expr, macros[i].name) == 0)
 			return cron_parse(macros[i].expr, c, err, errlen);
 	if (expr[0] == '@') {
-		snprintf(err, errlen, "unknown schedule '%s' (@hourly, @daily, "
-		    "@weekly, @monthly, @yearly)", expr);
+		snprintf(err, errlen,
+		    "unknown schedule '%s' (@hourly, @daily, "
+		    "@weekly, @monthly, @yearly)",
+		    expr);
 		return -1;
 	}
 	if (strlen(expr) >= sizeof buf) {
@@ -133,12 +135,13 @@ cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 	}
 	strcpy(buf, expr);
 	for (t = strtok_r(buf, " \t", &save); t != NULL && n < 6;
-	    t = strtok_r(NULL, " \t", &save))
+	     t = strtok_r(NULL, " \t", &save))
 		f[n++] = t;
 	if (n != 5) {
-		snprintf(err, errlen, "invalid cron expression '%s': it needs 5 "
-		    "fields (minute hour day month weekday), not %d%s", expr, n,
-		    n == 6 ? " (no seconds field)" : "");
+		snprintf(err, errlen,
+		    "invalid cron expression '%s': it needs 5 "
+		    "fields (minute hour day month weekday), not %d%s",
+		    expr, n, n == 6 ? " (no seconds field)" : "");
 		return -1;
 	}
 	if (field(f[0], 0, 59, NULL, 0, 0, &bits[0], &any[0]) != 0 ||
@@ -150,13 +153,18 @@ cron_parse(const char *expr, struct cron *c, char *err, size_t errlen)
 			static const int lo[] = { 0, 0, 1, 1, 0 };
 			static const int hi[] = { 59, 23, 31, 12, 6 };
 
-			if (field(f[n], lo[n], hi[n], n == 3 ? month_names :
-			    n == 4 ? dow_names : NULL, n == 3 ? 12 : 7,
-			    n == 3 ? 1 : 0, &bits[n], &any[n]) != 0)
+			if (field(f[n], lo[n], hi[n],
+				n == 3	   ? month_names :
+				    n == 4 ? dow_names :
+					     NULL,
+				n == 3 ? 12 : 7, n == 3 ? 1 : 0, &bits[n],
+				&any[n]) != 0)
 				break;
 		}
-		snprintf(err, errlen, "invalid cron expression '%s': bad %s "
-		    "field '%s'", expr, what[n < 5 ? n : 0], f[n < 5 ? n : 0]);
+		snprintf(err, errlen,
+		    "invalid cron expression '%s': bad %s "
+		    "field '%s'",
+		    expr, what[n < 5 ? n : 0], f[n < 5 ? n : 0]);
 		return -1;
 	}
 	c->minute = bits[0];

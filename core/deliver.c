@@ -13,8 +13,9 @@
 
 /* Call fn on every instance r's targets name; rows of what happened. */
 static void
-each_target(const struct targets *ts, void (*fn)(struct instance *, void *,
-    json_t *, json_t *), void *arg, json_t *done, json_t *skipped)
+each_target(const struct targets *ts,
+    void (*fn)(struct instance *, void *, json_t *, json_t *), void *arg,
+    json_t *done, json_t *skipped)
 {
 	struct app *a;
 	size_t i;
@@ -47,17 +48,15 @@ signal_one(struct instance *in, void *arg, json_t *done, json_t *skipped)
 		json_array_append_new(done, o);
 		return;
 	}
-	json_object_set_new(o, "status",
-	    json_string(inst_status_name(in)));
-	json_object_set_new(o, "reason", json_string(r == -ESRCH ?
-	    "not running" : strerror(-r)));
+	json_object_set_new(o, "status", json_string(inst_status_name(in)));
+	json_object_set_new(o, "reason",
+	    json_string(r == -ESRCH ? "not running" : strerror(-r)));
 	json_array_append_new(skipped, o);
 }
 
 /* Reply with what was delivered, or fail when nothing was. */
 static void
-reply_delivered(struct req *r, const char *what, json_t *done,
-    json_t *skipped)
+reply_delivered(struct req *r, const char *what, json_t *done, json_t *skipped)
 {
 	json_t *s;
 
@@ -67,17 +66,20 @@ reply_delivered(struct req *r, const char *what, json_t *done,
 			req_error(r, IPC_E_APP_FAILED, "%s reached no instance",
 			    what);
 		else
-			req_error(r, IPC_E_APP_FAILED, "%s reached no instance: "
-			    "%s:%lld is %s (%s)", what, util_json_str(s, "name",
-			    "?"), (long long)util_json_int(s, "instance", 0),
-			    util_json_str(s, "status", "?"), util_json_str(s,
-			    "reason", "?"));
+			req_error(r, IPC_E_APP_FAILED,
+			    "%s reached no instance: "
+			    "%s:%lld is %s (%s)",
+			    what, util_json_str(s, "name", "?"),
+			    (long long)util_json_int(s, "instance", 0),
+			    util_json_str(s, "status", "?"),
+			    util_json_str(s, "reason", "?"));
 		json_decref(done);
 		json_decref(skipped);
 		return;
 	}
-	req_reply(r, json_pack("{s:s, s:o, s:o}", "delivered", what, "done",
-	    done, "skipped", skipped));
+	req_reply(r,
+	    json_pack("{s:s, s:o, s:o}", "delivered", what, "done", done,
+		"skipped", skipped));
 }
 
 /* signal {"signal": "SIGUSR2" or a number, "targets"} */
@@ -115,13 +117,12 @@ send_one(struct instance *in, void *arg, json_t *done, json_t *skipped)
 
 	if (inst_send(in, arg, &why) == 0) {
 		json_object_set_new(o, "pid", json_integer(in->pid));
-		json_object_set_new(o, "via", json_string(in->has_channel ?
-		    "ipc" : "stdin"));
+		json_object_set_new(o, "via",
+		    json_string(in->has_channel ? "ipc" : "stdin"));
 		json_array_append_new(done, o);
 		return;
 	}
-	json_object_set_new(o, "status",
-	    json_string(inst_status_name(in)));
+	json_object_set_new(o, "status", json_string(inst_status_name(in)));
 	json_object_set_new(o, "reason", json_string(why));
 	json_array_append_new(skipped, o);
 }
@@ -146,7 +147,8 @@ deliver_handle_send(struct req *r)
 	for (i = 0; i < r->targets.n; i++) {
 		a = target_app(&r->targets.v[i]);
 		if (a != NULL && !a->stdin_messages && !a->node_channel) {
-			req_error(r, IPC_E_BAD_REQUEST, "'%s' has no message "
+			req_error(r, IPC_E_BAD_REQUEST,
+			    "'%s' has no message "
 			    "channel: it is not a Node app (start it with "
 			    "--stdin-messages to get messages on stdin)",
 			    a->name);

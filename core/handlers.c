@@ -264,7 +264,7 @@ h_start(struct req *r)
 	/* --metrics ADDR: the daemon-wide endpoint, not part of the app. */
 	if (json_is_string(json_object_get(r->args, "metrics"))) {
 		if (metrics_listen(util_json_str(r->args, "metrics", ""), e.msg,
-		    sizeof e.msg) != 0) {
+			sizeof e.msg) != 0) {
 			req_error(r, IPC_E_EXEC, "%s", e.msg);
 			return;
 		}

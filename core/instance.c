@@ -961,7 +961,7 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		s = (uv_stream_t *)&in->input;
 	else {
 		*why = in->app->node_channel ? "closed its IPC channel" :
-		    "has no message channel";
+					       "has no message channel";
 		return -ENOTCONN;
 	}
 	if (uv_stream_get_write_queue_size(s) > SEND_MAX_QUEUED) {

@@ -474,7 +474,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 		return s->queued;
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0) {
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 			count_dropped(buf, n);
 		}
 		return s->queued;
@@ -489,7 +490,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 			return 0;
 		}
 		if (sink_keep(s, buf + done, n - done) != 0) {
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 			count_dropped(buf + done, n - done);
 		}
 		file_set_full(f, err);
@@ -645,7 +647,8 @@ retry_cb(uv_timer_t *t)
 				if (!worth_waiting(err)) {
 					errno = err;
 					log_warn("cannot write log file %s; "
-					    "lines dropped", f->path);
+						 "lines dropped",
+					    f->path);
 					count_dropped(s->pend, s->pendlen);
 					s->pendlen = 0;
 				} else

@@ -108,7 +108,7 @@ tick(uv_timer_t *t)
 	TAILQ_FOREACH(a, &apps, entry) {
 		if (a->max_memory <= 0 || a->reloading || a->deleting ||
 		    (a->memory_tried != 0 &&
-		    uv_now(loop) < a->memory_tried + RETRY_MS))
+			uv_now(loop) < a->memory_tried + RETRY_MS))
 			continue;
 		for (k = 0; k < a->ninst; k++) {
 			in = a->inst[k];
@@ -132,17 +132,18 @@ tick(uv_timer_t *t)
 			size_text(have, sizeof have, m[i].rss * page);
 			size_text(lim, sizeof lim, a->max_memory);
 			log_warnx("%s:%d memory %s (its process tree) is over "
-			    "max_memory_restart %s: replacing it", a->name,
-			    in->index, have, lim);
+				  "max_memory_restart %s: replacing it",
+			    a->name, in->index, have, lim);
 			if (targets == NULL)
 				targets = json_array();
-			json_array_append_new(targets, json_sprintf("%s:%d",
-			    a->name, in->index));
+			json_array_append_new(targets,
+			    json_sprintf("%s:%d", a->name, in->index));
 		}
 		if (targets != NULL) {
 			a->memory_tried = uv_now(loop);
-			server_self_request("reload", json_pack("{s:o, s:s}",
-			    "targets", targets, "reason", "memory"));
+			server_self_request("reload",
+			    json_pack("{s:o, s:s}", "targets", targets,
+				"reason", "memory"));
 		}
 	}
 	free(m);
@@ -185,11 +186,12 @@ memlimit_parse(const json_t *spec, int64_t *out, struct err *e)
 		*out = json_integer_value(v);
 		return 0;
 	}
-	if (json_is_string(v) && util_parse_size(json_string_value(v), out) == 0)
+	if (json_is_string(v) &&
+	    util_parse_size(json_string_value(v), out) == 0)
 		return 0;
-	err_set(e, IPC_E_BAD_REQUEST, "invalid max_memory_restart '%s' (say "
-	    "300M, 1G or a number of bytes)", json_is_string(v) ? json_string_value(v) :
-	    "?");
+	err_set(e, IPC_E_BAD_REQUEST,
+	    "invalid max_memory_restart '%s' (say "
+	    "300M, 1G or a number of bytes)",
+	    json_is_string(v) ? json_string_value(v) : "?");
 	return -1;
 }
-

@@ -82,8 +82,8 @@ self_fds(void)
 }
 
 /* Every instance in a slot (not those being replaced), for fn. */
-#define FOREACH_INSTANCE(a, k, in)					\
-	TAILQ_FOREACH(a, &apps, entry)					\
+#define FOREACH_INSTANCE(a, k, in)                                             \
+	TAILQ_FOREACH(a, &apps, entry)                                         \
 		for (k = 0; k < (a)->ninst && ((in) = (a)->inst[k], 1); k++)
 
 struct sample {
@@ -108,11 +108,12 @@ metrics_render(size_t *lenp)
 	FILE *f;
 
 	FOREACH_INSTANCE(a, k, in)
-		n++;
+	n++;
 	if ((smp = calloc(n + 1, sizeof *smp)) == NULL)
 		return NULL;
 	i = 0;
-	FOREACH_INSTANCE(a, k, in) {
+	FOREACH_INSTANCE(a, k, in)
+	{
 		inst_usage(in, &smp[i].cpu, &smp[i].rss);
 		i++;
 	}
@@ -120,56 +121,63 @@ metrics_render(size_t *lenp)
 		free(smp);
 		return NULL;
 	}
-#define EACH(mname, type, help, fmt, ...)				\
-	do {								\
-		header(f, mname, type, help);				\
-		i = 0;							\
-		FOREACH_INSTANCE(a, k, in) {				\
-			fprintf(f, mname "{app=\"%s\",instance=\"%d\"} " fmt \
-			    "\n", a->name, k, __VA_ARGS__);		\
-			i++;						\
-		}							\
+#define EACH(mname, type, help, fmt, ...)                                      \
+	do {                                                                   \
+		header(f, mname, type, help);                                  \
+		i = 0;                                                         \
+		FOREACH_INSTANCE(a, k, in)                                     \
+		{                                                              \
+			fprintf(f,                                             \
+			    mname "{app=\"%s\",instance=\"%d\"} " fmt "\n",    \
+			    a->name, k, __VA_ARGS__);                          \
+			i++;                                                   \
+		}                                                              \
 	} while (0)
-	EACH("clusterctl_instance_up", "gauge",
-	    "1 when the instance is online", "%d", inst_status(in) == ST_ONLINE);
+	EACH("clusterctl_instance_up", "gauge", "1 when the instance is online",
+	    "%d", inst_status(in) == ST_ONLINE);
 	header(f, "clusterctl_instance_status", "gauge",
 	    "1 for the instance's state (as list shows it), 0 for the others");
 	FOREACH_INSTANCE(a, k, in)
-		for (s = 0; s < sizeof states / sizeof states[0]; s++)
-			fprintf(f, "clusterctl_instance_status{app=\"%s\","
-			    "instance=\"%d\",status=\"%s\"} %d\n", a->name, k,
-			    fsm_status_name(states[s]), inst_status(in) == states[s]);
+	for (s = 0; s < sizeof states / sizeof states[0]; s++)
+		fprintf(f,
+		    "clusterctl_instance_status{app=\"%s\","
+		    "instance=\"%d\",status=\"%s\"} %d\n",
+		    a->name, k, fsm_status_name(states[s]),
+		    inst_status(in) == states[s]);
 	EACH("clusterctl_instance_cpu_seconds_total", "counter",
 	    "CPU time (user and system) of the instance's processes, all "
-	    "restarts included", "%.2f", (double)smp[i].cpu / hz);
+	    "restarts included",
+	    "%.2f", (double)smp[i].cpu / hz);
 	EACH("clusterctl_instance_memory_bytes", "gauge",
 	    "resident memory of the instance's process", "%lld",
 	    (long long)smp[i].rss);
 	EACH("clusterctl_instance_uptime_seconds", "gauge",
 	    "how long the current process has run (0 without one)", "%.3f",
-	    in->running && !in->exited ? (double)(now - in->started_mono) /
-	    1000.0 : 0.0);
+	    in->running && !in->exited ?
+		(double)(now - in->started_mono) / 1000.0 :
+		0.0);
 	EACH("clusterctl_instance_ready_seconds", "gauge",
 	    "how long the current process took to be online (-1: not yet)",
 	    "%.3f", in->ready_ms >= 0 ? (double)in->ready_ms / 1000.0 : -1.0);
 	header(f, "clusterctl_instance_restarts_total", "counter",
 	    "restarts of the instance, by reason");
 	FOREACH_INSTANCE(a, k, in)
-		for (s = 0; s < REASON_COUNT; s++)
-			if (s != REASON_START && s != REASON_SCALE)
-				fprintf(f, "clusterctl_instance_restarts_total{"
-				    "app=\"%s\",instance=\"%d\",reason=\"%s\"} "
-				    "%llu\n", a->name, k, inst_reason_name(
-				    (enum inst_reason)s), (unsigned long long)
-				    in->restarts_by[s]);
+	for (s = 0; s < REASON_COUNT; s++)
+		if (s != REASON_START && s != REASON_SCALE)
+			fprintf(f,
+			    "clusterctl_instance_restarts_total{"
+			    "app=\"%s\",instance=\"%d\",reason=\"%s\"} "
+			    "%llu\n",
+			    a->name, k, inst_reason_name((enum inst_reason)s),
+			    (unsigned long long)in->restarts_by[s]);
 #undef EACH
 
-#define EACH_APP(mname, type, help, fmt, ...)				\
-	do {								\
-		header(f, mname, type, help);				\
-		TAILQ_FOREACH(a, &apps, entry)				\
-			fprintf(f, mname "{app=\"%s\"} " fmt "\n", a->name, \
-			    __VA_ARGS__);				\
+#define EACH_APP(mname, type, help, fmt, ...)                                  \
+	do {                                                                   \
+		header(f, mname, type, help);                                  \
+		TAILQ_FOREACH(a, &apps, entry)                                 \
+			fprintf(f, mname "{app=\"%s\"} " fmt "\n", a->name,    \
+			    __VA_ARGS__);                                      \
 	} while (0)
 	EACH_APP("clusterctl_app_instances_desired", "gauge",
 	    "the instance count asked for", "%d", a->ninst);
@@ -234,9 +242,8 @@ metrics_render(size_t *lenp)
 /* --- the HTTP endpoint ---------------------------------------------------- */
 
 static enum MHD_Result
-answer(void *cls, struct MHD_Connection *c, const char *url,
-    const char *method, const char *version, const char *upload,
-    size_t *upload_size, void **state)
+answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -277,7 +284,8 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    "GET, HEAD");
 	ret = MHD_queue_response(c, code, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -403,8 +411,10 @@ bind_addr(const char *addr, char *canon, size_t canonlen, char *err,
 	}
 	return fd;
 bad:
-	snprintf(err, errlen, "invalid metrics address '%s' (say PORT, "
-	    "HOST:PORT or [V6]:PORT)", addr);
+	snprintf(err, errlen,
+	    "invalid metrics address '%s' (say PORT, "
+	    "HOST:PORT or [V6]:PORT)",
+	    addr);
 	return -1;
 }
 
@@ -441,8 +451,9 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 		log_info("metrics endpoint %s closed", current->addr);
 		endpoint_stop(current);
 		current = NULL;
-		if (fd == -2 && (fd = bind_addr(addr, canon, sizeof canon, err,
-		    errlen)) < 0)
+		if (fd == -2 &&
+		    (fd = bind_addr(addr, canon, sizeof canon, err, errlen)) <
+			0)
 			return -1;
 	}
 	if ((ep = calloc(1, sizeof *ep)) == NULL) {
@@ -456,15 +467,17 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 	    (unsigned int)METRICS_MAX_CONN, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)METRICS_CONN_TIMEOUT, MHD_OPTION_END);
 	if (ep->mhd == NULL ||
-	    (info = MHD_get_daemon_info(ep->mhd,
-	    MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
+	    (info = MHD_get_daemon_info(ep->mhd, MHD_DAEMON_INFO_EPOLL_FD)) ==
+		NULL) {
 		if (ep->mhd != NULL)
 			MHD_stop_daemon(ep->mhd);
 		else
 			close(fd);
 		free(ep);
-		snprintf(err, errlen, "cannot serve metrics on '%s': "
-		    "libmicrohttpd did not start", canon);
+		snprintf(err, errlen,
+		    "cannot serve metrics on '%s': "
+		    "libmicrohttpd did not start",
+		    canon);
 		return -1;
 	}
 	uv_poll_init(loop, &ep->poll, info->epoll_fd);
@@ -499,13 +512,14 @@ metrics_handle(struct req *r)
 		req_error(r, IPC_E_BAD_REQUEST, "'listen' is not a string");
 		return;
 	}
-	if (l != NULL && metrics_listen(json_string_value(l), err,
-	    sizeof err) != 0) {
+	if (l != NULL &&
+	    metrics_listen(json_string_value(l), err, sizeof err) != 0) {
 		req_error(r, IPC_E_EXEC, "%s", err);
 		return;
 	}
-	o = json_pack("{s:o}", "listen", metrics_address() != NULL ?
-	    json_string(metrics_address()) : json_null());
+	o = json_pack("{s:o}", "listen",
+	    metrics_address() != NULL ? json_string(metrics_address()) :
+					json_null());
 	if (util_json_bool(r->args, "text", 1)) {
 		if ((text = metrics_render(&len)) == NULL) {
 			json_decref(o);

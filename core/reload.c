@@ -40,8 +40,8 @@ struct reload {
 	int force;
 	int nfailed;
 	int nreplaced;
-	char why[512]; /* the first failure */
-	uint64_t started; /* uv_now at the request */
+	char why[512];		 /* the first failure */
+	uint64_t started;	 /* uv_now at the request */
 	enum inst_reason reason; /* reload, or a trigger: watch, memory, cron */
 	struct reload *next;
 };
@@ -67,8 +67,9 @@ progress(struct reload *rl, const char *event, const struct slot *s,
 	else
 		log_info("reload %s (%s): %s", s->label,
 		    inst_reason_name(rl->reason), msg);
-	req_more(rl->req, json_pack("{s:s, s:s, s:s}", "event", event,
-	    "instance", s->label, "message", msg));
+	req_more(rl->req,
+	    json_pack("{s:s, s:s, s:s}", "event", event, "instance", s->label,
+		"message", msg));
 }
 
 /* Why an instance that should have become ready did not. */
@@ -325,7 +326,7 @@ reload_handle(struct req *r)
 	}
 	reason = "reload";
 	if (req_args(r, "{s?i, s?b, s?s}", "parallel", &parallel, "force",
-	    &force, "reason", &reason) != 0)
+		&force, "reason", &reason) != 0)
 		return;
 	if (strcmp(reason, "reload") != 0 && strcmp(reason, "watch") != 0 &&
 	    strcmp(reason, "memory") != 0 && strcmp(reason, "cron") != 0) {

@@ -54,7 +54,8 @@ schedule_parse(const json_t *spec, struct err *e)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'cron_restart' is a cron "
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'cron_restart' is a cron "
 		    "expression (say '0 3 * * *')");
 		return -1;
 	}
@@ -90,7 +91,8 @@ run(struct app *a, const char *expr)
 
 	if (a->reloading) {
 		log_warnx("%s: cron '%s': a reload is running; this run is "
-		    "skipped", a->name, expr);
+			  "skipped",
+		    a->name, expr);
 		json_decref(targets);
 		return;
 	}
@@ -99,16 +101,19 @@ run(struct app *a, const char *expr)
 		if (inst_status(in) == ST_STOPPED && in->stopped_by_exit) {
 			inst_start(in, REASON_CRON);
 			started++;
-		} else if (inst_status(in) != ST_STOPPED && inst_status(in) != ST_STOPPING)
-			json_array_append_new(targets, json_sprintf("%s:%d",
-			    a->name, k));
+		} else if (inst_status(in) != ST_STOPPED &&
+		    inst_status(in) != ST_STOPPING)
+			json_array_append_new(targets,
+			    json_sprintf("%s:%d", a->name, k));
 	}
 	log_info("%s: cron '%s': reloading %zu instance%s, starting %d that "
-	    "had exited", a->name, expr, json_array_size(targets),
+		 "had exited",
+	    a->name, expr, json_array_size(targets),
 	    json_array_size(targets) == 1 ? "" : "s", started);
 	if (json_array_size(targets) > 0)
-		server_self_request("reload", json_pack("{s:o, s:s}", "targets",
-		    targets, "reason", "cron"));
+		server_self_request("reload",
+		    json_pack("{s:o, s:s}", "targets", targets, "reason",
+			"cron"));
 	else
 		json_decref(targets);
 }

@@ -38,15 +38,19 @@ update_handle(struct req *r)
 	size_t i;
 
 	if (!json_is_object(spec) || json_object_size(spec) == 0) {
-		req_error(r, IPC_E_BAD_REQUEST, "set needs a 'spec' with the "
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "set needs a 'spec' with the "
 		    "options to change");
 		return;
 	}
-	json_object_foreach(spec, k, v) if (!is_changeable(k)) {
-		req_error(r, IPC_E_BAD_REQUEST, "'%s' cannot be changed on a "
-		    "running app (delete and start it again)", k);
-		return;
-	}
+	json_object_foreach(spec, k, v)
+		if (!is_changeable(k)) {
+			req_error(r, IPC_E_BAD_REQUEST,
+			    "'%s' cannot be changed on a "
+			    "running app (delete and start it again)",
+			    k);
+			return;
+		}
 	if (memlimit_parse(spec, &maxmem, &e) != 0 ||
 	    watch_parse(spec, &e) != 0 || schedule_parse(spec, &e) != 0) {
 		req_fail(r, &e);
@@ -56,7 +60,8 @@ update_handle(struct req *r)
 		return;
 	for (i = 0; i < r->targets.n; i++)
 		if (r->targets.v[i].instance >= 0) {
-			req_error(r, IPC_E_BAD_REQUEST, "set takes apps, not "
+			req_error(r, IPC_E_BAD_REQUEST,
+			    "set takes apps, not "
 			    "instances");
 			return;
 		}
@@ -78,8 +83,9 @@ update_handle(struct req *r)
 		if (json_object_get(spec, "cron_restart") != NULL)
 			schedule_start(a);
 		log_info("%s: options changed", a->name);
-		json_array_append_new(done, json_pack("{s:i, s:s, s:i}", "id",
-		    a->id, "name", a->name, "instances", a->ninst));
+		json_array_append_new(done,
+		    json_pack("{s:i, s:s, s:i}", "id", a->id, "name", a->name,
+			"instances", a->ninst));
 	}
 	memlimit_update();
 	req_reply(r, json_pack("{s:o}", "apps", done));

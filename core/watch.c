@@ -33,19 +33,19 @@ struct wdir {
 
 struct watcher {
 	int app_id;
-	char **roots;	/* absolute */
+	char **roots; /* absolute */
 	size_t nroots;
-	char **ignore;	/* glob patterns */
+	char **ignore; /* glob patterns */
 	size_t nignore;
 	int64_t delay_ms;
 	struct wdir **dirs;
 	size_t ndirs, dircap;
 	uv_timer_t timer;
 	char *changed;	/* the first path changed since the last reload */
-	uint64_t first;	/* uv_now of that change */
+	uint64_t first; /* uv_now of that change */
 	int nhandles;	/* the timer and each directory's handle */
 	int closing;
-	int warned;	/* the inotify limit was reported */
+	int warned; /* the inotify limit was reported */
 };
 
 static const char *always_ignored[] = { ".git", "node_modules" };
@@ -93,8 +93,9 @@ string_or_strings(const json_t *v)
 		return 1;
 	if (!json_is_array(v))
 		return 0;
-	json_array_foreach(v, i, x) if (!json_is_string(x))
-		return 0;
+	json_array_foreach(v, i, x)
+		if (!json_is_string(x))
+			return 0;
 	return 1;
 }
 
@@ -111,18 +112,22 @@ watch_parse(const json_t *spec, struct err *e)
 
 	if (w != NULL && !json_is_boolean(w) && !json_is_null(w) &&
 	    !string_or_strings(w)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'watch' is true, false, a path "
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'watch' is true, false, a path "
 		    "or an array of paths");
 		return -1;
 	}
 	if (ig != NULL && !json_is_null(ig) && !string_or_strings(ig)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'ignore_watch' is a pattern or "
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'ignore_watch' is a pattern or "
 		    "an array of patterns");
 		return -1;
 	}
-	if (d != NULL && !json_is_null(d) && (!json_is_integer(d) ||
-	    json_integer_value(d) < 0 || json_integer_value(d) > 3600000)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'watch_delay' is a number of ms "
+	if (d != NULL && !json_is_null(d) &&
+	    (!json_is_integer(d) || json_integer_value(d) < 0 ||
+		json_integer_value(d) > 3600000)) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'watch_delay' is a number of ms "
 		    "(0 to 3600000)");
 		return -1;
 	}
@@ -169,8 +174,9 @@ ignored(const struct watcher *w, const struct app *a, const char *path)
 			continue;
 		memcpy(comp, p, (size_t)(q - p));
 		comp[q - p] = '\0';
-		for (k = 0; k < (int)(sizeof always_ignored /
-		    sizeof always_ignored[0]); k++)
+		for (k = 0; k <
+		     (int)(sizeof always_ignored / sizeof always_ignored[0]);
+		     k++)
 			if (strcmp(comp, always_ignored[k]) == 0)
 				return 1;
 		for (i = 0; i < w->nignore; i++)
@@ -229,8 +235,8 @@ fire(uv_timer_t *t)
 	log_info("%s: '%s' changed: reloading", a->name, w->changed);
 	free(w->changed);
 	w->changed = NULL;
-	server_self_request("reload", json_pack("{s:[s], s:s}", "targets",
-	    a->name, "reason", "watch"));
+	server_self_request("reload",
+	    json_pack("{s:[s], s:s}", "targets", a->name, "reason", "watch"));
 }
 
 static void
@@ -246,7 +252,8 @@ event_cb(uv_fs_event_t *h, const char *name, int events, int status)
 	if (a == NULL || w->closing || status != 0 || name == NULL)
 		return;
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", d->path, name) >=
-	    sizeof path || ignored(w, a, path))
+		sizeof path ||
+	    ignored(w, a, path))
 		return;
 	/* A new directory is watched too. */
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -275,8 +282,9 @@ add_dir(struct watcher *w, struct app *a, const char *path)
 	if (w->ndirs >= MAX_DIRS) {
 		if (!w->warned++)
 			log_warnx("%s: more than %d directories to watch; "
-			    "'%s' and others are not watched (use "
-			    "--ignore-watch)", a->name, MAX_DIRS, path);
+				  "'%s' and others are not watched (use "
+				  "--ignore-watch)",
+			    a->name, MAX_DIRS, path);
 		return UV_ENOSPC;
 	}
 	if (w->ndirs == w->dircap) {
@@ -297,10 +305,12 @@ add_dir(struct watcher *w, struct app *a, const char *path)
 	w->nhandles++;
 	if ((r = uv_fs_event_start(&d->ev, event_cb, path, 0)) != 0) {
 		if (r == UV_ENOSPC && !w->warned++)
-			log_warnx("%s: cannot watch '%s': the inotify watch "
+			log_warnx(
+			    "%s: cannot watch '%s': the inotify watch "
 			    "limit is reached; raise it with 'sysctl "
 			    "fs.inotify.max_user_watches=524288' (the app keeps "
-			    "running, watched in part)", a->name, path);
+			    "running, watched in part)",
+			    a->name, path);
 		else if (r != UV_ENOSPC)
 			log_warnx("%s: cannot watch '%s': %s", a->name, path,
 			    uv_strerror(r));
@@ -328,7 +338,7 @@ add_tree(struct watcher *w, struct app *a, const char *path)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path,
-		    e->d_name) >= sizeof sub)
+			e->d_name) >= sizeof sub)
 			continue;
 		if (lstat(sub, &st) != 0 || !S_ISDIR(st.st_mode) ||
 		    ignored(w, a, sub))
@@ -418,8 +428,8 @@ watch_describe(const struct app *a)
 
 	if (w == NULL)
 		return json_null();
-	o = json_pack("{s:[], s:i, s:I}", "paths", "directories",
-	    (int)w->ndirs, "delay_ms", (json_int_t)w->delay_ms);
+	o = json_pack("{s:[], s:i, s:I}", "paths", "directories", (int)w->ndirs,
+	    "delay_ms", (json_int_t)w->delay_ms);
 	for (i = 0; i < w->nroots; i++)
 		json_array_append_new(json_object_get(o, "paths"),
 		    json_string(w->roots[i]));
