@@ -150,6 +150,12 @@ static const struct cmd_option options[] = {
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
 	    "metrics'; default: off)",
 	    NULL, 0 },
+	{ "shutdown-with-message", 0, NULL,
+	    "stop an instance by sending it the message 'shutdown' on its "
+	    "Node IPC channel (process.on('message')) instead of the kill "
+	    "signal; SIGKILL after --kill-timeout as ever (default: the "
+	    "signal)",
+	    NULL, 0 },
 	{ "stdin-messages", 0, NULL,
 	    "send writes messages to the instances' "
 	    "stdin, one line each (Node apps get them on their IPC channel "
@@ -399,6 +405,8 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 		    json_string(cmd_opt(ctx, "metrics")));
 	if (cmd_flag(ctx, "stdin-messages"))
 		json_object_set_new(args, "stdin_messages", json_true());
+	if (cmd_flag(ctx, "shutdown-with-message"))
+		json_object_set_new(args, "shutdown_with_message", json_true());
 	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)
 		return rc;
 	if ((vals = cmd_opt_all(ctx, "listen")) != NULL) {

@@ -37,6 +37,7 @@ enum kind {
 	K_FILTER_ENV, /* pm2's filter_env: leave out the caller's environment */
 	K_DISABLE_LOGS, /* out and err to /dev/null */
 	K_ENV,		/* env, handled with env_NAME */
+	K_RAW,		/* passed as it is: the daemon checks it */
 	K_LATER,	/* a field of a feature clusterctl does not have yet */
 	K_IGNORED,	/* a pm2 field that means nothing here */
 };
@@ -102,19 +103,20 @@ static const struct field {
 	{ "listen_timeout", "listen_timeout", K_MS },
 	{ "listen", "listen", K_STRV },
 	/* Features other work adds: accepted here once they exist. */
-	{ "watch", NULL, K_LATER },
-	{ "ignore_watch", NULL, K_LATER },
-	{ "watch_delay", NULL, K_LATER },
-	{ "watch_options", NULL, K_LATER },
-	{ "max_memory_restart", NULL, K_LATER },
-	{ "cron_restart", NULL, K_LATER },
-	{ "cron", NULL, K_LATER },
+	{ "watch", "watch", K_RAW },
+	{ "ignore_watch", "ignore_watch", K_STRV },
+	{ "watch_delay", "watch_delay", K_MS },
+	{ "watch_options", NULL, K_IGNORED },
+	{ "max_memory_restart", "max_memory_restart", K_SIZE },
+	{ "cron_restart", "cron_restart", K_STR },
+	{ "cron", "cron_restart", K_STR },
+	{ "stdin_messages", "stdin_messages", K_BOOL },
+	{ "shutdown_with_message", "shutdown_with_message", K_BOOL },
 	{ "uid", NULL, K_LATER },
 	{ "user", NULL, K_LATER },
 	{ "gid", NULL, K_LATER },
 	{ "instance_var", NULL, K_LATER },
 	{ "increment_var", NULL, K_LATER },
-	{ "shutdown_with_message", NULL, K_LATER },
 	{ "pid_file", NULL, K_LATER },
 	{ "pid", NULL, K_LATER },
 	{ "sticky", NULL, K_LATER },
@@ -638,6 +640,9 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 	case K_ENV:
 		if (!json_is_object(v))
 			goto type;
+		return 0;
+	case K_RAW:
+		json_object_set_new(spec, f->spec, json_deep_copy(v));
 		return 0;
 	case K_LATER:
 		return fail(msg, len, "not supported yet; ignored"), 1;

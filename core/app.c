@@ -350,6 +350,7 @@ static const struct {
 	{ "mode", "s", "a string" },
 	{ "share", "b", "true or false" },
 	{ "wait_ready", "b", "true or false" },
+	{ "shutdown_with_message", "b", "true or false" },
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
 	{ "namespace", "s", "a string" },
@@ -616,6 +617,8 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	}
 	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
+	a->shutdown_with_message = util_json_bool(spec, "shutdown_with_message",
+	    0);
 	k = strrchr(a->exec_path, '/') != NULL ?
 	    strrchr(a->exec_path, '/') + 1 :
 	    a->exec_path;
@@ -773,6 +776,7 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	SWAP(a->wait_ready, t->wait_ready);
 	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
 	SWAP(a->stdin_messages, t->stdin_messages);
+	SWAP(a->shutdown_with_message, t->shutdown_with_message);
 	SWAP(a->node_channel, t->node_channel);
 	SWAP(a->max_memory, t->max_memory);
 	app_free(t);
@@ -1049,5 +1053,7 @@ app_describe_json(const struct app *a)
 				    json_null());
 	json_object_set_new(o, "stdin_messages",
 	    json_boolean(a->stdin_messages));
+	json_object_set_new(o, "shutdown_with_message",
+	    json_boolean(a->shutdown_with_message));
 	return o;
 }

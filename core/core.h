@@ -160,6 +160,7 @@ struct app {
 	int share;		   /* instances get the preload library */
 	int wait_ready;		   /* only a signal makes an instance ready */
 	int stdin_messages;	   /* send writes JSON lines to stdin */
+	int shutdown_with_message; /* stop by 'shutdown' on the channel */
 	int node_channel;	   /* runs under Node: gets an IPC channel */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
 	struct lsock *socks;	   /* --listen sockets first, then shared */

@@ -580,12 +580,33 @@ act_want_up(struct instance *in)
 	in->want_up = 1;
 }
 
+/*
+ * Ask the instance to stop: the kill signal to its group, or with
+ * shutdown_with_message (pm2) the message 'shutdown' on its Node channel,
+ * and the signal only when it has no channel to read it.  Either way the
+ * kill timeout then escalates to SIGKILL.
+ */
 static void
 act_signal(struct instance *in)
 {
+	json_t *msg;
+	const char *why;
+	int sent = -1;
+
 	set_state(in, IS_STOPPING);
 	in->stop_deadline = uv_now(loop) + (uint64_t)in->app->kill_timeout_ms;
-	(void)group_kill(in, in->app->kill_signal);
+	if (in->app->shutdown_with_message &&
+	    (msg = json_string("shutdown")) != NULL) {
+		sent = inst_send(in, msg, &why);
+		json_decref(msg);
+		if (sent != 0)
+			log_warnx("%s:%d cannot be sent 'shutdown' (%s); %s "
+				  "instead",
+			    in->app->name, in->index, why,
+			    util_signal_name(in->app->kill_signal));
+	}
+	if (sent != 0)
+		(void)group_kill(in, in->app->kill_signal);
 	timer_start(in, (uint64_t)in->app->kill_timeout_ms);
 }
 

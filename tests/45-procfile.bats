@@ -342,8 +342,9 @@ J
 	printf 'while true; do sleep 1; done\n' >connection_check.sh
 	PORT=$port run clusterctl start process.json --env production
 	assert_success
-	assert_output --partial "'watch': not supported yet"
+	refute_output --partial "not supported"
 	[ "$(curl -sf "http://127.0.0.1:$port/")" = production ]
+	[ "$(clusterctl describe HTTP-API --json | json_get "d[0]['max_memory_restart']")" -gt 0 ]
 	[ "$(clusterctl describe HTTP-API --json | json_get "d[0]['instances'] == len(__import__('os').sched_getaffinity(0))")" = True ]
 	wait_until 20 all_status Checks online
 	wait_until 20 all_status Worker online

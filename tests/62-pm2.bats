@@ -206,3 +206,51 @@ load helpers
 	run clusterctl start a.js b.js --name x
 	assert_failure 2
 }
+
+@test "pm2 --shutdown-with-message stops a Node app by process.send('shutdown')" {
+	cat > sdm.js <<'JS'
+const fs = require('fs');
+process.on('message', (m) => {
+	if (m === 'shutdown') {
+		fs.appendFileSync(process.env.OUT, 'message ' + process.env.NODE_APP_INSTANCE + '\n');
+		process.exit(0);
+	}
+});
+process.on('SIGINT', () => { fs.appendFileSync(process.env.OUT, 'SIGINT\n'); process.exit(0); });
+fs.writeFileSync(process.env.OUT + '.up' + process.env.NODE_APP_INSTANCE, '');
+setInterval(() => {}, 1000);
+JS
+	clusterctl start sdm.js -i 2 --shutdown-with-message --listen-timeout 0 --env OUT="$BATS_TEST_TMPDIR/out"
+	wait_until 10 test -f out.up0 -a -f out.up1
+	run clusterctl stop sdm
+	assert_success
+	[ "$(sort out)" = "$(printf 'message 0\nmessage 1')" ]
+	[ "$(clusterctl describe sdm --json | json_get "d[0]['shutdown_with_message']")" = True ]
+	# Without the flag, the kill signal as before.
+	rm out out.up0
+	clusterctl start sdm.js --name plain --listen-timeout 0 --env OUT="$BATS_TEST_TMPDIR/out"
+	wait_until 10 test -f out.up0
+	clusterctl stop plain
+	[ "$(cat out)" = SIGINT ]
+	# In a process file too.
+	printf '{"apps": [{"name": "f", "script": "sdm.js", "shutdown_with_message": true, "listen_timeout": 0, "env": {"OUT": "%s"}}]}\n' "$BATS_TEST_TMPDIR/out2" > eco.json
+	clusterctl start eco.json
+	wait_until 10 test -f out2.up0
+	clusterctl stop f
+	[ "$(cat out2)" = "message 0" ]
+}
+
+@test "pm2 ecosystem fields watch, max_memory_restart and cron_restart reach the app" {
+	printf 'setInterval(() => {}, 1000)\n' > w.js
+	cat > eco.json <<'JSON'
+{"apps": [{"name": "w", "script": "w.js", "listen_timeout": 0,
+  "watch": false, "ignore_watch": ["uploads"], "watch_delay": 500,
+  "max_memory_restart": "300M", "cron_restart": "0 3 * * *"}]}
+JSON
+	run clusterctl start eco.json
+	assert_success
+	refute_output --partial "not supported"
+	d=$(clusterctl describe w --json)
+	[ "$(echo "$d" | json_get "d[0]['cron_next'] is not None")" = True ]
+	echo "$d" | grep -q '"max_memory_restart": 314572800'
+}
