@@ -281,13 +281,16 @@ show_value(char *buf, size_t len, const json_t *v)
 	free(s);
 }
 
-/* Members of a spec that say nothing about how the app runs. */
+/*
+ * Members of a spec that say nothing about how the app runs, or that the
+ * daemon derives from the others (exec, shell, log_per_instance).
+ */
 static int
 not_compared(const char *k)
 {
 	static const char *skip[] = { "instances", "exec", "name", "env",
 		"env_source", "env_name", "wait", "check", "process_file",
-		NULL };
+		"shell", "log_per_instance", NULL };
 	int i;
 
 	for (i = 0; skip[i] != NULL; i++)
