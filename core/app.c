@@ -611,7 +611,7 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 	json_t *res = json_array(), *t;
 	struct app *a;
 	const char *s, *colon;
-	char *end, name[128];
+	char *end, name[128], clip[68];
 	size_t i, j;
 	long id, inst;
 
@@ -657,7 +657,7 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 		}
 		if (inst == -2) {
 			snprintf(err, errlen, "invalid target '%s'",
-			    json_string_value(t));
+			    util_clip(json_string_value(t), clip, 64));
 			json_decref(res);
 			return -1;
 		}
@@ -669,7 +669,8 @@ app_resolve_targets(const json_t *targets, json_t **out, char *err,
 		if (a == NULL)
 			a = app_find_name(s);
 		if (a == NULL) {
-			snprintf(err, errlen, "no app named '%s'", s);
+			snprintf(err, errlen, "no app named '%s'",
+			    util_clip(s, clip, 64));
 			json_decref(res);
 			return -1;
 		}

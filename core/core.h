@@ -229,6 +229,11 @@ struct req {
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
+	/* A stream that waits for room: called when the client's queue is
+	 * low again (see req_room). */
+	void (*on_drain)(struct req *);
+	void *ctx;  /* the holder's own state, freed by the holder */
+	int ended;  /* a final (error) reply went out: the rest are dropped */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -274,6 +279,7 @@ int server_listen(const char *);
 void server_close(void);
 void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
+int req_room(const struct req *);
 void req_error(struct req *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void req_wait(struct req *, int (*)(struct req *), json_t *);

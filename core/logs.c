@@ -635,51 +635,11 @@ sub_send(struct logsub *s, json_t *entries)
 	req_more(r, json_pack("{s:O}", "lines", entries));
 }
 
-/* A copy of n bytes as valid UTF-8 (bad bytes become U+FFFD). */
-static char *
-utf8_clean(const char *p, size_t n, size_t *outlen)
-{
-	char *o = malloc(n * 3 + 1);
-	size_t i = 0, k = 0, len, j;
-	unsigned char c;
-
-	if (o == NULL)
-		return NULL;
-	while (i < n) {
-		c = (unsigned char)p[i];
-		len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
-		    (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ?
-		    4 : 0;
-		for (j = 1; len > 0 && j < len; j++)
-			if (i + j >= n ||
-			    ((unsigned char)p[i + j] & 0xC0) != 0x80)
-				len = 0;
-		if (len == 3 && ((c == 0xE0 && (unsigned char)p[i + 1] < 0xA0) ||
-		    (c == 0xED && (unsigned char)p[i + 1] >= 0xA0)))
-			len = 0;
-		if (len == 4 && ((c == 0xF0 && (unsigned char)p[i + 1] < 0x90) ||
-		    (c == 0xF4 && (unsigned char)p[i + 1] >= 0x90)))
-			len = 0;
-		if (len == 0) {
-			memcpy(o + k, "\xEF\xBF\xBD", 3);
-			k += 3;
-			i++;
-			continue;
-		}
-		memcpy(o + k, p + i, len);
-		k += len;
-		i += len;
-	}
-	o[k] = '\0';
-	*outlen = k;
-	return o;
-}
-
 static json_t *
 json_line(const char *p, size_t n)
 {
 	size_t len;
-	char *c = utf8_clean(p, n, &len);
+	char *c = util_utf8_clean(p, n, &len);
 	json_t *j;
 
 	if (c == NULL)
@@ -1396,58 +1356,134 @@ iso_prefix(const char *s, size_t n)
 	return sizeof pat - 1;
 }
 
-struct tail_ctx {
-	int lines;
-	json_t *entries;
-	int timed; /* every entry has a time */
+/*
+ * A tail being sent: the lines read back from each file (a source), sent
+ * in chunks only as fast as the client reads them (req_room, on_drain), so
+ * that a tail of any size costs the daemon at most its bytes read back.
+ */
+struct tail_src {
+	const struct app *a; /* only to read its format: see tail_entry */
+	char *app;
+	int format;
+	int dated; /* the format has a strftime stamp we cannot read */
+	int index, want, stream;
+	char *buf;
+	size_t len, pos;
+	json_t *head; /* the entry at pos, when merging by time */
 };
 
-/* The tail of one file as entries. */
+struct tail {
+	struct tail_src *src;
+	size_t nsrc, cap;
+	size_t cur;   /* without merging: the source being sent */
+	int timed;    /* every line has a time: merged in time order */
+	int pumping;  /* in tail_pump: a close waits for it */
+	int closed;   /* the client went away during tail_pump */
+	/* What follows the tail. */
+	int follow, daemon, streams;
+	json_t *targets; /* NULL: every app */
+};
+
 static void
-tail_one(const struct app *a, int index, int want, int stream,
-    const char *path, void *arg)
+tail_free(struct tail *t)
 {
-	struct tail_ctx *tc = arg;
-	const char *p, *end, *nl;
-	char *buf, tbuf[40];
-	size_t len, k;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nsrc; i++) {
+		free(t->src[i].app);
+		free(t->src[i].buf);
+		json_decref(t->src[i].head);
+	}
+	free(t->src);
+	json_decref(t->targets);
+	free(t);
+}
+
+/* Add the last lines of path to t; an app NULL: the daemon's log. */
+static void
+tail_add(struct tail *t, const struct app *a, int index, int want,
+    int stream, const char *path, int lines)
+{
+	struct tail_src *src, *ns;
+	size_t len;
+	char *buf;
+
+	if ((buf = tail_read(path, lines, &len)) == NULL)
+		return;
+	if (t->nsrc == t->cap) {
+		ns = realloc(t->src, (t->cap ? t->cap * 2 : 8) * sizeof *ns);
+		if (ns == NULL) {
+			free(buf);
+			return;
+		}
+		t->src = ns;
+		t->cap = t->cap ? t->cap * 2 : 8;
+	}
+	src = &t->src[t->nsrc];
+	memset(src, 0, sizeof *src);
+	if (a != NULL && (src->app = strdup(a->name)) == NULL) {
+		free(buf);
+		return;
+	}
+	src->format = a != NULL ? a->logs.format : LOGFMT_RAW;
+	src->dated = a != NULL && a->logs.date_format != NULL;
+	src->index = index;
+	src->want = want;
+	src->stream = a != NULL ? stream : -1;
+	src->buf = buf;
+	src->len = len;
+	t->nsrc++;
+}
+
+/*
+ * The entry of the line at src's position (and the position moved past
+ * it); NULL at the end.  A line of another instance in a shared file is
+ * skipped.
+ */
+static json_t *
+tail_entry(struct tail_src *src)
+{
+	const char *p, *end = src->buf + src->len, *nl;
+	char tbuf[40];
+	size_t k, n;
 	json_t *o, *j;
 
-	if ((buf = tail_read(path, tc->lines, &len)) == NULL)
-		return;
-	end = buf + len;
-	for (p = buf; p < end; p = nl + 1) {
+	while (src->pos < src->len) {
+		p = src->buf + src->pos;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
+		n = (size_t)(nl - p);
+		src->pos = (size_t)(nl - src->buf) + 1;
+		if (src->stream < 0)
+			return entry_new(NULL, -1, "daemon", NULL, p, n);
 		o = NULL;
-		if (a->logs.format == LOGFMT_JSON && (j = json_loadb(p,
-		    (size_t)(nl - p), 0, NULL)) != NULL) {
+		if (src->format == LOGFMT_JSON &&
+		    (j = json_loadb(p, n, 0, NULL)) != NULL) {
 			if (json_is_string(json_object_get(j, "line")))
 				o = json_pack("{s:s, s:O, s:s, s:O, s:O}", "app",
-				    a->name, "instance", json_object_get(j,
+				    src->app, "instance", json_object_get(j,
 				    "instance") ? json_object_get(j, "instance") :
 				    json_null(), "stream", util_json_str(j,
-				    "stream", stream_name(stream)), "time",
+				    "stream", stream_name(src->stream)), "time",
 				    json_object_get(j, "time") ?
 				    json_object_get(j, "time") : json_null(),
 				    "line", json_object_get(j, "line"));
 			json_decref(j);
-			if (o != NULL && want >= 0 && index < 0 &&
-			    util_json_int(o, "instance", want) != want) {
+			if (o != NULL && src->want >= 0 && src->index < 0 &&
+			    util_json_int(o, "instance", src->want) !=
+			    src->want) {
 				/* Another instance's line in a shared file. */
 				json_decref(o);
-				if (nl == end)
-					break;
 				continue;
 			}
 		}
 		if (o == NULL) {
-			o = entry_new(a->name, index, stream != 0 ?
-			    stream_name(stream) : "log", NULL, p,
-			    (size_t)(nl - p));
-			if (a->logs.format == LOGFMT_TIME &&
-			    a->logs.date_format == NULL &&
-			    (k = iso_prefix(p, (size_t)(nl - p))) > 0) {
+			o = entry_new(src->app, src->index, src->stream != 0 ?
+			    stream_name(src->stream) : "log", NULL, p, n);
+			if (src->format == LOGFMT_TIME && !src->dated &&
+			    (k = iso_prefix(p, n)) > 0) {
 				snprintf(tbuf, sizeof tbuf, "%.*s", (int)k - 2,
 				    p);
 				json_object_set_new(o, "time",
@@ -1455,57 +1491,123 @@ tail_one(const struct app *a, int index, int want, int stream,
 				json_object_set_new(o, "stamp",
 				    json_string(tbuf));
 				json_object_set_new(o, "line",
-				    json_line(p + k, (size_t)(nl - p) - k));
+				    json_line(p + k, n - k));
 			}
-			if (a->logs.format == LOGFMT_TIME &&
-			    a->logs.date_format != NULL)
-				/* Stamps we cannot read: keep them shown. */
-				tc->timed = 0;
 		}
-		if (!json_is_string(json_object_get(o, "time")))
-			tc->timed = 0;
-		json_object_set_new(o, "seq",
-		    json_integer((json_int_t)json_array_size(tc->entries)));
-		json_array_append_new(tc->entries, o);
-		if (nl == end)
-			break;
+		return o;
 	}
-	free(buf);
+	return NULL;
 }
 
+/* Whether every line of every source has a time (then they are merged
+ * in time order); a stamp we cannot read counts as none. */
 static int
-by_time(const void *x, const void *y)
+tail_all_timed(struct tail *t)
 {
-	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	int c = strcmp(util_json_str(a, "time", ""), util_json_str(b, "time",
-	    ""));
+	struct tail_src *src;
+	size_t i;
+	json_t *o;
+	int timed = 1;
 
-	if (c != 0)
-		return c;
-	return util_json_int(a, "seq", 0) < util_json_int(b, "seq", 0) ? -1 : 1;
+	for (i = 0; i < t->nsrc && timed; i++) {
+		src = &t->src[i];
+		if (src->dated)
+			timed = 0;
+		while (timed && (o = tail_entry(src)) != NULL) {
+			if (!json_is_string(json_object_get(o, "time")))
+				timed = 0;
+			json_decref(o);
+		}
+		src->pos = 0;
+	}
+	return timed;
 }
 
-/* Send entries in replies of bounded size. */
-static void
-send_chunked(struct req *r, json_t *entries)
+/* The next entry of the tail, or NULL at its end. */
+static json_t *
+tail_next(struct tail *t)
 {
-	json_t *chunk = json_array(), *e;
-	size_t i, bytes = 0;
+	struct tail_src *src;
+	json_t *o;
+	size_t i, best;
 
-	json_array_foreach(entries, i, e) {
-		json_object_del(e, "seq");
-		bytes += strlen(util_json_str(e, "line", "")) + 64;
-		json_array_append(chunk, e);
-		if (bytes >= TAIL_CHUNK_BYTES) {
-			req_more(r, json_pack("{s:o}", "lines", chunk));
-			chunk = json_array();
-			bytes = 0;
-		}
+	if (!t->timed) {
+		for (; t->cur < t->nsrc; t->cur++)
+			if ((o = tail_entry(&t->src[t->cur])) != NULL)
+				return o;
+		return NULL;
 	}
-	if (json_array_size(chunk) > 0)
-		req_more(r, json_pack("{s:o}", "lines", chunk));
-	else
-		json_decref(chunk);
+	/* Merged: the earliest head; the first source on a tie. */
+	best = t->nsrc;
+	for (i = 0; i < t->nsrc; i++) {
+		src = &t->src[i];
+		if (src->head == NULL && (src->head = tail_entry(src)) == NULL)
+			continue;
+		if (best == t->nsrc || strcmp(util_json_str(src->head, "time",
+		    ""), util_json_str(t->src[best].head, "time", "")) < 0)
+			best = i;
+	}
+	if (best == t->nsrc)
+		return NULL;
+	o = t->src[best].head;
+	t->src[best].head = NULL;
+	return o;
+}
+
+static void tail_done(struct req *);
+
+/*
+ * Send the tail in replies of about TAIL_CHUNK_BYTES while the client has
+ * room; the rest when it has read them (on_drain).
+ */
+static void
+tail_pump(struct req *r)
+{
+	struct tail *t = r->ctx;
+	json_t *chunk, *e;
+	size_t bytes;
+	int end = 0;
+
+	t->pumping = 1;
+	while (!end && !t->closed && req_room(r)) {
+		chunk = json_array();
+		bytes = 0;
+		while (bytes < TAIL_CHUNK_BYTES) {
+			if ((e = tail_next(t)) == NULL) {
+				end = 1;
+				break;
+			}
+			bytes += json_dumpb(e, NULL, 0, JSON_COMPACT) + 1;
+			json_array_append_new(chunk, e);
+		}
+		if (json_array_size(chunk) > 0)
+			req_more(r, json_pack("{s:o}", "lines", chunk));
+		else
+			json_decref(chunk);
+	}
+	t->pumping = 0;
+	if (t->closed) {
+		tail_free(t);
+		r->ctx = NULL;
+		req_reply(r, NULL); /* frees r; nobody to tell */
+		return;
+	}
+	if (end || r->client == NULL || r->ended)
+		tail_done(r);
+}
+
+static void
+tail_closed(struct req *r)
+{
+	struct tail *t = r->ctx;
+
+	if (t->pumping) {
+		t->closed = 1; /* tail_pump frees */
+		return;
+	}
+	tail_free(t);
+	r->ctx = NULL;
+	req_reply(r, NULL); /* frees r; nobody to tell */
 }
 
 static void
@@ -1519,6 +1621,42 @@ sub_closed(struct req *r)
 	req_reply(r, NULL); /* frees r; nobody to tell */
 }
 
+/* The tail is sent: the request ends, or follows new lines. */
+static void
+tail_done(struct req *r)
+{
+	struct tail *t = r->ctx;
+	struct logsub *s;
+
+	r->ctx = NULL;
+	r->on_drain = NULL;
+	r->on_close = NULL;
+	if (!t->follow || r->client == NULL || r->ended ||
+	    (s = calloc(1, sizeof *s)) == NULL) {
+		tail_free(t);
+		req_reply(r, json_pack("{s:[]}", "lines"));
+		return;
+	}
+	s->r = r;
+	s->daemon = t->daemon;
+	s->streams = t->streams;
+	s->targets = t->targets;
+	t->targets = NULL;
+	tail_free(t);
+	TAILQ_INSERT_TAIL(&subs, s, entry);
+	r->on_close = sub_closed;
+}
+
+static void
+tail_add_file(const struct app *a, int index, int want, int stream,
+    const char *path, void *arg)
+{
+	struct tail *t = arg;
+
+	tail_add(t, a, index, want, stream, path, t->cur > INT_MAX ? INT_MAX :
+	    (int)t->cur);
+}
+
 /*
  * logs {"targets", "lines", "stream", "follow", "daemon"}: the last lines
  * of the chosen files (in time order when every line has a time), then,
@@ -1527,17 +1665,12 @@ sub_closed(struct req *r)
 void
 logs_handle(struct req *r)
 {
-	struct tail_ctx tc;
-	struct logsub *s;
-	json_t *targets = NULL, *e;
+	struct tail *t;
+	json_t *targets = NULL;
 	const char *stream = util_json_str(r->args, "stream", "all");
 	int64_t lines = util_json_int(r->args, "lines", 15);
-	int follow = util_json_bool(r->args, "follow", 0);
-	int daemon = util_json_bool(r->args, "daemon", 0);
 	int streams, all = 0;
 	char path[PATH_MAX];
-	const json_t **v;
-	size_t i, n;
 
 	subs_sweep();
 	if (lines < 0 || lines > 1000000) {
@@ -1552,64 +1685,32 @@ logs_handle(struct req *r)
 		    "invalid stream '%s' (out, err or all)", stream);
 		return;
 	}
-	tc.lines = (int)lines;
-	tc.entries = json_array();
-	tc.timed = 1;
-	if (daemon) {
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return;
+	}
+	t->follow = util_json_bool(r->args, "follow", 0);
+	t->daemon = util_json_bool(r->args, "daemon", 0);
+	t->streams = streams;
+	if (t->daemon) {
 		snprintf(path, sizeof path, "%s/daemon.log", home);
-		if (lines > 0) {
-			size_t len;
-			char *buf = tail_read(path, (int)lines, &len), *p, *nl;
-
-			for (p = buf; buf != NULL && p < buf + len; p = nl + 1) {
-				if ((nl = memchr(p, '\n', (size_t)(buf + len -
-				    p))) == NULL)
-					nl = buf + len;
-				json_array_append_new(tc.entries, entry_new(NULL,
-				    -1, "daemon", NULL, p, (size_t)(nl - p)));
-			}
-			free(buf);
-		}
+		tail_add(t, NULL, -1, -1, 0, path, (int)lines);
 	} else {
 		if (resolve(r, &targets, &all) != 0) {
-			json_decref(tc.entries);
+			tail_free(t);
 			return;
 		}
-		each_file(targets, streams, 0, tail_one, &tc);
-		n = json_array_size(tc.entries);
-		if (tc.timed && n > 1) {
-			/* Sort a copy of the pointers, then rebuild. */
-			if ((v = calloc(n, sizeof *v)) != NULL) {
-				json_array_foreach(tc.entries, i, e)
-					v[i] = json_incref(e);
-				qsort(v, n, sizeof *v, by_time);
-				json_array_clear(tc.entries);
-				for (i = 0; i < n; i++)
-					json_array_append_new(tc.entries,
-					    (json_t *)v[i]);
-				free(v);
-			}
-		}
+		t->cur = (size_t)lines; /* for tail_add_file */
+		each_file(targets, streams, 0, tail_add_file, t);
+		t->cur = 0;
+		if (all)
+			json_decref(targets);
+		else
+			t->targets = targets;
+		t->timed = t->nsrc > 1 && tail_all_timed(t);
 	}
-	send_chunked(r, tc.entries);
-	json_decref(tc.entries);
-	if (!follow) {
-		json_decref(targets);
-		req_reply(r, json_pack("{s:[]}", "lines"));
-		return;
-	}
-	if (r->client == NULL || (s = calloc(1, sizeof *s)) == NULL) {
-		json_decref(targets);
-		req_reply(r, json_pack("{s:[]}", "lines"));
-		return;
-	}
-	s->r = r;
-	s->daemon = daemon;
-	s->streams = streams;
-	if (all)
-		json_decref(targets);
-	else
-		s->targets = targets;
-	TAILQ_INSERT_TAIL(&subs, s, entry);
-	r->on_close = sub_closed;
+	r->ctx = t;
+	r->on_close = tail_closed;
+	r->on_drain = tail_pump;
+	tail_pump(r);
 }

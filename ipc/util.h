@@ -5,6 +5,7 @@
 #ifndef IPC_UTIL_H
 #define IPC_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,5 +19,9 @@ const char *util_signal_name(int);
 int64_t util_json_int(const json_t *, const char *, int64_t);
 const char *util_json_str(const json_t *, const char *, const char *);
 int util_json_bool(const json_t *, const char *, int);
+
+char *util_utf8_clean(const char *, size_t, size_t *);
+size_t util_utf8_cut(const char *, size_t, size_t);
+const char *util_clip(const char *, char *, size_t);
 
 #endif
