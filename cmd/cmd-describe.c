@@ -49,6 +49,9 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
 		    ", " : "", strcmp(util_json_str(v, "kind", ""),
 		    "listen") == 0 ? util_json_str(v, "name", "") : "");
+	if (json_is_string(json_object_get(a, "daemon_warning")))
+		printf("  warning        %s\n", util_json_str(a, "daemon_warning",
+		    ""));
 	json_array_foreach(json_object_get(a, "processes"), i, p) {
 		const char *st = util_json_str(p, "status", "?");
 

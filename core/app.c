@@ -599,5 +599,7 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	json_object_set_new(o, "daemon_warning", daemon_nofile_warning() ?
+	    json_string(daemon_nofile_warning()) : json_null());
 	return o;
 }

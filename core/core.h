@@ -302,6 +302,9 @@ extern int quitting;
 void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
+long long daemon_nofile_orig(void);
+void daemon_nofile_check(int);
+const char *daemon_nofile_warning(void);
 
 /* log.c */
 int log_open(const char *);
@@ -378,6 +381,7 @@ int logs_app_init(struct app *, const json_t *, char *, size_t);
 void logs_app_release(struct app *);
 void logs_describe(const struct app *, int, json_t *);
 void logs_reopen_all(void);
+json_t *logs_drop_pending(void);
 void logs_handle(struct req *);
 void logs_handle_flush(struct req *);
 void logs_handle_reload(struct req *);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -19,7 +20,8 @@ int
 exec_shim_main(int argc, char **argv)
 {
 	char pid[32], *pre;
-	const char *lib, *old;
+	const char *lib, *old, *nofile;
+	struct rlimit rl;
 	int fd, e;
 
 	if (argc < 6)
@@ -30,6 +32,14 @@ exec_shim_main(int argc, char **argv)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != (pid_t)atol(argv[3]))
 		_exit(127);
+	/* The caller's descriptor limit, which the daemon raised for itself. */
+	if ((nofile = getenv("CLUSTERCTL_NOFILE")) != NULL) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && atoll(nofile) > 0) {
+			rl.rlim_cur = (rlim_t)atoll(nofile);
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		unsetenv("CLUSTERCTL_NOFILE");
+	}
 	if (getenv("LISTEN_FDS") != NULL) {
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		setenv("LISTEN_PID", pid, 1);

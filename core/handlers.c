@@ -19,6 +19,7 @@
 struct handler {
 	const char *cmd;
 	void (*fn)(struct req *);
+	int starts; /* may start processes: refused while shutting down */
 };
 
 static json_t *
@@ -199,16 +200,6 @@ wait_or_reply(struct req *r, int (*check)(struct req *))
 	req_wait(r, check, NULL);
 }
 
-/* Refuse what would start processes while the daemon shuts down. */
-static int
-refuse_if_quitting(struct req *r)
-{
-	if (!quitting)
-		return 0;
-	req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-	return 1;
-}
-
 static void
 h_ping(struct req *r)
 {
@@ -251,8 +242,6 @@ h_start(struct req *r)
 	size_t i;
 	int k, lo, hi;
 
-	if (refuse_if_quitting(r))
-		return;
 	/* start TARGET...: start stopped apps. */
 	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {
 		if (req_targets(r, &r->targets) != 0)
@@ -318,7 +307,7 @@ h_restart(struct req *r)
 	size_t i;
 	int k, lo, hi;
 
-	if (refuse_if_quitting(r) || req_targets(r, &r->targets) != 0)
+	if (req_targets(r, &r->targets) != 0)
 		return;
 	for (i = 0; i < r->targets.n; i++) {
 		a = target_app(&r->targets.v[i]);
@@ -409,6 +398,7 @@ h_describe(struct req *r)
 static int
 check_killed(struct req *r)
 {
+	json_t *lost;
 	struct client *c;
 	struct app *a;
 
@@ -416,14 +406,17 @@ check_killed(struct req *r)
 		if (!app_all_stopped(a))
 			return 0;
 	log_info("every app is stopped; the daemon exits");
+	/* Lines a full disk still holds are lost now: said, not hidden. */
+	lost = logs_drop_pending();
 	if (r->client == NULL) {
+		json_decref(lost);
 		req_reply(r, NULL);
 		daemon_quit();
 		return 1;
 	}
 	c = r->client;
 	c->exit_after_flush = 1;
-	req_reply(r, NULL);
+	req_reply(r, lost != NULL ? json_pack("{s:o}", "lost", lost) : NULL);
 	/* Not queued (the client is gone or could not take it): go now. */
 	if (c->closing ||
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
@@ -499,22 +492,22 @@ h_wait(struct req *r)
 }
 
 static const struct handler handlers[] = {
-	{ "ping", h_ping },
-	{ "start", h_start },
-	{ "stop", h_stop },
-	{ "restart", h_restart },
-	{ "reset", h_reset },
-	{ "delete", h_delete },
-	{ "list", h_list },
-	{ "describe", h_describe },
-	{ "kill", h_kill },
-	{ "wait", h_wait },
-	{ "logs", logs_handle },
-	{ "flush", logs_handle_flush },
-	{ "reload-logs", logs_handle_reload },
-	{ "share", share_handle },
-	{ "reload", reload_handle },
-	{ "scale", scale_handle },
+	{ "ping", h_ping, 0 },
+	{ "start", h_start, 1 },
+	{ "stop", h_stop, 0 },
+	{ "restart", h_restart, 1 },
+	{ "reset", h_reset, 1 },
+	{ "delete", h_delete, 0 },
+	{ "list", h_list, 0 },
+	{ "describe", h_describe, 0 },
+	{ "kill", h_kill, 0 },
+	{ "wait", h_wait, 0 },
+	{ "logs", logs_handle, 0 },
+	{ "flush", logs_handle_flush, 0 },
+	{ "reload-logs", logs_handle_reload, 0 },
+	{ "share", share_handle, 1 },
+	{ "reload", reload_handle, 1 },
+	{ "scale", scale_handle, 1 },
 };
 
 void
@@ -523,10 +516,15 @@ handle_request(struct req *r)
 	size_t i;
 
 	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-		if (strcmp(handlers[i].cmd, r->cmd) == 0) {
+		if (strcmp(handlers[i].cmd, r->cmd) != 0)
+			continue;
+		/* Once kill stops every app, nothing starts again: the
+		 * shutdown always finishes. */
+		if (quitting && handlers[i].starts)
+			req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+		else
 			handlers[i].fn(r);
-			return;
-		}
+		return;
 	}
 	req_error(r, IPC_E_UNKNOWN_CMD, "unknown command '%s'", r->cmd);
 }

@@ -310,7 +310,57 @@ env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
 	env[(*n)++] = kv;
 }
 
-/* Start the instance's process; a failure leaves the instance errored. */
+/*
+ * Whether the app's own variable kv (KEY=VALUE) gives way: the daemon sets
+ * KEY for the instance (one of own[0..n)), or KEY describes something only
+ * the daemon can give (descriptors, its sockets): a stale copy from the
+ * CLI's environment would lie to the app.
+ */
+static int
+env_shadowed(const char *kv, char *const *own, size_t n)
+{
+	static const char *const daemons[] = {
+		"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
+		"CLUSTERCTL_SHARE", "CLUSTERCTL_LD_PRELOAD", "CLUSTERCTL_NOFILE",
+		"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
+	};
+	size_t klen = strcspn(kv, "="), i;
+
+	for (i = 0; i < sizeof daemons / sizeof daemons[0]; i++)
+		if (strlen(daemons[i]) == klen &&
+		    strncmp(kv, daemons[i], klen) == 0)
+			return 1;
+	for (i = 0; i < n; i++)
+		if (strncmp(own[i], kv, klen + 1) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A start that failed for want of a resource (descriptors, memory,
+ * processes): the instance waits for the backoff's next delay and tries
+ * again; the error says why meanwhile.
+ */
+static void
+spawn_retry_later(struct instance *in, const char *msg)
+{
+	struct app *a = in->app;
+
+	in->delay_ms = backoff_next_delay(a->backoff_base_ms, BACKOFF_FACTOR,
+	    a->backoff_max_ms, (unsigned)in->crashes);
+	in->crashes++;
+	in->next_start_wall = daemon_now_wall() + in->delay_ms;
+	log_warnx("%s:%d %s; tried again in %lld ms", a->name, in->index, msg,
+	    (long long)in->delay_ms);
+	set_error(in, msg);
+	set_state(in, ST_WAITING);
+	timer_start(in, (uint64_t)in->delay_ms);
+}
+
+/*
+ * Start the instance's process.  A failure leaves the instance errored,
+ * or waiting when it is a shortage of the moment (spawn_retry_later).
+ */
 static void
 inst_spawn(struct instance *in)
 {
@@ -322,7 +372,7 @@ inst_spawn(struct instance *in)
 	struct lsock *ls;
 	char **env = NULL, **args = NULL, fdarg[16], pidarg[32], msg[512];
 	char names[512];
-	size_t nenv = 0, nargs, i;
+	size_t nenv = 0, nown = 0, nargs, i;
 	int r, k, nfds, statusfd, chanfd = -1, port = 0;
 
 	if (in->nhandles > 1 || in->running)
@@ -342,8 +392,8 @@ inst_spawn(struct instance *in)
 		r = UV_ENOMEM;
 		goto fail;
 	}
-	for (i = 0; i < a->nenv; i++)
-		env[nenv++] = a->envp[i];
+	/* The daemon's variables first (owned), then the app's own that
+	 * they do not replace (borrowed): none appears twice. */
 	env_add(env, &nenv, "CLUSTERCTL_APP", "%s", a->name);
 	env_add(env, &nenv, "CLUSTERCTL_INSTANCE", "%d", in->index);
 	env_add(env, &nenv, "NODE_APP_INSTANCE", "%d", in->index);
@@ -378,6 +428,14 @@ inst_spawn(struct instance *in)
 		env_add(env, &nenv, "NODE_CHANNEL_FD", "%d", chanfd);
 		env_add(env, &nenv, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
 	}
+	/* The shim gives the app the caller's descriptor limit back. */
+	if (daemon_nofile_orig() > 0)
+		env_add(env, &nenv, "CLUSTERCTL_NOFILE", "%lld",
+		    (long long)daemon_nofile_orig());
+	nown = nenv;
+	for (i = 0; i < a->nenv; i++)
+		if (!env_shadowed(a->envp[i], env, nown))
+			env[nenv++] = a->envp[i];
 	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
 	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
 	args[0] = (char *)"clusterctl-exec";
@@ -467,7 +525,8 @@ inst_spawn(struct instance *in)
 	for (k = 0; k < 2; k++)
 		logpipe_start(lp[k]);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
-	for (i = a->nenv; i < nenv; i++)
+	daemon_nofile_check(0);
+	for (i = 0; i < nown; i++)
 		free(env[i]);
 	free(env);
 	free(args);
@@ -482,13 +541,21 @@ fail:
 			logpipe_abort(lp[k]);
 	}
 	if (env != NULL)
-		for (i = a->nenv; i < nenv; i++)
+		for (i = 0; i < nown; i++)
 			free(env[i]);
 	free(env);
 	free(args);
 	free(stdio);
+	daemon_nofile_check(r == UV_EMFILE || r == UV_ENFILE);
 	snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
 	    uv_strerror(r));
+	if (r == UV_EMFILE || r == UV_ENFILE || r == UV_EAGAIN ||
+	    r == UV_ENOMEM) {
+		/* A shortage of the moment, not the app's fault: tried
+		 * again after the backoff, never errored for it. */
+		spawn_retry_later(in, msg);
+		return;
+	}
 	log_warnx("%s:%d %s", a->name, in->index, msg);
 	set_error(in, msg);
 	set_state(in, ST_ERRORED);

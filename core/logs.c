@@ -44,6 +44,11 @@
 /* The most a streamed reply of tail lines holds (the frame limit is 8M). */
 #define TAIL_CHUNK_BYTES (1024 * 1024)
 
+/* Why logs_open refused a path (beside an errno). */
+#define ERR_NOT_REGULAR 10001
+#define ERR_UNSAFE_DIR 10002
+#define ERR_LINKED 10003
+
 #define DEFAULT_MAX_SIZE (10 * 1024 * 1024)
 #define DEFAULT_RETAIN 5
 
@@ -148,6 +153,38 @@ stream_shared(const struct app *a, int stream)
 	    (stream == 1 ? a->out_file : a->err_file) != NULL;
 }
 
+static int logs_open(const char *, int, int *);
+static const char *logs_strerror(int);
+
+/*
+ * A log path the daemon would refuse to open (a link, not a regular file,
+ * an unsafe directory as root) is refused at start, in words; one that is
+ * merely missing or unwritable now is left to the writer, which says so.
+ */
+static int
+logs_check_paths(const struct app *a, char *err, size_t errlen)
+{
+	const char *paths[3] = { a->out_file, a->err_file, a->logs.log_file };
+	char clip[260];
+	int i, fd, e;
+
+	for (i = 0; i < 3; i++) {
+		if (paths[i] == NULL || disabled(paths[i]) || *paths[i] == '\0')
+			continue;
+		if ((fd = logs_open(paths[i], O_WRONLY | O_APPEND | O_CREAT,
+		    &e)) != -1) {
+			close(fd);
+			continue;
+		}
+		if (e == ELOOP || e >= ERR_NOT_REGULAR) {
+			snprintf(err, errlen, "cannot use '%s' as a log file: %s",
+			    util_clip(paths[i], clip, 256), logs_strerror(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Read an app's log options from its start request (pm2's names). */
 int
 logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
@@ -202,7 +239,7 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 		return -1;
 	}
 	l->compress = util_json_bool(spec, "log_compress", 0);
-	return 0;
+	return logs_check_paths(a, err, errlen);
 }
 
 void
@@ -242,17 +279,122 @@ stamp(char *buf, size_t len, const char *fmt)
 
 /* --- the file registry ------------------------------------------------ */
 
+/* An errno, or one of logs_open's refusals, in words. */
+static const char *
+logs_strerror(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "it is a symbolic link, which the daemon does not follow";
+	case ERR_NOT_REGULAR:
+		return "it is not a regular file";
+	case ERR_UNSAFE_DIR:
+		return "its directory may be changed by another user, and the "
+		    "daemon runs as root";
+	case ERR_LINKED:
+		return "it has other hard links, and the daemon runs as root";
+	default:
+		return strerror(err);
+	}
+}
+
+/* Whether another user than root may add, remove or swap entries of a
+ * directory (a sticky one lets them only touch their own). */
+static int
+dir_unsafe(const struct stat *st)
+{
+	return (st->st_uid != 0 && st->st_uid != geteuid()) ||
+	    ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+	    !(st->st_mode & S_ISVTX)) ||
+	    ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX));
+}
+
+/*
+ * Open a log file as the daemon may: never through a symbolic link, never
+ * blocking (a FIFO, a device), only a regular file; and, running as root,
+ * only in a directory that no other user controls, and not a file with
+ * other hard links (as logrotate and systemd do).  The fd, or -1 and *err
+ * (an errno or ERR_*).
+ */
+static int
+logs_open(const char *path, int flags, int *err)
+{
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	struct stat st;
+	int dfd, fd;
+
+	if (base == NULL) {
+		snprintf(dir, sizeof dir, ".");
+		base = path;
+	} else if ((size_t)(base - path) >= sizeof dir) {
+		*err = ENAMETOOLONG;
+		return -1;
+	} else {
+		memcpy(dir, path, (size_t)(base - path));
+		dir[base - path] = '\0';
+		if (dir[0] == '\0')
+			snprintf(dir, sizeof dir, "/");
+		base++;
+	}
+	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		*err = errno;
+		return -1;
+	}
+	if (geteuid() == 0 && (fstat(dfd, &st) == -1 || dir_unsafe(&st))) {
+		close(dfd);
+		*err = ERR_UNSAFE_DIR;
+		return -1;
+	}
+	fd = openat(dfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0644);
+	*err = errno;
+	close(dfd);
+	if (fd == -1) {
+		/* A FIFO without a reader. */
+		if (*err == ENXIO || *err == EISDIR)
+			*err = ERR_NOT_REGULAR;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*err = ERR_NOT_REGULAR;
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_nlink > 1) {
+		close(fd);
+		*err = ERR_LINKED;
+		return -1;
+	}
+	return fd;
+}
+
+static void file_set_full(struct logfile *, int);
+
+/* A shortage of the moment: writers wait and the open is tried again. */
+static int
+transient(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM ||
+	    err == EAGAIN;
+}
+
 static void
 file_open_fd(struct logfile *f)
 {
 	struct stat st;
+	int err;
 
-	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	f->fd = logs_open(f->path, O_WRONLY | O_APPEND | O_CREAT, &err);
+	if (f->fd == -1 && transient(err)) {
+		file_set_full(f, err);
+		return;
+	}
 	if (f->fd == -1) {
-		f->err = errno;
+		f->err = err;
 		f->err_since = daemon_now_wall();
-		log_warn("cannot open log file %s; its lines are dropped",
-		    f->path);
+		log_warnx("cannot open log file %s: %s; its lines are dropped",
+		    f->path, logs_strerror(err));
 		return;
 	}
 	if (!f->full)
@@ -316,13 +458,21 @@ gzip_file(const char *path, const char *gzpath)
 	char buf[65536], tmp[PATH_MAX];
 	gzFile gz;
 	ssize_t n;
-	int fd, ok = 1;
+	int fd, tfd, ok = 1;
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", gzpath) >= sizeof tmp)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	if ((gz = gzopen(tmp, "wb1")) == NULL) {
+	/* Never through a link someone left at the temporary name. */
+	(void)unlink(tmp);
+	if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1) {
+		close(fd);
+		return -1;
+	}
+	if ((gz = gzdopen(tfd, "wb1")) == NULL) {
+		close(tfd);
 		close(fd);
 		return -1;
 	}
@@ -523,8 +673,8 @@ sink_write(struct logsink *s, const char *buf, size_t n)
 	size_t done;
 	int err;
 
-	if (f->fd == -1 || n == 0)
-		return;
+	if (n == 0 || (f->fd == -1 && !f->full))
+		return; /* refused for good, and said so at the open */
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0)
 			log_warnx("out of memory: lines for %s dropped", f->path);
@@ -1014,6 +1164,13 @@ retry_cb(uv_timer_t *t)
 	TAILQ_FOREACH(f, &files, entry) {
 		if (!f->full)
 			continue;
+		if (f->fd == -1) {
+			file_open_fd(f);
+			if (f->fd == -1 && transient(f->err)) {
+				left = 1;
+				continue;
+			}
+		}
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ? s->pendlen :
 			    file_write(f, s->pend, s->pendlen, &err);
@@ -1082,6 +1239,51 @@ logpipe_abort(struct logpipe *lp)
 	uv_close((uv_handle_t *)&lp->pipe, logpipe_free);
 }
 
+/*
+ * The daemon is about to exit: what its files could not take yet (a full
+ * disk) is tried once more, and what is still left is lost.  Each loss is
+ * said in daemon.log and returned ([{"file", "lines", "bytes", "error"}],
+ * or NULL when nothing is lost) for the kill reply, for the CLI to say.
+ */
+json_t *
+logs_drop_pending(void)
+{
+	struct logfile *f;
+	struct logsink *s;
+	json_t *lost = NULL;
+	size_t done, bytes, k;
+	int64_t lines;
+	int err = 0;
+
+	TAILQ_FOREACH(f, &files, entry) {
+		lines = 0;
+		bytes = 0;
+		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
+			done = f->fd == -1 ? 0 :
+			    file_write(f, s->pend, s->pendlen, &err);
+			for (k = done; k < s->pendlen; k++)
+				if (s->pend[k] == '\n')
+					lines++;
+			bytes += s->pendlen - done;
+			s->pendlen = 0;
+			TAILQ_REMOVE(&f->waitq, s, wentry);
+			s->queued = 0;
+		}
+		if (bytes == 0)
+			continue;
+		log_warnx("%lld lines (%zu bytes) for %s are lost: %s, and the "
+		    "daemon exits", (long long)lines, bytes, f->path,
+		    logs_strerror(f->err != 0 ? f->err : err));
+		if (lost == NULL)
+			lost = json_array();
+		json_array_append_new(lost, json_pack("{s:s, s:I, s:I, s:s}",
+		    "file", f->path, "lines", (json_int_t)lines, "bytes",
+		    (json_int_t)bytes, "error", logs_strerror(f->err != 0 ?
+		    f->err : err)));
+	}
+	return lost;
+}
+
 /* --- describe, reload, flush ---------------------------------------------- */
 
 static json_t *
@@ -1109,7 +1311,8 @@ logs_describe(const struct app *a, int index, json_t *row)
 		if (paths[i] != NULL && msg[0] == '\0' &&
 		    (f = file_find(paths[i])) != NULL && f->err != 0)
 			snprintf(msg, sizeof msg, "%s: %s%s", f->path,
-			    strerror(f->err), f->full ? " (the app waits)" : "");
+			    logs_strerror(f->err), f->full ? " (the app waits)" :
+			    "");
 	json_object_set_new(row, "out_log", path_json(paths[0]));
 	json_object_set_new(row, "err_log", path_json(paths[1]));
 	json_object_set_new(row, "log_file", path_json(paths[2]));
@@ -1211,6 +1414,7 @@ flush_one(const struct app *a, int index, int want, int stream,
 	struct logfile *f = file_find(path);
 	json_t *v;
 	size_t i;
+	int fd, err;
 
 	(void)a;
 	(void)index;
@@ -1223,8 +1427,15 @@ flush_one(const struct app *a, int index, int want, int stream,
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", path);
 		f->size = 0;
-	} else if (truncate(path, 0) == -1 && errno != ENOENT)
-		log_warn("cannot empty %s", path);
+	} else if ((fd = logs_open(path, O_WRONLY, &err)) != -1) {
+		if (ftruncate(fd, 0) == -1)
+			log_warn("cannot empty %s", path);
+		close(fd);
+	} else if (err != ENOENT) {
+		/* Never through a link: refused, and said. */
+		log_warnx("cannot empty %s: %s", path, logs_strerror(err));
+		return;
+	}
 	json_array_append_new(arg, json_string(path));
 }
 
@@ -1273,10 +1484,10 @@ tail_read(const char *path, int n, size_t *len)
 	size_t have = 0, k, i;
 	off_t off;
 	ssize_t got;
-	int fd, lines = 0;
+	int fd, err, lines = 0;
 
 	*len = 0;
-	if (n <= 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (n <= 0 || (fd = logs_open(path, O_RDONLY, &err)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1) {
 		close(fd);

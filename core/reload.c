@@ -305,10 +305,6 @@ reload_handle(struct req *r)
 	size_t i;
 	int k, lo, hi, n = 0, j, dup, parallel = 1, force = 0;
 
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-		return;
-	}
 	if (req_args(r, "{s?i, s?b}", "parallel", &parallel, "force",
 	    &force) != 0 || req_targets(r, &r->targets) != 0)
 		return;
@@ -404,10 +400,6 @@ scale_handle(struct req *r)
 	int k, from, relative = 0, wait = 1, rc;
 	struct err e;
 
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-		return;
-	}
 	if (json_unpack(r->args, "{s:s, s:I}", "target", &word, "count",
 	    &count) != 0) {
 		req_error(r, IPC_E_BAD_REQUEST, "scale needs a target and a "

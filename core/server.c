@@ -542,6 +542,7 @@ connection_cb(uv_stream_t *l, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	daemon_nofile_check(0);
 }
 
 /*

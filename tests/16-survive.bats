@@ -105,3 +105,173 @@ with open(sys.argv[1], "w") as f:
 	assert_success
 	same_daemon
 }
+
+@test "a log path that is a symbolic link is refused at start; its target is untouched" {
+	echo secret >"$BATS_TEST_TMPDIR/victim"
+	ln -s "$BATS_TEST_TMPDIR/victim" "$BATS_TEST_TMPDIR/out.log"
+	run clusterctl start /bin/echo --name ln -o "$BATS_TEST_TMPDIR/out.log" -- hello
+	assert_failure 2
+	assert_output --partial "cannot use '$BATS_TEST_TMPDIR/out.log' as a log file: it is a symbolic link"
+	[ "$(cat "$BATS_TEST_TMPDIR/victim")" = secret ]
+	same_daemon
+}
+
+@test "a link put in place of a log file is never written or flushed through" {
+	echo secret >"$BATS_TEST_TMPDIR/victim"
+	clusterctl start /bin/sleep --name sw -o "$BATS_TEST_TMPDIR/out.log" \
+		--listen-timeout 0 -- 1000
+	rm "$BATS_TEST_TMPDIR/out.log"
+	ln -s "$BATS_TEST_TMPDIR/victim" "$BATS_TEST_TMPDIR/out.log"
+	clusterctl reload-logs
+	run clusterctl describe sw --json
+	assert_output --partial "symbolic link"
+	run clusterctl flush sw
+	assert_success
+	[ "$(cat "$BATS_TEST_TMPDIR/victim")" = secret ]
+	grep -q "cannot empty $BATS_TEST_TMPDIR/out.log: it is a symbolic link" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	same_daemon
+}
+
+@test "a log path that is a FIFO is refused without blocking the daemon" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	run clusterctl start /bin/echo --name ff -e "$BATS_TEST_TMPDIR/fifo" -- hi
+	assert_failure 2
+	assert_output --partial "it is not a regular file"
+	# With a reader on it, too.
+	sleep 1000 <"$BATS_TEST_TMPDIR/fifo" &
+	local reader=$!
+	exec 9>"$BATS_TEST_TMPDIR/fifo"
+	run clusterctl start /bin/echo --name ff -e "$BATS_TEST_TMPDIR/fifo" -- hi
+	exec 9>&-
+	kill "$reader"
+	assert_failure 2
+	assert_output --partial "it is not a regular file"
+	same_daemon
+}
+
+@test "as root, a log directory another user may write is refused" {
+	mkdir -m 0777 "$BATS_TEST_TMPDIR/open"
+	chmod 0777 "$BATS_TEST_TMPDIR/open"
+	run clusterctl start /bin/sleep --name od --listen-timeout 0 \
+		-o "$BATS_TEST_TMPDIR/open/out.log" -- 1000
+	if [ "$(id -u)" -eq 0 ]; then
+		assert_failure 2
+		assert_output --partial "its directory may be changed by another user"
+		# A sticky one (like /tmp) is fine: nobody can swap our file.
+		chmod 1777 "$BATS_TEST_TMPDIR/open"
+		run clusterctl start /bin/sleep --name od --listen-timeout 0 \
+			-o "$BATS_TEST_TMPDIR/open/out.log" -- 1000
+	fi
+	assert_success
+	same_daemon
+}
+
+@test "the daemon's own variables replace copies from the caller's environment, never twice" {
+	CLUSTERCTL_APP=fake NODE_APP_INSTANCE=9 NOTIFY_SOCKET=/nowhere/notify \
+		LISTEN_FDS=3 LISTEN_PID=1 LISTEN_FDNAMES=x KEEP_ME=yes \
+		clusterctl start "$FIXTURES/env.sh" --name envy --no-share \
+		--env CLUSTERCTL_INSTANCE=9 --env CLUSTERCTL_HOME=/nowhere \
+		--env CLUSTERCTL_NOFILE=7 --env CLUSTERCTL_LD_PRELOAD=/nowhere.so \
+		-- "$BATS_TEST_TMPDIR"
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/env-0"
+	local e="$BATS_TEST_TMPDIR/env-0"
+	[ "$(grep -c '^CLUSTERCTL_APP=' "$e")" -eq 1 ]
+	grep -qx 'CLUSTERCTL_APP=envy' "$e"
+	grep -qx 'CLUSTERCTL_INSTANCE=0' "$e"
+	grep -qx 'NODE_APP_INSTANCE=0' "$e"
+	[ "$(grep -c '^NODE_APP_INSTANCE=' "$e")" -eq 1 ]
+	grep -qx "CLUSTERCTL_HOME=$CLUSTERCTL_HOME" "$e"
+	[ "$(grep -c '^NOTIFY_SOCKET=' "$e")" -eq 1 ]
+	! grep -q '^NOTIFY_SOCKET=/nowhere' "$e"
+	! grep -q '^LISTEN_' "$e"
+	! grep -q '^CLUSTERCTL_NOFILE=' "$e"
+	! grep -q '^LD_PRELOAD=/nowhere' "$e"
+	grep -qx 'KEEP_ME=yes' "$e"
+}
+
+@test "the daemon raises its descriptor limit; apps get the caller's back" {
+	clusterctl kill >/dev/null
+	local hard
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] || [ "$hard" -gt 512 ]
+	(ulimit -Sn 512 && clusterctl start "$FIXTURES/env.sh" --name lim \
+		--no-share -- "$BATS_TEST_TMPDIR")
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/env-0"
+	local pid
+	pid=$(pid_of lim 0)
+	grep -E '^Max open files +512 ' "/proc/$pid/limits"
+	grep -E '^Max open files' "/proc/$(cat "$CLUSTERCTL_HOME/daemon.pid")/limits" |
+		grep -v ' 512 '
+	grep -q 'raised the descriptor limit (RLIMIT_NOFILE) from 512' \
+		"$CLUSTERCTL_HOME/daemon.log"
+}
+
+@test "near the descriptor limit the daemon says so, naming the limit" {
+	clusterctl kill >/dev/null
+	# A hard limit of 64: a few instances take the daemon near it.
+	(ulimit -n 64 && clusterctl start /bin/sleep --name many -i 12 \
+		--listen-timeout 0 -- 1000) || true
+	wait_until 10 grep -q 'descriptors (RLIMIT_NOFILE, hard limit 64' \
+		"$CLUSTERCTL_HOME/daemon.log"
+	run clusterctl describe many
+	assert_output --partial "warning        the daemon ran out of its 64 descriptors (RLIMIT_NOFILE)"
+}
+
+@test "a start that finds no free descriptor waits and retries, never errored for it" {
+	clusterctl kill >/dev/null
+	(ulimit -n 64 && clusterctl start /bin/sleep --name hog -i 8 \
+		--listen-timeout 0 -- 1000) || true
+	clusterctl start /bin/sleep --name late -i 4 --listen-timeout 0 \
+		--no-wait -- 1000
+	wait_until 10 grep -q 'late:[0-9] cannot start .*too many open files; tried again in' \
+		"$CLUSTERCTL_HOME/daemon.log"
+	run clusterctl list --json
+	refute_output --partial '"status": "errored"'
+	clusterctl delete hog
+	wait_until 30 all_status late online
+}
+
+@test "a request during shutdown is refused with busy or completes; kill finishes" {
+	clusterctl start "$FIXTURES/stubborn.sh" --name st --kill-timeout 3000 \
+		--listen-timeout 0 -- "$BATS_TEST_TMPDIR/child.pid"
+	clusterctl start /bin/false --name cr --no-wait
+	"$CLUSTERCTL_BIN" kill >"$BATS_TEST_TMPDIR/kill.out" 2>&1 &
+	local killer=$!
+	wait_until 10 grep -q 'asked to exit' "$CLUSTERCTL_HOME/daemon.log"
+	for cmd in "reset cr" "restart st" "start cr" "scale st 2" "reload st"; do
+		run clusterctl $cmd
+		assert_failure 1
+		assert_output --partial "the daemon is shutting down"
+	done
+	run clusterctl list
+	assert_success
+	wait "$killer"
+	! alive "$DAEMON"
+}
+
+local_teardown() {
+	if [ -n "$TMPFS" ]; then
+		timeout 20 "$CLUSTERCTL_BIN" kill >/dev/null 2>&1
+		umount -l "$TMPFS" 2>/dev/null || true
+	fi
+}
+
+@test "kill with the log disk full says which lines it lost, on stderr and in daemon.log" {
+	TMPFS="$BATS_TEST_TMPDIR/small"
+	mkdir -p "$TMPFS"
+	if ! mount -t tmpfs -o size=256k tmpfs "$TMPFS" 2>/dev/null; then
+		TMPFS=
+		skip "cannot mount a small tmpfs here (needs root)"
+	fi
+	dd if=/dev/zero of="$TMPFS/filler" bs=4k 2>/dev/null || true
+	clusterctl start "$FIXTURES/flood.py" --name full -o "$TMPFS/out.log" \
+		--no-wait -- 3000 30 stay
+	wait_until 20 grep -q 'cannot write log file.*No space left' \
+		"$CLUSTERCTL_HOME/daemon.log"
+	run clusterctl kill
+	assert_success
+	assert_output --regexp "clusterctl: [1-9][0-9]* lines \([0-9]+ bytes\) for '$TMPFS/out.log' were lost: No space left on device"
+	grep -qE "[1-9][0-9]* lines \([0-9]+ bytes\) for $TMPFS/out.log are lost: No space left on device, and the daemon exits" \
+		"$CLUSTERCTL_HOME/daemon.log"
+}
