@@ -49,6 +49,11 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
 		    ", " : "", strcmp(util_json_str(v, "kind", ""),
 		    "listen") == 0 ? util_json_str(v, "name", "") : "");
+	if (json_is_string(json_object_get(a, "held_by")))
+		printf("  held by        %s\n", strcmp(util_json_str(a, "held_by",
+		    ""), "cgroup") == 0 ? "a cgroup per instance (nothing it "
+		    "starts escapes a stop)" : "its process group (a process "
+		    "that leaves it escapes a stop)");
 	if (json_is_string(json_object_get(a, "daemon_warning")))
 		printf("  warning        %s\n", util_json_str(a, "daemon_warning",
 		    ""));

@@ -588,6 +588,8 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
+		json_object_set_new(row, "cgroup", in->cgroup != NULL ?
+		    json_string(in->cgroup) : json_null());
 		json_object_set_new(row, "status_text", in->status_text != NULL ?
 		    json_string(in->status_text) : json_null());
 		json_object_set_new(row, "ready_by_timeout",
@@ -600,6 +602,9 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	/* What keeps its processes from escaping a stop (core/cgroup.c). */
+	json_object_set_new(o, "held_by", json_string(cgroup_base() != NULL ?
+	    "cgroup" : "process group"));
 	json_object_set_new(o, "daemon_warning", daemon_nofile_warning() ?
 	    json_string(daemon_nofile_warning()) : json_null());
 	return o;

@@ -156,6 +156,7 @@ struct instance {
 	size_t chanlen;
 	int ready_timeout;  /* became online because listen_timeout passed */
 	char *status_text;  /* the last STATUS= it sent */
+	char *cgroup;	    /* its cgroup v2 (core/cgroup.c), or NULL */
 	int retiring;	    /* in app->gone: never restarted */
 	int refs;	    /* held by a reload: not freed while > 0 */
 
@@ -359,6 +360,14 @@ json_t *logs_drop_pending(void);
 void logs_handle(struct req *);
 void logs_handle_flush(struct req *);
 void logs_handle_reload(struct req *);
+
+/* cgroup.c */
+void cgroup_init(void);
+const char *cgroup_base(void);
+char *cgroup_instance(const struct app *, int);
+int cgroup_signal(const char *, int, pid_t);
+void cgroup_remove(const char *);
+void cgroup_release(void);
 
 /* handlers.c */
 void handle_request(struct req *);

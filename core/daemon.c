@@ -159,6 +159,7 @@ daemon_quit(void)
 	(void)unlink(pid_path);
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
 		(void)unlink(notify_socket_path());
+	cgroup_release();
 	log_info("daemon exits");
 	exit(0);
 }
@@ -352,6 +353,7 @@ daemon_main(const char *h)
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	cgroup_init();
 	sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);

@@ -36,6 +36,8 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	cgroup_remove(in->cgroup);
+	free(in->cgroup);
 	free(in);
 }
 
@@ -308,6 +310,7 @@ env_shadowed(const char *kv, char *const *own, size_t n)
 	static const char *const daemons[] = {
 		"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
 		"CLUSTERCTL_SHARE", "CLUSTERCTL_LD_PRELOAD", "CLUSTERCTL_NOFILE",
+		"CLUSTERCTL_CGROUP",
 		"NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE",
 	};
 	size_t klen = strcspn(kv, "="), i;
@@ -386,6 +389,11 @@ inst_spawn(struct instance *in)
 	env_add(env, &nenv, "CLUSTERCTL_INSTANCE", "%d", in->index);
 	env_add(env, &nenv, "NODE_APP_INSTANCE", "%d", in->index);
 	env_add(env, &nenv, "CLUSTERCTL_HOME", "%s", home);
+	/* The shim joins the instance's cgroup before it executes the app. */
+	if (in->cgroup == NULL)
+		in->cgroup = cgroup_instance(a, in->index);
+	if (in->cgroup != NULL)
+		env_add(env, &nenv, "CLUSTERCTL_CGROUP", "%s", in->cgroup);
 	env_add(env, &nenv, "CLUSTERCTL_SOCK", "%s/sock", home);
 	if (notify_socket_path() != NULL)
 		env_add(env, &nenv, "NOTIFY_SOCKET", "%s", notify_socket_path());
@@ -572,14 +580,19 @@ group_reap(struct instance *in)
 static int
 group_kill(struct instance *in, int sig)
 {
-	if (in->pid <= 0)
-		return -ESRCH;
-	if (in->exited) {
-		group_reap(in);
-		if (!in->pgid_live)
-			return -ESRCH;
+	int r = -ESRCH;
+
+	if (in->pid > 0) {
+		if (in->exited)
+			group_reap(in);
+		if (!in->exited || in->pgid_live)
+			r = kill(-in->pid, sig) == 0 ? 0 : -errno;
 	}
-	return kill(-in->pid, sig) == 0 ? 0 : -errno;
+	/* What left the group (setsid, a double fork) is still in the
+	 * instance's cgroup, and goes with it. */
+	if (cgroup_signal(in->cgroup, sig, r == 0 ? in->pid : 0) > 0)
+		r = 0;
+	return r;
 }
 
 /* After SIGCHLD: reap the orphans of every group whose leader is gone. */
