@@ -37,6 +37,8 @@
 #define CUT_MARK_LEN (sizeof CUT_MARK - 1)
 /* How often a file that had no room is tried again. */
 #define RETRY_MS 500
+/* The most new lines a follower holds while its tail is sent. */
+#define SUB_MAX_HELD 100000
 /* A follower whose socket holds more than this unsent misses lines. */
 #define SUB_MAX_QUEUE (1024 * 1024)
 /* The most a tail reads back from one file. */
@@ -76,6 +78,7 @@ struct logsub {
 	int streams;	 /* bit 1: out, bit 2: err */
 	int daemon;	 /* the daemon's own log instead */
 	int64_t missed;	 /* lines dropped since the last notice */
+	json_t *held;	 /* while its tail is sent: new lines, sent after */
 	TAILQ_ENTRY(logsub) entry;
 };
 
@@ -710,6 +713,7 @@ subs_sweep(void)
 		if (s->r == NULL) {
 			TAILQ_REMOVE(&subs, s, entry);
 			targets_release(&s->targets);
+			json_decref(s->held);
 			free(s);
 		}
 }
@@ -737,7 +741,8 @@ missed_cb(uv_timer_t *t)
 	int left = 0;
 
 	TAILQ_FOREACH(s, &subs, entry) {
-		if (s->r == NULL || s->r->client == NULL || s->missed == 0)
+		if (s->r == NULL || s->r->client == NULL || s->missed == 0 ||
+		    s->held != NULL)
 			continue;
 		if (uv_stream_get_write_queue_size((uv_stream_t *)
 		    &s->r->client->pipe) > SUB_MAX_QUEUE) {
@@ -761,6 +766,15 @@ sub_send(struct logsub *s, json_t *entries)
 
 	if (r == NULL || r->client == NULL)
 		return;
+	if (s->held != NULL) {
+		/* Its tail is still being sent: these come after it. */
+		if (json_array_size(s->held) + json_array_size(entries) >
+		    SUB_MAX_HELD)
+			s->missed += (int64_t)json_array_size(entries);
+		else
+			json_array_extend(s->held, entries);
+		return;
+	}
 	queued = uv_stream_get_write_queue_size(
 	    (uv_stream_t *)&r->client->pipe);
 	if (queued > SUB_MAX_QUEUE) {
@@ -1582,9 +1596,11 @@ struct tail {
 	int timed;    /* every line has a time: merged in time order */
 	int pumping;  /* in tail_pump: a close waits for it */
 	int closed;   /* the client went away during tail_pump */
-	/* What follows the tail. */
 	int follow, daemon, streams;
 	struct targets targets; /* none: every app */
+	/* Following: subscribed from the start, holding new lines until
+	 * the tail is sent, so that none falls between the two. */
+	struct logsub *sub;
 };
 
 static void
@@ -1804,6 +1820,9 @@ tail_closed(struct req *r)
 {
 	struct tail *t = r->ctx;
 
+	if (t->sub != NULL)
+		t->sub->r = NULL; /* subs_sweep frees it */
+	t->sub = NULL;
 	if (t->pumping) {
 		t->closed = 1; /* tail_pump frees */
 		return;
@@ -1829,26 +1848,36 @@ static void
 tail_done(struct req *r)
 {
 	struct tail *t = r->ctx;
-	struct logsub *s;
+	struct logsub *s = t->sub;
+	json_t *held;
 
 	r->ctx = NULL;
 	r->on_drain = NULL;
 	r->on_close = NULL;
-	if (!t->follow || r->client == NULL || r->ended ||
-	    (s = calloc(1, sizeof *s)) == NULL) {
-		tail_free(t);
+	t->sub = NULL;
+	tail_free(t);
+	if (s == NULL || r->client == NULL || r->ended) {
+		if (s != NULL)
+			s->r = NULL; /* subs_sweep frees it */
 		req_reply(r, json_pack("{s:[]}", "lines"));
 		return;
 	}
-	s->r = r;
-	s->daemon = t->daemon;
-	s->streams = t->streams;
-	s->targets = t->targets;
-	t->targets.v = NULL;
-	t->targets.n = 0;
-	tail_free(t);
-	TAILQ_INSERT_TAIL(&subs, s, entry);
+	/* Following now: first what came while the tail was sent. */
 	r->on_close = sub_closed;
+	held = s->held;
+	s->held = NULL;
+	if (s->missed > 0) {
+		req_more(r, json_pack("{s:I}", "missed", (json_int_t)s->missed));
+		s->missed = 0;
+		if (s->r == NULL) {
+			json_decref(held);
+			return;
+		}
+	}
+	if (json_array_size(held) > 0)
+		req_more(r, json_pack("{s:o}", "lines", held));
+	else
+		json_decref(held);
 }
 
 static void
@@ -1907,11 +1936,20 @@ logs_handle(struct req *r)
 		t->cur = (size_t)lines; /* for tail_add_file */
 		each_file(&targets, streams, 0, tail_add_file, t);
 		t->cur = 0;
-		if (all)
-			targets_release(&targets);
-		else
-			t->targets = targets;
+		t->targets = targets;
 		t->timed = t->nsrc > 1 && tail_all_timed(t);
+	}
+	if (t->follow && (t->sub = calloc(1, sizeof *t->sub)) != NULL) {
+		t->sub->r = r;
+		t->sub->daemon = t->daemon;
+		t->sub->streams = streams;
+		t->sub->held = json_array();
+		if (!all) {
+			t->sub->targets = t->targets;
+			t->targets.v = NULL;
+			t->targets.n = 0;
+		}
+		TAILQ_INSERT_TAIL(&subs, t->sub, entry);
 	}
 	r->ctx = t;
 	r->on_close = tail_closed;

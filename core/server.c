@@ -24,6 +24,7 @@ static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static uv_idle_t waiter_idle;
 static int waiters_dirty;
+static uint64_t last_accept_warn;
 
 static void client_close(struct client *);
 static void write_cb(uv_write_t *, int);
@@ -515,8 +516,17 @@ connection_cb(uv_stream_t *l, int status)
 	struct client *c;
 	uv_os_fd_t fd;
 
-	if (status != 0)
+	if (status != 0) {
+		/* libuv turned the client away (EMFILE: its spare descriptor
+		 * trick) and takes the next ones as they come: said, once a
+		 * second at most. */
+		if (uv_now(loop) - last_accept_warn >= 1000) {
+			last_accept_warn = uv_now(loop);
+			log_warnx("cannot accept a client: %s", uv_strerror(status));
+		}
+		daemon_nofile_check(status == UV_EMFILE || status == UV_ENFILE);
 		return;
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return;
 	uv_pipe_init(loop, &c->pipe, 0);

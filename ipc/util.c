@@ -208,9 +208,10 @@ utf8_char_len(const unsigned char *p, size_t n)
 }
 
 /*
- * A copy of n bytes as valid UTF-8 that JSON can carry (json_stringn:
- * a NUL stays), NUL-terminated: each byte that starts no valid character
- * becomes U+FFFD.  NULL when out of memory.
+ * A copy of n bytes as text every peer can take, NUL-terminated: each byte
+ * that starts no valid UTF-8 character, and NUL (which our frame decoder,
+ * like many, refuses in a string), becomes U+FFFD.  NULL when out of
+ * memory.
  */
 char *
 util_utf8_clean(const char *p, size_t n, size_t *outlen)
@@ -222,7 +223,7 @@ util_utf8_clean(const char *p, size_t n, size_t *outlen)
 	if (o == NULL)
 		return NULL;
 	while (i < n) {
-		if ((len = utf8_char_len(u + i, n - i)) == 0) {
+		if (u[i] == '\0' || (len = utf8_char_len(u + i, n - i)) == 0) {
 			memcpy(o + k, "\xEF\xBF\xBD", 3);
 			k += 3;
 			i++;

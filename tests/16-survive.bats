@@ -335,3 +335,31 @@ start_escaper() {
 	grep -q "killed 1 process left in .* by a previous daemon" \
 		"$CLUSTERCTL_HOME/daemon.log"
 }
+
+@test "bytes JSON cannot carry reach the file as they are and every follower, without breaking other lines" {
+	clusterctl start "$FIXTURES/garbage.py" --name junk --listen-timeout 0 --no-share
+	clusterctl start "$FIXTURES/flood.py" --name clean --listen-timeout 0 \
+		--no-share -- 500 20 stay
+	# The tail, then what follows: no line falls between the two.
+	"$CLUSTERCTL_BIN" logs -f --json --lines 1000 >"$BATS_TEST_TMPDIR/follow.json" 2>&1 &
+	local follower=$!
+	wait_until 20 grep -q '"line":"0 499 x' "$BATS_TEST_TMPDIR/follow.json"
+	wait_until 20 grep -q '"line":"end"' "$BATS_TEST_TMPDIR/follow.json"
+	kill -INT "$follower"
+	wait "$follower" || true
+	# The file has the bytes as written.
+	grep -qaF $'bad \xff\xfe\xc3 utf8' "$CLUSTERCTL_HOME/logs/junk-out-0.log"
+	[ "$(tr -d '\n' < "$CLUSTERCTL_HOME/logs/junk-out-0.log" | tr -cd '\0' | wc -c)" -eq 1 ]
+	# The follower got valid JSON lines, every clean line in order.
+	python3 - "$BATS_TEST_TMPDIR/follow.json" <<'PY'
+import json, sys
+clean = []
+for raw in open(sys.argv[1], "rb").read().split(b"\n"):
+    if not raw.strip():
+        continue
+    e = json.loads(raw)
+    if e.get("app") == "clean":
+        clean.append(e["line"])
+assert clean == ["0 %d %s" % (i, "x" * 20) for i in range(500)], clean[:3]
+PY
+}
