@@ -38,7 +38,7 @@
 /* How often a file that had no room is tried again. */
 #define RETRY_MS 500
 /* The most new lines a follower holds while its tail is sent. */
-#define SUB_MAX_HELD 100000
+#define SUB_MAX_HELD 10000
 /* A follower whose socket holds more than this unsent misses lines. */
 #define SUB_MAX_QUEUE (1024 * 1024)
 /* The most a tail reads back from one file. */
