@@ -84,10 +84,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)mkdir(path, 0700);
 	snprintf(self_exe, PATH_MAX, "/nonexistent/clusterctl");
 	(void)log_open("/dev/null");
-	loop = uv_default_loop();
-	logs_init();
+	daemon_loop_init();
 	snprintf(path, sizeof path, "%s/sock", home_dir);
-	if (server_listen(path) != 0)
+	if (server_listen(path, handle_request) != 0)
 		abort();
 	ensure_apps();
 	return 0;

@@ -48,8 +48,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	home = dir;
 	atexit(cleanup);
 	(void)log_open("/dev/null");
-	loop = uv_default_loop();
-	logs_init();
+	daemon_loop_init();
 	memset(&l, 0, sizeof l);
 	snprintf(path, sizeof path, "%s/out.log", dir);
 	if ((out = file_get(path, &l)) == NULL || out->fd == -1 ||
