@@ -252,8 +252,7 @@ util_utf8_cut(const char *s, size_t n, size_t max)
 		return n;
 	k = max;
 	/* Back over continuation bytes, at most three. */
-	while (k > 0 && k > max - 4 &&
-	    ((unsigned char)s[k] & 0xC0) == 0x80)
+	while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
 		k--;
 	return k;
 }
