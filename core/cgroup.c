@@ -172,8 +172,9 @@ sweep(void)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", base, de->d_name);
 		if ((n = cgroup_signal(path, SIGKILL, 0)) > 0)
-			log_warnx("killed %d process%s left in %s by a previous "
-			    "daemon", n, n == 1 ? "" : "es", path);
+			log_warnx("killed %d process%s left running by a "
+			    "previous daemon (in %s)", n, n == 1 ? "" : "es",
+			    path);
 		/* Removed once empty: by the instance that uses it next,
 		 * or at exit. */
 		(void)rmdir(path);

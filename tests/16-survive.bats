@@ -332,7 +332,7 @@ start_escaper() {
 	alive "$gc"
 	clusterctl ping
 	wait_until 10 eval '! alive "$gc"'
-	grep -q "killed 1 process left in .* by a previous daemon" \
+	grep -q "killed 1 process left running by a previous daemon (in " \
 		"$CLUSTERCTL_HOME/daemon.log"
 }
 
