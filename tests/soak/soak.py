@@ -119,7 +119,6 @@ def main():
     # Settle: the last handles close, then one more sample.
     time.sleep(1)
     fds_end, rss_end = sample(pid)
-    cli("kill")
     first = [s for s in samples if s[0] <= 1000]
     last = [s for s in samples if s[0] >= samples[-1][0] - 1000]
     avg = lambda xs, k: sum(x[k] for x in xs) / max(len(xs), 1)
@@ -130,6 +129,7 @@ def main():
           "at the end %d" % (avg(first, 1), avg(last, 1), fds_end))
     print("soak: RSS (KiB): first thousand %.0f, last thousand %.0f, at "
           "the end %d" % (avg(first, 2), avg(last, 2), rss_end))
+    cli("kill")
     bad = []
     if avg(last, 1) > avg(first, 1) + 2:
         bad.append("descriptors grew")
