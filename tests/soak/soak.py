@@ -18,6 +18,13 @@ binary = os.path.abspath(sys.argv[1])
 restarts = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 clients = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
 home = tempfile.mkdtemp(prefix="clusterctl-soak-")
+# A copy of the binary (and the preload beside it): a rebuild meanwhile
+# does not pull it from under the soak.
+for f in ("clusterctl", "libclusterctl-share.so"):
+    src = os.path.join(os.path.dirname(binary), f)
+    if os.path.exists(src):
+        shutil.copy2(src, os.path.join(home, f))
+binary = os.path.join(home, "clusterctl")
 env = dict(os.environ, CLUSTERCTL_HOME=home, NO_COLOR="1")
 # Under ASan a small quarantine, so that the RSS means something.
 env.setdefault("ASAN_OPTIONS", "detect_leaks=1:quarantine_size_mb=4")
@@ -123,8 +130,7 @@ def main():
     last = [s for s in samples if s[0] >= samples[-1][0] - 1000]
     avg = lambda xs, k: sum(x[k] for x in xs) / max(len(xs), 1)
     print("soak: %d restarts and %d clients in %.0f s (%s)" % (
-        samples[-1][0], clients, secs, os.path.basename(
-            os.path.dirname(binary))))
+        samples[-1][0], clients, secs, sys.argv[1]))
     print("soak: descriptors: first thousand %.1f, last thousand %.1f, "
           "at the end %d" % (avg(first, 1), avg(last, 1), fds_end))
     print("soak: RSS (KiB): first thousand %.0f, last thousand %.0f, at "
