@@ -16,6 +16,7 @@
 #include "../ipc/proto.h"
 #include "daemon.h"
 #include "fsm.h"
+#include "logs.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -39,6 +40,7 @@ enum inst_reason {
 	REASON_MEMORY,	/* over its memory limit */
 	REASON_CRON,	/* its cron restart time came */
 	REASON_UPGRADE, /* the daemon was upgraded */
+	REASON_RESTORE, /* its daemon died; the next one restored it */
 	REASON_COUNT
 };
 
@@ -53,58 +55,6 @@ struct exit_record {
 	int signal;	/* 0 when it exited */
 	int64_t uptime_ms;
 	int64_t delay_ms; /* the restart delay chosen, or -1: none */
-};
-
-/* How an app's lines are written (core/logs.c). */
-#define LOGFMT_RAW 0	/* the line as the app wrote it */
-#define LOGFMT_TIME 1	/* a timestamp (--time, --log-date-format), then it */
-#define LOGFMT_JSON 2	/* one JSON object per line (--log-type json) */
-
-/* An app's log settings, from the start request (logs_app_init). */
-struct app_logs {
-	char *log_file;	   /* -l: out and err combined, or NULL */
-	int merge;	   /* one file per stream for all instances */
-	int format;	   /* LOGFMT_* */
-	char *date_format; /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
-	int64_t max_size;  /* rotate at this size; 0: never */
-	int retain;	   /* rotated files kept */
-	int compress;	   /* gzip rotated files */
-};
-
-struct logfile;
-struct logpipe;
-
-/* One file a pipe writes to, and what it could not write yet. */
-struct logsink {
-	struct logfile *file;
-	struct logpipe *pipe;
-	char *pend; /* bytes waiting for room on the disk */
-	size_t pendlen;
-	size_t pendcap;
-	int queued; /* in file's wait queue */
-	TAILQ_ENTRY(logsink) wentry;
-};
-
-/*
- * One captured output stream of one process.  It owns itself: it outlives
- * the instance when a leftover process still holds the pipe, and frees
- * itself at end of file (once all it read is written).
- */
-struct logpipe {
-	uv_pipe_t pipe;
-	int stream; /* 1 stdout, 2 stderr */
-	char *app;  /* copies: the app may go first */
-	int app_id;
-	int index;
-	int format;
-	char *date_format;
-	struct logsink sink[2]; /* the stream's file, the combined file */
-	int nsinks;
-	int blocked; /* not reading: a sink waits for room */
-	int eof;     /* end of file seen while blocked */
-	char *line;  /* an incomplete line carried between reads */
-	size_t linelen;
-	size_t linecap;
 };
 
 struct instance {
@@ -251,6 +201,7 @@ struct req {
 	void (*on_drain)(struct req *);
 	void *ctx;  /* the holder's own state, freed by the holder */
 	int ended;  /* a final (error) reply went out: the rest are dropped */
+	int mutates; /* may change the desired state (core/state.c) */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -283,7 +234,7 @@ long long daemon_nofile_orig(void);
 void daemon_nofile_check(int);
 const char *daemon_nofile_warning(void);
 
-/* log.c */
+/* daemon-log.c: the daemon's own log */
 int log_open(const char *);
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -348,21 +299,6 @@ int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
 
-/* logs.c */
-struct logpipe *logpipe_new(const struct instance *, int);
-int logpipe_open(struct logpipe *, int *);
-int logpipe_start(struct logpipe *);
-void logpipe_abort(struct logpipe *);
-char *logs_path(const struct app *, int, int);
-void logs_init(void);
-int logs_app_init(struct app *, const json_t *, char *, size_t);
-void logs_app_release(struct app *);
-void logs_describe(const struct app *, int, json_t *);
-void logs_reopen_all(void);
-json_t *logs_drop_pending(void);
-void logs_handle(struct req *);
-void logs_handle_flush(struct req *);
-void logs_handle_reload(struct req *);
 
 /* cgroup.c */
 void cgroup_init(void);
@@ -399,6 +335,34 @@ void share_close(struct app *, int);
 void share_handle(struct req *);
 json_t *share_sockets_json(const struct app *);
 
+/* state.c: the desired state on disk (docs/state.md) */
+#define STATE_FORMAT_STATE "clusterctl-state"
+#define STATE_FORMAT_DUMP "clusterctl-dump"
+#define STATE_VERSION 1
+#define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
+#define STATE_RESTORE 0x2  /* ... their daemon died (REASON_RESTORE) */
+void state_init(void);
+int state_sync(void);
+int state_sync_error(char *, size_t);
+int state_check(const json_t *, char *, size_t);
+json_t *state_read_file(const char *, char *, size_t);
+json_t *state_dump_json(void);
+json_t *state_apply(const json_t *, const json_t *, int);
+const json_t *state_restored(void);
+int state_generation(void);
+char *state_take_notice(void);
+void state_exit_clean(void);
+void state_handle_dump(struct req *);
+void state_handle_resurrect(struct req *);
+
+/* keeper.c: the process that restarts a dead daemon (docs/architecture.md) */
+void keeper_attach(void);
+int keeper_attached(void);
+int keeper_take(const char *);
+void keeper_hold(const char *, int);
+void keeper_drop(const char *);
+void keeper_up(void);
+
 /* spawn.c */
 struct spawn_cbs {
 	uv_exit_cb exited;	/* the process handle's */
@@ -425,5 +389,6 @@ void inst_notify(struct instance *, const char *, size_t);
 struct instance *app_instance_of_pid(pid_t);
 void app_sweep_gone(void);
 void app_retire_instance(struct app *, int);
+void app_restore_id(struct app *, int);
 
 #endif

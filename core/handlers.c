@@ -19,7 +19,7 @@
 struct handler {
 	const char *cmd;
 	void (*fn)(struct req *);
-	int starts; /* may start processes: refused while shutting down */
+	int flags;
 };
 
 static json_t *
@@ -192,9 +192,14 @@ wait_or_reply(struct req *r, int wait, int (*check)(struct req *))
 static void
 h_ping(struct req *r)
 {
-	req_reply(r, json_pack("{s:s, s:i, s:I, s:s}", "version",
+	json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:i}", "version",
 	    CLUSTERCTL_VERSION, "protocol", IPC_VERSION, "pid",
-	    (json_int_t)getpid(), "home", home));
+	    (json_int_t)getpid(), "home", home, "generation",
+	    state_generation());
+
+	if (state_restored() != NULL)
+		json_object_set(o, "restored", (json_t *)state_restored());
+	req_reply(r, o);
 }
 
 static void
@@ -484,23 +489,30 @@ h_wait(struct req *r)
 	req_wait(r, check_ready, NULL);
 }
 
+/* Requests that only look need no state saved before their reply. */
+#define H_LOOKS 0x1
+/* Requests that may start processes: refused while shutting down. */
+#define H_STARTS 0x2
+
 static const struct handler handlers[] = {
-	{ "ping", h_ping, 0 },
-	{ "start", h_start, 1 },
+	{ "ping", h_ping, H_LOOKS },
+	{ "start", h_start, H_STARTS },
 	{ "stop", h_stop, 0 },
-	{ "restart", h_restart, 1 },
-	{ "reset", h_reset, 1 },
+	{ "restart", h_restart, H_STARTS },
+	{ "reset", h_reset, H_STARTS },
 	{ "delete", h_delete, 0 },
-	{ "list", h_list, 0 },
-	{ "describe", h_describe, 0 },
+	{ "list", h_list, H_LOOKS },
+	{ "describe", h_describe, H_LOOKS },
 	{ "kill", h_kill, 0 },
-	{ "wait", h_wait, 0 },
-	{ "logs", logs_handle, 0 },
-	{ "flush", logs_handle_flush, 0 },
-	{ "reload-logs", logs_handle_reload, 0 },
-	{ "share", share_handle, 1 },
-	{ "reload", reload_handle, 1 },
-	{ "scale", scale_handle, 1 },
+	{ "wait", h_wait, H_LOOKS },
+	{ "logs", handle_logs, H_LOOKS },
+	{ "flush", handle_flush, H_LOOKS },
+	{ "reload-logs", handle_reload_logs, H_LOOKS },
+	{ "share", share_handle, H_LOOKS | H_STARTS },
+	{ "reload", reload_handle, H_STARTS },
+	{ "scale", scale_handle, H_STARTS },
+	{ "dump", state_handle_dump, H_LOOKS },
+	{ "resurrect", state_handle_resurrect, H_STARTS },
 };
 
 void
@@ -511,9 +523,10 @@ handle_request(struct req *r)
 	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].cmd, r->cmd) != 0)
 			continue;
+		r->mutates = !(handlers[i].flags & H_LOOKS);
 		/* Once kill stops every app, nothing starts again: the
 		 * shutdown always finishes. */
-		if (quitting && handlers[i].starts)
+		if (quitting && (handlers[i].flags & H_STARTS))
 			req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		else
 			handlers[i].fn(r);

@@ -1,5 +1,5 @@
 /*
- * Fuzz target: the preload library's address handling (core/share-
+ * Fuzz target: the preload library's address handling (core/preload/share-
  * preload.c: share_args turns the address an app binds into the share
  * request's JSON, written by hand).  Included whole, its bind() and
  * listen() renamed so that they do not replace libc's here.  The first
@@ -15,7 +15,7 @@
 
 #define bind preload_bind
 #define listen preload_listen
-#include "../../core/share-preload.c"
+#include "../../core/preload/share-preload.c"
 #undef bind
 #undef listen
 
