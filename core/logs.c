@@ -132,37 +132,6 @@ logs_stream_name(int stream)
 	return stream == 1 ? "out" : "err";
 }
 
-/*
- * A log path the daemon would refuse to open (a link, not a regular file,
- * an unsafe directory as root) is refused at start, in words; one that is
- * merely missing or unwritable now is left to the writer, which says so.
- * Per-instance paths are checked for instance 0.
- */
-static int
-logs_check_paths(const struct app *a, char *err, size_t errlen)
-{
-	char *paths[3], clip[260];
-	int i, fd, rc = 0;
-
-	paths[0] = logs_stream_path(a, 0, 1);
-	paths[1] = logs_stream_path(a, 0, 2);
-	paths[2] = a->logs.log_file != NULL ? strdup(a->logs.log_file) : NULL;
-	for (i = 0; i < 3; i++) {
-		if (rc != 0 || paths[i] == NULL)
-			continue;
-		if ((fd = logf_open(paths[i], O_WRONLY | O_APPEND | O_CREAT)) != -1)
-			close(fd);
-		else if (logf_refused(errno)) {
-			snprintf(err, errlen, "cannot use '%s' as a log file: %s",
-			    util_clip(paths[i], clip, 256), logf_strerror(errno));
-			rc = -1;
-		}
-	}
-	for (i = 0; i < 3; i++)
-		free(paths[i]);
-	return rc;
-}
-
 /* Read an app's log options from its start request (pm2's names). */
 int
 logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
@@ -221,7 +190,7 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 		return -1;
 	}
 	l->compress = util_json_bool(spec, "log_compress", 0);
-	return logs_check_paths(a, err, errlen);
+	return 0;
 }
 
 void
