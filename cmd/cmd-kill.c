@@ -30,10 +30,13 @@ exec_kill(struct cmd_ctx *ctx)
 		return rc;
 	/* What the daemon could not write before exiting (a full disk). */
 	json_array_foreach(json_object_get(data, "lost"), i, v)
-		fprintf(stderr, "clusterctl: %lld lines (%lld bytes) for '%s' "
-		    "were lost: %s\n", (long long)util_json_int(v, "lines", 0),
-		    (long long)util_json_int(v, "bytes", 0), util_json_str(v,
-		    "file", "?"), util_json_str(v, "error", "?"));
+		fprintf(stderr,
+		    "clusterctl: %lld lines (%lld bytes) for '%s' "
+		    "were lost: %s\n",
+		    (long long)util_json_int(v, "lines", 0),
+		    (long long)util_json_int(v, "bytes", 0),
+		    util_json_str(v, "file", "?"),
+		    util_json_str(v, "error", "?"));
 	json_decref(data);
 	/*
 	 * Return once the daemon is gone, so a next command starts anew: its

@@ -41,7 +41,7 @@ find_mount(char *mnt, size_t len)
 		    strncmp(sep + 3, "cgroup2 ", 8) != 0)
 			continue;
 		for (n = 0, p = strtok(line, " "); p != NULL && n < 10;
-		    p = strtok(NULL, " "))
+		     p = strtok(NULL, " "))
 			fields[n++] = p;
 		if (n >= 5 && strcmp(fields[3], "/") == 0 &&
 		    strlen(fields[4]) < len) {
@@ -114,7 +114,8 @@ procs_signal(const char *dir, int sig, pid_t skip)
 			if ((pid = strtol(p, NULL, 10)) <= 0)
 				continue;
 			count++;
-			if (sig != 0 && (skip <= 0 || getpgid((pid_t)pid) != skip))
+			if (sig != 0 &&
+			    (skip <= 0 || getpgid((pid_t)pid) != skip))
 				(void)kill((pid_t)pid, sig);
 		}
 		have = strlen(p);
@@ -173,8 +174,8 @@ sweep(void)
 		snprintf(path, sizeof path, "%s/%s", base, de->d_name);
 		if ((n = cgroup_signal(path, SIGKILL, 0)) > 0)
 			log_warnx("killed %d process%s left running by a "
-			    "previous daemon (in %s)", n, n == 1 ? "" : "es",
-			    path);
+				  "previous daemon (in %s)",
+			    n, n == 1 ? "" : "es", path);
 		/* Removed once empty: by the instance that uses it next,
 		 * or at exit. */
 		(void)rmdir(path);
@@ -207,13 +208,14 @@ cgroup_init(void)
 	if (getenv("CLUSTERCTL_NO_CGROUP") != NULL ||
 	    find_mount(mnt, sizeof mnt) != 0 || find_own(own, sizeof own) != 0)
 		return;
-	if ((size_t)snprintf(base, sizeof base, "%s%s%sclusterctl.%016llx",
-	    mnt, own, own[strlen(own) - 1] == '/' ? "" : "/",
-	    fnv1a(home)) >= sizeof base - 64 ||
+	if ((size_t)snprintf(base, sizeof base, "%s%s%sclusterctl.%016llx", mnt,
+		own, own[strlen(own) - 1] == '/' ? "" : "/",
+		fnv1a(home)) >= sizeof base - 64 ||
 	    (mkdir(base, 0755) == -1 && errno != EEXIST) ||
 	    access(base, W_OK) != 0) {
 		log_info("no cgroup v2 for the apps (%s): their process groups "
-		    "hold them", strerror(errno));
+			 "hold them",
+		    strerror(errno));
 		base[0] = '\0';
 		return;
 	}
@@ -242,8 +244,8 @@ cgroup_instance(const struct app *a, int index)
 
 	if (base[0] == '\0')
 		return NULL;
-	if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index,
-	    ++seq) == -1)
+	if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index, ++seq) ==
+	    -1)
 		return NULL;
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
 		log_warn("cannot make cgroup %s", dir);

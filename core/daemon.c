@@ -137,13 +137,15 @@ nofile_raise(void)
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
 		log_warn("cannot raise the descriptor limit (RLIMIT_NOFILE) "
-		    "from %llu", (unsigned long long)nofile_orig);
+			 "from %llu",
+		    (unsigned long long)nofile_orig);
 		nofile_orig = 0;
 		return;
 	}
 	log_info("raised the descriptor limit (RLIMIT_NOFILE) from %llu to "
-	    "%llu; apps keep %llu", (unsigned long long)nofile_orig,
-	    (unsigned long long)want, (unsigned long long)nofile_orig);
+		 "%llu; apps keep %llu",
+	    (unsigned long long)nofile_orig, (unsigned long long)want,
+	    (unsigned long long)nofile_orig);
 }
 
 /* The soft descriptor limit apps get back, or 0: they keep ours. */
@@ -186,15 +188,17 @@ daemon_nofile_check(int emfile)
 	near = emfile || (rlim_t)n >= rl.rlim_cur / 10 * 9;
 	if (near) {
 		if (nofile_warning[0] == '\0')
-			log_warnx("the daemon %s its %llu descriptors (RLIMIT_NOFILE, "
+			log_warnx(
+			    "the daemon %s its %llu descriptors (RLIMIT_NOFILE, "
 			    "hard limit %llu; %ld open): raise the hard limit "
 			    "(ulimit -Hn, LimitNOFILE=) for more instances",
-			    emfile ? "ran out of" : "nears", (unsigned long long)
-			    rl.rlim_cur, (unsigned long long)rl.rlim_max, n);
+			    emfile ? "ran out of" : "nears",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, n);
 		snprintf(nofile_warning, sizeof nofile_warning,
 		    "the daemon %s its %llu descriptors (RLIMIT_NOFILE)",
-		    emfile ? "ran out of" : "nears", (unsigned long long)
-		    rl.rlim_cur);
+		    emfile ? "ran out of" : "nears",
+		    (unsigned long long)rl.rlim_cur);
 	} else if ((rlim_t)n < rl.rlim_cur / 10 * 8 &&
 	    (last_emfile == 0 || now - last_emfile > 60000))
 		nofile_warning[0] = '\0';
@@ -337,7 +341,8 @@ sweep_one(pid_t pid, void *arg)
 		log_warnx("killing pid %ld, left running by a previous daemon",
 		    (long)pid);
 		(void)kill(pid, SIGKILL);
-		if ((np = realloc(sw->pids, (sw->n + 1) * sizeof *np)) != NULL) {
+		if ((np = realloc(sw->pids, (sw->n + 1) * sizeof *np)) !=
+		    NULL) {
 			sw->pids = np;
 			sw->pids[sw->n++] = pid;
 		}

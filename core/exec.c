@@ -42,8 +42,8 @@ exec_shim_main(int argc, char **argv)
 		snprintf(cgpath, sizeof cgpath, "%s/cgroup.procs", cg);
 		if ((cgfd = open(cgpath, O_WRONLY | O_CLOEXEC)) == -1 ||
 		    write(cgfd, "0", 1) != 1)
-			dprintf(2, "clusterctl: cannot join cgroup %s: %s\n", cg,
-			    strerror(errno));
+			dprintf(2, "clusterctl: cannot join cgroup %s: %s\n",
+			    cg, strerror(errno));
 		if (cgfd != -1)
 			close(cgfd);
 		unsetenv("CLUSTERCTL_CGROUP");

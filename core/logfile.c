@@ -40,11 +40,11 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
-	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
-	unsigned flushes;    /* how many times it was flushed */
-	int full;	     /* writes wait for room */
-	int err;	     /* why: the errno of the failed write or open */
-	int64_t err_since;   /* ms since the epoch */
+	int compressing;   /* a worker gzips NAME.log.1: no rotation now */
+	unsigned flushes;  /* how many times it was flushed */
+	int full;	   /* writes wait for room */
+	int err;	   /* why: the errno of the failed write or open */
+	int64_t err_since; /* ms since the epoch */
 	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
 	TAILQ_ENTRY(logfile) entry;
 };
@@ -96,8 +96,9 @@ dir_open(const char *path, const char **base)
 		while (end > dir && end[-1] == '/')
 			end--;
 		*end = '\0';
-		dfd = end == dir ? open(dir[0] == '/' || path[0] == '/' ? "/" :
-		    ".", O_PATH | O_DIRECTORY | O_CLOEXEC) :
+		dfd = end == dir ?
+		    open(dir[0] == '/' || path[0] == '/' ? "/" : ".",
+			O_PATH | O_DIRECTORY | O_CLOEXEC) :
 		    open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} while (dfd == -1 && errno == ENOENT && end > dir);
 	if (dfd == -1)
@@ -116,8 +117,8 @@ dir_open(const char *path, const char **base)
 			errno = err;
 			return -1;
 		}
-		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		nfd = openat(dfd, comp,
+		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		err = errno;
 		close(dfd);
 		if ((dfd = nfd) == -1) {
@@ -148,7 +149,7 @@ logf_strerror(int err)
 		return "it is not a regular file";
 	case ERR_UNSAFE_DIR:
 		return "its directory may be changed by another user, and the "
-		    "daemon runs as root";
+		       "daemon runs as root";
 	case ERR_LINKED:
 		return "it has other hard links, and the daemon runs as root";
 	default:
@@ -160,8 +161,8 @@ logf_strerror(int err)
 int
 logf_refused(int err)
 {
-	return err == ELOOP || err == ERR_NOT_REGULAR || err == ERR_UNSAFE_DIR ||
-	    err == ERR_LINKED;
+	return err == ELOOP || err == ERR_NOT_REGULAR ||
+	    err == ERR_UNSAFE_DIR || err == ERR_LINKED;
 }
 
 /* Whether another user than root may add, remove or swap entries of a
@@ -171,7 +172,7 @@ dir_unsafe(const struct stat *st)
 {
 	return (st->st_uid != 0 && st->st_uid != geteuid()) ||
 	    ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
-	    !(st->st_mode & S_ISVTX)) ||
+		!(st->st_mode & S_ISVTX)) ||
 	    ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX));
 }
 
@@ -204,8 +205,8 @@ logf_open(const char *path, int flags)
 	} else {
 		snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
 		base++;
-		dfd = open(dir[0] != '\0' ? dir : "/", O_PATH | O_DIRECTORY |
-		    O_CLOEXEC);
+		dfd = open(dir[0] != '\0' ? dir : "/",
+		    O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (dfd == -1)
 		return -1;
@@ -240,8 +241,7 @@ logf_open(const char *path, int flags)
 static int
 transient(int err)
 {
-	return err == EMFILE || err == ENFILE || err == ENOMEM ||
-	    err == EAGAIN;
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
 }
 
 static void file_set_full(struct logfile *, int);
@@ -332,8 +332,9 @@ gzip_file(const char *path, const char *gzpath)
 		return -1;
 	/* Never through a link someone left at the temporary name. */
 	(void)unlink(tmp);
-	if ((tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0644)) == -1) {
+	if ((tfd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) ==
+	    -1) {
 		close(fd);
 		return -1;
 	}
@@ -471,7 +472,8 @@ file_set_full(struct logfile *f, int err)
 		f->err = err;
 		f->err_since = daemon_now_wall();
 		log_warnx("cannot write log file %s: %s; its apps wait until "
-		    "it can be written", f->path, strerror(err));
+			  "it can be written",
+		    f->path, strerror(err));
 		daemon_changed();
 	}
 	if (!uv_is_active((uv_handle_t *)&retry_timer))
@@ -550,7 +552,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 		return s->queued; /* refused for good, said at the open */
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0)
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 		return s->queued;
 	}
 	done = file_write(f, buf, n, &err);
@@ -562,7 +565,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 			return 0;
 		}
 		if (sink_keep(s, buf + done, n - done) != 0)
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 		file_set_full(f, err);
 		return s->queued;
 	}
@@ -720,7 +724,8 @@ logs_drop_pending(void)
 		lines = 0;
 		bytes = 0;
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
-			done = f->fd == -1 ? 0 :
+			done = f->fd == -1 ?
+			    0 :
 			    file_write(f, s->pend, s->pendlen, &err);
 			for (k = done; k < s->pendlen; k++)
 				if (s->pend[k] == '\n')
@@ -733,14 +738,15 @@ logs_drop_pending(void)
 		if (bytes == 0)
 			continue;
 		log_warnx("%lld lines (%zu bytes) for %s are lost: %s, and the "
-		    "daemon exits", (long long)lines, bytes, f->path,
+			  "daemon exits",
+		    (long long)lines, bytes, f->path,
 		    logf_strerror(f->err != 0 ? f->err : err));
 		if (lost == NULL)
 			lost = json_array();
-		json_array_append_new(lost, json_pack("{s:s, s:I, s:I, s:s}",
-		    "file", f->path, "lines", (json_int_t)lines, "bytes",
-		    (json_int_t)bytes, "error", logf_strerror(f->err != 0 ?
-		    f->err : err)));
+		json_array_append_new(lost,
+		    json_pack("{s:s, s:I, s:I, s:s}", "file", f->path, "lines",
+			(json_int_t)lines, "bytes", (json_int_t)bytes, "error",
+			logf_strerror(f->err != 0 ? f->err : err)));
 	}
 	return lost;
 }
@@ -766,7 +772,8 @@ retry_cb(uv_timer_t *t)
 			}
 		}
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
-			done = f->fd == -1 ? s->pendlen :
+			done = f->fd == -1 ?
+			    s->pendlen :
 			    file_write(f, s->pend, s->pendlen, &err);
 			memmove(s->pend, s->pend + done, s->pendlen - done);
 			s->pendlen -= done;
@@ -774,7 +781,8 @@ retry_cb(uv_timer_t *t)
 				if (!worth_waiting(err)) {
 					errno = err;
 					log_warn("cannot write log file %s; "
-					    "lines dropped", f->path);
+						 "lines dropped",
+					    f->path);
 					s->pendlen = 0;
 				} else
 					break;
@@ -797,4 +805,3 @@ retry_cb(uv_timer_t *t)
 	if (!left)
 		uv_timer_stop(&retry_timer);
 }
-

@@ -55,7 +55,7 @@ logs_path(const struct app *a, int index, int stream)
 	char *p;
 
 	if (asprintf(&p, "%s/logs/%s-%s-%d.log", home, a->name,
-	    logs_stream_name(stream), index) == -1)
+		logs_stream_name(stream), index) == -1)
 		return NULL;
 	return p;
 }
@@ -100,18 +100,19 @@ char *
 logs_stream_path(const struct app *a, int index, int stream)
 {
 	const char *file = stream == 0 ? a->logs.log_file :
-	    stream == 1 ? a->out_file : a->err_file;
+	    stream == 1		       ? a->out_file :
+					 a->err_file;
 	char *p;
 
 	if (disabled(file) || (stream == 0 && file == NULL))
 		return NULL;
 	if (file != NULL)
 		return per_instance(a) ? instance_path(file, index) :
-		    strdup(file);
+					 strdup(file);
 	if (!a->logs.merge)
 		return logs_path(a, index, stream);
 	if (asprintf(&p, "%s/logs/%s-%s.log", home, a->name,
-	    logs_stream_name(stream)) == -1)
+		logs_stream_name(stream)) == -1)
 		return NULL;
 	return p;
 }
@@ -121,7 +122,8 @@ int
 logs_stream_shared(const struct app *a, int stream)
 {
 	const char *file = stream == 0 ? a->logs.log_file :
-	    stream == 1 ? a->out_file : a->err_file;
+	    stream == 1		       ? a->out_file :
+					 a->err_file;
 
 	return a->logs.merge || (file != NULL && !per_instance(a));
 }
@@ -186,7 +188,8 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 	    json_integer_value(j) <= 1000)
 		l->retain = (int)json_integer_value(j);
 	else if (j != NULL) {
-		snprintf(err, errlen, "'log_retain' is not a count from 0 to 1000");
+		snprintf(err, errlen,
+		    "'log_retain' is not a count from 0 to 1000");
 		return -1;
 	}
 	l->compress = util_json_bool(spec, "log_compress", 0);
@@ -252,7 +255,7 @@ json_t *
 logs_entry(const char *app, int index, const char *stream, const char *time,
     const char *line, size_t n)
 {
-	return json_pack("{s:s?, s:o, s:s, s:s?, s:o}", "app", app,
-	    "instance", index >= 0 ? json_integer(index) : json_null(),
-	    "stream", stream, "time", time, "line", logs_line_json(line, n));
+	return json_pack("{s:s?, s:o, s:s, s:s?, s:o}", "app", app, "instance",
+	    index >= 0 ? json_integer(index) : json_null(), "stream", stream,
+	    "time", time, "line", logs_line_json(line, n));
 }

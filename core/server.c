@@ -52,7 +52,7 @@ client_drained(struct client *c)
 	TAILQ_FOREACH_SAFE(r, &c->reqs, centry, next) {
 		if (c->closing ||
 		    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >=
-		    CLIENT_LOW_WATER)
+			CLIENT_LOW_WATER)
 			break;
 		if (r->on_drain != NULL)
 			r->on_drain(r);
@@ -94,8 +94,10 @@ reply_encode(uint32_t id, json_t *msg, char **buf, size_t *len)
 		return 0;
 	if (r == -EMSGSIZE) {
 		log_warnx("a reply to request %u is larger than the frame "
-		    "limit; refused", id);
-		err = ipc_reply_error(id, IPC_E_TOO_LARGE, "the reply is larger "
+			  "limit; refused",
+		    id);
+		err = ipc_reply_error(id, IPC_E_TOO_LARGE,
+		    "the reply is larger "
 		    "than %u bytes (the frame limit): ask for less at once",
 		    IPC_MAX_FRAME);
 	} else {
@@ -130,7 +132,8 @@ client_send(struct client *c, uint32_t id, json_t *msg)
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
 	    CLIENT_MAX_QUEUED) {
 		log_warnx("client pid %ld leaves its replies unread; closing "
-		    "it", (long)c->pid);
+			  "it",
+		    (long)c->pid);
 		json_decref(msg);
 		client_close(c);
 		return 0;
@@ -147,8 +150,8 @@ client_send(struct client *c, uint32_t id, json_t *msg)
 	wr->client = c;
 	wr->buf = buf;
 	b = uv_buf_init(buf, (unsigned int)len);
-	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1,
-	    write_cb)) != 0) {
+	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1, write_cb)) !=
+	    0) {
 		free(buf);
 		free(wr);
 		client_close(c);
@@ -252,8 +255,8 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 	/* A failed request may have done part of its work: save that. */
 	if (r->mutates)
 		(void)state_sync();
-	send_final(r, ipc_reply_error(r->id, code, "%s", n >= 0 ? msg :
-	    "out of memory"));
+	send_final(r,
+	    ipc_reply_error(r->id, code, "%s", n >= 0 ? msg : "out of memory"));
 	if (n >= 0)
 		free(msg);
 }
@@ -274,8 +277,8 @@ req_args(struct req *r, const char *fmt, ...)
 	va_end(ap);
 	if (rc == 0)
 		return 0;
-	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s",
-	    r->cmd, je.text);
+	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s", r->cmd,
+	    je.text);
 	return -1;
 }
 
@@ -364,8 +367,8 @@ req_error_errno(struct req *r, int e, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	rep = ipc_reply_error(r->id, IPC_E_EXEC, "%s", n >= 0 ? msg :
-	    "out of memory");
+	rep = ipc_reply_error(r->id, IPC_E_EXEC, "%s",
+	    n >= 0 ? msg : "out of memory");
 	if (n >= 0)
 		free(msg);
 	json_object_set_new(json_object_get(rep, "error"), "errno",
@@ -484,15 +487,18 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			break;
 		if (rc < 0) {
 			client_protocol_error(c,
-			    rc == -EMSGSIZE ? IPC_E_TOO_LARGE : IPC_E_BAD_REQUEST,
+			    rc == -EMSGSIZE ? IPC_E_TOO_LARGE :
+					      IPC_E_BAD_REQUEST,
 			    err);
 			return;
 		}
 		rc = ipc_request_check(msg, &id, &cmd, &args, err, sizeof err);
 		if (rc != 0) {
-			client_send(c, id, ipc_reply_error(id,
-			    rc == -EPROTO ? IPC_E_VERSION : IPC_E_BAD_REQUEST,
-			    "%s", err));
+			client_send(c, id,
+			    ipc_reply_error(id,
+				rc == -EPROTO ? IPC_E_VERSION :
+						IPC_E_BAD_REQUEST,
+				"%s", err));
 			json_decref(msg);
 			continue;
 		}
@@ -528,7 +534,8 @@ connection_cb(uv_stream_t *l, int status)
 		 * second at most. */
 		if (uv_now(loop) - last_accept_warn >= 1000) {
 			last_accept_warn = uv_now(loop);
-			log_warnx("cannot accept a client: %s", uv_strerror(status));
+			log_warnx("cannot accept a client: %s",
+			    uv_strerror(status));
 		}
 		daemon_nofile_check(status == UV_EMFILE || status == UV_ENFILE);
 		return;
@@ -600,7 +607,8 @@ server_listen(const char *path, void (*fn)(struct req *))
 serve:
 	uv_pipe_init(loop, &listener, 0);
 	if ((r = uv_pipe_open(&listener, fd)) != 0 ||
-	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) != 0) {
+	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) !=
+		0) {
 		close(fd);
 		goto out;
 	}

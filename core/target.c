@@ -34,8 +34,7 @@ err_set(struct err *e, const char *code, const char *fmt, ...)
 	len = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
 	if (len >= 0 && (size_t)len >= sizeof e->msg) {
-		n = util_utf8_cut(e->msg, sizeof e->msg - 1,
-		    sizeof e->msg - 4);
+		n = util_utf8_cut(e->msg, sizeof e->msg - 1, sizeof e->msg - 4);
 		memcpy(e->msg + n, "...", 4);
 	}
 }
@@ -134,9 +133,10 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	ts->v = NULL;
 	ts->n = 0;
 	if (!json_is_array(words) || json_array_size(words) == 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "%s", json_is_array(words) ||
-		    words == NULL ? "no target given" :
-		    "'targets' is not an array");
+		err_set(e, IPC_E_BAD_REQUEST, "%s",
+		    json_is_array(words) || words == NULL ?
+			"no target given" :
+			"'targets' is not an array");
 		return -1;
 	}
 	if (json_array_size(words) > MAX_TARGETS) {
@@ -146,7 +146,8 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	}
 	json_array_foreach(words, i, w) {
 		if (!json_is_string(w)) {
-			err_set(e, IPC_E_BAD_REQUEST, "a target is not a string");
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "a target is not a string");
 			targets_release(ts);
 			return -1;
 		}
@@ -194,8 +195,7 @@ target_range(const struct target *t, const struct app *a, int *lo, int *hi)
 int
 target_has(const struct target *t, int app_id, int index)
 {
-	return t->app_id == app_id && (t->instance < 0 ||
-	    t->instance == index);
+	return t->app_id == app_id && (t->instance < 0 || t->instance == index);
 }
 
 /* Call fn on each instance the targets name (of apps still there). */

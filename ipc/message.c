@@ -115,8 +115,8 @@ ipc_reply_error(uint32_t id, const char *code, const char *fmt, ...)
 			clean = more;
 		}
 	}
-	r = json_pack("{s:i, s:I, s:b, s:{s:s, s:s}}", "v", IPC_VERSION,
-	    "id", (json_int_t)id, "ok", 0, "error", "code", code, "message",
+	r = json_pack("{s:i, s:I, s:b, s:{s:s, s:s}}", "v", IPC_VERSION, "id",
+	    (json_int_t)id, "ok", 0, "error", "code", code, "message",
 	    clean != NULL ? clean : "out of memory");
 	free(msg);
 	free(clean);
@@ -144,7 +144,8 @@ ipc_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *salen,
 	n = strlen(path);
 	if (n < sizeof sa->sun_path) {
 		memcpy(sa->sun_path, path, n + 1);
-		*salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		*salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    n + 1);
 		return 0;
 	}
 	if ((base = strrchr(path, '/')) == NULL || n >= sizeof dir)

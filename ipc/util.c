@@ -102,16 +102,36 @@ static const struct {
 	const char *name;
 	int number;
 } signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "ILL", SIGILL }, { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },
-	{ "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-	{ "URG", SIGURG }, { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },
-	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-	{ "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+	{ "HUP", SIGHUP },
+	{ "INT", SIGINT },
+	{ "QUIT", SIGQUIT },
+	{ "ILL", SIGILL },
+	{ "TRAP", SIGTRAP },
+	{ "ABRT", SIGABRT },
+	{ "BUS", SIGBUS },
+	{ "FPE", SIGFPE },
+	{ "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 },
+	{ "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE },
+	{ "ALRM", SIGALRM },
+	{ "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD },
+	{ "CONT", SIGCONT },
+	{ "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP },
+	{ "TTIN", SIGTTIN },
+	{ "TTOU", SIGTTOU },
+	{ "URG", SIGURG },
+	{ "XCPU", SIGXCPU },
+	{ "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM },
+	{ "PROF", SIGPROF },
+	{ "WINCH", SIGWINCH },
+	{ "IO", SIGIO },
+	{ "PWR", SIGPWR },
+	{ "SYS", SIGSYS },
 };
 
 /* "SIGINT", "INT", "int" or "2": the number, or -1. */
@@ -193,18 +213,21 @@ utf8_char_len(const unsigned char *p, size_t n)
 	unsigned char c = p[0];
 	size_t len, j;
 
-	len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
-	    (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+	len = c < 0x80			    ? 1 :
+	    (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
+	    (c & 0xF0) == 0xE0		    ? 3 :
+	    (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 :
+					      0;
 	if (len == 0 || len > n)
 		return 0;
 	for (j = 1; j < len; j++)
 		if ((p[j] & 0xC0) != 0x80)
 			return 0;
-	if (len == 3 && ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED &&
-	    p[1] >= 0xA0)))
+	if (len == 3 &&
+	    ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)))
 		return 0;
-	if (len == 4 && ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 &&
-	    p[1] >= 0x90)))
+	if (len == 4 &&
+	    ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)))
 		return 0;
 	return len;
 }
