@@ -363,7 +363,7 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct logpipe *lp = h->data;
 
 	(void)hint;
-	if (lp->linelen > 0) /* line is NULL until a line is carried */
+	if (lp->linelen > 0)
 		memcpy(rbuf, lp->line, lp->linelen);
 	*b = uv_buf_init(rbuf + lp->linelen, READ_BYTES);
 }

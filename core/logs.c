@@ -71,6 +71,14 @@ per_instance(const struct app *a)
 	return a->logs.per_instance && !a->logs.merge;
 }
 
+/* Whether file names a device (/dev/stdout), never one per instance. */
+static int
+device_path(const char *file)
+{
+	return strncmp(file, "/dev/", 5) == 0 ||
+	    strncmp(file, "/proc/", 6) == 0;
+}
+
 /*
  * A user's file for instance index: "-N" before the extension of its
  * name (out.log: out-0.log), or at its end when it has none.
@@ -106,9 +114,10 @@ logs_stream_path(const struct app *a, int index, int stream)
 
 	if (disabled(file) || (stream == 0 && file == NULL))
 		return NULL;
+	if (file != NULL && per_instance(a) && !device_path(file))
+		return instance_path(file, index);
 	if (file != NULL)
-		return per_instance(a) ? instance_path(file, index) :
-					 strdup(file);
+		return strdup(file);
 	if (!a->logs.merge)
 		return logs_path(a, index, stream);
 	if (asprintf(&p, "%s/logs/%s-%s.log", home, a->name,
