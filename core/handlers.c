@@ -372,7 +372,7 @@ h_update(struct req *r)
 	struct err e;
 	int n;
 
-	if (refuse_if_quitting(r) || req_args(r, "{s:o}", "spec", &spec) != 0)
+	if (req_args(r, "{s:o}", "spec", &spec) != 0)
 		return;
 	if (!json_is_object(spec) ||
 	    (name = util_json_str(spec, "name", NULL)) == NULL) {
@@ -556,7 +556,7 @@ static const struct handler handlers[] = {
 	{ "list", h_list, H_LOOKS },
 	{ "describe", h_describe, H_LOOKS },
 	{ "kill", h_kill, 0 },
-	{ "update", h_update, 0 },
+	{ "update", h_update, H_STARTS },
 	{ "wait", h_wait, H_LOOKS },
 	{ "logs", handle_logs, H_LOOKS },
 	{ "flush", handle_flush, H_LOOKS },
