@@ -369,6 +369,10 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	}
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
+	if (balance_app_init(a, spec, err, errlen) != 0) {
+		app_free(a);
+		return -1;
+	}
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 
@@ -402,6 +406,8 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	json_object_set_new(a->spec, "mode",
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
+	json_object_set_new(a->spec, "balance", json_string(balance_name(a)));
+	json_object_set_new(a->spec, "sticky", json_boolean(a->sticky));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
@@ -432,6 +438,7 @@ app_set_instances(struct app *a, int n)
 		if (a->inst[i] == NULL && (a->inst[i] = inst_new(a, i)) == NULL)
 			return -ENOMEM;
 	a->ninst = n;
+	balance_scaled(a);
 	return 0;
 }
 
@@ -589,6 +596,7 @@ app_describe_json(const struct app *a)
 		    json_string(in->status_text) : json_null());
 		json_object_set_new(row, "ready_by_timeout",
 		    json_boolean(in->state == ST_ONLINE && in->ready_timeout));
+		share_inst_json(in, row);
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);

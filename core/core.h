@@ -44,6 +44,20 @@ enum inst_event {
 	EV_STOPPING,	/* the program said it is stopping (STOPPING=1) */
 };
 
+/* How the instances of an app get an address's connections. */
+enum balance {
+	BALANCE_SHARED,	   /* one socket, one accept queue for all */
+	BALANCE_REUSEPORT, /* one SO_REUSEPORT socket per instance slot */
+};
+
+/* What the daemon knows of the preload library in an instance. */
+enum preload_state {
+	PRELOAD_UNKNOWN,
+	PRELOAD_LOADED,	 /* it asked for a socket, or its maps show it */
+	PRELOAD_STATIC,	 /* a static binary: no preload possible */
+	PRELOAD_MISSING, /* a dynamic one without it (LD_PRELOAD cleared) */
+};
+
 struct app;
 
 #define EXIT_HISTORY 10
@@ -161,6 +175,7 @@ struct instance {
 	char *status_text;  /* the last STATUS= it sent */
 	int retiring;	    /* in app->gone: never restarted */
 	int refs;	    /* held by a reload: not freed while > 0 */
+	enum preload_state preload; /* of its current process */
 
 	TAILQ_ENTRY(instance) retired;
 };
@@ -206,6 +221,8 @@ struct app {
 	struct lsock *socks;	  /* --listen sockets first, then shared */
 	int nlisten;		  /* how many of socks are --listen ones */
 	int reloading;		  /* a reload is running */
+	enum balance balance;	  /* shared queue, or one socket per slot */
+	int sticky;		  /* slot chosen by the client's address */
 
 	TAILQ_ENTRY(app) entry;
 };
@@ -333,16 +350,26 @@ void req_reply_fd(struct req *, json_t *, int);
 void req_error_errno(struct req *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A listening socket the daemon holds for an app (core/share.c). */
+/*
+ * A listening socket the daemon holds for an app (core/share.c): one
+ * descriptor for all instances, or one per instance slot (reuseport).
+ */
 struct lsock {
 	struct lsock *next;
-	int fd;
+	int *fds;	/* fds[0], or fds[slot] for a slotted one */
+	int nfds;
 	int family;	/* AF_INET, AF_INET6, AF_UNIX */
 	char addr[108]; /* numeric host, or the Unix path */
 	int port;
 	int v6only;
+	int reuseport;	/* the app asked for SO_REUSEPORT */
 	char name[64];	/* LISTEN_FDNAMES entry (--listen) */
 	int listen;	/* bound at start for --listen */
+	dev_t pdev;	/* the Unix path's file, to see it replaced */
+	ino_t pino;
+	pid_t *askers;	/* the instance processes that asked for it */
+	int naskers;
+	int askcap;
 };
 
 /* share.c */
@@ -352,6 +379,21 @@ void share_handle(struct req *);
 struct instance *share_find_instance(pid_t);
 const char *share_preload_path(void);
 json_t *share_sockets_json(const struct app *);
+int share_fd(struct app *, struct lsock *, int);
+int share_open_fd(struct lsock *, int *);
+void share_inst_changed(struct instance *);
+void share_inst_exec(struct instance *);
+const char *share_preload_note(const struct instance *);
+void share_inst_json(struct instance *, json_t *);
+
+/* balance.c: per-instance listeners and --sticky */
+int balance_app_init(struct app *, const json_t *, char *, size_t);
+int balance_slotted(const struct app *, const struct lsock *);
+int balance_open(const struct app *, struct lsock *, int *);
+int balance_resize(struct app *, struct lsock *, int);
+int balance_attach(const struct app *, struct lsock *);
+void balance_scaled(struct app *);
+const char *balance_name(const struct app *);
 
 /* notify.c */
 int notify_open(void);

@@ -126,6 +126,7 @@ set_state(struct instance *in, enum inst_state s)
 	log_debug("%s:%d %s -> %s", in->app->name, in->index,
 	    state_names[in->state], state_names[s]);
 	in->state = s;
+	share_inst_changed(in);
 	daemon_changed();
 }
 
@@ -391,8 +392,11 @@ inst_spawn(struct instance *in)
 	stdio[0].flags = UV_IGNORE;
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
 	    ls = ls->next, k++) {
+		/* Checked (replaced if broken); a slot's own with reuseport. */
+		if ((r = share_fd(a, ls, in->index)) < 0)
+			goto fail;
 		stdio[3 + k].flags = UV_INHERIT_FD;
-		stdio[3 + k].data.fd = ls->fd;
+		stdio[3 + k].data.fd = r;
 	}
 	for (k = 0; k < 2; k++) {
 		if ((lp[k] = logpipe_new(in, k + 1)) == NULL) {
@@ -610,8 +614,8 @@ exited_on_own(struct instance *in)
 		if (in->unstable > a->max_restarts) {
 			snprintf(msg, sizeof msg,
 			    "%s %d times in a row within %lld ms of starting; "
-			    "given up", how, in->unstable,
-			    (long long)a->min_uptime_ms);
+			    "given up%s", how, in->unstable,
+			    (long long)a->min_uptime_ms, share_preload_note(in));
 			log_warnx("%s:%d %s", a->name, in->index, msg);
 			set_error(in, msg);
 			set_state(in, ST_ERRORED);
@@ -693,6 +697,7 @@ inst_event(struct instance *in, enum inst_event ev)
 		}
 		break;
 	case EV_EXEC_OK:
+		share_inst_exec(in);
 		/* Launching until a readiness signal, or listen_timeout. */
 		if (in->state != ST_LAUNCHING)
 			break;
