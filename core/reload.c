@@ -376,6 +376,15 @@ reload_handle(struct req *r)
 	req_wait(r, check_reload, NULL);
 }
 
+/* scale's reply: the app's new count; a sticky app's mapping changed. */
+static json_t *
+scale_reply(const struct app *a)
+{
+	return json_pack("{s:[{s:i, s:s, s:i, s:b}]}", "apps", "id", a->id,
+	    "name", a->name, "instances", a->ninst, "sticky_remapped",
+	    a->sticky);
+}
+
 /* Waiting for a scale: new instances online, removed ones stopped. */
 static int
 check_scaled(struct req *r)
@@ -407,8 +416,7 @@ check_scaled(struct req *r)
 			return 1;
 		}
 	}
-	req_reply(r, json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id,
-	    "name", a->name, "instances", a->ninst));
+	req_reply(r, scale_reply(a));
 	return 1;
 }
 
@@ -481,11 +489,11 @@ scale_handle(struct req *r)
 			inst_event(in, EV_STOP);
 		}
 		a->ninst = (int)n;
+		balance_scaled(a);
 	}
 	log_info("%s scaled from %d to %d instances", a->name, from, a->ninst);
 	if (!util_json_bool(r->args, "wait", 1)) {
-		req_reply(r, json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id",
-		    a->id, "name", a->name, "instances", a->ninst));
+		req_reply(r, scale_reply(a));
 		return;
 	}
 	req_wait(r, check_scaled, json_pack("{s:i, s:i}", "app", a->id, "from",

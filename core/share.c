@@ -642,7 +642,7 @@ share_inst_changed(struct instance *in)
 		share_sweep(a);
 }
 
-/* Whether the program at path (the instance's /proc exe) is a static
+/* Whether the program at path is a static
  * ELF executable, which loads no preload library: 1, 0, or -1. */
 static int
 elf_static(const char *path)
@@ -710,28 +710,29 @@ proc_mentions_preload(pid_t pid, const char *what)
 void
 share_inst_exec(struct instance *in)
 {
-	char path[64];
-
 	in->preload = PRELOAD_UNKNOWN;
 	if (!in->app->share || share_preload_path() == NULL)
 		return;
-	snprintf(path, sizeof path, "/proc/%ld/exe", (long)in->pid);
-	if (elf_static(path) == 1)
+	/* The file the shim executed (the process may be gone already). */
+	if (elf_static(in->app->exec_path) == 1)
 		in->preload = PRELOAD_STATIC;
 	else if (proc_mentions_preload(in->pid, "environ") == 0)
 		in->preload = PRELOAD_MISSING;
 }
 
-/* The running instance's preload state, from its maps when unsure. */
+/* The running instance's preload state: what it showed (a share
+ * request, a static binary), else what its maps show now (a wrapper may
+ * still exec the real program: not kept). */
 static enum preload_state
-preload_now(struct instance *in)
+preload_now(const struct instance *in)
 {
 	int m;
 
-	if (in->preload == PRELOAD_UNKNOWN && in->running && !in->exited &&
-	    (m = proc_mentions_preload(in->pid, "maps")) >= 0)
-		in->preload = m ? PRELOAD_LOADED : PRELOAD_MISSING;
-	return in->preload;
+	if (in->preload == PRELOAD_LOADED || in->preload == PRELOAD_STATIC ||
+	    !in->running || in->exited ||
+	    (m = proc_mentions_preload(in->pid, "maps")) < 0)
+		return in->preload;
+	return m ? PRELOAD_LOADED : PRELOAD_MISSING;
 }
 
 /* What to add to a crash-looping instance's error when it could not
