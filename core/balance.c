@@ -32,8 +32,8 @@
 #define SO_ATTACH_REUSEPORT_CBPF 51
 #endif
 
-/* Read the app's balance (spec "balance") and sticky settings: 0, or -1
- * with err. */
+/* Read the app's balance (spec "balance") and sticky settings: 0, or
+ * with err -1 (a bad value) or -2 (the kernel cannot do it). */
 int
 balance_app_init(struct app *a, const json_t *spec, char *err,
     size_t errlen)
@@ -76,7 +76,7 @@ balance_app_init(struct app *a, const json_t *spec, char *err,
 		e = errno;
 		snprintf(err, errlen, "--sticky: cannot make a socket: %s",
 		    strerror(e));
-		return -1;
+		return -2;
 	}
 	e = 0;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1)
@@ -97,7 +97,7 @@ balance_app_init(struct app *a, const json_t *spec, char *err,
 		snprintf(err, errlen, "--sticky needs SO_REUSEPORT and "
 		    "SO_ATTACH_REUSEPORT_CBPF (Linux 4.5 or later, not "
 		    "blocked by a seccomp filter): %s", strerror(e));
-		return -1;
+		return -2;
 	}
 	return 0;
 }

@@ -14,8 +14,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <elf.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* The kernel caps this at net.core.somaxconn. */
 #define SHARE_BACKLOG 4096
@@ -442,30 +443,6 @@ share_close(struct app *a, int all)
 	}
 }
 
-/* Process pid's session id and parent: 0, or -1. */
-static int
-proc_ids(pid_t pid, pid_t *ppid, pid_t *sid)
-{
-	char path[64], buf[1024], *p;
-	long pp, s;
-	FILE *f;
-	int ok = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof buf, f) != NULL &&
-	    (p = strrchr(buf, ')')) != NULL &&
-	    sscanf(p + 2, "%*c %ld %*d %ld", &pp, &s) == 2)
-		ok = 1;
-	fclose(f);
-	if (!ok)
-		return -1;
-	*ppid = (pid_t)pp;
-	*sid = (pid_t)s;
-	return 0;
-}
-
 static struct instance *
 instance_of_pid(pid_t pid)
 {
@@ -495,17 +472,17 @@ struct instance *
 share_find_instance(pid_t pid)
 {
 	struct instance *in;
-	pid_t ppid, sid;
+	struct proc_stat ps;
 	int depth;
 
 	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
 		if ((in = instance_of_pid(pid)) != NULL)
 			return in;
-		if (proc_ids(pid, &ppid, &sid) != 0)
+		if (proc_read_stat(pid, &ps) != 0)
 			return NULL;
-		if (sid != pid && (in = instance_of_pid(sid)) != NULL)
+		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
 			return in;
-		pid = ppid;
+		pid = ps.ppid;
 	}
 	return NULL;
 }
@@ -589,7 +566,8 @@ share_sweep(struct app *a)
 	int i, j;
 
 	for (i = 0; i < a->ninst; i++)
-		if (a->inst[i]->state != ST_ONLINE || a->inst[i]->ready_timeout)
+		if (inst_status(a->inst[i]) != ST_ONLINE ||
+		    a->inst[i]->ready_timeout)
 			return;
 	while ((ls = *pp) != NULL) {
 		for (i = j = 0; i < ls->naskers; i++)
@@ -624,9 +602,9 @@ share_inst_changed(struct instance *in)
 	if (!a->share || a->socks == NULL || a->deleting || quitting)
 		return;
 	if (a->balance == BALANCE_REUSEPORT && !in->retiring &&
-	    !in->restart_after_stop && in->index < a->ninst &&
-	    a->inst[in->index] == in &&
-	    (in->state == ST_STOPPED || in->state == ST_ERRORED)) {
+	    !in->want_up && in->index < a->ninst &&
+	    a->inst[in->index] == in && (in->fsm_state == IS_STOPPED ||
+	    in->fsm_state == IS_ERRORED)) {
 		for (ls = a->socks; ls != NULL; ls = ls->next)
 			if (balance_slotted(a, ls) && in->index < ls->nfds &&
 			    ls->fds[in->index] != -1) {
@@ -636,9 +614,9 @@ share_inst_changed(struct instance *in)
 			}
 		if (closed)
 			log_info("%s:%d %s: its slot's sockets are closed",
-			    a->name, in->index, inst_state_name(in->state));
+			    a->name, in->index, inst_status_name(in));
 	}
-	if (in->state == ST_ONLINE || !in->running)
+	if (in->fsm_state == IS_ONLINE || !in->running)
 		share_sweep(a);
 }
 
@@ -675,31 +653,22 @@ out:
 	return st;
 }
 
-/* Whether a NUL-separated file (environ) or a text file (maps) of pid
- * holds the preload library's name: 1, 0, or -1 (unreadable). */
+/* Whether pid's environment puts the preload library in LD_PRELOAD:
+ * 1, 0, or -1 (unreadable). */
 static int
-proc_mentions_preload(pid_t pid, const char *what)
+environ_has_preload(pid_t pid)
 {
-	char path[64], buf[8192];
-	size_t keep = 0, want = strlen(PRELOAD_NAME);
-	ssize_t n;
-	int fd, found = 0, i;
+	const char *p, *end;
+	size_t len;
+	char *env;
+	int found = 0;
 
-	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((env = proc_read_environ(pid, &len)) == NULL)
 		return -1;
-	while (!found && (n = read(fd, buf + keep, sizeof buf - keep - 1)) >
-	    0) {
-		n += (ssize_t)keep;
-		for (i = 0; i < n; i++)
-			if (buf[i] == '\0')
-				buf[i] = '\n';
-		buf[n] = '\0';
-		found = strstr(buf, PRELOAD_NAME) != NULL;
-		keep = (size_t)n > want ? want : (size_t)n;
-		memmove(buf, buf + n - (ssize_t)keep, keep);
-	}
-	close(fd);
+	for (p = env, end = env + len; p < end && !found; p += strlen(p) + 1)
+		found = strncmp(p, "LD_PRELOAD=", 11) == 0 &&
+		    strstr(p, PRELOAD_NAME) != NULL;
+	free(env);
 	return found;
 }
 
@@ -716,7 +685,7 @@ share_inst_exec(struct instance *in)
 	/* The file the shim executed (the process may be gone already). */
 	if (elf_static(in->app->exec_path) == 1)
 		in->preload = PRELOAD_STATIC;
-	else if (proc_mentions_preload(in->pid, "environ") == 0)
+	else if (environ_has_preload(in->pid) == 0)
 		in->preload = PRELOAD_MISSING;
 }
 
@@ -730,7 +699,7 @@ preload_now(const struct instance *in)
 
 	if (in->preload == PRELOAD_LOADED || in->preload == PRELOAD_STATIC ||
 	    !in->running || in->exited ||
-	    (m = proc_mentions_preload(in->pid, "maps")) < 0)
+	    (m = proc_maps_mention(in->pid, PRELOAD_NAME)) < 0)
 		return in->preload;
 	return m ? PRELOAD_LOADED : PRELOAD_MISSING;
 }
