@@ -31,42 +31,8 @@
 #include "core.h"
 #include "proc.h"
 
-/* The kernel caps this at net.core.somaxconn. */
-#define SHARE_BACKLOG 4096
-#define PRELOAD_NAME "libclusterctl-share.so"
-
-/* The preload library next to the executable (build/) or in ../lib. */
-const char *
-share_preload_path(void)
-{
-	static char path[PATH_MAX];
-	static int looked;
-	const char *env, *slash;
-	int n;
-
-	if (looked)
-		return path[0] != '\0' ? path : NULL;
-	looked = 1;
-	if ((env = getenv("CLUSTERCTL_PRELOAD_LIB")) != NULL &&
-	    access(env, R_OK) == 0) {
-		snprintf(path, sizeof path, "%s", env);
-		return path;
-	}
-	if ((slash = strrchr(self_exe, '/')) == NULL)
-		return NULL;
-	n = (int)(slash - self_exe);
-	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, PRELOAD_NAME);
-	if (access(path, R_OK) == 0)
-		return path;
-	snprintf(path, sizeof path, "%.*s/../lib/clusterctl/%s", n, self_exe,
-	    PRELOAD_NAME);
-	if (access(path, R_OK) == 0)
-		return path;
-	log_warnx("no %s found: cluster mode cannot share sockets",
-	    PRELOAD_NAME);
-	path[0] = '\0';
-	return NULL;
-}
+/* The largest: the kernel caps it at net.core.somaxconn. */
+#define SHARE_BACKLOG INT_MAX
 
 /* Whether a Unix socket file at path has nobody listening. */
 static int
@@ -443,50 +409,6 @@ share_close(struct app *a, int all)
 	}
 }
 
-static struct instance *
-instance_of_pid(pid_t pid)
-{
-	struct app *a;
-	struct instance *in;
-	int i;
-
-	TAILQ_FOREACH(a, &apps, entry) {
-		for (i = 0; i < a->ninst; i++) {
-			in = a->inst[i];
-			if (in->running && !in->exited && in->pid == pid)
-				return in;
-		}
-		TAILQ_FOREACH(in, &a->gone, retired)
-			if (in->running && !in->exited && in->pid == pid)
-				return in;
-	}
-	return NULL;
-}
-
-/*
- * The instance a process belongs to: instances lead their own session, so
- * the session id names it; a process that left the session is found
- * through its parents.
- */
-struct instance *
-share_find_instance(pid_t pid)
-{
-	struct instance *in;
-	struct proc_stat ps;
-	int depth;
-
-	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
-		if ((in = instance_of_pid(pid)) != NULL)
-			return in;
-		if (proc_read_stat(pid, &ps) != 0)
-			return NULL;
-		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
-			return in;
-		pid = ps.ppid;
-	}
-	return NULL;
-}
-
 /*
  * A working descriptor of ls for instance slot index (the one shared
  * socket, or the slot's own): checked, and replaced when it no longer
@@ -543,13 +465,27 @@ lsock_asked(struct lsock *ls, pid_t pid)
 	ls->askers[ls->naskers++] = pid;
 }
 
-/* Whether pid is the live process of one of a's instances. */
+static int
+inst_pid_live(const struct instance *in, pid_t pid)
+{
+	return in->running && !in->exited && in->pid == pid;
+}
+
+/* Whether pid is the live process of one of a's instances (retiring ones
+ * included). */
 static int
 app_pid_live(const struct app *a, pid_t pid)
 {
-	struct instance *in = instance_of_pid(pid);
+	const struct instance *in;
+	int i;
 
-	return in != NULL && in->app == a;
+	for (i = 0; i < a->ninst; i++)
+		if (inst_pid_live(a->inst[i], pid))
+			return 1;
+	TAILQ_FOREACH(in, &a->gone, retired)
+		if (inst_pid_live(in, pid))
+			return 1;
+	return 0;
 }
 
 /*
@@ -566,7 +502,7 @@ share_sweep(struct app *a)
 	int i, j;
 
 	for (i = 0; i < a->ninst; i++)
-		if (inst_status(a->inst[i]) != ST_ONLINE ||
+		if (a->inst[i]->fsm_state != IS_ONLINE ||
 		    a->inst[i]->ready_timeout)
 			return;
 	while ((ls = *pp) != NULL) {
@@ -667,7 +603,7 @@ environ_has_preload(pid_t pid)
 		return -1;
 	for (p = env, end = env + len; p < end && !found; p += strlen(p) + 1)
 		found = strncmp(p, "LD_PRELOAD=", 11) == 0 &&
-		    strstr(p, PRELOAD_NAME) != NULL;
+		    strstr(p, SPAWN_PRELOAD_NAME) != NULL;
 	free(env);
 	return found;
 }
@@ -680,7 +616,7 @@ void
 share_inst_exec(struct instance *in)
 {
 	in->preload = PRELOAD_UNKNOWN;
-	if (!in->app->share || share_preload_path() == NULL)
+	if (!in->app->share || spawn_preload_path() == NULL)
 		return;
 	/* The file the shim executed (the process may be gone already). */
 	if (elf_static(in->app->exec_path) == 1)
@@ -699,7 +635,7 @@ preload_now(const struct instance *in)
 
 	if (in->preload == PRELOAD_LOADED || in->preload == PRELOAD_STATIC ||
 	    !in->running || in->exited ||
-	    (m = proc_maps_mention(in->pid, PRELOAD_NAME)) < 0)
+	    (m = proc_maps_mention(in->pid, SPAWN_PRELOAD_NAME)) < 0)
 		return in->preload;
 	return m ? PRELOAD_LOADED : PRELOAD_MISSING;
 }
@@ -806,7 +742,7 @@ share_handle(struct req *r)
 	int e, fd;
 
 	if (r->client == NULL ||
-	    (in = share_find_instance(r->client->pid)) == NULL) {
+	    (in = app_instance_of_pid(r->client->pid)) == NULL) {
 		req_error(r, IPC_E_NOT_FOUND, "pid %ld is not an instance",
 		    r->client != NULL ? (long)r->client->pid : 0L);
 		return;
