@@ -739,7 +739,7 @@ share_handle(struct req *r)
 	const char *fam, *addr, *op;
 	char label[160];
 	unsigned char tmp[16];
-	int e, fd;
+	int e, fd, backlog = 0;
 
 	if (r->client == NULL ||
 	    (in = app_instance_of_pid(r->client->pid)) == NULL) {
@@ -749,12 +749,11 @@ share_handle(struct req *r)
 	}
 	a = in->app;
 	memset(&key, 0, sizeof key);
-	fam = util_json_str(r->args, "family", "");
-	addr = util_json_str(r->args, "addr", "");
-	op = util_json_str(r->args, "op", "listen");
-	key.port = (int)util_json_int(r->args, "port", 0);
-	key.v6only = util_json_bool(r->args, "v6only", 0);
-	key.reuseport = util_json_bool(r->args, "reuseport", 0);
+	op = "listen";
+	if (req_args(r, "{s:s, s:s, s?i, s?b, s?i, s?b, s?s}", "family", &fam,
+	    "addr", &addr, "port", &key.port, "v6only", &key.v6only,
+	    "backlog", &backlog, "reuseport", &key.reuseport, "op", &op) != 0)
+		return;
 	if (strcmp(fam, "inet") == 0)
 		key.family = AF_INET;
 	else if (strcmp(fam, "inet6") == 0)
@@ -810,7 +809,8 @@ share_handle(struct req *r)
 	}
 	lsock_asked(ls, in->pid);
 	in->preload = PRELOAD_LOADED;
-	log_debug("%s:%d shares %s", a->name, in->index, label);
+	log_debug("%s:%d shares %s (its backlog %d: the daemon's is used)",
+	    a->name, in->index, label, backlog);
 	req_reply_fd(r, json_pack("{s:s}", "address", label), fd);
 	/* Listening on its socket: it is ready to be connected to. */
 	inst_event(in, EV_READY);

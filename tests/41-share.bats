@@ -255,6 +255,23 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("joined")' "$port"
 	wait_until 20 all_status rp online
 }
 
+@test "--listen with --balance reuseport: each instance gets its own slot's socket as LISTEN_FDS" {
+	port=$(free_port)
+	run clusterctl start "$(dirname "$CLUSTERCTL_BIN")/examples/server" \
+		--name c -i 2 --listen "127.0.0.1:$port" --balance reuseport
+	assert_success
+	[ "$(ss -ltnH "sport = :$port" | wc -l)" = 2 ]
+	# fd 3 of each instance is a different socket.
+	a=$(readlink "/proc/$(pid_of c 0)/fd/3")
+	b=$(readlink "/proc/$(pid_of c 1)/fd/3")
+	[[ "$a" == socket:* ]]
+	[ "$a" != "$b" ]
+	answers 10 "http://127.0.0.1:$port/"
+	# A restarted instance gets the same slot's socket again.
+	clusterctl restart c:0
+	[ "$(readlink "/proc/$(pid_of c 0)/fd/3")" = "$a" ]
+}
+
 @test "--sticky with 4 instances: each client address reaches one instance, also after a crash" {
 	port=$(free_port)
 	run clusterctl start "$EXAMPLES/node/server.js" --name st -i 4 --sticky \
@@ -287,6 +304,13 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("joined")' "$port"
 		else
 			[ "$p" = "${first[$a]}" ]
 		fi
+	done
+	# IPv6 clients too: ::1 always reaches one instance.
+	v6=$(curl -sf -m 10 "http://[::1]:$port/" | cut -d' ' -f2)
+	[ -n "$v6" ]
+	for i in $(seq 5); do
+		run curl -sf -m 10 "http://[::1]:$port/"
+		assert_output "pid $v6"
 	done
 	run clusterctl scale st 3
 	assert_success
