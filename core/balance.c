@@ -184,30 +184,31 @@ balance_resize(struct app *a, struct lsock *ls, int n)
 			return ENOMEM;
 		ls->fds = nf;
 		while (ls->nfds < n) {
-			if ((e = balance_open(a, ls, &ls->fds[ls->nfds])) != 0)
+			if ((e = balance_open(a, ls, ls->nfds, 1,
+			    &ls->fds[ls->nfds])) != 0)
 				return e;
 			ls->nfds++;
 		}
 	}
 	(void)balance_attach(a, ls);
 	while (ls->nfds > n && ls->nfds > 1) {
+		share_close_slot(ls, ls->nfds - 1);
 		ls->nfds--;
-		if (ls->fds[ls->nfds] != -1)
-			close(ls->fds[ls->nfds]);
 	}
 	return 0;
 }
 
-/* One socket for ls, bound and listening: 0 with *fdp, or a positive
- * errno.  core/share.c's lsock_open does the binding. */
+/* A socket for ls's slot, bound and listening (SO_REUSEPORT when
+ * slotted): 0 with *fdp, or a positive errno (share_open_fd, keep). */
 int
-balance_open(const struct app *a, struct lsock *ls, int *fdp)
+balance_open(const struct app *a, struct lsock *ls, int slot, int keep,
+    int *fdp)
 {
 	int want = ls->reuseport, e;
 
 	if (balance_slotted(a, ls))
 		ls->reuseport = 1;
-	e = share_open_fd(ls, fdp);
+	e = share_open_fd(ls, slot, keep, fdp);
 	ls->reuseport = want;
 	return e;
 }

@@ -34,6 +34,8 @@
 /* The largest: the kernel caps it at net.core.somaxconn. */
 #define SHARE_BACKLOG INT_MAX
 
+static int lsock_bind(struct lsock *, int *);
+
 /* Whether a Unix socket file at path has nobody listening. */
 static int
 unix_stale(const char *path)
@@ -55,13 +57,65 @@ unix_stale(const char *path)
 	return stale;
 }
 
+/* What the keeper calls ls's socket for slot (core/keeper.c). */
+static void
+lsock_key(const struct lsock *ls, int slot, char *buf, size_t len)
+{
+	if (slot == 0)
+		snprintf(buf, len, "sock %d %s %d %d", ls->family, ls->addr,
+		    ls->port, ls->v6only);
+	else
+		snprintf(buf, len, "sock %d %s %d %d slot %d", ls->family,
+		    ls->addr, ls->port, ls->v6only, slot);
+}
+
+/*
+ * A listening socket for ls's slot: 0 with *fdp, or a positive errno.
+ * With keep, one the keeper held across a daemon's death is taken back,
+ * or a new one is given to the keeper to hold; without, the caller
+ * hands it to the keeper (share_fd, once the old one is dropped).
+ */
+int
+share_open_fd(struct lsock *ls, int slot, int keep, int *fdp)
+{
+	struct stat st;
+	char key[200];
+	int r;
+
+	lsock_key(ls, slot, key, sizeof key);
+	if (keep && (*fdp = keeper_take(key)) >= 0) {
+		if (ls->family == AF_UNIX && lstat(ls->addr, &st) == 0) {
+			ls->pdev = st.st_dev;
+			ls->pino = st.st_ino;
+		}
+		return 0;
+	}
+	if ((r = lsock_bind(ls, fdp)) == 0 && keep)
+		keeper_hold(key, *fdp);
+	return r;
+}
+
+/* Close ls's socket for slot: the keeper lets go of it too. */
+void
+share_close_slot(struct lsock *ls, int slot)
+{
+	char key[200];
+
+	if (slot >= ls->nfds || ls->fds[slot] == -1)
+		return;
+	lsock_key(ls, slot, key, sizeof key);
+	keeper_drop(key);
+	close(ls->fds[slot]);
+	ls->fds[slot] = -1;
+}
+
 /*
  * A new socket bound to ls's address and listening: 0 with *fdp, or a
  * positive errno.  A shared one (not --listen) is non-blocking: the
  * preload library keeps each app's own view of the flag.
  */
-int
-share_open_fd(struct lsock *ls, int *fdp)
+static int
+lsock_bind(struct lsock *ls, int *fdp)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -137,7 +191,7 @@ lsock_open(struct app *a, struct lsock *ls)
 
 	if ((ls->fds = malloc(sizeof *ls->fds)) == NULL)
 		return ENOMEM;
-	if ((e = balance_open(a, ls, &ls->fds[0])) != 0) {
+	if ((e = balance_open(a, ls, 0, 1, &ls->fds[0])) != 0) {
 		free(ls->fds);
 		ls->fds = NULL;
 		return e;
@@ -145,7 +199,7 @@ lsock_open(struct app *a, struct lsock *ls)
 	ls->nfds = 1;
 	if (n > 1 && (e = balance_resize(a, ls, n)) != 0) {
 		for (i = 0; i < ls->nfds; i++)
-			close(ls->fds[i]);
+			share_close_slot(ls, i);
 		free(ls->fds);
 		ls->fds = NULL;
 		ls->nfds = 0;
@@ -181,8 +235,7 @@ lsock_close_fds(struct lsock *ls)
 
 	for (i = 0; i < ls->nfds; i++)
 		if (ls->fds[i] != -1) {
-			close(ls->fds[i]);
-			ls->fds[i] = -1;
+			share_close_slot(ls, i);
 			any = 1;
 		}
 	if (any && ls->family == AF_UNIX && lstat(ls->addr, &st) == 0 &&
@@ -418,14 +471,16 @@ int
 share_fd(struct app *a, struct lsock *ls, int index)
 {
 	int slot = balance_slotted(a, ls) ? index : 0, fd, e;
-	char label[160];
+	char label[160], key[200];
 
 	if (slot >= ls->nfds && (e = balance_resize(a, ls, slot + 1)) != 0)
 		return -e;
 	if (ls->fds[slot] != -1 && lsock_alive(ls, ls->fds[slot]))
 		return ls->fds[slot];
 	lsock_label(ls, label, sizeof label);
-	if ((e = balance_open(a, ls, &fd)) != 0) {
+	/* A new socket first (the old one may still hold the address), then
+	 * the keeper lets go of the old one and holds the new. */
+	if ((e = balance_open(a, ls, slot, ls->fds[slot] == -1, &fd)) != 0) {
 		log_warnx("%s: cannot listen on %s again: %s", a->name, label,
 		    strerror(e));
 		return ls->fds[slot] != -1 ? ls->fds[slot] : -e;
@@ -434,7 +489,9 @@ share_fd(struct app *a, struct lsock *ls, int index)
 		log_warnx("%s: %s %s no longer listening (an instance shut it "
 		    "down or removed its file): replaced", a->name, label,
 		    ls->family == AF_UNIX ? "was" : "of this slot was");
-		close(ls->fds[slot]);
+		share_close_slot(ls, slot);
+		lsock_key(ls, slot, key, sizeof key);
+		keeper_hold(key, fd);
 	} else
 		log_info("%s: listening on %s for instance %d again", a->name,
 		    label, index);
@@ -544,8 +601,7 @@ share_inst_changed(struct instance *in)
 		for (ls = a->socks; ls != NULL; ls = ls->next)
 			if (balance_slotted(a, ls) && in->index < ls->nfds &&
 			    ls->fds[in->index] != -1) {
-				close(ls->fds[in->index]);
-				ls->fds[in->index] = -1;
+				share_close_slot(ls, in->index);
 				closed = 1;
 			}
 		if (closed)

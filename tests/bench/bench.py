@@ -46,13 +46,13 @@ CONFIGS = {
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60,
-                 workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                 workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
                  tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5,
-                  workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                  workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
                   rss_sizes=[], rss_reps=1, settle_s=1, crashes=2, wrk_s=1,
@@ -1016,17 +1016,17 @@ def flag_na(workload, figure, unit, flag):
     return True
 
 
-def w10_spread():
+def w12_spread():
     """Spread of keep-alive connections and CPU over 4 instances under wrk,
     shared queue against --balance reuseport."""
-    if flag_na(10, "spread over 4 instances", "×", "balance"):
+    if flag_na(12, "spread over 4 instances", "×", "balance"):
         return
     secs = CFG["wrk_s"]
     app = os.path.join(APPS, "drain.js")
     for mode in ("shared", "reuseport"):
         conns, cpu = [], []
         for rep in range(CFG["wrk_reps"] * 2):
-            t = fresh("clusterctl", "w10")
+            t = fresh("clusterctl", "w12")
             port = free_port()
             try:
                 t.env.update({"PORT": str(port), "BENCH_WORK": "2000"})
@@ -1034,7 +1034,7 @@ def w10_spread():
                 t.run("start", app, "--name", "web", "-i", "4",
                       "--balance", mode)
                 if not wait_for(lambda: port_answers(port), 20, 0.05):
-                    raise RuntimeError("w10: port never answered")
+                    raise RuntimeError("w12: port never answered")
                 pids = instance_pids(t, "web")
                 c0 = {p: cpu_ticks(p) for p in pids}
                 seen = {}
@@ -1051,18 +1051,18 @@ def w10_spread():
                 cpu.append(max(d) / max(min(d), 1))
             finally:
                 t.kill()
-        record(10, "--balance %s: wrk keep-alive connections per instance, "
+        record(12, "--balance %s: wrk keep-alive connections per instance, "
                "max/min (64 conns, 4 instances; a lone number: the "
                "most-loaded instance's count while one had none)" % mode,
                "×", "reuseport ≈ 1", {"clusterctl": conns})
-        record(10, "… CPU time per instance, max/min", "×", "—",
+        record(12, "… CPU time per instance, max/min", "×", "—",
                {"clusterctl": cpu})
 
 
-def w11_cpu_modes():
+def w13_cpu_modes():
     """Requests/s of a CPU-bound Node app, 2 instances: clusterctl shared,
     clusterctl --balance reuseport, Node's cluster module."""
-    if flag_na(11, "CPU-bound req/s", "req/s", "balance"):
+    if flag_na(13, "CPU-bound req/s", "req/s", "balance"):
         return
     secs = CFG["wrk_s"]
     app = os.path.join(APPS, "drain.js")
@@ -1070,7 +1070,7 @@ def w11_cpu_modes():
     for rep in range(CFG["wrk_reps"] * 2):
         for mode in ("shared", "reuseport", "node"):
             port = free_port()
-            t = fresh("clusterctl", "w11") if mode != "node" else None
+            t = fresh("clusterctl", "w13") if mode != "node" else None
             p = None
             try:
                 p = start_http("cpu", t, app, port,
@@ -1082,10 +1082,10 @@ def w11_cpu_modes():
                     stop_popen(p)
                 if t:
                     t.kill()
-    record(11, "CPU-bound Node app, 2 instances, --balance shared: req/s",
+    record(13, "CPU-bound Node app, 2 instances, --balance shared: req/s",
            "req/s", "≥ node cluster", {"clusterctl": rps["shared"],
                                        "node": rps["node"]}, better="higher")
-    record(11, "… --balance reuseport: req/s", "req/s", "≥ node cluster",
+    record(13, "… --balance reuseport: req/s", "req/s", "≥ node cluster",
            {"clusterctl": rps["reuseport"], "node": rps["node"]},
            better="higher")
 
@@ -1093,11 +1093,11 @@ def w11_cpu_modes():
 STICKY_SESSION = os.path.join(HERE, "node_modules", "sticky-session")
 
 
-def w12_sticky():
+def w14_sticky():
     """--sticky against Node's cluster module with the sticky-session npm
     package: requests/s (one client address, keep-alive and a new
     connection per request), failures while workers crash every 1-3 s."""
-    if flag_na(12, "sticky sessions", "req/s", "sticky"):
+    if flag_na(14, "sticky sessions", "req/s", "sticky"):
         return
     secs = CFG["wrk_s"]
     rps_ka, rps_close, fails, total = {}, {}, {}, {}
@@ -1109,7 +1109,7 @@ def w12_sticky():
                 continue
             for crashy in ("0", "1"):
                 port = free_port()
-                t = fresh("clusterctl", "w12") if name == "clusterctl" \
+                t = fresh("clusterctl", "w14") if name == "clusterctl" \
                     else None
                 p = None
                 env_extra = {"PORT": str(port), "CRASHY": crashy,
@@ -1132,7 +1132,7 @@ def w12_sticky():
                               "--name", "st", "-i", "2", "--sticky",
                               "--restart-delay", "0")
                     if not wait_for(lambda: port_answers(port), 20, 0.05):
-                        raise RuntimeError("w12 %s: port never answered" %
+                        raise RuntimeError("w14 %s: port never answered" %
                                            name)
                     if crashy == "0":
                         rps_ka.setdefault(name, []).append(
@@ -1150,14 +1150,14 @@ def w12_sticky():
                         stop_popen(p)
                     if t:
                         t.kill()
-    record(12, "sticky: requests/s, one client address, keep-alive "
+    record(14, "sticky: requests/s, one client address, keep-alive "
            "(clusterctl --sticky; node: cluster + sticky-session)", "req/s",
            "≥ sticky-session", rps_ka, better="higher")
-    record(12, "… a new connection per request", "req/s",
+    record(14, "… a new connection per request", "req/s",
            "≥ sticky-session", rps_close, better="higher")
-    record(12, "… workers crash every 1–3 s, new connection per request "
+    record(14, "… workers crash every 1–3 s, new connection per request "
            "(wrk %d s): failed requests" % secs, "failures", "0", fails)
-    record(12, "… requests made in that run", "requests", "—", total,
+    record(14, "… requests made in that run", "requests", "—", total,
            better="higher")
 
 
@@ -1307,9 +1307,79 @@ plot '%s' using (sqrt($3*1)):1:(1<$3?1:$3):(1<$3?$3:1):($1-0.35):($1+0.35):yticl
     return p.returncode == 0
 
 
+def all_online(t, n, exclude=()):
+    """The tool lists n apps, every one online with a pid not in exclude."""
+    try:
+        st = t.list()
+    except (RuntimeError, subprocess.SubprocessError, ValueError):
+        return False
+    return len(st) == n and all(s == "online" and p and p not in exclude
+                                for _, s, p in st)
+
+
+def w10_resurrect():
+    """State: `resurrect` of N saved apps until all online (pm2 resurrect)."""
+    n = CFG["apps"]
+    res = {}
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w10")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            t.run("save")
+            t.kill()
+            t0 = time.perf_counter()
+            t.run("resurrect")
+            if not wait_for(lambda: all_online(t, n), 60, 0.01):
+                raise RuntimeError("%s: resurrect left apps offline" % name)
+            res.setdefault(name, []).append(time.perf_counter() - t0)
+            t.kill()
+    record(10, "`resurrect` of %d saved apps until all online" % n, "s",
+           "< pm2", res)
+
+
+def w11_sigkill():
+    """State: SIGKILL of the daemon until every app is online again (pm2:
+    its apps are orphaned and its next daemon lists none)."""
+    n = CFG["apps"]
+    res = {}
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w11")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            old = {p for _, _, p in t.list()}
+            t0 = time.perf_counter()
+            os.kill(t.daemon_pid(), signal.SIGKILL)
+            # No command but list, which (pm2) starts a daemon if none.
+            if wait_for(lambda: all_online(t, n, old), 10, 0.01):
+                res.setdefault(name, []).append(time.perf_counter() - t0)
+            elif name == "pm2":
+                res[name] = "never: its next daemon lists %d apps" % len(
+                    t.list())
+            else:
+                raise RuntimeError("clusterctl: apps not back after 10 s")
+            t.kill()
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    record(11, "SIGKILL of the daemon until %d apps online again" % n, "s",
+           "< 2 s, no command (pm2: never)", res)
+
+
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
-             9: w9_idle, 10: w10_spread, 11: w11_cpu_modes, 12: w12_sticky}
+             9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
+             12: w12_spread, 13: w13_cpu_modes, 14: w14_sticky}
 
 CFG = CONFIGS.get(MODE)
 
