@@ -2,14 +2,14 @@
  * Listening sockets the daemon holds for an app (cluster mode): the
  * --listen ones, bound before any instance starts and passed as fds 3..,
  * and the shared ones, created when an instance's bind() asks for them
- * (through the preload library, core/share-preload.c) and then handed to
- * every instance that binds the same address (or, with --balance
- * reuseport, one socket per instance slot: core/balance.c).  The daemon's
- * copy keeps a port open while instances crash, restart, reload or scale.
- * What an instance does to its socket cannot break it for the others:
- * each socket is checked before it is handed out (still listening, its
- * path still there) and replaced when not, and a socket no instance of
- * the current generation asked for is closed.
+ * (through the preload library, core/preload/share-preload.c) and then
+ * handed to every instance that binds the same address (or, with
+ * --balance reuseport, one socket per instance slot: core/balance.c).
+ * The daemon's copy keeps a port open while instances crash, restart,
+ * reload or scale.  What an instance does to its socket cannot break it
+ * for the others: each socket is checked before it is handed out (still
+ * listening, its path still there) and replaced when not, and a socket no
+ * instance of the current generation asked for is closed.
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -46,13 +46,15 @@ CONFIGS = {
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60,
-                 workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+                 workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                            15],
                  tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5,
-                  workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+                  workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                             15],
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
                   rss_sizes=[], rss_reps=1, settle_s=1, crashes=2, wrk_s=1,
@@ -1016,17 +1018,17 @@ def flag_na(workload, figure, unit, flag):
     return True
 
 
-def w12_spread():
+def w13_spread():
     """Spread of keep-alive connections and CPU over 4 instances under wrk,
     shared queue against --balance reuseport."""
-    if flag_na(12, "spread over 4 instances", "×", "balance"):
+    if flag_na(13, "spread over 4 instances", "×", "balance"):
         return
     secs = CFG["wrk_s"]
     app = os.path.join(APPS, "drain.js")
     for mode in ("shared", "reuseport"):
         conns, cpu = [], []
         for rep in range(CFG["wrk_reps"] * 2):
-            t = fresh("clusterctl", "w12")
+            t = fresh("clusterctl", "w13")
             port = free_port()
             try:
                 t.env.update({"PORT": str(port), "BENCH_WORK": "2000"})
@@ -1034,7 +1036,7 @@ def w12_spread():
                 t.run("start", app, "--name", "web", "-i", "4",
                       "--balance", mode)
                 if not wait_for(lambda: port_answers(port), 20, 0.05):
-                    raise RuntimeError("w12: port never answered")
+                    raise RuntimeError("w13: port never answered")
                 pids = instance_pids(t, "web")
                 c0 = {p: cpu_ticks(p) for p in pids}
                 seen = {}
@@ -1051,18 +1053,18 @@ def w12_spread():
                 cpu.append(max(d) / max(min(d), 1))
             finally:
                 t.kill()
-        record(12, "--balance %s: wrk keep-alive connections per instance, "
+        record(13, "--balance %s: wrk keep-alive connections per instance, "
                "max/min (64 conns, 4 instances; a lone number: the "
                "most-loaded instance's count while one had none)" % mode,
                "×", "reuseport ≈ 1", {"clusterctl": conns})
-        record(12, "… CPU time per instance, max/min", "×", "—",
+        record(13, "… CPU time per instance, max/min", "×", "—",
                {"clusterctl": cpu})
 
 
-def w13_cpu_modes():
+def w14_cpu_modes():
     """Requests/s of a CPU-bound Node app, 2 instances: clusterctl shared,
     clusterctl --balance reuseport, Node's cluster module."""
-    if flag_na(13, "CPU-bound req/s", "req/s", "balance"):
+    if flag_na(14, "CPU-bound req/s", "req/s", "balance"):
         return
     secs = CFG["wrk_s"]
     app = os.path.join(APPS, "drain.js")
@@ -1070,7 +1072,7 @@ def w13_cpu_modes():
     for rep in range(CFG["wrk_reps"] * 2):
         for mode in ("shared", "reuseport", "node"):
             port = free_port()
-            t = fresh("clusterctl", "w13") if mode != "node" else None
+            t = fresh("clusterctl", "w14") if mode != "node" else None
             p = None
             try:
                 p = start_http("cpu", t, app, port,
@@ -1082,10 +1084,10 @@ def w13_cpu_modes():
                     stop_popen(p)
                 if t:
                     t.kill()
-    record(13, "CPU-bound Node app, 2 instances, --balance shared: req/s",
+    record(14, "CPU-bound Node app, 2 instances, --balance shared: req/s",
            "req/s", "≥ node cluster", {"clusterctl": rps["shared"],
                                        "node": rps["node"]}, better="higher")
-    record(13, "… --balance reuseport: req/s", "req/s", "≥ node cluster",
+    record(14, "… --balance reuseport: req/s", "req/s", "≥ node cluster",
            {"clusterctl": rps["reuseport"], "node": rps["node"]},
            better="higher")
 
@@ -1093,11 +1095,11 @@ def w13_cpu_modes():
 STICKY_SESSION = os.path.join(HERE, "node_modules", "sticky-session")
 
 
-def w14_sticky():
+def w15_sticky():
     """--sticky against Node's cluster module with the sticky-session npm
     package: requests/s (one client address, keep-alive and a new
     connection per request), failures while workers crash every 1-3 s."""
-    if flag_na(14, "sticky sessions", "req/s", "sticky"):
+    if flag_na(15, "sticky sessions", "req/s", "sticky"):
         return
     secs = CFG["wrk_s"]
     rps_ka, rps_close, fails, total = {}, {}, {}, {}
@@ -1109,7 +1111,7 @@ def w14_sticky():
                 continue
             for crashy in ("0", "1"):
                 port = free_port()
-                t = fresh("clusterctl", "w14") if name == "clusterctl" \
+                t = fresh("clusterctl", "w15") if name == "clusterctl" \
                     else None
                 p = None
                 env_extra = {"PORT": str(port), "CRASHY": crashy,
@@ -1132,7 +1134,7 @@ def w14_sticky():
                               "--name", "st", "-i", "2", "--sticky",
                               "--restart-delay", "0")
                     if not wait_for(lambda: port_answers(port), 20, 0.05):
-                        raise RuntimeError("w14 %s: port never answered" %
+                        raise RuntimeError("w15 %s: port never answered" %
                                            name)
                     if crashy == "0":
                         rps_ka.setdefault(name, []).append(
@@ -1150,30 +1152,47 @@ def w14_sticky():
                         stop_popen(p)
                     if t:
                         t.kill()
-    record(14, "sticky: requests/s, one client address, keep-alive "
+    record(15, "sticky: requests/s, one client address, keep-alive "
            "(clusterctl --sticky; node: cluster + sticky-session)", "req/s",
            "≥ sticky-session", rps_ka, better="higher")
-    record(14, "… a new connection per request", "req/s",
+    record(15, "… a new connection per request", "req/s",
            "≥ sticky-session", rps_close, better="higher")
-    record(14, "… workers crash every 1–3 s, new connection per request "
+    record(15, "… workers crash every 1–3 s, new connection per request "
            "(wrk %d s): failed requests" % secs, "failures", "0", fails)
-    record(14, "… requests made in that run", "requests", "—", total,
+    record(15, "… requests made in that run", "requests", "—", total,
            better="higher")
 
 
 def w8_logs():
-    """N lines to stdout: time until all are in the log file, against the
-    app writing straight to a file; lines lost; daemon peak RSS."""
+    """N lines to stdout, one write(2) each: time until all are in the log
+    file, against the app writing straight to a file; lines lost; daemon
+    peak RSS."""
+    log_flood(8, [sys.executable, os.path.join(APPS, "logflood.py")],
+              ["--interpreter", "python3"], "the app",
+              "≤ 1.2 (pm2 ≈ 1.55)")
+
+
+def w12_logs_block():
+    """N lines to stdout through a block-buffered writer (awk): the bulk
+    capture path, against awk writing straight to a file."""
+    log_flood(12, [os.path.join(APPS, "logblock.sh")],
+              ["--interpreter", "sh"], "awk", "≤ 1.1")
+
+
+def log_flood(workload, argv, pm2_args, direct_name, goal):
+    """Run argv (BENCH_LINES 64-byte numbered lines to stdout) under each
+    tool with -o FILE and record the time until all lines are in the file,
+    against argv writing straight to a file (the "node" column, named
+    direct_name in the figure)."""
     n = CFG["log_lines"]
     size = 64 * n
-    app = os.path.join(APPS, "logflood.py")
     secs, lost, peak, direct = {}, {}, {}, []
     for rep in range(CFG["log_reps"]):
         # The same app writing straight to a file, for the ratio.
         out = os.path.join(TMP, "direct.log")
         with open(out, "wb") as f:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, app], stdout=f, check=True,
+            subprocess.run(argv, stdout=f, check=True,
                            env=dict(os.environ, BENCH_LINES=str(n)))
             direct.append(time.perf_counter() - t0)
         os.unlink(out)
@@ -1182,7 +1201,7 @@ def w8_logs():
                 continue
             if name == "clusterctl" and not FEATURES["out_file"]:
                 continue
-            t = fresh(name, "w8")
+            t = fresh(name, "w%d" % workload)
             t.env["BENCH_LINES"] = str(n)
             out = os.path.join(t.home, "flood.log")
             try:
@@ -1195,11 +1214,12 @@ def w8_logs():
                     if FEATURES["log_max_size"]:
                         norot = ["--log-max-size", "0" if
                                  FEATURES["log_max_size_0"] else "1024M"]
-                    t.run("start", app, "--name", "flood", "--no-autorestart",
-                          "-o", out, "-e", "/dev/null", "--no-wait", *norot)
+                    t.run("start", argv[-1], "--name", "flood",
+                          "--no-autorestart", "-o", out, "-e", "/dev/null",
+                          "--no-wait", *norot)
                 else:
-                    t.run("start", app, "--name", "flood", "--no-autorestart",
-                          "--interpreter", "python3", "-o", out,
+                    t.run("start", argv[-1], "--name", "flood",
+                          "--no-autorestart", *pm2_args, "-o", out,
                           "-e", "/dev/null")
                 last, last_t = -1, time.perf_counter()
                 while True:
@@ -1235,12 +1255,16 @@ def w8_logs():
         if not FEATURES["out_file"]:
             d["clusterctl"] = na_feature("--out-file")
     secs["node"] = direct
-    record(8, "{:,} log lines until all are in the file (node column: "
-           "the app writing straight to a file)".format(n), "s", "—", secs)
-    record(8, "… that time / the app writing straight to the file", "×",
-           "≤ 1.2 (pm2 ≈ 1.55)", ratio)
-    record(8, "… lines lost", "lines", "0", lost)
-    record(8, "… daemon peak RSS during the flood", "MB", "< 10 MB", peak)
+    record(workload, "{:,} log lines until all are in the file (node column: "
+           "{} writing straight to a file)".format(n, direct_name),
+           "s", "—", secs)
+    record(workload, "… that time / the app writing straight to the file",
+           "×", goal, ratio)
+    record(workload, "… lines lost", "lines", "0", lost)
+    record(workload, "… daemon peak RSS during the flood", "MB", "< 10 MB",
+           peak)
+
+
 
 
 def w9_idle():
@@ -1379,7 +1403,8 @@ def w11_sigkill():
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
-             12: w12_spread, 13: w13_cpu_modes, 14: w14_sticky}
+             12: w12_logs_block,
+             13: w13_spread, 14: w14_cpu_modes, 15: w15_sticky}
 
 CFG = CONFIGS.get(MODE)
 
