@@ -9,8 +9,10 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "no-wait", 0, NULL, "return at once, not when the new instances are "
-	    "online and the removed ones stopped", NULL, 0 },
+	{ "no-wait", 0, NULL,
+	    "return at once, not when the new instances are "
+	    "online and the removed ones stopped",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -27,8 +29,10 @@ exec_scale(struct cmd_ctx *ctx)
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || errno != 0 || n < -4096 || n > 4096 ||
 	    (n == 0 && *v != '+' && *v != '-'))
-		return cmd_usage_error(ctx, "invalid count '%s' (say 4, +2 or "
-		    "-1)", v);
+		return cmd_usage_error(ctx,
+		    "invalid count '%s' (say 4, +2 or "
+		    "-1)",
+		    v);
 	args = json_pack("{s:s, s:i, s:b}", "target", ctx->argv[0], "count",
 	    (int)n, "relative", *v == '+' || *v == '-');
 	if (cmd_flag(ctx, "no-wait"))
@@ -36,14 +40,19 @@ exec_scale(struct cmd_ctx *ctx)
 	rc = cmd_call(ctx, "scale", args, &data);
 	if (rc == 0 && data != NULL)
 		rc = cmd_show_apps(ctx, data);
-	if (rc == 0 && !ctx->json && !ctx->quiet && util_json_bool(
-	    json_array_get(json_object_get(data, "apps"), 0),
-	    "sticky_remapped", 0))
+	if (rc == 0 && !ctx->json && !ctx->quiet &&
+	    util_json_bool(json_array_get(json_object_get(data, "apps"), 0),
+		"sticky_remapped", 0))
 		printf("note: '%s' is sticky: with %lld instances, client "
-		    "addresses map to instances anew\n",
+		       "addresses map to instances anew\n",
 		    util_json_str(json_array_get(json_object_get(data, "apps"),
-		    0), "name", "?"), (long long)util_json_int(json_array_get(
-		    json_object_get(data, "apps"), 0), "instances", 0));
+				      0),
+			"name", "?"),
+		    (long long)
+			util_json_int(json_array_get(json_object_get(data,
+							 "apps"),
+					  0),
+			    "instances", 0));
 	json_decref(data);
 	return rc;
 }

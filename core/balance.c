@@ -35,8 +35,7 @@
 /* Read the app's balance (spec "balance") and sticky settings: 0, or
  * with err -1 (a bad value) or -2 (the kernel cannot do it). */
 int
-balance_app_init(struct app *a, const json_t *spec, char *err,
-    size_t errlen)
+balance_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 {
 	const char *b = util_json_str(spec, "balance", NULL);
 	struct sockaddr_in sa;
@@ -51,18 +50,23 @@ balance_app_init(struct app *a, const json_t *spec, char *err,
 	else if (strcmp(b, "reuseport") == 0)
 		a->balance = BALANCE_REUSEPORT;
 	else {
-		snprintf(err, errlen, "unknown balance '%s' (shared or "
-		    "reuseport)", b);
+		snprintf(err, errlen,
+		    "unknown balance '%s' (shared or "
+		    "reuseport)",
+		    b);
 		return -1;
 	}
 	if (a->sticky && a->balance == BALANCE_SHARED) {
-		snprintf(err, errlen, "--sticky needs one socket per instance: "
+		snprintf(err, errlen,
+		    "--sticky needs one socket per instance: "
 		    "it cannot go with --balance shared");
 		return -1;
 	}
 	if ((a->sticky || a->balance == BALANCE_REUSEPORT) && !a->share) {
-		snprintf(err, errlen, "--%s needs cluster mode (not "
-		    "--no-share)", a->sticky ? "sticky" : "balance");
+		snprintf(err, errlen,
+		    "--%s needs cluster mode (not "
+		    "--no-share)",
+		    a->sticky ? "sticky" : "balance");
 		return -1;
 	}
 	if (!a->sticky)
@@ -94,9 +98,11 @@ balance_app_init(struct app *a, const json_t *spec, char *err,
 	}
 	close(fd);
 	if (e != 0) {
-		snprintf(err, errlen, "--sticky needs SO_REUSEPORT and "
+		snprintf(err, errlen,
+		    "--sticky needs SO_REUSEPORT and "
 		    "SO_ATTACH_REUSEPORT_CBPF (Linux 4.5 or later, not "
-		    "blocked by a seccomp filter): %s", strerror(e));
+		    "blocked by a seccomp filter): %s",
+		    strerror(e));
 		return -2;
 	}
 	return 0;
@@ -185,7 +191,7 @@ balance_resize(struct app *a, struct lsock *ls, int n)
 		ls->fds = nf;
 		while (ls->nfds < n) {
 			if ((e = balance_open(a, ls, ls->nfds, 1,
-			    &ls->fds[ls->nfds])) != 0)
+				 &ls->fds[ls->nfds])) != 0)
 				return e;
 			ls->nfds++;
 		}
@@ -225,6 +231,7 @@ balance_scaled(struct app *a)
 			continue;
 		if ((e = balance_resize(a, ls, a->ninst)) != 0)
 			log_warnx("%s: cannot open a socket for each of %d "
-			    "instances: %s", a->name, a->ninst, strerror(e));
+				  "instances: %s",
+			    a->name, a->ninst, strerror(e));
 	}
 }

@@ -41,13 +41,26 @@ proc_parse_stat(const char *buf, struct proc_stat *st)
 		if (end == p)
 			return -1;
 		switch (field) {
-		case 4: st->ppid = (pid_t)v; break;
-		case 5: st->pgrp = (pid_t)v; break;
-		case 6: st->sid = (pid_t)v; break;
-		case 14: st->utime = v; break;
-		case 15: st->stime = v; break;
-		case 24: st->rss = (long)v; break;
-		default: break;
+		case 4:
+			st->ppid = (pid_t)v;
+			break;
+		case 5:
+			st->pgrp = (pid_t)v;
+			break;
+		case 6:
+			st->sid = (pid_t)v;
+			break;
+		case 14:
+			st->utime = v;
+			break;
+		case 15:
+			st->stime = v;
+			break;
+		case 24:
+			st->rss = (long)v;
+			break;
+		default:
+			break;
 		}
 		p = end + strspn(end, " ");
 	}
@@ -136,8 +149,8 @@ proc_maps_mention(pid_t pid, const char *name)
 	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	while (!found && (n = read(fd, buf + keep, sizeof buf - keep - 1)) >
-	    0) {
+	while (
+	    !found && (n = read(fd, buf + keep, sizeof buf - keep - 1)) > 0) {
 		n += (ssize_t)keep;
 		buf[n] = '\0';
 		found = strstr(buf, name) != NULL;

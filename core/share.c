@@ -154,11 +154,13 @@ lsock_bind(struct lsock *ls, int *fdp)
 	default:
 		return EAFNOSUPPORT;
 	}
-	if ((fd = socket(ls->family, SOCK_STREAM | SOCK_CLOEXEC |
-	    (ls->listen ? 0 : SOCK_NONBLOCK), 0)) == -1)
+	if ((fd = socket(ls->family,
+		 SOCK_STREAM | SOCK_CLOEXEC | (ls->listen ? 0 : SOCK_NONBLOCK),
+		 0)) == -1)
 		return errno;
 	if (ls->family != AF_UNIX)
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof one);
 	if (ls->family != AF_UNIX && ls->reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == -1) {
 		e = errno;
@@ -220,8 +222,9 @@ lsock_alive(const struct lsock *ls, int fd)
 	len = sizeof on;
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on)
 		return 0;
-	if (ls->family == AF_UNIX && (lstat(ls->addr, &st) != 0 ||
-	    st.st_dev != ls->pdev || st.st_ino != ls->pino))
+	if (ls->family == AF_UNIX &&
+	    (lstat(ls->addr, &st) != 0 || st.st_dev != ls->pdev ||
+		st.st_ino != ls->pino))
 		return 0;
 	return 1;
 }
@@ -309,8 +312,8 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 		if (n == 0 || n >= sizeof ls->name)
 			goto bad;
 		for (p = spec; p < eq; p++)
-			if (!isalnum((unsigned char)*p) && strchr("._-", *p) ==
-			    NULL)
+			if (!isalnum((unsigned char)*p) &&
+			    strchr("._-", *p) == NULL)
 				goto bad;
 		memcpy(ls->name, spec, n);
 		ls->name[n] = '\0';
@@ -323,13 +326,16 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 			goto bad;
 		ls->family = AF_UNIX;
 		if (*v == '/')
-			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s", v);
+			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s",
+			    v);
 		else
 			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s/%s",
 			    cwd, v);
 		if (n >= sizeof ls->addr) {
-			snprintf(err, errlen, "invalid --listen '%s': the path "
-			    "is too long", spec);
+			snprintf(err, errlen,
+			    "invalid --listen '%s': the path "
+			    "is too long",
+			    spec);
 			return -1;
 		}
 		return 0;
@@ -371,8 +377,10 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 	inet_ntop(AF_INET, tmp, ls->addr, sizeof ls->addr);
 	return 0;
 bad:
-	snprintf(err, errlen, "invalid --listen '%s' (say 8000, 127.0.0.1:8000, "
-	    "[::1]:8000, unix:/path, with an optional name= before)", spec);
+	snprintf(err, errlen,
+	    "invalid --listen '%s' (say 8000, 127.0.0.1:8000, "
+	    "[::1]:8000, unix:/path, with an optional name= before)",
+	    spec);
 	return -1;
 }
 
@@ -382,8 +390,7 @@ bad:
  * malformed value, -2 when one cannot be bound.
  */
 int
-share_parse_listen(struct app *a, const json_t *spec, char *err,
-    size_t errlen)
+share_parse_listen(struct app *a, const json_t *spec, char *err, size_t errlen)
 {
 	const json_t *arr = json_object_get(spec, "listen"), *v;
 	struct lsock *ls;
@@ -407,8 +414,8 @@ share_parse_listen(struct app *a, const json_t *spec, char *err,
 			goto fail;
 		}
 		ls->listen = 1;
-		if (parse_one(json_string_value(v), a->cwd, ls, err,
-		    errlen) != 0) {
+		if (parse_one(json_string_value(v), a->cwd, ls, err, errlen) !=
+		    0) {
 			free(ls);
 			goto fail;
 		}
@@ -422,9 +429,11 @@ share_parse_listen(struct app *a, const json_t *spec, char *err,
 		if (e != 0) {
 			lsock_label(ls, label, sizeof label);
 			snprintf(err, errlen, "cannot listen on '%s': %s%s",
-			    label, strerror(e), e == EACCES && ls->port < 1024 ?
-			    " (a port below 1024 needs root or "
-			    "CAP_NET_BIND_SERVICE)" : "");
+			    label, strerror(e),
+			    e == EACCES && ls->port < 1024 ?
+				" (a port below 1024 needs root or "
+				"CAP_NET_BIND_SERVICE)" :
+				"");
 			free(ls);
 			rc = -2;
 			goto fail;
@@ -487,7 +496,8 @@ share_fd(struct app *a, struct lsock *ls, int index)
 	}
 	if (ls->fds[slot] != -1) {
 		log_warnx("%s: %s %s no longer listening (an instance shut it "
-		    "down or removed its file): replaced", a->name, label,
+			  "down or removed its file): replaced",
+		    a->name, label,
 		    ls->family == AF_UNIX ? "was" : "of this slot was");
 		share_close_slot(ls, slot);
 		lsock_key(ls, slot, key, sizeof key);
@@ -594,10 +604,9 @@ share_inst_changed(struct instance *in)
 
 	if (!a->share || a->socks == NULL || a->deleting || quitting)
 		return;
-	if (a->balance == BALANCE_REUSEPORT && !in->retiring &&
-	    !in->want_up && in->index < a->ninst &&
-	    a->inst[in->index] == in && (in->fsm_state == IS_STOPPED ||
-	    in->fsm_state == IS_ERRORED)) {
+	if (a->balance == BALANCE_REUSEPORT && !in->retiring && !in->want_up &&
+	    in->index < a->ninst && a->inst[in->index] == in &&
+	    (in->fsm_state == IS_STOPPED || in->fsm_state == IS_ERRORED)) {
 		for (ls = a->socks; ls != NULL; ls = ls->next)
 			if (balance_slotted(a, ls) && in->index < ls->nfds &&
 			    ls->fds[in->index] != -1) {
@@ -625,13 +634,13 @@ elf_static(const char *path)
 		return -1;
 	if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof ph)
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof ph)
 		goto out;
 	st = 1;
 	for (i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff +
-		    (Elf64_Off)i * sizeof ph)) != (ssize_t)sizeof ph) {
+		if (pread(fd, &ph, sizeof ph,
+			(off_t)(eh.e_phoff + (Elf64_Off)i * sizeof ph)) !=
+		    (ssize_t)sizeof ph) {
 			st = -1;
 			break;
 		}
@@ -706,10 +715,10 @@ share_preload_note(const struct instance *in)
 	switch (in->preload) {
 	case PRELOAD_STATIC:
 		return " (a static binary: the preload library cannot share "
-		    "its sockets; use --listen)";
+		       "its sockets; use --listen)";
 	case PRELOAD_MISSING:
 		return " (the preload library was not loaded, LD_PRELOAD "
-		    "cleared: its sockets were not shared; use --listen)";
+		       "cleared: its sockets were not shared; use --listen)";
 	default:
 		return "";
 	}
@@ -744,11 +753,12 @@ share_inst_json(struct instance *in, json_t *row)
 	for (ls = a->socks; ls != NULL; ls = ls->next) {
 		slotted = balance_slotted(a, ls);
 		lsock_label(ls, label, sizeof label);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:b}",
-		    "address", label, "socket", slotted ? "own" : "shared",
-		    "open", slotted ? in->index < ls->nfds &&
-		    ls->fds[in->index] != -1 : ls->nfds > 0 &&
-		    ls->fds[0] != -1));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:b}", "address", label, "socket",
+			slotted ? "own" : "shared", "open",
+			slotted ?
+			    in->index < ls->nfds && ls->fds[in->index] != -1 :
+			    ls->nfds > 0 && ls->fds[0] != -1));
 	}
 	json_object_set_new(row, "listeners", arr);
 	if (!a->share)
@@ -757,14 +767,17 @@ share_inst_json(struct instance *in, json_t *row)
 		snprintf(share, sizeof share, "1/%d of client addresses",
 		    a->ninst);
 	else if (a->balance == BALANCE_REUSEPORT)
-		snprintf(share, sizeof share, "1/%d of connections (kernel "
-		    "hash)", a->ninst);
+		snprintf(share, sizeof share,
+		    "1/%d of connections (kernel "
+		    "hash)",
+		    a->ninst);
 	else
 		snprintf(share, sizeof share, "one queue shared by %d",
 		    a->ninst);
 	json_object_set_new(row, "share", json_string(share));
-	json_object_set_new(row, "preload", a->share ?
-	    json_string(preload_name(preload_now(in))) : json_null());
+	json_object_set_new(row, "preload",
+	    a->share ? json_string(preload_name(preload_now(in))) :
+		       json_null());
 }
 
 /* "share" with op "unlink": whether path is one of a's Unix sockets
@@ -807,8 +820,9 @@ share_handle(struct req *r)
 	memset(&key, 0, sizeof key);
 	op = "listen";
 	if (req_args(r, "{s:s, s:s, s?i, s?b, s?i, s?b, s?s}", "family", &fam,
-	    "addr", &addr, "port", &key.port, "v6only", &key.v6only,
-	    "backlog", &backlog, "reuseport", &key.reuseport, "op", &op) != 0)
+		"addr", &addr, "port", &key.port, "v6only", &key.v6only,
+		"backlog", &backlog, "reuseport", &key.reuseport, "op",
+		&op) != 0)
 		return;
 	if (strcmp(fam, "inet") == 0)
 		key.family = AF_INET;
@@ -817,11 +831,12 @@ share_handle(struct req *r)
 	else if (strcmp(fam, "unix") == 0)
 		key.family = AF_UNIX;
 	if (key.family == 0 || strlen(addr) >= sizeof key.addr ||
-	    (key.family != AF_UNIX && (key.port < 1 || key.port > 65535 ||
-	    inet_pton(key.family, addr, tmp) != 1)) ||
+	    (key.family != AF_UNIX &&
+		(key.port < 1 || key.port > 65535 ||
+		    inet_pton(key.family, addr, tmp) != 1)) ||
 	    (key.family == AF_UNIX && addr[0] != '/') ||
-	    (strcmp(op, "listen") != 0 && (strcmp(op, "unlink") != 0 ||
-	    key.family != AF_UNIX))) {
+	    (strcmp(op, "listen") != 0 &&
+		(strcmp(op, "unlink") != 0 || key.family != AF_UNIX))) {
 		req_error(r, IPC_E_BAD_REQUEST, "invalid share request");
 		return;
 	}
@@ -850,8 +865,8 @@ share_handle(struct req *r)
 			log_warnx("%s:%d cannot listen on %s: %s", a->name,
 			    in->index, label, strerror(e));
 			free(ls);
-			req_error_errno(r, e, "cannot listen on '%s': %s", label,
-			    strerror(e));
+			req_error_errno(r, e, "cannot listen on '%s': %s",
+			    label, strerror(e));
 			return;
 		}
 		lsock_append(a, ls);
@@ -882,10 +897,11 @@ share_sockets_json(const struct app *a)
 
 	for (ls = a->socks; ls != NULL; ls = ls->next) {
 		lsock_label(ls, label, sizeof label);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:i}",
-		    "address", label, "kind", ls->listen ? "listen" : "shared",
-		    "name", ls->name[0] != '\0' ? ls->name : "",
-		    "sockets", ls->nfds));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:s, s:i}", "address", label, "kind",
+			ls->listen ? "listen" : "shared", "name",
+			ls->name[0] != '\0' ? ls->name : "", "sockets",
+			ls->nfds));
 	}
 	return arr;
 }

@@ -17,7 +17,6 @@
 
 #include "core.h"
 
-
 /*
  * The cluster-mode preload library: $CLUSTERCTL_PRELOAD_LIB, next to the
  * executable (build/), or in ../lib/clusterctl.  NULL when there is none.
@@ -61,8 +60,7 @@ struct envb {
 	size_t borrowed;
 };
 
-static void
-env_add(struct envb *e, const char *key, const char *fmt, ...)
+static void env_add(struct envb *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Add KEY=VALUE (a value of at most 511 bytes). */
@@ -123,12 +121,12 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 	if (a->nlisten > 0) {
 		names[0] = '\0';
 		for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-		    ls = ls->next, k++) {
+		     ls = ls->next, k++) {
 			if (k > 0)
-				strncat(names, ":", sizeof names -
-				    strlen(names) - 1);
-			strncat(names, ls->name, sizeof names -
-			    strlen(names) - 1);
+				strncat(names, ":",
+				    sizeof names - strlen(names) - 1);
+			strncat(names, ls->name,
+			    sizeof names - strlen(names) - 1);
 			if (port == 0 && ls->family != AF_UNIX)
 				port = ls->port;
 		}
@@ -217,7 +215,7 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		stdio[k + 1].data.fd = wfd[k];
 	}
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-	    ls = ls->next, k++) {
+	     ls = ls->next, k++) {
 		/* Checked (replaced if broken); a slot's own with reuseport. */
 		if ((r = share_fd(a, ls, in->index)) < 0)
 			goto fail;
