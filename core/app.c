@@ -274,6 +274,8 @@ static const struct {
 	{ "error_file", "s", "a string" },
 	{ "mode", "s", "a string" },
 	{ "share", "b", "true or false" },
+	{ "balance", "s", "a string" },
+	{ "sticky", "b", "true or false" },
 	{ "wait_ready", "b", "true or false" },
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
