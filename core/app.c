@@ -529,8 +529,6 @@ app_keep_spec(struct app *a, const json_t *spec)
 	json_object_set_new(a->spec, "mode",
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
-	json_object_set_new(a->spec, "balance", json_string(balance_name(a)));
-	json_object_set_new(a->spec, "sticky", json_boolean(a->sticky));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
 	json_object_del(a->spec, "wait");
 	json_object_del(a->spec, "check");
@@ -892,6 +890,9 @@ app_describe_json(const struct app *a)
 
 	o = json_deep_copy(a->spec);
 	json_object_set_new(o, "spec", json_deep_copy(a->spec));
+	/* As resolved (the spec keeps them only when they were given). */
+	json_object_set_new(o, "balance", json_string(balance_name(a)));
+	json_object_set_new(o, "sticky", json_boolean(a->sticky));
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "instances", json_integer(a->ninst));
 	json_object_set_new(o, "kill_signal",
