@@ -86,6 +86,14 @@ json_t *logs_entry(const char *, int, const char *, const char *, const char *,
 json_t *logs_line_json(const char *, size_t);
 
 /* logfile.c */
+struct logs_stats {
+	uint64_t bytes_written; /* to log files */
+	uint64_t lines_written; /* captured from apps */
+	uint64_t bytes_dropped; /* lost: a write error, no memory */
+	uint64_t lines_dropped;
+};
+extern struct logs_stats logs_stats;
+uint64_t logs_count_lines(const char *, size_t);
 void logf_init(void);
 int logf_sink_init(struct logsink *, const char *, const struct app_logs *);
 int logf_sink_write(struct logsink *, const char *, size_t);
