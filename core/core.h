@@ -44,6 +44,20 @@ enum inst_reason {
 	REASON_COUNT
 };
 
+/* How the instances of an app get an address's connections. */
+enum balance {
+	BALANCE_SHARED,	   /* one socket, one accept queue for all */
+	BALANCE_REUSEPORT, /* one SO_REUSEPORT socket per instance slot */
+};
+
+/* What the daemon knows of the preload library in an instance. */
+enum preload_state {
+	PRELOAD_UNKNOWN,
+	PRELOAD_LOADED,	 /* it asked for a socket, or its maps show it */
+	PRELOAD_STATIC,	 /* a static binary: no preload possible */
+	PRELOAD_MISSING, /* a dynamic one without it (LD_PRELOAD cleared) */
+};
+
 struct app;
 
 #define EXIT_HISTORY 10
@@ -116,6 +130,7 @@ struct instance {
 	char *cgroup;	   /* its cgroup v2 (core/cgroup.c), or NULL */
 	int retiring;	   /* in app->gone: never restarted */
 	int refs;	   /* held by a reload: not freed while > 0 */
+	enum preload_state preload; /* of its current process */
 
 	TAILQ_ENTRY(instance) retired;
 };
@@ -165,6 +180,8 @@ struct app {
 	struct lsock *socks;	   /* --listen sockets first, then shared */
 	int nlisten;		   /* how many of socks are --listen ones */
 	int reloading;		   /* a reload is running */
+	enum balance balance;	   /* shared queue, or one socket per slot */
+	int sticky;		   /* slot chosen by the client's address */
 	int64_t reload_ms;	   /* how long the last reload took; -1: none */
 	int64_t max_memory;	   /* max_memory_restart in bytes; 0: none */
 	struct watcher *watch;	   /* --watch (core/watch.c), or NULL */
@@ -336,16 +353,26 @@ void req_reply_fd(struct req *, json_t *, int);
 void req_error_errno(struct req *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A listening socket the daemon holds for an app (core/share.c). */
+/*
+ * A listening socket the daemon holds for an app (core/share.c): one
+ * descriptor for all instances, or one per instance slot (reuseport).
+ */
 struct lsock {
 	struct lsock *next;
-	int fd;
+	int *fds; /* fds[0], or fds[slot] for a slotted one */
+	int nfds;
 	int family;	/* AF_INET, AF_INET6, AF_UNIX */
 	char addr[108]; /* numeric host, or the Unix path */
 	int port;
 	int v6only;
+	int reuseport; /* the app asked for SO_REUSEPORT */
 	char name[64]; /* LISTEN_FDNAMES entry (--listen) */
 	int listen;    /* bound at start for --listen */
+	dev_t pdev;    /* the Unix path's file, to see it replaced */
+	ino_t pino;
+	pid_t *askers; /* the instance processes that asked for it */
+	int naskers;
+	int askcap;
 };
 
 /* share.c */
@@ -353,6 +380,22 @@ int share_parse_listen(struct app *, const json_t *, char *, size_t);
 void share_close(struct app *, int);
 void share_handle(struct req *);
 json_t *share_sockets_json(const struct app *);
+int share_fd(struct app *, struct lsock *, int);
+int share_open_fd(struct lsock *, int, int, int *);
+void share_close_slot(struct lsock *, int);
+void share_inst_changed(struct instance *);
+void share_inst_exec(struct instance *);
+const char *share_preload_note(const struct instance *);
+void share_inst_json(struct instance *, json_t *);
+
+/* balance.c: per-instance listeners and --sticky */
+int balance_app_init(struct app *, const json_t *, char *, size_t);
+int balance_slotted(const struct app *, const struct lsock *);
+int balance_open(const struct app *, struct lsock *, int, int, int *);
+int balance_resize(struct app *, struct lsock *, int);
+int balance_attach(const struct app *, struct lsock *);
+void balance_scaled(struct app *);
+const char *balance_name(const struct app *);
 
 /* state.c: the desired state on disk (docs/state.md) */
 #define STATE_FORMAT_STATE "clusterctl-state"
@@ -389,6 +432,8 @@ struct spawn_cbs {
 };
 int spawn_process(struct instance *, const struct spawn_cbs *,
     struct logpipe *[2], int *);
+/* The cluster-mode preload library (core/share-preload.c). */
+#define SPAWN_PRELOAD_NAME "libclusterctl-share.so"
 const char *spawn_preload_path(void);
 
 /* notify.c */

@@ -116,6 +116,7 @@ set_state(struct instance *in, enum inst_state s)
 	log_debug("%s:%d %s -> %s", in->app->name, in->index,
 	    fsm_state_name(in->fsm_state), fsm_state_name(s));
 	in->fsm_state = s;
+	share_inst_changed(in);
 	daemon_changed();
 }
 
@@ -571,8 +572,9 @@ exited_on_own(struct instance *in)
 	case VERDICT_CRASH_LOOP:
 		snprintf(msg, sizeof msg,
 		    "%s %d times in a row within %lld ms "
-		    "of starting; given up",
-		    how, in->backoff.unstable, (long long)a->min_uptime_ms);
+		    "of starting; given up%s",
+		    how, in->backoff.unstable, (long long)a->min_uptime_ms,
+		    share_preload_note(in));
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
@@ -667,6 +669,7 @@ act_online(struct instance *in)
 static void
 act_exec_ok(struct instance *in)
 {
+	share_inst_exec(in);
 	if (in->app->listen_timeout_ms == 0)
 		act_online(in);
 	else

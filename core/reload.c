@@ -381,6 +381,15 @@ reload_handle(struct req *r)
 	req_wait(r, check_reload, NULL);
 }
 
+/* scale's reply: the app's new count; a sticky app's mapping changed. */
+static json_t *
+scale_reply(const struct app *a)
+{
+	return json_pack("{s:[{s:i, s:s, s:i, s:b}]}", "apps", "id", a->id,
+	    "name", a->name, "instances", a->ninst, "sticky_remapped",
+	    a->sticky);
+}
+
 /* Waiting for a scale: new instances online, removed ones stopped. */
 static int
 check_scaled(struct req *r)
@@ -413,9 +422,7 @@ check_scaled(struct req *r)
 			return 1;
 		}
 	}
-	req_reply(r,
-	    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id, "name",
-		a->name, "instances", a->ninst));
+	req_reply(r, scale_reply(a));
 	return 1;
 }
 
@@ -492,12 +499,11 @@ scale_handle(struct req *r)
 			inst_stop(in);
 		}
 		a->ninst = (int)n;
+		balance_scaled(a);
 	}
 	log_info("%s scaled from %d to %d instances", a->name, from, a->ninst);
 	if (!wait) {
-		req_reply(r,
-		    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id,
-			"name", a->name, "instances", a->ninst));
+		req_reply(r, scale_reply(a));
 		return;
 	}
 	req_wait(r, check_scaled,

@@ -17,8 +17,6 @@
 
 #include "core.h"
 
-#define PRELOAD_NAME "libclusterctl-share.so"
-
 /*
  * The cluster-mode preload library: $CLUSTERCTL_PRELOAD_LIB, next to the
  * executable (build/), or in ../lib/clusterctl.  NULL when there is none.
@@ -42,15 +40,15 @@ spawn_preload_path(void)
 	if ((slash = strrchr(self_exe, '/')) == NULL)
 		return NULL;
 	n = (int)(slash - self_exe);
-	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, PRELOAD_NAME);
+	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, SPAWN_PRELOAD_NAME);
 	if (access(path, R_OK) == 0)
 		return path;
 	snprintf(path, sizeof path, "%.*s/../lib/clusterctl/%s", n, self_exe,
-	    PRELOAD_NAME);
+	    SPAWN_PRELOAD_NAME);
 	if (access(path, R_OK) == 0)
 		return path;
 	log_warnx("no %s found: cluster mode cannot share sockets",
-	    PRELOAD_NAME);
+	    SPAWN_PRELOAD_NAME);
 	path[0] = '\0';
 	return NULL;
 }
@@ -265,8 +263,11 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	}
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
 	     ls = ls->next, k++) {
+		/* Checked (replaced if broken); a slot's own with reuseport. */
+		if ((r = share_fd(a, ls, in->index)) < 0)
+			goto fail;
 		stdio[3 + k].flags = UV_INHERIT_FD;
-		stdio[3 + k].data.fd = ls->fd;
+		stdio[3 + k].data.fd = r;
 	}
 	if (a->stdin_messages) {
 		/* send writes to it (core/deliver.c). */
