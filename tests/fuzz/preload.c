@@ -8,16 +8,41 @@
  * shared, what it wrote must be a JSON object naming the family (or, for
  * a Unix path that is not UTF-8, text that jansson refuses as such).
  */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "../../ipc/util.h"
 
+/* Its interposers keep out of libc's way here. */
 #define bind preload_bind
 #define listen preload_listen
+#define connect preload_connect
+#define getsockname preload_getsockname
+#define shutdown preload_shutdown
+#define accept preload_accept
+#define accept4 preload_accept4
+#define fcntl preload_fcntl
+#define fcntl64 preload_fcntl64
+#define ioctl preload_ioctl
+#define unlink preload_unlink
+#define unlinkat preload_unlinkat
 #include "../../core/preload/share-preload.c"
 #undef bind
 #undef listen
+#undef connect
+#undef getsockname
+#undef shutdown
+#undef accept
+#undef accept4
+#undef fcntl
+#undef fcntl64
+#undef ioctl
+#undef unlink
+#undef unlinkat
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int LLVMFuzzerInitialize(int *, char ***);
@@ -45,6 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_error_t je;
 	json_t *j;
 	char *clean;
+	struct rec r;
 	size_t n;
 	int k, valid;
 
@@ -57,8 +83,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The family the socket has, or now and then another one. */
 	ss.ss_family = (sa_family_t)(data[0] < 240 ? fams[k] : data[2 % size]);
 	salen = (socklen_t)(data[1] % (sizeof ss + 1));
-	if (!share_args(socks[k], (struct sockaddr *)&ss, salen, args,
-	    sizeof args))
+	/* As bind() notes it, then as listen() asks for it. */
+	if (!shareable(socks[k], (struct sockaddr *)&ss, salen))
+		return 0;
+	memset(&r, 0, sizeof r);
+	memcpy(&r.sa, &ss, salen);
+	r.salen = salen;
+	if (ss.ss_family == AF_UNIX)
+		(void)unix_path((const struct sockaddr_un *)&ss, salen, r.path,
+		    sizeof r.path);
+	if (!share_args(socks[k], &r, data[1], args, sizeof args))
 		return 0;
 	/* A Unix path that is not UTF-8 cannot be said in JSON: the daemon
 	 * refuses the frame and the app binds alone, as documented. */
