@@ -345,7 +345,8 @@ spec_changes(const json_t *old, const json_t *new, int ninst)
 				json_object_get(old, k), "to", v));
 	}
 	json_object_foreach((json_t *)old, k, v) {
-		if (!not_compared(k) && json_object_get(new, k) == NULL)
+		if (!not_compared(k) && json_object_get(new, k) == NULL &&
+		    procfile_spec_member(k))
 			json_array_append_new(ch,
 			    json_pack("{s:s, s:O, s:n}", "field", k, "from", v,
 				"to"));
