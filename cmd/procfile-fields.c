@@ -383,6 +383,18 @@ fail(char *msg, size_t len, const char *fmt, ...)
 	return -1;
 }
 
+/* Whether a process file can set spec member k (else the daemon added it). */
+int
+procfile_spec_member(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (fields[i].spec != NULL && strcmp(fields[i].spec, k) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * One field of an app (key, its value v) into spec, or into extra for
  * what the caller finishes (script, port, filter_env, log_file: true).
