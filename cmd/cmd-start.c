@@ -159,6 +159,15 @@ static const struct cmd_option options[] = {
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
 	    "metrics'; default: off)",
 	    NULL, 0 },
+	{ "instance-var", 0, "NAME",
+	    "the variable that holds the instance "
+	    "number (default NODE_APP_INSTANCE; CLUSTERCTL_INSTANCE too)",
+	    NULL, 0 },
+	{ "increment-var", 0, "VAR",
+	    "give instance N the variable VAR plus "
+	    "N (VAR from --env or the environment: PORT=8000 gives 8000, "
+	    "8001...; default: none)",
+	    "PORT", 0 },
 	{ "shutdown-with-message", 0, NULL,
 	    "stop an instance by sending it the message 'shutdown' on its "
 	    "Node IPC channel (process.on('message')) instead of the kill "
@@ -424,6 +433,10 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 		    json_string(cmd_opt(ctx, "metrics")));
 	if (cmd_flag(ctx, "stdin-messages"))
 		json_object_set_new(args, "stdin_messages", json_true());
+	if ((v = cmd_opt(ctx, "instance-var")) != NULL)
+		json_object_set_new(args, "instance_var", json_string(v));
+	if ((v = cmd_opt(ctx, "increment-var")) != NULL)
+		json_object_set_new(args, "increment_var", json_string(v));
 	if (cmd_flag(ctx, "shutdown-with-message"))
 		json_object_set_new(args, "shutdown_with_message", json_true());
 	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)

@@ -117,8 +117,8 @@ static const struct field {
 	{ "uid", NULL, K_LATER },
 	{ "user", NULL, K_LATER },
 	{ "gid", NULL, K_LATER },
-	{ "instance_var", NULL, K_LATER },
-	{ "increment_var", NULL, K_LATER },
+	{ "instance_var", "instance_var", K_STR },
+	{ "increment_var", "increment_var", K_STR },
 	{ "pid_file", NULL, K_LATER },
 	{ "pid", NULL, K_LATER },
 	/* pm2's own machinery, meaningless here. */

@@ -72,6 +72,8 @@ app_free(struct app *a)
 	free(a->cwd);
 	free(a->out_file);
 	free(a->err_file);
+	free(a->instance_var);
+	free(a->increment_var);
 	logs_app_release(a);
 	free(a->inst);
 	free(a);
@@ -353,6 +355,8 @@ static const struct {
 	{ "sticky", "b", "true or false" },
 	{ "wait_ready", "b", "true or false" },
 	{ "shutdown_with_message", "b", "true or false" },
+	{ "instance_var", "s", "a string" },
+	{ "increment_var", "s", "a string" },
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
 	{ "namespace", "s", "a string" },
@@ -360,6 +364,74 @@ static const struct {
 	{ "env_source", "{}", "an object" },
 	{ "env_name", "s", "a string" },
 };
+
+/* Whether v is a usable environment variable name. */
+static int
+var_name_ok(const char *v)
+{
+	const char *p;
+
+	if (*v == '\0' || isdigit((unsigned char)*v))
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * pm2's instance_var (the name NODE_APP_INSTANCE goes by) and increment_var
+ * (VAR=base+N in instance N, base the app's own VAR): 0, or -1 with e.
+ */
+static int
+vars_parse(struct app *a, const json_t *spec, struct err *e)
+{
+	const char *iv = util_json_str(spec, "instance_var", NULL);
+	const char *inc = util_json_str(spec, "increment_var", NULL);
+	const char *val;
+	char *end;
+	size_t i, n;
+
+	if (iv != NULL && !var_name_ok(iv)) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "invalid instance_var '%.100s' "
+		    "(a variable name)",
+		    iv);
+		return -1;
+	}
+	if (inc != NULL && !var_name_ok(inc)) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "invalid increment_var '%.100s' "
+		    "(a variable name)",
+		    inc);
+		return -1;
+	}
+	if (inc != NULL) {
+		n = strlen(inc);
+		val = NULL;
+		for (i = 0; i < a->nenv; i++)
+			if (strncmp(a->envp[i], inc, n) == 0 &&
+			    a->envp[i][n] == '=')
+				val = a->envp[i] + n + 1;
+		errno = 0;
+		if (val != NULL)
+			a->increment_base = strtoll(val, &end, 10);
+		if (val == NULL || *val == '\0' || *end != '\0' || errno != 0) {
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "increment_var '%s' needs "
+			    "a number in the app's environment (say --env "
+			    "%s=8000)",
+			    inc, inc);
+			return -1;
+		}
+	}
+	if ((iv != NULL && (a->instance_var = strdup(iv)) == NULL) ||
+	    (inc != NULL && (a->increment_var = strdup(inc)) == NULL)) {
+		err_set(e, IPC_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
 
 /* Check the types of spec's members in one place: 0, or -1 with e. */
 static int
@@ -628,6 +700,10 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
 	a->shutdown_with_message = util_json_bool(spec, "shutdown_with_message",
 	    0);
+	if (vars_parse(a, spec, e) != 0) {
+		app_free(a);
+		return -1;
+	}
 	k = strrchr(a->exec_path, '/') != NULL ?
 	    strrchr(a->exec_path, '/') + 1 :
 	    a->exec_path;
@@ -788,6 +864,9 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
 	SWAP(a->stdin_messages, t->stdin_messages);
 	SWAP(a->shutdown_with_message, t->shutdown_with_message);
+	SWAP(a->instance_var, t->instance_var);
+	SWAP(a->increment_var, t->increment_var);
+	SWAP(a->increment_base, t->increment_base);
 	SWAP(a->node_channel, t->node_channel);
 	SWAP(a->max_memory, t->max_memory);
 	app_free(t);

@@ -177,6 +177,9 @@ struct app {
 	int wait_ready;		   /* only a signal makes an instance ready */
 	int stdin_messages;	   /* send writes JSON lines to stdin */
 	int shutdown_with_message; /* stop by 'shutdown' on the channel */
+	char *instance_var;	   /* NODE_APP_INSTANCE's name, or NULL */
+	char *increment_var;	   /* VAR=base+N for instance N, or NULL */
+	long long increment_base;  /* VAR's value in the app's environment */
 	int node_channel;	   /* runs under Node: gets an IPC channel */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
 	struct lsock *socks;	   /* --listen sockets first, then shared */

@@ -142,7 +142,12 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 		return UV_ENOMEM;
 	env_add(e, "CLUSTERCTL_APP", "%s", a->name);
 	env_add(e, "CLUSTERCTL_INSTANCE", "%d", in->index);
-	env_add(e, "NODE_APP_INSTANCE", "%d", in->index);
+	env_add(e,
+	    a->instance_var != NULL ? a->instance_var : "NODE_APP_INSTANCE",
+	    "%d", in->index);
+	if (a->increment_var != NULL)
+		env_add(e, a->increment_var, "%lld",
+		    a->increment_base + in->index);
 	env_add(e, "CLUSTERCTL_HOME", "%s", home);
 	env_add(e, "CLUSTERCTL_SOCK", "%s/sock", home);
 	/* The shim joins the instance's cgroup before it executes the app. */
@@ -169,7 +174,9 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 		}
 		env_add(e, "LISTEN_FDS", "%d", a->nlisten);
 		env_add(e, "LISTEN_FDNAMES", "%s", names);
-		if (port != 0)
+		if (port != 0 &&
+		    (a->increment_var == NULL ||
+			strcmp(a->increment_var, "PORT") != 0))
 			env_add(e, "PORT", "%d", port);
 	}
 	if (chanfd >= 0) {

@@ -254,3 +254,18 @@ JSON
 	[ "$(echo "$d" | json_get "d[0]['cron_next'] is not None")" = True ]
 	echo "$d" | grep -q '"max_memory_restart": 314572800'
 }
+
+@test "pm2 --instance-var and --increment-var name and number each instance" {
+	run clusterctl start "$FIXTURES/env.sh" --name e -i 2 --listen-timeout 0 --no-autorestart \
+		--instance-var ID --increment-var PORT --env PORT=8000 -- "$BATS_TEST_TMPDIR"
+	wait_until 10 test -f env-0 -a -f env-1
+	grep -qx 'ID=0' env-0
+	grep -qx 'ID=1' env-1
+	grep -qx 'PORT=8000' env-0
+	grep -qx 'PORT=8001' env-1
+	# Once each: the daemon's value replaces the app's copy.
+	[ "$(grep -c '^PORT=' env-1)" -eq 1 ]
+	run clusterctl start /bin/sleep --name bad --increment-var NOPE -- 1000
+	assert_failure 2
+	assert_output --partial "increment_var 'NOPE' needs a number"
+}
