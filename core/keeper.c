@@ -50,31 +50,8 @@ struct held {
 static int
 msg_send(int sock, const char *text, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	struct iovec iov;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof mh);
-	memset(cbuf, 0, sizeof cbuf);
-	iov.iov_base = (void *)text;
-	iov.iov_len = strlen(text);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return util_send_fd(sock, text, strlen(text), fd,
+	    MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
 }
 
 /*

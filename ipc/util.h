@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -21,5 +22,6 @@ const char *util_json_str(const json_t *, const char *, const char *);
 int util_json_bool(const json_t *, const char *, int);
 
 int util_write_atomic(const char *, const char *, size_t, int);
+ssize_t util_send_fd(int, const void *, size_t, int, int);
 
 #endif
