@@ -99,6 +99,7 @@ local_teardown() {
 	assert_output --partial "up, half, off"
 	assert_output --partial "generation 2"
 	wait_until 10 all_status up online
+	[ "$(clusterctl list --json | json_get '[r["restart_reason"] for r in d if r["name"]=="up"][0]')" = restore ]
 	[ "$(status_of half 0)" = online ]
 	[ "$(status_of half 1)" = stopped ]
 	[ "$(status_of off 0)" = stopped ]
