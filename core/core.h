@@ -343,6 +343,7 @@ int keeper_take(const char *);
 void keeper_hold(const char *, int);
 void keeper_drop(const char *);
 void keeper_up(void);
+void keeper_quitting(void);
 
 /* spawn.c */
 struct spawn_cbs {

@@ -8,7 +8,8 @@
  *
  * Between the two, a SOCK_SEQPACKET pair.  The daemon sends "hold KEY"
  * with a descriptor (SCM_RIGHTS) for each listening socket it opens,
- * "drop KEY" when it closes one, and "up" once it serves.  A new daemon
+ * "drop KEY" when it closes one, "up" once it serves, and "quitting" when
+ * it is asked to exit (kill): from then on its death is no accident.  A new daemon
  * first receives "fd KEY" with each descriptor held, then "end".
  *
  * Both sides live here: keeper_main() (the keeper, no libuv), and the
@@ -189,7 +190,7 @@ keeper_spawn(const char *h, int *chan)
 	return pid;
 }
 
-/* A message from the daemon. */
+/* A message from the daemon: *up becomes 1 ("up"), -1 ("quitting"). */
 static void
 keeper_message(int chan, int *up)
 {
@@ -205,6 +206,8 @@ keeper_message(int chan, int *up)
 			kheld_drop(buf + 5);
 		else if (strcmp(buf, "up") == 0)
 			*up = 1;
+		else if (strcmp(buf, "quitting") == 0)
+			*up = -1;
 		if (fd >= 0)
 			close(fd);
 	}
@@ -320,10 +323,10 @@ keeper_main(const char *h)
 		}
 		if (chan != -1)
 			keeper_message(chan, &up);
-		if (stop || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		if (stop || up < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
 			break; /* kill, or another daemon runs already */
 		describe_status(st, how, sizeof how);
-		if (!up) {
+		if (up == 0) {
 			log_warnx("keeper: the daemon (pid %ld) %s before it "
 			    "served; not starting it again", (long)daemon_pid,
 			    how);
@@ -510,4 +513,15 @@ keeper_up(void)
 	uv_timer_init(loop, t);
 	uv_timer_start(t, pool_release, KEEPER_POOL_MS, 0);
 	uv_unref((uv_handle_t *)t);
+}
+
+/* The daemon was asked to exit: however it ends, it is not restarted. */
+void
+keeper_quitting(void)
+{
+	static int sent;
+
+	if (!sent)
+		keeper_send("quitting", -1);
+	sent = 1;
 }

@@ -130,8 +130,15 @@ state_sync(void)
 	json_t *arr, *doc;
 	int r;
 
-	if (state_path[0] == '\0' || quitting)
+	if (state_path[0] == '\0')
 		return 0;
+	if (quitting) {
+		/* kill: the apps about to stop are not to come back, even if
+		 * this daemon dies before it is done. */
+		state_exit_clean();
+		keeper_quitting();
+		return 0;
+	}
 	arr = apps_state_json();
 	if (saved_apps != NULL && json_equal(arr, saved_apps)) {
 		json_decref(arr);
@@ -486,16 +493,20 @@ state_take_notice(void)
 }
 
 /*
- * The daemon exits through kill: its state file is moved aside, so the
- * next daemon starts empty (save and resurrect bring apps back).
+ * The daemon exits through kill (from its start on): its state file is
+ * moved aside, once, so the next daemon starts empty (save and resurrect
+ * bring apps back).
  */
 void
 state_exit_clean(void)
 {
 	char path[PATH_MAX + 32];
 
-	if (state_path[0] == '\0')
+	static int done;
+
+	if (state_path[0] == '\0' || done)
 		return;
+	done = 1;
 	snprintf(path, sizeof path, "%s/state.exited.json", home);
 	if (rename(state_path, path) == -1 && errno != ENOENT)
 		log_warn("cannot move %s to %s", state_path, path);
