@@ -21,6 +21,7 @@ static void
 describe_one(const struct cmd_ctx *ctx, const json_t *a)
 {
 	json_t *p, *e, *v;
+	const char *k;
 	size_t i, j;
 	char d[32];
 
@@ -31,6 +32,21 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	json_array_foreach(json_object_get(a, "argv"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\n  cwd            %s\n", util_json_str(a, "cwd", "?"));
+	if (json_is_string(json_object_get(a, "process_file")))
+		printf("  process file   %s%s%s\n",
+		    util_json_str(a, "process_file", ""),
+		    json_is_string(json_object_get(a, "env_name")) ? ", env_" :
+								     "",
+		    util_json_str(a, "env_name", ""));
+	if (json_is_string(json_object_get(a, "namespace")))
+		printf("  namespace      %s\n",
+		    util_json_str(a, "namespace", ""));
+	/* The variables set on purpose (the rest is the caller's
+	 * environment), and where each came from. */
+	json_object_foreach(json_object_get(a, "env_source"), k, v)
+		printf("  env            %s=%s (%s)\n", k,
+		    util_json_str(json_object_get(a, "env"), k, "(unset)"),
+		    json_string_value(v));
 	printf("  instances      %lld\n",
 	    (long long)util_json_int(a, "instances", 0));
 	printf("  kill           %s, then SIGKILL after %lldms\n",
@@ -39,22 +55,28 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	printf("  autorestart    %s\n",
 	    util_json_bool(a, "autorestart", 1) ? "yes" : "no");
 	printf("  mode           %s, ready %s (listen timeout %lldms)\n",
-	    util_json_str(a, "mode", "fork"), util_json_bool(a, "wait_ready",
-	    0) ? "on a signal only" : "on a signal or the timeout",
+	    util_json_str(a, "mode", "fork"),
+	    util_json_bool(a, "wait_ready", 0) ? "on a signal only" :
+						 "on a signal or the timeout",
 	    (long long)util_json_int(a, "listen_timeout", 0));
 	json_array_foreach(json_object_get(a, "sockets"), i, v)
 		printf("  socket         %s (%s%s%s)\n",
-		    util_json_str(v, "address", "?"), util_json_str(v, "kind",
-		    "?"), *util_json_str(v, "name", "") != '\0' &&
+		    util_json_str(v, "address", "?"),
+		    util_json_str(v, "kind", "?"),
+		    *util_json_str(v, "name", "") != '\0' &&
+			    strcmp(util_json_str(v, "kind", ""), "listen") ==
+				0 ?
+			", " :
+			"",
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
-		    ", " : "", strcmp(util_json_str(v, "kind", ""),
-		    "listen") == 0 ? util_json_str(v, "name", "") : "");
+			util_json_str(v, "name", "") :
+			"");
 	json_array_foreach(json_object_get(a, "processes"), i, p) {
 		const char *st = util_json_str(p, "status", "?");
 
-		printf("  instance %lld: %s%s%s", (long long)util_json_int(p,
-		    "instance", 0), color_status(ctx, st), st,
-		    color_reset(ctx));
+		printf("  instance %lld: %s%s%s",
+		    (long long)util_json_int(p, "instance", 0),
+		    color_status(ctx, st), st, color_reset(ctx));
 		if (json_is_integer(json_object_get(p, "pid"))) {
 			format_duration(d, sizeof d,
 			    util_json_int(p, "uptime_ms", 0));
@@ -72,8 +94,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		if (json_is_string(json_object_get(p, "restart_reason"))) {
 			print_time("    restarted    ",
 			    util_json_int(p, "restarted_at", 0));
-			printf(" (%s)\n", util_json_str(p, "restart_reason",
-			    "?"));
+			printf(" (%s)\n",
+			    util_json_str(p, "restart_reason", "?"));
 		}
 		if (json_is_string(json_object_get(p, "error")))
 			printf("    error        %s\n",
@@ -99,7 +121,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 				    util_json_str(e, "exit_signal", "?"));
 			else
 				printf("  code %lld",
-				    (long long)util_json_int(e, "exit_code", 0));
+				    (long long)util_json_int(e, "exit_code",
+					0));
 			format_duration(d, sizeof d,
 			    util_json_int(e, "uptime_ms", 0));
 			printf(" after %s\n", d);

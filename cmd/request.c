@@ -26,6 +26,10 @@ error_exit_code(const char *code)
 	return EXIT_FAIL;
 }
 
+/* Where cmd_call_capture wants an error's message instead of stderr. */
+static char *capture_buf;
+static size_t capture_len;
+
 /*
  * Read a reply: 0 with *data (borrowed from reply) for success, or print
  * the error and return its exit code.
@@ -43,7 +47,12 @@ cmd_reply_status(const json_t *reply, json_t **data)
 	if (util_json_bool(reply, "ok", 0))
 		return 0;
 	err = json_object_get(reply, "error");
-	cmd_error(0, "%s", util_json_str(err, "message", "unknown error"));
+	if (capture_buf != NULL)
+		snprintf(capture_buf, capture_len, "%s",
+		    util_json_str(err, "message", "unknown error"));
+	else
+		cmd_error(0, "%s",
+		    util_json_str(err, "message", "unknown error"));
 	return error_exit_code(util_json_str(err, "code", IPC_E_INTERNAL));
 }
 
@@ -54,7 +63,8 @@ recv_error(int r)
 		return cmd_error(EXIT_UNREACHABLE,
 		    "the daemon closed the connection");
 	if (r == -ETIMEDOUT)
-		return cmd_error(EXIT_TIMEOUT, "timed out waiting for the daemon");
+		return cmd_error(EXIT_TIMEOUT,
+		    "timed out waiting for the daemon");
 	if (r == -EINTR)
 		return 130;
 	return cmd_error(EXIT_UNREACHABLE, "cannot read the daemon's reply: %s",
@@ -68,8 +78,7 @@ recv_error(int r)
  */
 int
 cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
-    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg,
-    int timeout_ms)
+    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg, int timeout_ms)
 {
 	json_t *reply, *data;
 	uint32_t id;
@@ -80,10 +89,11 @@ cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
 		return r;
 	}
 	if ((r = ipc_client_send(&ctx->client, cmd, args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
-		    strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot talk to the daemon: %s", strerror(-r));
 	for (;;) {
-		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) != 0)
+		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) !=
+		    0)
 			return recv_error(r);
 		if (util_json_int(reply, "id", -1) != id) {
 			json_decref(reply);
@@ -126,6 +136,25 @@ cmd_call(struct cmd_ctx *ctx, const char *cmd, json_t *args, json_t **data)
 	return rc;
 }
 
+/*
+ * cmd_call, but a refusal's message goes into msg (empty when the failure
+ * was not the daemon's answer, which is printed as usual) for the caller
+ * to put in context.
+ */
+int
+cmd_call_capture(struct cmd_ctx *ctx, const char *cmd, json_t *args,
+    json_t **data, char *msg, size_t msglen)
+{
+	int rc;
+
+	msg[0] = '\0';
+	capture_buf = msg;
+	capture_len = msglen;
+	rc = cmd_call(ctx, cmd, args, data);
+	capture_buf = NULL;
+	return rc;
+}
+
 /* The positional arguments as a JSON array of targets. */
 json_t *
 cmd_targets(const struct cmd_ctx *ctx)
@@ -145,10 +174,17 @@ cmd_targets(const struct cmd_ctx *ctx)
 int
 cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
 {
+	return cmd_act_on(ctx, cmd, cmd_targets(ctx));
+}
+
+/* cmd_act_on_targets with the targets given (stolen). */
+int
+cmd_act_on(struct cmd_ctx *ctx, const char *cmd, json_t *targets)
+{
 	json_t *args, *data = NULL;
 	int rc;
 
-	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
+	args = json_pack("{s:o}", "targets", targets);
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	rc = cmd_call(ctx, cmd, args, &data);
@@ -160,8 +196,8 @@ cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
 			cmd_print_json(data);
 		else
 			json_array_foreach(json_object_get(data, "apps"), i, a)
-				printf("deleted %s\n", util_json_str(a, "name",
-				    "?"));
+				printf("deleted %s\n",
+				    util_json_str(a, "name", "?"));
 	} else if (rc == 0 && data != NULL)
 		rc = cmd_show_apps(ctx, data);
 	else if (rc == 0 && ctx->json)

@@ -1,7 +1,7 @@
 /*
  * Targets as values: the words a request names ("web", "3", "web:1",
- * "all") resolve once into a struct targets, an array of (app id,
- * instance or every instance), which handlers, waiters and log followers
+ * "all", a namespace) resolve once into a struct targets, an array of
+ * (app id, instance or every instance), which handlers, waiters and log followers
  * keep and walk.  An app that was deleted since is skipped by whoever walks
  * the targets later (target_app returns NULL).
  */
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 
 /* The most targets one request may name. */
@@ -91,6 +92,23 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 		a = app_find_id((int)id);
 	if (a == NULL)
 		a = app_find_name(s);
+	if (a == NULL && inst == -1) {
+		/* A namespace (pm2): every app in it. */
+		int found = 0;
+
+		TAILQ_FOREACH(a, &apps, entry)
+			if (!a->deleting &&
+			    strcmp(util_json_str(a->spec, "namespace",
+				       "default"),
+				s) == 0) {
+				if (targets_add(ts, a->id, -1) != 0)
+					goto nomem;
+				found = 1;
+			}
+		if (found)
+			return 0;
+		a = NULL;
+	}
 	if (a == NULL) {
 		err_set(e, IPC_E_NOT_FOUND, "no app named '%s'", s);
 		return -1;
@@ -122,9 +140,10 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	ts->v = NULL;
 	ts->n = 0;
 	if (!json_is_array(words) || json_array_size(words) == 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "%s", json_is_array(words) ||
-		    words == NULL ? "no target given" :
-		    "'targets' is not an array");
+		err_set(e, IPC_E_BAD_REQUEST, "%s",
+		    json_is_array(words) || words == NULL ?
+			"no target given" :
+			"'targets' is not an array");
 		return -1;
 	}
 	if (json_array_size(words) > MAX_TARGETS) {
@@ -134,7 +153,8 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	}
 	json_array_foreach(words, i, w) {
 		if (!json_is_string(w)) {
-			err_set(e, IPC_E_BAD_REQUEST, "a target is not a string");
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "a target is not a string");
 			targets_release(ts);
 			return -1;
 		}
@@ -182,8 +202,7 @@ target_range(const struct target *t, const struct app *a, int *lo, int *hi)
 int
 target_has(const struct target *t, int app_id, int index)
 {
-	return t->app_id == app_id && (t->instance < 0 ||
-	    t->instance == index);
+	return t->app_id == app_id && (t->instance < 0 || t->instance == index);
 }
 
 /* Call fn on each instance the targets name (of apps still there). */
