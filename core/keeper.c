@@ -9,8 +9,8 @@
  * Between the two, a SOCK_SEQPACKET pair.  The daemon sends "hold KEY"
  * with a descriptor (SCM_RIGHTS) for each listening socket it opens,
  * "drop KEY" when it closes one, "up" once it serves, and "quitting" when
- * it is asked to exit (kill): from then on its death is no accident.  A new daemon
- * first receives "fd KEY" with each descriptor held, then "end".
+ * it is asked to exit (kill): from then on its death is no accident.  A new
+ * daemon first receives "fd KEY" with each descriptor held, then "end".
  *
  * Both sides live here: keeper_main() (the keeper, no libuv), and the
  * daemon's keeper_attach(), keeper_take(), keeper_hold(), keeper_drop().
@@ -52,7 +52,9 @@ static int
 msg_send(int sock, const char *text, int fd)
 {
 	return util_send_fd(sock, text, strlen(text), fd,
-	    MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+		   MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ?
+	    -errno :
+	    0;
 }
 
 /*
