@@ -81,6 +81,8 @@ static const struct cmd_option options[] = {
 	    "process.send('ready') or a shared listen", NULL, 0 },
 	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
 	    "0: online once executed)", NULL, 0 },
+	{ "no-daemon", 0, NULL, "run in the foreground as the daemon, logs on "
+	    "stdout (as 'clusterctl run')", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -132,9 +134,26 @@ set_int(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
 	return 0;
 }
 
-/* The options shared by start and the request it builds. */
+/*
+ * Variables that describe the caller's own process to it (systemd's
+ * notify socket, watchdog, socket activation): never an app's.
+ */
 static int
-build(struct cmd_ctx *ctx, json_t *args)
+caller_only(const char *name, size_t len)
+{
+	static const char *const keys[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC",
+	    "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i]) == len && strncmp(keys[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The start request of ctx's options and arguments, into args. */
+int
+cmd_start_build(struct cmd_ctx *ctx, json_t *args)
 {
 	const char *script = ctx->argv[0], *v;
 	json_t *env, *jargs, *codes;
@@ -181,7 +200,8 @@ build(struct cmd_ctx *ctx, json_t *args)
 
 	env = json_object();
 	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
+		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i] ||
+		    caller_only(environ[i], (size_t)(eq - environ[i])))
 			continue;
 		p = strndup(environ[i], (size_t)(eq - environ[i]));
 		if (p != NULL)
@@ -327,7 +347,11 @@ exec_start(struct cmd_ctx *ctx)
 	json_t *args = json_object(), *data = NULL;
 	int rc;
 
-	if ((rc = build(ctx, args)) != 0) {
+	if (cmd_flag(ctx, "no-daemon")) {
+		json_decref(args);
+		return cmd_run_exec(ctx);
+	}
+	if ((rc = cmd_start_build(ctx, args)) != 0) {
 		json_decref(args);
 		return rc;
 	}

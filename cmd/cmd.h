@@ -82,6 +82,8 @@ extern const struct cmd_option cmd_global_options[];
 extern const char *progname;
 
 const struct cmd_entry *cmd_find(const char *, const char **);
+int cmd_option_sets(const struct cmd_entry *, const struct cmd_option *[3]);
+const struct cmd_entry *cmd_shares_options(const struct cmd_entry *);
 int cmd_parse(const struct cmd_entry *, int, char **, struct cmd_ctx *);
 void cmd_ctx_release(struct cmd_ctx *);
 const char *cmd_opt(const struct cmd_ctx *, const char *);
@@ -107,6 +109,10 @@ void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
+
+/* cmd-start.c, cmd-run.c: run takes start's options */
+int cmd_start_build(struct cmd_ctx *, json_t *);
+int cmd_run_exec(struct cmd_ctx *);
 
 /* output.c */
 int term_width(void);

@@ -146,6 +146,7 @@ struct instance {
 	char *error;	 /* why it is errored, for list and describe */
 
 	int restart_after_stop; /* a restart: start again once stopped */
+	int ended;		/* stopped by its own exit, not by a request */
 	int dead;		/* removed: free once nhandles is 0 */
 
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
@@ -253,7 +254,11 @@ extern struct app_list apps;
 extern const char *home;
 extern char self_exe[];
 extern int quitting;
+extern int daemon_foreground;
+extern int (*daemon_exit_code)(void);
 int daemon_main(const char *);
+int daemon_setup(const char *, int);
+void daemon_shutdown(const char *);
 void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
@@ -317,6 +322,17 @@ void logs_reopen_all(void);
 void logs_handle(struct req *);
 void logs_handle_flush(struct req *);
 void logs_handle_reload(struct req *);
+
+json_t *logs_json_line(const char *, size_t);
+
+/* console.c: stdout and stderr of a daemon in the foreground (run) */
+int console_open(int, int);
+int console_active(void);
+void console_app_lines(const char *, int, int, const char *, const char *,
+    size_t);
+void console_daemon_line(const char *, size_t);
+void console_error(const char *);
+void console_close(void);
 
 /* backoff.c */
 int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);

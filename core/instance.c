@@ -602,6 +602,7 @@ exited_on_own(struct instance *in)
 		log_info("%s:%d %s after %lld ms; not restarted (%s)", a->name,
 		    in->index, how, (long long)uptime,
 		    a->autorestart ? "a stop exit code" : "autorestart is off");
+		in->ended = 1;
 		set_state(in, ST_STOPPED);
 		return;
 	}
@@ -687,6 +688,7 @@ inst_event(struct instance *in, enum inst_event ev)
 		case ST_WAITING:
 			uv_timer_stop(&in->timer);
 			set_error(in, NULL);
+			in->ended = 0;
 			set_state(in, ST_LAUNCHING);
 			inst_spawn(in);
 			break;

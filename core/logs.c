@@ -675,8 +675,9 @@ utf8_clean(const char *p, size_t n, size_t *outlen)
 	return o;
 }
 
-static json_t *
-json_line(const char *p, size_t n)
+/* A JSON string of n bytes of a line, made valid UTF-8. */
+json_t *
+logs_json_line(const char *p, size_t n)
 {
 	size_t len;
 	char *c = utf8_clean(p, n, &len);
@@ -702,7 +703,7 @@ entry_new(const char *app, int index, const char *stream, const char *time,
 {
 	return json_pack("{s:s?, s:o, s:s, s:s?, s:o}", "app", app,
 	    "instance", index >= 0 ? json_integer(index) : json_null(),
-	    "stream", stream, "time", time, "line", json_line(line, n));
+	    "stream", stream, "time", time, "line", logs_json_line(line, n));
 }
 
 /* The daemon's log has a new line: tell whoever follows it. */
@@ -761,7 +762,8 @@ emit(struct logpipe *lp, const char *data, size_t len)
 	int i, want = 0;
 
 	iso[0] = ts[0] = '\0';
-	if (lp->format != LOGFMT_RAW || !TAILQ_EMPTY(&subs))
+	if (lp->format != LOGFMT_RAW || !TAILQ_EMPTY(&subs) ||
+	    console_active())
 		stamp(iso, sizeof iso, NULL);
 	if (lp->format == LOGFMT_TIME) {
 		if (lp->date_format != NULL)
@@ -806,6 +808,8 @@ emit(struct logpipe *lp, const char *data, size_t len)
 	}
 	for (i = 0; i < lp->nsinks; i++)
 		sink_write(&lp->sink[i], out, outlen);
+	/* In the foreground (run): on our own stdout or stderr too. */
+	console_app_lines(lp->app, lp->index, lp->stream, iso, data, len);
 
 	TAILQ_FOREACH(s, &subs, entry)
 		if (sub_wants(s, lp)) {
@@ -1455,7 +1459,7 @@ tail_one(const struct app *a, int index, int want, int stream,
 				json_object_set_new(o, "stamp",
 				    json_string(tbuf));
 				json_object_set_new(o, "line",
-				    json_line(p + k, (size_t)(nl - p) - k));
+				    logs_json_line(p + k, (size_t)(nl - p) - k));
 			}
 			if (a->logs.format == LOGFMT_TIME &&
 			    a->logs.date_format != NULL)
