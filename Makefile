@@ -81,8 +81,10 @@ $(BUILD)/examples/server: examples/c/server.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
 
-# Unit tests link the module they test (ipc, and core without its daemon).
-$(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(BUILD)/core/backoff.o
+# Unit tests link the module they test (ipc, and the parts of core that
+# need no loop: backoff arithmetic, the /proc reader).
+UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o
+$(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(DEPS_LIBS)

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "../core/daemon.h"
 #include "../ipc/util.h"
 #include "cmd.h"
 

@@ -16,8 +16,6 @@
 #include "../ipc/util.h"
 #include "core.h"
 
-/* The most targets one request may name. */
-#define MAX_TARGETS 4096
 /* The longest duration an option may ask for: a week. */
 #define MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
 
@@ -143,21 +141,21 @@ default_name(const char *script)
 }
 
 static int
-name_ok(const char *n, char *err, size_t errlen)
+name_ok(const char *n, struct err *e)
 {
 	const char *p;
 
 	if (*n == '\0' || strlen(n) > 64) {
-		snprintf(err, errlen, "an app name has 1 to 64 characters");
+		err_set(e, IPC_E_BAD_REQUEST, "an app name has 1 to 64 characters");
 		return 0;
 	}
 	if (strcmp(n, "all") == 0) {
-		snprintf(err, errlen, "'all' is not a valid app name");
+		err_set(e, IPC_E_BAD_REQUEST, "'all' is not a valid app name");
 		return 0;
 	}
 	for (p = n; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && strchr("._-@+", *p) == NULL) {
-			snprintf(err, errlen,
+			err_set(e, IPC_E_BAD_REQUEST,
 			    "invalid app name '%s': use letters, digits and . _ - @ +",
 			    n);
 			return 0;
@@ -165,7 +163,7 @@ name_ok(const char *n, char *err, size_t errlen)
 	for (p = n; isdigit((unsigned char)*p); p++)
 		;
 	if (*p == '\0') {
-		snprintf(err, errlen, "invalid app name '%s': it is a number",
+		err_set(e, IPC_E_BAD_REQUEST, "invalid app name '%s': it is a number",
 		    n);
 		return 0;
 	}
@@ -208,10 +206,10 @@ opt_ms(const json_t *spec, const char *key, int64_t def)
 
 /*
  * Make an app from a start request's args, without starting it: 0, or -1
- * with err saying what is wrong (and nothing changed).
+ * with e saying what is wrong (and nothing changed).
  */
 int
-app_create(json_t *spec, struct app **out, char *err, size_t errlen)
+app_create(json_t *spec, struct app **out, struct err *e)
 {
 	const char *script, *interp, *cwd, *sig, *pathvar = NULL, *k;
 	json_t *args, *env, *codes, *v;
@@ -225,48 +223,49 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	*out = NULL;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
-		snprintf(err, errlen, "start needs a script or program");
+		err_set(e, IPC_E_BAD_REQUEST, "start needs a script or program");
 		return -1;
 	}
 	cwd = util_json_str(spec, "cwd", "/");
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "cannot use '%s' as the working directory: %s",
-		    cwd, *cwd != '/' ? "not an absolute path" :
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "cannot use '%s' as the working directory: %s", cwd,
+		    *cwd != '/' ? "not an absolute path" :
 		    errno == 0 ? "Not a directory" : strerror(errno));
 		return -1;
 	}
 	env = json_object_get(spec, "env");
 	if (env != NULL && !json_is_object(env)) {
-		snprintf(err, errlen, "'env' is not an object");
+		err_set(e, IPC_E_BAD_REQUEST, "'env' is not an object");
 		return -1;
 	}
 	pathvar = util_json_str(env, "PATH", NULL);
 	args = json_object_get(spec, "args");
 	if (args != NULL && !json_is_array(args)) {
-		snprintf(err, errlen, "'args' is not an array");
+		err_set(e, IPC_E_BAD_REQUEST, "'args' is not an array");
 		return -1;
 	}
 	json_array_foreach(args, i, v) if (!json_is_string(v)) {
-		snprintf(err, errlen, "'args' holds a non-string");
+		err_set(e, IPC_E_BAD_REQUEST, "'args' holds a non-string");
 		return -1;
 	}
 
 	name = json_is_string(json_object_get(spec, "name")) ?
 	    strdup(util_json_str(spec, "name", "")) : default_name(script);
 	if (name == NULL) {
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
 	}
-	if (!name_ok(name, err, errlen)) {
+	if (!name_ok(name, e)) {
 		free(name);
 		return -1;
 	}
 	if (app_find_name(name) != NULL) {
-		snprintf(err, errlen,
+		err_set(e, IPC_E_EXISTS,
 		    "an app named '%s' exists already (restart it, or use --name)",
 		    name);
 		free(name);
-		return -2;
+		return -1;
 	}
 
 	interp = util_json_str(spec, "interpreter", NULL);
@@ -277,32 +276,33 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		interp = interpreter_for(script);
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
-			snprintf(err, errlen, "cannot execute interpreter '%s': %s",
-			    interp, errno == ENOENT && strchr(interp, '/') == NULL ?
+			err_set(e, IPC_E_EXEC,
+			    "cannot execute interpreter '%s': %s", interp,
+			    errno == ENOENT && strchr(interp, '/') == NULL ?
 			    "not found in PATH" : strerror(errno));
 			free(name);
-			return -3;
+			return -1;
 		}
 		if (access(script, R_OK) != 0) {
-			snprintf(err, errlen, "cannot read '%s': %s", script,
+			err_set(e, IPC_E_EXEC, "cannot read '%s': %s", script,
 			    strerror(errno));
 			free(resolved_interp);
 			free(name);
-			return -3;
+			return -1;
 		}
 	} else {
 		char *p = path_lookup(script, pathvar);
 
 		lookup_errno = errno;
 		if (p == NULL || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-			snprintf(err, errlen, "cannot execute '%s': %s", script,
+			err_set(e, IPC_E_EXEC, "cannot execute '%s': %s", script,
 			    p != NULL ? "Not a regular file" :
 			    strchr(script, '/') == NULL &&
 				lookup_errno == ENOENT ?
 			    "not found in PATH" : strerror(lookup_errno));
 			free(p);
 			free(name);
-			return -3;
+			return -1;
 		}
 		resolved_interp = p;
 	}
@@ -310,7 +310,7 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	if ((a = calloc(1, sizeof *a)) == NULL) {
 		free(resolved_interp);
 		free(name);
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	TAILQ_INIT(&a->gone);
@@ -330,7 +330,7 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 
 	sig = util_json_str(spec, "kill_signal", "SIGINT");
 	if ((a->kill_signal = util_signal_number(sig)) <= 0) {
-		snprintf(err, errlen, "unknown signal '%s'", sig);
+		err_set(e, IPC_E_BAD_REQUEST, "unknown signal '%s'", sig);
 		app_free(a);
 		return -1;
 	}
@@ -356,14 +356,15 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
-	if (logs_app_init(a, spec, err, errlen) != 0) {
+	if (logs_app_init(a, spec, e->msg, sizeof e->msg) != 0) {
+		e->code = IPC_E_BAD_REQUEST;
 		app_free(a);
 		return -1;
 	}
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {
-		snprintf(err, errlen, "unknown mode '%s' (cluster or fork)", k);
+		err_set(e, IPC_E_BAD_REQUEST, "unknown mode '%s' (cluster or fork)", k);
 		app_free(a);
 		return -1;
 	}
@@ -382,19 +383,22 @@ app_create(json_t *spec, struct app **out, char *err, size_t errlen)
 	if (n < 1)
 		n = 1;
 	if (n > 4096) {
-		snprintf(err, errlen, "%lld instances is more than 4096",
+		err_set(e, IPC_E_BAD_REQUEST, "%lld instances is more than 4096",
 		    (long long)n);
 		app_free(a);
 		return -1;
 	}
 	if (a->argv != NULL && a->cwd != NULL &&
-	    (rc = share_parse_listen(a, spec, err, errlen)) != 0) {
+	    (rc = share_parse_listen(a, spec, e->msg, sizeof e->msg)) != 0) {
+		/* A port that cannot be bound is like a program that cannot
+		 * be executed: the app cannot run. */
+		e->code = rc == -2 ? IPC_E_EXEC : IPC_E_BAD_REQUEST;
 		app_free(a);
-		return rc == -2 ? -4 : -1;
+		return -1;
 	}
 	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL ||
 	    app_set_instances(a, (int)n) != 0) {
-		snprintf(err, errlen, "out of memory");
+		err_set(e, IPC_E_INTERNAL, "out of memory");
 		app_free(a);
 		return -1;
 	}
@@ -441,21 +445,20 @@ app_start(struct app *a)
 	int i;
 
 	for (i = 0; i < a->ninst; i++)
-		inst_event(a->inst[i], EV_START);
+		inst_start(a->inst[i], REASON_START);
 }
 
-/* Stop every instance; restart: start each again once it has stopped. */
+/* Stop every instance, the replaced ones still stopping too. */
 void
-app_stop(struct app *a, int restart)
+app_stop(struct app *a)
 {
 	struct instance *in;
 	int i;
 
-	if (!restart)
-		TAILQ_FOREACH(in, &a->gone, retired)
-			inst_event(in, EV_STOP);
+	TAILQ_FOREACH(in, &a->gone, retired)
+		inst_stop(in);
 	for (i = 0; i < a->ninst; i++)
-		inst_restart(a->inst[i], restart);
+		inst_stop(a->inst[i]);
 }
 
 /* Whether no instance of a has a process or anything pending. */
@@ -597,100 +600,4 @@ app_describe_json(const struct app *a)
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
 	return o;
-}
-
-/*
- * Resolve target words (names, ids, "all", "name:N") into an array of
- * {"app": id, "instance": n or -1}: 0, or -1 with err naming the first
- * target that matches nothing.  Duplicates are removed.
- */
-int
-app_resolve_targets(const json_t *targets, json_t **out, char *err,
-    size_t errlen)
-{
-	json_t *res = json_array(), *t;
-	struct app *a;
-	const char *s, *colon;
-	char *end, name[128];
-	size_t i, j;
-	long id, inst;
-
-	*out = NULL;
-	if (!json_is_array(targets) || json_array_size(targets) == 0) {
-		snprintf(err, errlen, json_is_array(targets) || targets == NULL ?
-		    "no target given" : "'targets' is not an array");
-		json_decref(res);
-		return -1;
-	}
-	if (json_array_size(targets) > MAX_TARGETS) {
-		snprintf(err, errlen, "more than %d targets", MAX_TARGETS);
-		json_decref(res);
-		return -1;
-	}
-	json_array_foreach(targets, i, t) {
-		if (!json_is_string(t)) {
-			snprintf(err, errlen, "a target is not a string");
-			json_decref(res);
-			return -1;
-		}
-		s = json_string_value(t);
-		inst = -1;
-		a = NULL;
-		if (strcmp(s, "all") == 0) {
-			TAILQ_FOREACH(a, &apps, entry)
-				if (!a->deleting)
-					json_array_append_new(res, json_pack(
-					    "{s:i, s:i}", "app", a->id,
-					    "instance", -1));
-			continue;
-		}
-		if ((colon = strrchr(s, ':')) != NULL &&
-		    (size_t)(colon - s) < sizeof name) {
-			inst = strtol(colon + 1, &end, 10);
-			if (colon[1] == '\0' || *end != '\0' || inst < 0)
-				inst = -2;
-			else {
-				memcpy(name, s, (size_t)(colon - s));
-				name[colon - s] = '\0';
-				s = name;
-			}
-		}
-		if (inst == -2) {
-			snprintf(err, errlen, "invalid target '%s'",
-			    json_string_value(t));
-			json_decref(res);
-			return -1;
-		}
-		errno = 0;
-		id = strtol(s, &end, 10);
-		if (*s != '\0' && *end == '\0' && errno == 0 && id >= 0 &&
-		    id <= INT_MAX)
-			a = app_find_id((int)id);
-		if (a == NULL)
-			a = app_find_name(s);
-		if (a == NULL) {
-			snprintf(err, errlen, "no app named '%s'", s);
-			json_decref(res);
-			return -1;
-		}
-		if (inst >= a->ninst) {
-			snprintf(err, errlen, "app '%s' has no instance %ld",
-			    a->name, inst);
-			json_decref(res);
-			return -1;
-		}
-		json_array_append_new(res, json_pack("{s:i, s:i}", "app", a->id,
-		    "instance", (int)inst));
-	}
-	/* Drop exact duplicates, keep the order. */
-	for (i = 0; i < json_array_size(res); i++)
-		for (j = i + 1; j < json_array_size(res);) {
-			if (json_equal(json_array_get(res, i),
-			    json_array_get(res, j)))
-				json_array_remove(res, j);
-			else
-				j++;
-		}
-	*out = res;
-	return 0;
 }

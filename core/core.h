@@ -1,7 +1,7 @@
 /*
  * The daemon: apps, their instances, the instance state machine and the
- * control server.  Only cmd/main.c's dispatch of the hidden "__daemon" and
- * "__exec" words reaches in here from the CLI side.
+ * control server.  The CLI does not include this: cmd/main.c reaches the
+ * daemon's two entry points through core/daemon.h.
  */
 #ifndef CORE_H
 #define CORE_H
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "../ipc/proto.h"
+#include "daemon.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -42,6 +43,24 @@ enum inst_event {
 	EV_STOP,	/* the user wants it stopped */
 	EV_TIMER,	/* the instance's timer fired */
 	EV_STOPPING,	/* the program said it is stopping (STOPPING=1) */
+};
+
+/*
+ * Why an instance's process was started, shown by list and describe as
+ * restart_reason (null for REASON_START).  New triggers add a value here
+ * and a name in instance.c's reason_names, and go through inst_restart.
+ */
+enum inst_reason {
+	REASON_START,	/* start, or an app's first start: not a restart */
+	REASON_CRASH,	/* it exited on its own and autorestart is on */
+	REASON_MANUAL,	/* restart or reset */
+	REASON_RELOAD,	/* a reload's replacement */
+	REASON_SCALE,	/* added by scale */
+	REASON_WATCH,	/* a watched file changed */
+	REASON_MEMORY,	/* over its memory limit */
+	REASON_CRON,	/* its cron restart time came */
+	REASON_UPGRADE, /* the daemon was upgraded */
+	REASON_COUNT
 };
 
 struct app;
@@ -147,6 +166,9 @@ struct instance {
 
 	int restart_after_stop; /* a restart: start again once stopped */
 	int ended;		/* stopped by its own exit, not by a request */
+	enum inst_reason next_reason; /* why the next spawn happens */
+	enum inst_reason reason;      /* why the current process started */
+	int64_t reason_wall;	      /* when it was (re)started for reason */
 	int dead;		/* removed: free once nhandles is 0 */
 
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
@@ -213,6 +235,24 @@ struct app {
 
 TAILQ_HEAD(app_list, app);
 
+/* An error to reply with: its protocol code (IPC_E_*) and its message. */
+struct err {
+	const char *code;
+	char msg[512];
+};
+
+/* One resolved target: an app and one of its instances, or all of them. */
+struct target {
+	int app_id;
+	int instance; /* -1: every instance of the app */
+};
+
+/* Resolved targets, in the order named, without duplicates. */
+struct targets {
+	struct target *v;
+	size_t n;
+};
+
 /* A request being answered, possibly over several replies. */
 struct client;
 struct req {
@@ -223,7 +263,8 @@ struct req {
 	/* A waiting request: check() is called after state changes until
 	 * it returns non-zero, having replied. */
 	int (*check)(struct req *);
-	json_t *wait; /* what it waits for: app ids, baselines */
+	json_t *wait; /* what it waits for: baselines, names */
+	struct targets targets; /* what it acts on (released with r) */
 	TAILQ_ENTRY(req) centry;
 	TAILQ_ENTRY(req) wentry;
 	int waiting;
@@ -256,7 +297,6 @@ extern char self_exe[];
 extern int quitting;
 extern int daemon_foreground;
 extern int (*daemon_exit_code)(void);
-int daemon_main(const char *);
 int daemon_setup(const char *, int);
 void daemon_shutdown(const char *);
 void daemon_quit(void);
@@ -281,27 +321,45 @@ void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
 void req_error(struct req *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
+void req_fail(struct req *, const struct err *);
+int req_args(struct req *, const char *, ...);
 void req_wait(struct req *, int (*)(struct req *), json_t *);
 void server_run_waiters(void);
 
 /* app.c */
 struct app *app_find_name(const char *);
 struct app *app_find_id(int);
-int app_create(json_t *, struct app **, char *, size_t);
+int app_create(json_t *, struct app **, struct err *);
 void app_free(struct app *);
 int app_set_instances(struct app *, int);
 void app_start(struct app *);
-void app_stop(struct app *, int);
+void app_stop(struct app *);
 void app_reap(struct app *);
 int app_all_stopped(const struct app *);
 json_t *app_list_json(const struct app *);
 json_t *app_describe_json(const struct app *);
-int app_resolve_targets(const json_t *, json_t **, char *, size_t);
+
+/* target.c */
+void err_set(struct err *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+int targets_resolve(const json_t *, struct targets *, struct err *);
+void targets_release(struct targets *);
+int req_targets(struct req *, struct targets *);
+struct app *target_app(const struct target *);
+void target_range(const struct target *, const struct app *, int *, int *);
+int target_has(const struct target *, int, int);
 
 /* instance.c */
 struct instance *inst_new(struct app *, int);
 void inst_event(struct instance *, enum inst_event);
-void inst_restart(struct instance *, int);
+void inst_start(struct instance *, enum inst_reason);
+void inst_stop(struct instance *);
+void inst_restart(struct instance *, enum inst_reason);
+void inst_reset(struct instance *);
+void inst_backoff_reset(struct instance *);
+enum inst_state inst_status(const struct instance *);
+const char *inst_status_name(const struct instance *);
+const char *inst_reason_name(enum inst_reason);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
@@ -337,9 +395,6 @@ void console_close(void);
 /* backoff.c */
 int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);
 #define BACKOFF_FACTOR 1.5
-
-/* exec.c: the shim between the daemon's fork and the app's exec */
-int exec_shim_main(int, char **);
 
 /* handlers.c */
 void handle_request(struct req *);

@@ -2,7 +2,6 @@
  * The daemon's life: one per home (a lock held for its lifetime), its log,
  * its control socket and pid file, signals, and a clean exit.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +19,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 #ifndef CLUSTERCTL_VERSION
 #define CLUSTERCTL_VERSION "0.0.0"
@@ -175,66 +175,37 @@ signal_watch(uv_signal_t *h, int sig)
 	uv_unref((uv_handle_t *)h);
 }
 
-/* Whether process pid's environment says it is an app of this home. */
-static int
-is_our_orphan(const char *pid)
-{
-	char path[300], *buf, *p, *end;
-	size_t len = 0, cap = 65536;
-	ssize_t n;
-	int fd, app = 0, ours = 0;
-	size_t hlen = strlen(home);
-
-	snprintf(path, sizeof path, "/proc/%s/environ", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
-	if ((buf = malloc(cap)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	for (p = buf, end = buf + len; p < end; p += strlen(p) + 1) {
-		if (strncmp(p, "CLUSTERCTL_APP=", 15) == 0)
-			app = 1;
-		else if (strncmp(p, "CLUSTERCTL_HOME=", 16) == 0 &&
-		    strncmp(p + 16, home, hlen) == 0 && p[16 + hlen] == '\0')
-			ours = 1;
-	}
-	free(buf);
-	return app && ours;
-}
-
 /*
  * A daemon that died without stopping its apps (SIGKILL, OOM) took their
  * leaders with it (PDEATHSIG), but not what they had started.  Holding the
  * lock, we are the only daemon of this home: whatever still runs as an app
- * of it is an orphan, and goes.
+ * of it (its environment says so) is an orphan, and goes.
  */
 static void
-sweep_orphans(void)
+sweep_one(pid_t pid, void *arg)
 {
-	struct dirent *de;
-	DIR *d;
-	pid_t pid;
-	int n = 0;
+	size_t len;
+	char *env;
+	int *n = arg;
 
-	if ((d = opendir("/proc")) == NULL)
+	if ((env = proc_read_environ(pid, &len)) == NULL)
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = (pid_t)atol(de->d_name);
-		if (pid == getpid() || !is_our_orphan(de->d_name))
-			continue;
+	if (proc_environ_has(env, len, "CLUSTERCTL_APP", NULL) &&
+	    proc_environ_has(env, len, "CLUSTERCTL_HOME", home)) {
 		log_warnx("killing pid %ld, left running by a previous daemon",
 		    (long)pid);
 		(void)kill(pid, SIGKILL);
-		n++;
+		(*n)++;
 	}
-	closedir(d);
+	free(env);
+}
+
+static void
+sweep_orphans(void)
+{
+	int n = 0;
+
+	proc_foreach(sweep_one, &n);
 	if (n > 0)
 		log_info("swept %d orphaned process%s", n, n == 1 ? "" : "es");
 }

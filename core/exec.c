@@ -13,7 +13,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "daemon.h"
 
 int
 exec_shim_main(int argc, char **argv)

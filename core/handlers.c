@@ -28,36 +28,36 @@ app_summary(const struct app *a)
 	    "instances", a->ninst);
 }
 
-/* The instances a resolved target names. */
-static void
-target_range(const struct app *a, const json_t *t, int *lo, int *hi)
+/* The apps r's targets name, for a reply. */
+static json_t *
+targets_summary(const struct targets *ts)
 {
-	int inst = (int)util_json_int(t, "instance", -1);
+	json_t *done = json_array();
+	const struct app *prev = NULL;
+	struct app *a;
+	size_t i;
 
-	if (inst < 0) {
-		*lo = 0;
-		*hi = a->ninst;
-	} else {
-		*lo = inst;
-		*hi = inst + 1;
-	}
+	for (i = 0; i < ts->n; i++)
+		if ((a = target_app(&ts->v[i])) != NULL && a != prev) {
+			json_array_append_new(done, app_summary(a));
+			prev = a;
+		}
+	return done;
 }
 
-/* Resolve r's "targets"; on failure reply and return NULL. */
-static json_t *
-targets_or_reply(struct req *r)
+/* Why an instance that should be online is not, for an error message. */
+static void
+not_online_reason(const struct instance *in, char *why, size_t len)
 {
-	char err[256];
-	json_t *t;
-
-	if (app_resolve_targets(json_object_get(r->args, "targets"), &t, err,
-	    sizeof err) != 0) {
-		req_error(r, strncmp(err, "no app", 6) == 0 ||
-		    strstr(err, "has no instance") != NULL ? IPC_E_NOT_FOUND :
-		    IPC_E_BAD_REQUEST, "%s", err);
-		return NULL;
-	}
-	return t;
+	if (in->error != NULL)
+		snprintf(why, len, "%s", in->error);
+	else if (in->have_exit && in->exit_signal != 0)
+		snprintf(why, len, "was killed by %s",
+		    util_signal_name(in->exit_signal));
+	else if (in->have_exit)
+		snprintf(why, len, "exited with code %d", in->exit_code);
+	else
+		snprintf(why, len, "was stopped");
 }
 
 /*
@@ -67,7 +67,8 @@ targets_or_reply(struct req *r)
 static int
 check_online(struct req *r)
 {
-	json_t *t, *done = json_array();
+	json_t *done = json_array();
+	const struct target *t;
 	struct instance *in;
 	struct app *a;
 	size_t i;
@@ -79,18 +80,18 @@ check_online(struct req *r)
 		req_reply(r, NULL);
 		return 1;
 	}
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		if (a == NULL) {
+	for (i = 0; i < r->targets.n; i++) {
+		t = &r->targets.v[i];
+		if ((a = target_app(t)) == NULL) {
 			json_decref(done);
 			req_error(r, IPC_E_APP_FAILED,
 			    "the app was deleted before it was online");
 			return 1;
 		}
-		target_range(a, t, &lo, &hi);
-		for (k = lo; k < hi && k < a->ninst; k++) {
+		target_range(t, a, &lo, &hi);
+		for (k = lo; k < hi; k++) {
 			in = a->inst[k];
-			switch (in->state) {
+			switch (inst_status(in)) {
 			case ST_ONLINE:
 				break;
 			case ST_LAUNCHING:
@@ -100,21 +101,11 @@ check_online(struct req *r)
 			case ST_WAITING:
 			case ST_ERRORED:
 			case ST_STOPPED:
-				if (in->error != NULL)
-					snprintf(why, sizeof why, "%s", in->error);
-				else if (in->have_exit && in->exit_signal != 0)
-					snprintf(why, sizeof why,
-					    "was killed by %s",
-					    util_signal_name(in->exit_signal));
-				else if (in->have_exit)
-					snprintf(why, sizeof why,
-					    "exited with code %d", in->exit_code);
-				else
-					snprintf(why, sizeof why, "was stopped");
+				not_online_reason(in, why, sizeof why);
 				json_decref(done);
 				req_error(r, IPC_E_APP_FAILED,
 				    "%s:%d %s before it was online%s", a->name,
-				    k, why, in->state == ST_WAITING ?
+				    k, why, inst_status(in) == ST_WAITING ?
 				    " (it will be restarted)" : "");
 				return 1;
 			}
@@ -133,7 +124,8 @@ check_online(struct req *r)
 static int
 check_stopped(struct req *r)
 {
-	json_t *t, *done = json_array();
+	json_t *done = json_array();
+	const struct target *t;
 	struct app *a;
 	size_t i;
 	int k, lo, hi;
@@ -143,12 +135,12 @@ check_stopped(struct req *r)
 		req_reply(r, NULL);
 		return 1;
 	}
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		if (a == NULL)
+	for (i = 0; i < r->targets.n; i++) {
+		t = &r->targets.v[i];
+		if ((a = target_app(t)) == NULL)
 			continue;
-		target_range(a, t, &lo, &hi);
-		for (k = lo; k < hi && k < a->ninst; k++)
+		target_range(t, a, &lo, &hi);
+		for (k = lo; k < hi; k++)
 			if (!inst_idle(a->inst[k])) {
 				json_decref(done);
 				return 0;
@@ -159,42 +151,62 @@ check_stopped(struct req *r)
 	return 1;
 }
 
+/* The app being deleted with id, or NULL once it is gone. */
+static struct app *
+deleting_app(int id)
+{
+	struct app *a;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (a->deleting && a->id == id)
+			return a;
+	return NULL;
+}
+
 /* Waiting for deleted apps to have stopped, then removing them. */
 static int
 check_deleted(struct req *r)
 {
-	json_t *t;
-	struct app *a, *next;
+	struct app *a;
 	size_t i;
 
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
-		TAILQ_FOREACH(a, &apps, entry)
-			if (a->id == (int)util_json_int(t, "app", -1) &&
-			    !app_all_stopped(a))
-				return 0;
-	}
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
-		TAILQ_FOREACH_SAFE(a, &apps, entry, next)
-			if (a->deleting &&
-			    a->id == (int)util_json_int(t, "app", -1)) {
-				log_info("%s deleted", a->name);
-				app_reap(a);
-			}
-	}
+	for (i = 0; i < r->targets.n; i++)
+		if ((a = deleting_app(r->targets.v[i].app_id)) != NULL &&
+		    !app_all_stopped(a))
+			return 0;
+	for (i = 0; i < r->targets.n; i++)
+		if ((a = deleting_app(r->targets.v[i].app_id)) != NULL) {
+			log_info("%s deleted", a->name);
+			app_reap(a);
+		}
 	req_reply(r, json_pack("{s:O}", "apps", json_object_get(r->wait,
 	    "names")));
 	return 1;
 }
 
+/* Reply now, or (unless "wait" is false) once check says so. */
 static void
-wait_or_reply(struct req *r, json_t *targets, int (*check)(struct req *))
+wait_or_reply(struct req *r, int (*check)(struct req *))
 {
-	if (!util_json_bool(r->args, "wait", 1)) {
-		json_decref(targets);
+	int wait = 1;
+
+	if (req_args(r, "{s?b}", "wait", &wait) != 0)
+		return;
+	if (!wait) {
 		req_reply(r, NULL);
 		return;
 	}
-	req_wait(r, check, json_pack("{s:o}", "targets", targets));
+	req_wait(r, check, NULL);
+}
+
+/* Refuse what would start processes while the daemon shuts down. */
+static int
+refuse_if_quitting(struct req *r)
+{
+	if (!quitting)
+		return 0;
+	req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+	return 1;
 }
 
 static void
@@ -205,179 +217,161 @@ h_ping(struct req *r)
 	    (json_int_t)getpid(), "home", home));
 }
 
+/*
+ * "start web" (or an id, web:1, all), naming apps and no file: start
+ * those apps again, as pm2 does.  The CLI sends a path for a file.
+ */
+static int
+names_apps(struct req *r)
+{
+	const char *script = util_json_str(r->args, "script", NULL);
+	struct targets ts;
+	struct err e;
+	json_t *words;
+	int rc;
+
+	if (json_object_get(r->args, "targets") != NULL || script == NULL ||
+	    json_object_get(r->args, "name") != NULL ||
+	    strchr(script, '/') != NULL)
+		return 0;
+	words = json_pack("[s]", script);
+	rc = targets_resolve(words, &ts, &e) == 0;
+	targets_release(&ts);
+	if (rc)
+		json_object_set(r->args, "targets", words);
+	json_decref(words);
+	return rc;
+}
+
 static void
 h_start(struct req *r)
 {
-	const char *script;
 	struct app *a;
-	char err[512];
-	json_t *targets;
-	int rc;
+	struct err e;
+	size_t i;
+	int k, lo, hi;
 
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+	if (refuse_if_quitting(r))
 		return;
-	}
-	/*
-	 * "start web" (or an id, web:1, all), naming apps and no file: start
-	 * those apps again, as pm2 does.  The CLI sends a path for a file.
-	 */
-	script = util_json_str(r->args, "script", NULL);
-	if (json_object_get(r->args, "targets") == NULL && script != NULL &&
-	    json_object_get(r->args, "name") == NULL &&
-	    strchr(script, '/') == NULL) {
-		json_t *t = json_pack("[s]", script), *res = NULL;
-
-		if (app_resolve_targets(t, &res, err, sizeof err) == 0)
-			json_object_set(r->args, "targets", t);
-		json_decref(res);
-		json_decref(t);
-	}
 	/* start TARGET...: start stopped apps. */
-	if (json_object_get(r->args, "targets") != NULL) {
-		size_t i;
-		json_t *t;
-
-		if ((targets = targets_or_reply(r)) == NULL)
+	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {
+		if (req_targets(r, &r->targets) != 0)
 			return;
-		json_array_foreach(targets, i, t) {
-			int k, lo, hi;
-
-			a = app_find_id((int)util_json_int(t, "app", -1));
-			target_range(a, t, &lo, &hi);
+		for (i = 0; i < r->targets.n; i++) {
+			a = target_app(&r->targets.v[i]);
+			target_range(&r->targets.v[i], a, &lo, &hi);
 			for (k = lo; k < hi; k++)
-				inst_event(a->inst[k], EV_START);
+				inst_start(a->inst[k], REASON_START);
 		}
-		wait_or_reply(r, targets, check_online);
+		wait_or_reply(r, check_online);
 		return;
 	}
-	rc = app_create(r->args, &a, err, sizeof err);
-	if (rc != 0) {
-		req_error(r, rc == -2 ? IPC_E_EXISTS :
-		    rc == -3 || rc == -4 ? IPC_E_EXEC : IPC_E_BAD_REQUEST, "%s",
-		    err);
+	if (app_create(r->args, &a, &e) != 0) {
+		req_fail(r, &e);
 		return;
 	}
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
 	    a->exec_path);
 	app_start(a);
-	wait_or_reply(r, json_pack("[{s:i, s:i}]", "app", a->id, "instance",
-	    -1), check_online);
+	r->targets.v = calloc(1, sizeof *r->targets.v);
+	if (r->targets.v == NULL) {
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return;
+	}
+	r->targets.v[0].app_id = a->id;
+	r->targets.v[0].instance = -1;
+	r->targets.n = 1;
+	wait_or_reply(r, check_online);
 }
 
-/* stop, restart and reset: each targeted instance gets events. */
+/* stop TARGET...: a whole app also stops its replaced instances and lets
+ * go of its shared sockets. */
 static void
-act_on_targets(struct req *r, int restart, int reset)
+h_stop(struct req *r)
 {
-	json_t *targets, *t;
-	struct instance *in;
+	const struct target *t;
 	struct app *a;
 	size_t i;
 	int k, lo, hi;
 
-	if ((targets = targets_or_reply(r)) == NULL)
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		target_range(a, t, &lo, &hi);
-		if (!restart && !reset && util_json_int(t, "instance", -1) < 0) {
-			/* The whole app stops: replaced instances too, and
-			 * the daemon lets go of its shared sockets. */
-			TAILQ_FOREACH(in, &a->gone, retired)
-				inst_event(in, EV_STOP);
+	for (i = 0; i < r->targets.n; i++) {
+		t = &r->targets.v[i];
+		a = target_app(t);
+		if (t->instance < 0) {
+			app_stop(a);
 			share_close(a, 0);
+			continue;
 		}
-		for (k = lo; k < hi; k++) {
-			in = a->inst[k];
-			if (reset || restart) {
-				/* A manual restart or reset clears the
-				 * backoff and the crash-loop count. */
-				in->crashes = 0;
-				in->unstable = 0;
-				in->delay_ms = 0;
-			}
-			if (reset) {
-				in->restarts = 0;
-				in->nexits = 0;
-				in->have_exit = 0;
-				if (in->state == ST_WAITING ||
-				    in->state == ST_ERRORED)
-					inst_event(in, EV_START);
-				continue;
-			}
-			inst_restart(in, restart);
-		}
+		target_range(t, a, &lo, &hi);
+		for (k = lo; k < hi; k++)
+			inst_stop(a->inst[k]);
 	}
-	if (reset) {
-		json_t *done = json_array();
-
-		json_array_foreach(targets, i, t)
-			json_array_append_new(done, app_summary(app_find_id(
-			    (int)util_json_int(t, "app", -1))));
-		json_decref(targets);
-		req_reply(r, json_pack("{s:o}", "apps", done));
-		return;
-	}
-	wait_or_reply(r, targets, restart ? check_online : check_stopped);
-}
-
-static void
-h_stop(struct req *r)
-{
-	act_on_targets(r, 0, 0);
+	wait_or_reply(r, check_stopped);
 }
 
 static void
 h_restart(struct req *r)
 {
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+	struct app *a;
+	size_t i;
+	int k, lo, hi;
+
+	if (refuse_if_quitting(r) || req_targets(r, &r->targets) != 0)
 		return;
+	for (i = 0; i < r->targets.n; i++) {
+		a = target_app(&r->targets.v[i]);
+		target_range(&r->targets.v[i], a, &lo, &hi);
+		for (k = lo; k < hi; k++)
+			inst_restart(a->inst[k], REASON_MANUAL);
 	}
-	act_on_targets(r, 1, 0);
+	wait_or_reply(r, check_online);
 }
 
+/* reset: clear the counters, and start what waits or gave up. */
 static void
 h_reset(struct req *r)
 {
-	act_on_targets(r, 0, 1);
+	struct app *a;
+	size_t i;
+	int k, lo, hi;
+
+	if (req_targets(r, &r->targets) != 0)
+		return;
+	for (i = 0; i < r->targets.n; i++) {
+		a = target_app(&r->targets.v[i]);
+		target_range(&r->targets.v[i], a, &lo, &hi);
+		for (k = lo; k < hi; k++)
+			inst_reset(a->inst[k]);
+	}
+	req_reply(r, json_pack("{s:o}", "apps", targets_summary(&r->targets)));
 }
 
 static void
 h_delete(struct req *r)
 {
-	json_t *targets, *t, *names = json_array(), *apps_only = json_array();
+	json_t *names;
 	struct app *a;
 	size_t i;
 
-	if ((targets = targets_or_reply(r)) == NULL) {
-		json_decref(names);
-		json_decref(apps_only);
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	}
-	json_array_foreach(targets, i, t) {
-		if (util_json_int(t, "instance", -1) >= 0) {
-			json_decref(targets);
-			json_decref(names);
-			json_decref(apps_only);
+	for (i = 0; i < r->targets.n; i++)
+		if (r->targets.v[i].instance >= 0) {
 			req_error(r, IPC_E_BAD_REQUEST,
 			    "delete takes apps, not instances (use scale)");
 			return;
 		}
-	}
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		if (a == NULL)
+	/* The names, while the apps can still be found. */
+	names = json_pack("{s:o}", "names", targets_summary(&r->targets));
+	for (i = 0; i < r->targets.n; i++) {
+		if ((a = target_app(&r->targets.v[i])) == NULL)
 			continue;
-		json_array_append_new(names, app_summary(a));
-		json_array_append_new(apps_only, json_pack("{s:i}", "app",
-		    a->id));
-		app_stop(a, 0);
+		app_stop(a);
 		a->deleting = 1;
 	}
-	json_decref(targets);
-	req_wait(r, check_deleted, json_pack("{s:o, s:o}", "targets",
-	    apps_only, "names", names));
+	req_wait(r, check_deleted, names);
 }
 
 static void
@@ -399,19 +393,15 @@ h_list(struct req *r)
 static void
 h_describe(struct req *r)
 {
-	json_t *targets, *t, *arr = json_array();
-	struct app *a;
+	json_t *arr;
 	size_t i;
 
-	if ((targets = targets_or_reply(r)) == NULL) {
-		json_decref(arr);
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	}
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		json_array_append_new(arr, app_describe_json(a));
-	}
-	json_decref(targets);
+	arr = json_array();
+	for (i = 0; i < r->targets.n; i++)
+		json_array_append_new(arr, app_describe_json(target_app(
+		    &r->targets.v[i])));
 	req_reply(r, arr);
 }
 
@@ -450,7 +440,7 @@ h_kill(struct req *r)
 		log_info("asked to exit: stopping every app");
 	quitting = 1;
 	TAILQ_FOREACH(a, &apps, entry)
-		app_stop(a, 0);
+		app_stop(a);
 	req_wait(r, check_killed, NULL);
 }
 
@@ -462,7 +452,7 @@ h_kill(struct req *r)
 static int
 check_ready(struct req *r)
 {
-	json_t *t, *done;
+	const struct target *t;
 	struct instance *in;
 	struct app *a;
 	size_t i;
@@ -472,45 +462,40 @@ check_ready(struct req *r)
 		req_error(r, IPC_E_TIMEOUT, "nobody waits any more");
 		return 1;
 	}
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		if (a == NULL || a->deleting) {
+	for (i = 0; i < r->targets.n; i++) {
+		t = &r->targets.v[i];
+		if ((a = target_app(t)) == NULL) {
 			req_error(r, IPC_E_APP_FAILED,
 			    "an app was deleted while waiting for it");
 			return 1;
 		}
-		target_range(a, t, &lo, &hi);
-		for (k = lo; k < hi && k < a->ninst; k++) {
+		target_range(t, a, &lo, &hi);
+		for (k = lo; k < hi; k++) {
 			in = a->inst[k];
-			if (in->state == ST_ERRORED || in->state == ST_STOPPED) {
+			if (inst_status(in) == ST_ERRORED ||
+			    inst_status(in) == ST_STOPPED) {
 				req_error(r, IPC_E_APP_FAILED, "%s:%d is %s%s%s",
-				    a->name, k, inst_state_name(in->state),
+				    a->name, k, inst_status_name(in),
 				    in->error != NULL ? ": " : "",
 				    in->error != NULL ? in->error : "");
 				return 1;
 			}
-			if (in->state != ST_ONLINE)
+			if (inst_status(in) != ST_ONLINE)
 				pending = 1;
 		}
 	}
 	if (pending)
 		return 0;
-	done = json_array();
-	json_array_foreach(json_object_get(r->wait, "targets"), i, t)
-		json_array_append_new(done, app_summary(app_find_id(
-		    (int)util_json_int(t, "app", -1))));
-	req_reply(r, json_pack("{s:o}", "apps", done));
+	req_reply(r, json_pack("{s:o}", "apps", targets_summary(&r->targets)));
 	return 1;
 }
 
 static void
 h_wait(struct req *r)
 {
-	json_t *targets;
-
-	if ((targets = targets_or_reply(r)) == NULL)
+	if (req_targets(r, &r->targets) != 0)
 		return;
-	req_wait(r, check_ready, json_pack("{s:o}", "targets", targets));
+	req_wait(r, check_ready, NULL);
 }
 
 static const struct handler handlers[] = {

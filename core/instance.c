@@ -16,6 +16,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* How often a stopping instance whose leader is gone looks at its group. */
 #define STOP_POLL_MS 20
@@ -450,6 +451,8 @@ inst_spawn(struct instance *in)
 	in->sigkilled = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
+	in->reason = in->next_reason;
+	in->reason_wall = in->started_wall;
 	in->ready_timeout = 0;
 	in->self_stopping = 0;
 	in->chanlen = 0;
@@ -765,6 +768,7 @@ inst_event(struct instance *in, enum inst_event ev)
 		switch (in->state) {
 		case ST_WAITING:
 			in->restarts++;
+			in->next_reason = REASON_CRASH;
 			set_state(in, ST_LAUNCHING);
 			inst_spawn(in);
 			break;
@@ -809,64 +813,84 @@ inst_event(struct instance *in, enum inst_event ev)
 	}
 }
 
-/*
- * CPU time (user, system, in ticks) and resident pages of pid, from one
- * read of /proc/PID/stat: list reads it for every instance.
- */
-static void
-proc_sample(pid_t pid, unsigned long long *ut, unsigned long long *st,
-    long *rss)
+/* Start the instance (a running one stays as it is), for reason. */
+void
+inst_start(struct instance *in, enum inst_reason reason)
 {
-	char path[64], buf[1024], *p, *end;
-	unsigned long long v;
-	ssize_t n;
-	int fd, field;
+	in->next_reason = reason;
+	inst_event(in, EV_START);
+}
 
-	*ut = *st = 0;
-	*rss = 0;
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	/* The name may hold spaces and parentheses: fields follow the last
-	 * ')'.  Field 3 is the state; 14, 15 utime, stime; 24 rss. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
-		return;
-	p += 2;
-	for (field = 3; field <= 24 && *p != '\0'; field++) {
-		if (field == 3) {
-			p += strcspn(p, " ");
-			p += strspn(p, " ");
-			continue;
-		}
-		v = strtoull(p, &end, 10);
-		if (end == p)
-			return;
-		if (field == 14)
-			*ut = v;
-		else if (field == 15)
-			*st = v;
-		else if (field == 24)
-			*rss = (long)v;
-		p = end + strspn(end, " ");
-	}
+/* Stop the instance gracefully, and keep it stopped. */
+void
+inst_stop(struct instance *in)
+{
+	inst_event(in, EV_STOP);
 }
 
 /*
- * Stop an instance, and with restart start it again once stopped.  In
- * every state that is a stop then a start: a stopped, errored or waiting
- * one starts at once, a running one when its process has gone.
+ * Stop the instance, then start it again for reason, with a fresh
+ * backoff.  In every state that is a stop then a start: a stopped, errored
+ * or waiting one starts at once, a running one when its process has gone.
  */
 void
-inst_restart(struct instance *in, int restart)
+inst_restart(struct instance *in, enum inst_reason reason)
 {
+	inst_backoff_reset(in);
 	inst_event(in, EV_STOP);
-	if (restart)
-		inst_event(in, EV_START);
+	inst_start(in, reason);
+}
+
+/* Forget the crash history: the next crash restarts after the base delay. */
+void
+inst_backoff_reset(struct instance *in)
+{
+	in->crashes = 0;
+	in->unstable = 0;
+	in->delay_ms = 0;
+}
+
+/* reset: clear the counters; one waiting or given up starts now. */
+void
+inst_reset(struct instance *in)
+{
+	inst_backoff_reset(in);
+	in->restarts = 0;
+	in->nexits = 0;
+	in->have_exit = 0;
+	if (in->state == ST_WAITING || in->state == ST_ERRORED)
+		inst_start(in, REASON_MANUAL);
+}
+
+/* The status list shows. */
+enum inst_state
+inst_status(const struct instance *in)
+{
+	return in->state;
+}
+
+const char *
+inst_status_name(const struct instance *in)
+{
+	return state_names[inst_status(in)];
+}
+
+static const char *reason_names[REASON_COUNT] = {
+	[REASON_START] = "start",
+	[REASON_CRASH] = "crash",
+	[REASON_MANUAL] = "manual",
+	[REASON_RELOAD] = "reload",
+	[REASON_SCALE] = "scale",
+	[REASON_WATCH] = "watch",
+	[REASON_MEMORY] = "memory",
+	[REASON_CRON] = "cron",
+	[REASON_UPGRADE] = "upgrade",
+};
+
+const char *
+inst_reason_name(enum inst_reason r)
+{
+	return (unsigned)r < REASON_COUNT ? reason_names[r] : "unknown";
 }
 
 /* One row of list --json. */
@@ -874,8 +898,9 @@ json_t *
 inst_json(struct instance *in)
 {
 	struct app *a = in->app;
-	unsigned long long ut = 0, st = 0, ticks;
-	long rss = 0, hz = sysconf(_SC_CLK_TCK);
+	struct proc_stat ps;
+	unsigned long long ticks;
+	long hz = sysconf(_SC_CLK_TCK);
 	double cpu = 0;
 	int64_t mem = 0, uptime = 0;
 	uint64_t now = uv_now(loop);
@@ -883,9 +908,9 @@ inst_json(struct instance *in)
 
 	if (in->running && !in->exited) {
 		uptime = (int64_t)(now - in->started_mono);
-		proc_sample(in->pid, &ut, &st, &rss);
-		mem = (int64_t)rss * sysconf(_SC_PAGESIZE);
-		ticks = ut + st;
+		(void)proc_read_stat(in->pid, &ps);
+		mem = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
+		ticks = ps.utime + ps.stime;
 		/* Since the last look, or since the start. */
 		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
 		    ticks >= in->cpu_ticks)
@@ -921,6 +946,12 @@ inst_json(struct instance *in)
 	    in->state == ST_WAITING ? json_integer(in->delay_ms) : json_null());
 	json_object_set_new(o, "error",
 	    in->error != NULL ? json_string(in->error) : json_null());
+	json_object_set_new(o, "restart_reason", in->started_wall != 0 &&
+	    in->reason != REASON_START ? json_string(inst_reason_name(
+	    in->reason)) : json_null());
+	json_object_set_new(o, "restarted_at", in->started_wall != 0 &&
+	    in->reason != REASON_START ? json_integer(in->reason_wall) :
+	    json_null());
 	return o;
 }
 

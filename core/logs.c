@@ -67,7 +67,7 @@ struct logfile {
 /* A logs request that follows new lines. */
 struct logsub {
 	struct req *r;	 /* NULL once its client went away */
-	json_t *targets; /* [{"app", "instance"}], NULL: every app */
+	struct targets targets; /* none: every app */
 	int streams;	 /* bit 1: out, bit 2: err */
 	int daemon;	 /* the daemon's own log instead */
 	int64_t missed;	 /* lines dropped since the last notice */
@@ -559,7 +559,7 @@ subs_sweep(void)
 	TAILQ_FOREACH_SAFE(s, &subs, entry, next)
 		if (s->r == NULL) {
 			TAILQ_REMOVE(&subs, s, entry);
-			json_decref(s->targets);
+			targets_release(&s->targets);
 			free(s);
 		}
 }
@@ -567,21 +567,15 @@ subs_sweep(void)
 static int
 sub_wants(const struct logsub *s, const struct logpipe *lp)
 {
-	json_t *t;
 	size_t i;
-	int inst;
 
 	if (s->r == NULL || s->daemon || !(s->streams & lp->stream))
 		return 0;
-	if (s->targets == NULL)
+	if (s->targets.n == 0)
 		return 1;
-	json_array_foreach(s->targets, i, t) {
-		if (util_json_int(t, "app", -1) != lp->app_id)
-			continue;
-		inst = (int)util_json_int(t, "instance", -1);
-		if (inst < 0 || inst == lp->index)
+	for (i = 0; i < s->targets.n; i++)
+		if (target_has(&s->targets.v[i], lp->app_id, lp->index))
 			return 1;
-	}
 	return 0;
 }
 
@@ -1183,10 +1177,10 @@ logs_reopen_all(void)
 
 /* r's targets (default: every app); on failure reply and return -1. */
 static int
-resolve(struct req *r, json_t **targets, int *all)
+resolve(struct req *r, struct targets *targets, int *all)
 {
 	json_t *t = json_object_get(r->args, "targets"), *v, *every = NULL;
-	char err[256];
+	struct err e;
 	size_t i;
 	int rc;
 
@@ -1200,13 +1194,11 @@ resolve(struct req *r, json_t **targets, int *all)
 			*all = 1;
 	if (t == NULL || json_array_size(t) == 0)
 		t = every = json_pack("[s]", "all");
-	rc = app_resolve_targets(t, targets, err, sizeof err);
+	rc = targets_resolve(t, targets, &e);
 	json_decref(every);
 	if (rc == 0)
 		return 0;
-	req_error(r, strncmp(err, "no app", 6) == 0 ||
-	    strstr(err, "has no instance") != NULL ? IPC_E_NOT_FOUND :
-	    IPC_E_BAD_REQUEST, "%s", err);
+	req_fail(r, &e);
 	return -1;
 }
 
@@ -1217,22 +1209,21 @@ resolve(struct req *r, json_t **targets, int *all)
  * that say which instance wrote them.
  */
 static void
-each_file(json_t *targets, int streams, int combined,
+each_file(const struct targets *targets, int streams, int combined,
     void (*fn)(const struct app *, int, int, int, const char *, void *),
     void *arg)
 {
-	json_t *t, *seen = json_object();
+	json_t *seen = json_object();
 	struct app *a;
 	size_t i;
 	int k, lo, hi, st, inst;
 	char *p, key[PATH_MAX + 16];
 
-	json_array_foreach(targets, i, t) {
-		if ((a = app_find_id((int)util_json_int(t, "app", -1))) == NULL)
+	for (i = 0; i < targets->n; i++) {
+		if ((a = target_app(&targets->v[i])) == NULL)
 			continue;
-		inst = (int)util_json_int(t, "instance", -1);
-		lo = inst < 0 ? 0 : inst;
-		hi = inst < 0 ? a->ninst : inst + 1;
+		inst = targets->v[i].instance;
+		target_range(&targets->v[i], a, &lo, &hi);
 		for (k = lo; k < hi; k++)
 			for (st = 1; st <= 2; st++) {
 				if (!(streams & st) ||
@@ -1285,14 +1276,15 @@ flush_one(const struct app *a, int index, int want, int stream,
 void
 logs_handle_flush(struct req *r)
 {
-	json_t *targets, *done;
+	struct targets targets;
+	json_t *done;
 	int all;
 
 	if (resolve(r, &targets, &all) != 0)
 		return;
 	done = json_array();
-	each_file(targets, 3, 1, flush_one, done);
-	json_decref(targets);
+	each_file(&targets, 3, 1, flush_one, done);
+	targets_release(&targets);
 	log_info("flushed %zu log files", json_array_size(done));
 	req_reply(r, json_pack("{s:o}", "files", done));
 }
@@ -1533,7 +1525,8 @@ logs_handle(struct req *r)
 {
 	struct tail_ctx tc;
 	struct logsub *s;
-	json_t *targets = NULL, *e;
+	struct targets targets = { NULL, 0 };
+	json_t *e;
 	const char *stream = util_json_str(r->args, "stream", "all");
 	int64_t lines = util_json_int(r->args, "lines", 15);
 	int follow = util_json_bool(r->args, "follow", 0);
@@ -1579,7 +1572,7 @@ logs_handle(struct req *r)
 			json_decref(tc.entries);
 			return;
 		}
-		each_file(targets, streams, 0, tail_one, &tc);
+		each_file(&targets, streams, 0, tail_one, &tc);
 		n = json_array_size(tc.entries);
 		if (tc.timed && n > 1) {
 			/* Sort a copy of the pointers, then rebuild. */
@@ -1598,12 +1591,12 @@ logs_handle(struct req *r)
 	send_chunked(r, tc.entries);
 	json_decref(tc.entries);
 	if (!follow) {
-		json_decref(targets);
+		targets_release(&targets);
 		req_reply(r, json_pack("{s:[]}", "lines"));
 		return;
 	}
 	if (r->client == NULL || (s = calloc(1, sizeof *s)) == NULL) {
-		json_decref(targets);
+		targets_release(&targets);
 		req_reply(r, json_pack("{s:[]}", "lines"));
 		return;
 	}
@@ -1611,7 +1604,7 @@ logs_handle(struct req *r)
 	s->daemon = daemon;
 	s->streams = streams;
 	if (all)
-		json_decref(targets);
+		targets_release(&targets);
 	else
 		s->targets = targets;
 	TAILQ_INSERT_TAIL(&subs, s, entry);

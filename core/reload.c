@@ -117,12 +117,11 @@ slot_start(struct reload *rl, struct slot *s)
 		/* Nothing serves here: just start it. */
 		progress(rl, "start", s, "starting (it was %s)",
 		    inst_state_name(old->state));
-		old->crashes = old->unstable = 0;
-		old->delay_ms = 0;
+		inst_backoff_reset(old);
 		s->repl = old;
 		inst_ref(old);
 		s->phase = SLOT_STARTING;
-		inst_event(old, EV_START);
+		inst_start(old, REASON_RELOAD);
 		return;
 	}
 	if ((repl = inst_new(a, s->index)) == NULL) {
@@ -139,7 +138,7 @@ slot_start(struct reload *rl, struct slot *s)
 	inst_ref(old);
 	inst_ref(repl);
 	s->phase = SLOT_STARTING;
-	inst_event(repl, EV_START);
+	inst_start(repl, REASON_RELOAD);
 	if (repl->running)
 		progress(rl, "start", s, "started pid %ld to replace pid %ld",
 		    (long)repl->pid, (long)old->pid);
@@ -161,7 +160,7 @@ slot_failed(struct reload *rl, struct slot *s, const char *why)
 	if (rl->force && s->old != NULL && !s->old->dead) {
 		progress(rl, "failed", s, "%s; --force: stopping pid %ld anyway",
 		    why, (long)s->old->pid);
-		inst_event(s->old, EV_STOP);
+		inst_stop(s->old);
 		s->phase = SLOT_STOPPING;
 		return;
 	}
@@ -174,7 +173,7 @@ slot_failed(struct reload *rl, struct slot *s, const char *why)
 		s->old->retiring = 0;
 		app_retire_instance(a, s->index);
 		a->inst[s->index] = s->old;
-		inst_event(repl, EV_STOP);
+		inst_stop(repl);
 		progress(rl, "rollback", s, "pid %ld keeps serving",
 		    (long)s->old->pid);
 	}
@@ -214,7 +213,7 @@ slot_step(struct reload *rl, struct slot *s)
 				slot_release(s);
 				return 0;
 			}
-			inst_event(s->old, EV_STOP);
+			inst_stop(s->old);
 			s->phase = SLOT_STOPPING;
 			return 1;
 		}
@@ -296,65 +295,46 @@ check_reload(struct req *r)
 	return 1;
 }
 
-/* The apps and instances of r's targets: 0, or replied with an error. */
-static int
-resolve(struct req *r, json_t **out)
-{
-	char err[256];
-
-	if (app_resolve_targets(json_object_get(r->args, "targets"), out, err,
-	    sizeof err) != 0) {
-		req_error(r, strncmp(err, "no app", 6) == 0 ||
-		    strstr(err, "has no instance") != NULL ? IPC_E_NOT_FOUND :
-		    IPC_E_BAD_REQUEST, "%s", err);
-		return -1;
-	}
-	return 0;
-}
-
 /* reload {"targets", "parallel", "force"}: progress, then the result. */
 void
 reload_handle(struct req *r)
 {
-	json_t *targets, *t;
+	const struct target *t;
 	struct reload *rl;
 	struct app *a;
 	size_t i;
-	int k, lo, hi, n = 0, j, dup;
+	int k, lo, hi, n = 0, j, dup, parallel = 1, force = 0;
 
 	if (quitting) {
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
-	if (resolve(r, &targets) != 0)
+	if (req_args(r, "{s?i, s?b}", "parallel", &parallel, "force",
+	    &force) != 0 || req_targets(r, &r->targets) != 0)
 		return;
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
+	for (i = 0; i < r->targets.n; i++) {
+		a = target_app(&r->targets.v[i]);
 		if (a->reloading) {
-			json_decref(targets);
 			req_error(r, IPC_E_BUSY, "a reload of '%s' is running "
 			    "already", a->name);
 			return;
 		}
-		n += util_json_int(t, "instance", -1) < 0 ? a->ninst : 1;
+		target_range(&r->targets.v[i], a, &lo, &hi);
+		n += hi - lo;
 	}
 	if ((rl = calloc(1, sizeof *rl)) == NULL ||
 	    (rl->slots = calloc((size_t)n + 1, sizeof *rl->slots)) == NULL) {
 		free(rl);
-		json_decref(targets);
 		req_error(r, IPC_E_INTERNAL, "out of memory");
 		return;
 	}
 	rl->req = r;
-	rl->parallel = (int)util_json_int(r->args, "parallel", 1);
-	if (rl->parallel < 1)
-		rl->parallel = 1;
-	rl->force = util_json_bool(r->args, "force", 0);
-	json_array_foreach(targets, i, t) {
-		a = app_find_id((int)util_json_int(t, "app", -1));
-		k = (int)util_json_int(t, "instance", -1);
-		lo = k < 0 ? 0 : k;
-		hi = k < 0 ? a->ninst : k + 1;
+	rl->parallel = parallel < 1 ? 1 : parallel;
+	rl->force = force;
+	for (i = 0; i < r->targets.n; i++) {
+		t = &r->targets.v[i];
+		a = target_app(t);
+		target_range(t, a, &lo, &hi);
 		for (k = lo; k < hi; k++) {
 			for (j = 0, dup = 0; j < rl->nslots; j++)
 				if (rl->slots[j].app_id == a->id &&
@@ -370,7 +350,6 @@ reload_handle(struct req *r)
 		}
 		a->reloading = 1;
 	}
-	json_decref(targets);
 	rl->next = reloads;
 	reloads = rl;
 	req_wait(r, check_reload, NULL);
@@ -416,34 +395,37 @@ check_scaled(struct req *r)
 void
 scale_handle(struct req *r)
 {
-	json_t *targets, *t, *one;
+	const char *word;
+	json_t *words;
 	struct instance *in;
 	struct app *a;
-	int64_t count, n;
-	int k, from;
+	json_int_t count = 0;
+	int64_t n;
+	int k, from, relative = 0, wait = 1, rc;
+	struct err e;
 
 	if (quitting) {
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
-	if (!json_is_string(json_object_get(r->args, "target")) ||
-	    !json_is_integer(json_object_get(r->args, "count"))) {
+	if (json_unpack(r->args, "{s:s, s:I}", "target", &word, "count",
+	    &count) != 0) {
 		req_error(r, IPC_E_BAD_REQUEST, "scale needs a target and a "
 		    "count");
 		return;
 	}
-	one = json_pack("{s:[O]}", "targets", json_object_get(r->args,
-	    "target"));
-	json_object_update(r->args, one);
-	json_decref(one);
-	if (resolve(r, &targets) != 0)
+	if (req_args(r, "{s?b, s?b}", "relative", &relative, "wait",
+	    &wait) != 0)
 		return;
-	t = json_array_get(targets, 0);
-	a = app_find_id((int)util_json_int(t, "app", -1));
-	k = (int)util_json_int(t, "instance", -1);
-	json_decref(targets);
-	if (json_array_size(json_object_get(r->args, "targets")) != 1 ||
-	    k >= 0 || a == NULL) {
+	words = json_pack("[s]", word);
+	rc = targets_resolve(words, &r->targets, &e);
+	json_decref(words);
+	if (rc != 0) {
+		req_fail(r, &e);
+		return;
+	}
+	if (r->targets.n != 1 || r->targets.v[0].instance >= 0 ||
+	    (a = target_app(&r->targets.v[0])) == NULL) {
 		req_error(r, IPC_E_BAD_REQUEST, "scale takes one app");
 		return;
 	}
@@ -452,13 +434,12 @@ scale_handle(struct req *r)
 		    "afterwards", a->name);
 		return;
 	}
-	count = util_json_int(r->args, "count", 0);
 	if (count < -4096 || count > 4096) {
 		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' by or to "
 		    "%lld instances (at most 4096)", a->name, (long long)count);
 		return;
 	}
-	n = util_json_bool(r->args, "relative", 0) ? a->ninst + count : count;
+	n = relative ? a->ninst + count : count;
 	if (n < 1 || n > 4096) {
 		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' to %lld "
 		    "instances (1 to 4096; to stop it all, use stop)", a->name,
@@ -472,18 +453,18 @@ scale_handle(struct req *r)
 			return;
 		}
 		for (k = from; k < n; k++)
-			inst_event(a->inst[k], EV_START);
+			inst_start(a->inst[k], REASON_SCALE);
 	} else {
 		/* The highest numbers go, gracefully. */
 		for (k = a->ninst - 1; k >= n; k--) {
 			in = a->inst[k];
 			app_retire_instance(a, k);
-			inst_event(in, EV_STOP);
+			inst_stop(in);
 		}
 		a->ninst = (int)n;
 	}
 	log_info("%s scaled from %d to %d instances", a->name, from, a->ninst);
-	if (!util_json_bool(r->args, "wait", 1)) {
+	if (!wait) {
 		req_reply(r, json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id",
 		    a->id, "name", a->name, "instances", a->ninst));
 		return;

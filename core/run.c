@@ -244,15 +244,15 @@ run_check(struct req *r)
 static int
 create_apps(const struct run_opts *o)
 {
-	char err[512];
+	struct err e;
 	struct app *a;
 	json_t *spec;
 	size_t i;
 
 	json_array_foreach(o->apps, i, spec) {
-		if (app_create(spec, &a, err, sizeof err) != 0) {
-			console_error(err);
-			log_warnx("run: %s", err);
+		if (app_create(spec, &a, &e) != 0) {
+			console_error(e.msg);
+			log_warnx("run: %s", e.msg);
 			return RUN_EXIT_FAIL;
 		}
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,

@@ -111,6 +111,7 @@ req_free(struct req *r)
 		TAILQ_REMOVE(&waiters, r, wentry);
 	json_decref(r->args);
 	json_decref(r->wait);
+	targets_release(&r->targets);
 	free(r->cmd);
 	free(r);
 }
@@ -142,6 +143,34 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 	va_end(ap);
 	client_send(r->client, ipc_reply_error(r->id, code, "%s", msg));
 	req_free(r);
+}
+
+/*
+ * Unpack r's arguments with jansson's format fmt (json_unpack_ex): 0, or
+ * -1 having replied bad_request with what is wrong and where.
+ */
+int
+req_args(struct req *r, const char *fmt, ...)
+{
+	json_error_t je;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = json_vunpack_ex(r->args, &je, 0, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		return 0;
+	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s",
+	    r->cmd, je.text);
+	return -1;
+}
+
+/* The final, failed reply to a request, from an error value. */
+void
+req_fail(struct req *r, const struct err *e)
+{
+	req_error(r, e->code != NULL ? e->code : IPC_E_INTERNAL, "%s", e->msg);
 }
 
 /*
@@ -295,6 +324,7 @@ client_close(struct client *c)
 		if (!r->waiting) {
 			json_decref(r->args);
 			json_decref(r->wait);
+			targets_release(&r->targets);
 			free(r->cmd);
 			free(r);
 		}

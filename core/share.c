@@ -22,6 +22,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* The kernel caps this at net.core.somaxconn. */
 #define SHARE_BACKLOG 4096
@@ -360,30 +361,6 @@ share_close(struct app *a, int all)
 	}
 }
 
-/* Process pid's session id and parent: 0, or -1. */
-static int
-proc_ids(pid_t pid, pid_t *ppid, pid_t *sid)
-{
-	char path[64], buf[1024], *p;
-	long pp, s;
-	FILE *f;
-	int ok = 0;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	if (fgets(buf, sizeof buf, f) != NULL &&
-	    (p = strrchr(buf, ')')) != NULL &&
-	    sscanf(p + 2, "%*c %ld %*d %ld", &pp, &s) == 2)
-		ok = 1;
-	fclose(f);
-	if (!ok)
-		return -1;
-	*ppid = (pid_t)pp;
-	*sid = (pid_t)s;
-	return 0;
-}
-
 static struct instance *
 instance_of_pid(pid_t pid)
 {
@@ -413,17 +390,17 @@ struct instance *
 share_find_instance(pid_t pid)
 {
 	struct instance *in;
-	pid_t ppid, sid;
+	struct proc_stat ps;
 	int depth;
 
 	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
 		if ((in = instance_of_pid(pid)) != NULL)
 			return in;
-		if (proc_ids(pid, &ppid, &sid) != 0)
+		if (proc_read_stat(pid, &ps) != 0)
 			return NULL;
-		if (sid != pid && (in = instance_of_pid(sid)) != NULL)
+		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
 			return in;
-		pid = ppid;
+		pid = ps.ppid;
 	}
 	return NULL;
 }
