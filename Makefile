@@ -82,8 +82,9 @@ $(BUILD)/examples/server: examples/c/server.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
 
 # Unit tests link the module they test (ipc, and the parts of core that
-# need no loop: backoff arithmetic, the /proc reader).
-UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o
+# need no loop: backoff arithmetic, the /proc reader, the state table).
+UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
+	$(BUILD)/core/fsm.o
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"

@@ -582,16 +582,17 @@ app_describe_json(const struct app *a)
 		row = inst_json(in);
 		json_object_set_new(row, "exits", exits_json(in));
 		json_object_set_new(row, "unstable_restarts",
-		    json_integer(in->unstable));
+		    json_integer(in->backoff.unstable));
 		json_object_set_new(row, "consecutive_crashes",
-		    json_integer(in->crashes));
+		    json_integer(in->backoff.crashes));
 		json_object_set_new(row, "current_delay_ms",
-		    json_integer(in->delay_ms));
+		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
 		json_object_set_new(row, "status_text", in->status_text != NULL ?
 		    json_string(in->status_text) : json_null());
 		json_object_set_new(row, "ready_by_timeout",
-		    json_boolean(in->state == ST_ONLINE && in->ready_timeout));
+		    json_boolean(inst_status(in) == ST_ONLINE &&
+		    in->ready_timeout));
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);

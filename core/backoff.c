@@ -1,4 +1,5 @@
-#include "core.h"
+/* The restart delay arithmetic (pure: tests/unit/backoff.c). */
+#include "fsm.h"
 
 /*
  * The delay before restart number n (0 for the first) of a crashing

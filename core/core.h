@@ -15,6 +15,7 @@
 
 #include "../ipc/proto.h"
 #include "daemon.h"
+#include "fsm.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -22,28 +23,6 @@
 	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
 	    (var) = (tvar))
 #endif
-
-/* The states an instance can be in; list shows exactly this. */
-enum inst_state {
-	ST_LAUNCHING,
-	ST_ONLINE,
-	ST_STOPPING,
-	ST_STOPPED,
-	ST_WAITING,
-	ST_ERRORED,
-};
-
-/* What happens to an instance; inst_event() decides the transitions. */
-enum inst_event {
-	EV_START,	/* the user (or start/restart/scale) wants it running */
-	EV_EXEC_OK,	/* the program was executed */
-	EV_EXEC_FAIL,	/* the program could not be executed */
-	EV_READY,	/* the program said it is ready */
-	EV_EXIT,	/* the process exited (and its exec status is known) */
-	EV_STOP,	/* the user wants it stopped */
-	EV_TIMER,	/* the instance's timer fired */
-	EV_STOPPING,	/* the program said it is stopping (STOPPING=1) */
-};
 
 /*
  * Why an instance's process was started, shown by list and describe as
@@ -131,7 +110,7 @@ struct logpipe {
 struct instance {
 	struct app *app;
 	int index;
-	enum inst_state state;
+	enum inst_state fsm_state; /* core/fsm.c; inst_status() for list */
 
 	uv_process_t proc;
 	uv_pipe_t status; /* exec status from the __exec shim */
@@ -149,13 +128,10 @@ struct instance {
 
 	uint64_t started_mono; /* uv_now at spawn */
 	int64_t started_wall;  /* ms since the epoch at spawn */
-	uint64_t stop_deadline;
-	int sigkilled;
+	uint64_t stop_deadline; /* stopping: SIGKILL after this (uv_now) */
 
 	int restarts;	   /* automatic restarts, for list */
-	int crashes;	   /* consecutive exits, for the backoff */
-	int unstable;	   /* consecutive exits within min_uptime */
-	int64_t delay_ms;  /* the current (or last) restart delay */
+	struct backoff backoff; /* instance.c's own */
 	int64_t next_start_wall; /* when waiting: the next start */
 	struct exit_record exits[EXIT_HISTORY];
 	int nexits; /* how many exits ever; exits[] holds the last ones */
@@ -164,7 +140,7 @@ struct instance {
 	int exit_signal; /* of the last exit, when a signal ended it */
 	char *error;	 /* why it is errored, for list and describe */
 
-	int restart_after_stop; /* a restart: start again once stopped */
+	int want_up;		/* stopping: start again once stopped */
 	int ended;		/* stopped by its own exit, not by a request */
 	enum inst_reason next_reason; /* why the next spawn happens */
 	enum inst_reason reason;      /* why the current process started */
@@ -180,7 +156,6 @@ struct instance {
 	char *chanline;	    /* an incomplete line read from the channel */
 	size_t chanlen;
 	int ready_timeout;  /* became online because listen_timeout passed */
-	int self_stopping;  /* said STOPPING=1 and was not asked to stop */
 	char *status_text;  /* the last STATUS= it sent */
 	int retiring;	    /* in app->gone: never restarted */
 	int refs;	    /* held by a reload: not freed while > 0 */
@@ -357,13 +332,12 @@ void inst_stop(struct instance *);
 void inst_restart(struct instance *, enum inst_reason);
 void inst_reset(struct instance *);
 void inst_backoff_reset(struct instance *);
-enum inst_state inst_status(const struct instance *);
+enum inst_status inst_status(const struct instance *);
 const char *inst_status_name(const struct instance *);
 const char *inst_reason_name(enum inst_reason);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
-const char *inst_state_name(enum inst_state);
 json_t *inst_json(struct instance *);
 
 /* logs.c */
@@ -391,10 +365,6 @@ void console_app_lines(const char *, int, int, const char *, const char *,
 void console_daemon_line(const char *, size_t);
 void console_error(const char *);
 void console_close(void);
-
-/* backoff.c */
-int64_t backoff_next_delay(int64_t, double, int64_t, unsigned int);
-#define BACKOFF_FACTOR 1.5
 
 /* handlers.c */
 void handle_request(struct req *);

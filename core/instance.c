@@ -1,8 +1,11 @@
 /*
  * An instance's life (s6-supervise): one state, one timer, and inst_event()
- * deciding every transition in one place.  A process is started through the
- * __exec shim in its own session and process group, so a stop signals the
- * whole tree and a failed exec is reported rather than guessed.
+ * the one way in.  Which action an event takes in a state is core/fsm.c's
+ * table; this file gathers the facts and carries the actions out, one
+ * function per action.  A process is started through the __exec shim in
+ * its own session and process group, so a stop signals the whole tree and
+ * a failed exec is reported rather than guessed.  The backoff counters are
+ * this file's alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,16 +26,6 @@
 /* How long after SIGKILL a group may take to disappear. */
 #define KILL_GRACE_MS 2000
 
-static const char *state_names[] = {
-	[ST_LAUNCHING] = "launching",
-	[ST_ONLINE] = "online",
-	[ST_STOPPING] = "stopping",
-	[ST_STOPPED] = "stopped",
-	[ST_WAITING] = "waiting",
-	[ST_ERRORED] = "errored",
-};
-
-static void inst_spawn(struct instance *);
 static void channel_closed(uv_handle_t *);
 static void group_reap(struct instance *);
 static void timer_cb(uv_timer_t *);
@@ -62,12 +55,6 @@ inst_unref(struct instance *in)
 	daemon_changed();
 }
 
-const char *
-inst_state_name(enum inst_state s)
-{
-	return state_names[s];
-}
-
 static void
 handle_closed(uv_handle_t *h)
 {
@@ -79,10 +66,9 @@ handle_closed(uv_handle_t *h)
 			inst_free(in);
 		return;
 	}
-	/* A start that waited for the last process's handles. */
-	if (in->nhandles == 1 && !in->dead && in->state == ST_LAUNCHING &&
-	    !in->running)
-		inst_spawn(in);
+	/* Only the timer is left: a pending start may spawn. */
+	if (in->nhandles == 1 && !in->dead && !in->running)
+		inst_event(in, EV_CLOSED);
 }
 
 /* A new, stopped instance of app a with number index. */
@@ -95,7 +81,7 @@ inst_new(struct app *a, int index)
 		return NULL;
 	in->app = a;
 	in->index = index;
-	in->state = ST_STOPPED;
+	in->fsm_state = IS_STOPPED;
 	uv_timer_init(loop, &in->timer);
 	in->timer.data = in;
 	in->nhandles = 1;
@@ -107,7 +93,7 @@ int
 inst_idle(const struct instance *in)
 {
 	return !in->running &&
-	    (in->state == ST_STOPPED || in->state == ST_ERRORED);
+	    (in->fsm_state == IS_STOPPED || in->fsm_state == IS_ERRORED);
 }
 
 /* Free an idle instance once its handles are closed. */
@@ -122,11 +108,11 @@ inst_retire(struct instance *in)
 static void
 set_state(struct instance *in, enum inst_state s)
 {
-	if (in->state == s)
+	if (in->fsm_state == s)
 		return;
 	log_debug("%s:%d %s -> %s", in->app->name, in->index,
-	    state_names[in->state], state_names[s]);
-	in->state = s;
+	    fsm_state_name(in->fsm_state), fsm_state_name(s));
+	in->fsm_state = s;
 	daemon_changed();
 }
 
@@ -310,7 +296,7 @@ env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
 	env[(*n)++] = kv;
 }
 
-/* Start the instance's process; a failure leaves the instance errored. */
+/* Start the instance's process: launching, or errored when it fails. */
 static void
 inst_spawn(struct instance *in)
 {
@@ -325,8 +311,6 @@ inst_spawn(struct instance *in)
 	size_t nenv = 0, nargs, i;
 	int r, k, nfds, statusfd, chanfd = -1, port = 0;
 
-	if (in->nhandles > 1 || in->running)
-		return; /* handle_closed() comes back here */
 	for (nargs = 0; a->argv[nargs] != NULL; nargs++)
 		;
 	env = calloc(a->nenv + 20, sizeof *env);
@@ -448,13 +432,11 @@ inst_spawn(struct instance *in)
 	in->exited = 0;
 	in->status_done = 0;
 	in->exec_errno = 0;
-	in->sigkilled = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
 	in->reason = in->next_reason;
 	in->reason_wall = in->started_wall;
 	in->ready_timeout = 0;
-	in->self_stopping = 0;
 	in->chanlen = 0;
 	free(in->status_text);
 	in->status_text = NULL;
@@ -466,6 +448,7 @@ inst_spawn(struct instance *in)
 	}
 	for (k = 0; k < 2; k++)
 		logpipe_start(lp[k]);
+	set_state(in, IS_LAUNCHING);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
 	for (i = a->nenv; i < nenv; i++)
 		free(env[i]);
@@ -491,7 +474,7 @@ fail:
 	    uv_strerror(r));
 	log_warnx("%s:%d %s", a->name, in->index, msg);
 	set_error(in, msg);
-	set_state(in, ST_ERRORED);
+	set_state(in, IS_ERRORED);
 }
 
 /*
@@ -567,14 +550,97 @@ is_stop_exit_code(const struct app *a, int code)
 	return 0;
 }
 
-/*
- * The process ended on its own: decide between a restart after a delay,
- * stopped, and errored (a crash loop, or a program that cannot run).
- */
+/* Spawn now, or once the last process's handles are closed (EV_CLOSED). */
+static void
+launch(struct instance *in)
+{
+	if (in->nhandles > 1 || in->running)
+		set_state(in, IS_PENDING);
+	else
+		inst_spawn(in);
+}
+
+/* The one kill escalation: SIGKILL the group of a stopping instance. */
+static void
+kill_escalate(struct instance *in)
+{
+	log_warnx("%s:%d did not stop within %lld ms; SIGKILL", in->app->name,
+	    in->index, (long long)in->app->kill_timeout_ms);
+	(void)group_kill(in, SIGKILL);
+	set_state(in, in->fsm_state == IS_EXITING ? IS_EXIT_KILLING :
+	    in->fsm_state == IS_STOPPING ? IS_KILLING : in->fsm_state);
+}
+
+/* The leader lives on after its exit was due: it is gone unreported. */
+static void
+leader_lost(struct instance *in)
+{
+	log_warnx("%s:%d pid %ld is gone without an exit status",
+	    in->app->name, in->index, (long)in->pid);
+	in->exited = 1;
+	in->exit_status = 0;
+	in->exit_termsig = SIGKILL;
+	uv_close((uv_handle_t *)&in->proc, handle_closed);
+	maybe_exited(in);
+}
+
+/* Ask fsm_stop_step what a stopping instance does next, and do it. */
+static void
+stop_next(struct instance *in)
+{
+	struct stop_facts f;
+	uint64_t now = uv_now(loop);
+
+	f.leader_alive = in->running;
+	f.leader_found = in->exited || kill(in->pid, 0) == 0 || errno != ESRCH;
+	f.group_alive = !in->running && group_kill(in, 0) == 0;
+	f.killed = in->fsm_state == IS_KILLING ||
+	    in->fsm_state == IS_EXIT_KILLING;
+	f.now = now;
+	f.deadline = in->stop_deadline;
+	f.grace_ms = KILL_GRACE_MS;
+	switch (fsm_stop_step(&f)) {
+	case STOP_DONE:
+		uv_timer_stop(&in->timer);
+		log_info("%s:%d stopped", in->app->name, in->index);
+		set_state(in, IS_STOPPED);
+		if (in->want_up) {
+			in->want_up = 0;
+			inst_event(in, EV_START);
+		}
+		break;
+	case STOP_KILL:
+		kill_escalate(in);
+		timer_start(in, in->running ? KILL_GRACE_MS : STOP_POLL_MS);
+		break;
+	case STOP_POLL:
+		timer_start(in, STOP_POLL_MS);
+		break;
+	case STOP_WAIT:
+		timer_start(in, !f.killed && in->stop_deadline > now ?
+		    in->stop_deadline - now : KILL_GRACE_MS);
+		break;
+	case STOP_LOST:
+		leader_lost(in);
+		break;
+	}
+}
+
+/* The process ended on its own: fsm_exit_verdict decides what follows. */
 static void
 exited_on_own(struct instance *in)
 {
 	struct app *a = in->app;
+	struct restart_policy p = {
+		.autorestart = a->autorestart,
+		.restart_delay_ms = a->restart_delay_ms,
+		.backoff_base_ms = a->backoff_base_ms,
+		.backoff_max_ms = a->backoff_max_ms,
+		.backoff_reset_ms = a->backoff_reset_ms,
+		.min_uptime_ms = a->min_uptime_ms,
+		.max_restarts = a->max_restarts,
+	};
+	struct exit_facts f;
 	int64_t uptime = (int64_t)(uv_now(loop) - in->started_mono);
 	char msg[512], how[64];
 
@@ -585,84 +651,50 @@ exited_on_own(struct instance *in)
 		snprintf(how, sizeof how, "exited with code %d", in->exit_code);
 	/* Leftovers of the process's group go with it. */
 	(void)group_kill(in, SIGKILL);
-
-	if (in->exec_errno != 0) {
+	f.exec_failed = in->exec_errno != 0;
+	f.retiring = in->retiring;
+	f.stop_code = in->exit_signal == 0 &&
+	    is_stop_exit_code(a, in->exit_code);
+	f.uptime_ms = uptime;
+	switch (fsm_exit_verdict(&p, &f, &in->backoff)) {
+	case VERDICT_CANNOT_EXEC:
 		snprintf(msg, sizeof msg, "cannot execute '%s': %s",
 		    a->argv[0], strerror(in->exec_errno));
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
-		set_state(in, ST_ERRORED);
-		return;
-	}
-	if (in->retiring) {
+		set_state(in, IS_ERRORED);
+		break;
+	case VERDICT_REPLACED:
 		log_info("%s:%d (replaced) %s after %lld ms", a->name,
 		    in->index, how, (long long)uptime);
-		set_state(in, ST_STOPPED);
-		return;
-	}
-	if (!a->autorestart ||
-	    (in->exit_signal == 0 && is_stop_exit_code(a, in->exit_code))) {
+		set_state(in, IS_STOPPED);
+		break;
+	case VERDICT_STOPPED:
 		log_info("%s:%d %s after %lld ms; not restarted (%s)", a->name,
 		    in->index, how, (long long)uptime,
 		    a->autorestart ? "a stop exit code" : "autorestart is off");
 		in->ended = 1;
-		set_state(in, ST_STOPPED);
-		return;
+		set_state(in, IS_STOPPED);
+		break;
+	case VERDICT_CRASH_LOOP:
+		snprintf(msg, sizeof msg, "%s %d times in a row within %lld ms "
+		    "of starting; given up", how, in->backoff.unstable,
+		    (long long)a->min_uptime_ms);
+		log_warnx("%s:%d %s", a->name, in->index, msg);
+		set_error(in, msg);
+		set_state(in, IS_ERRORED);
+		break;
+	case VERDICT_RESTART:
+		in->exits[(in->nexits - 1) % EXIT_HISTORY].delay_ms =
+		    in->backoff.delay_ms;
+		in->next_start_wall = daemon_now_wall() + in->backoff.delay_ms;
+		log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
+		    in->index, how, (long long)uptime,
+		    (long long)in->backoff.delay_ms);
+		set_state(in, IS_WAITING);
+		timer_start(in, (uint64_t)in->backoff.delay_ms);
+		break;
 	}
-	if (uptime < a->min_uptime_ms) {
-		in->unstable++;
-		if (in->unstable > a->max_restarts) {
-			snprintf(msg, sizeof msg,
-			    "%s %d times in a row within %lld ms of starting; "
-			    "given up", how, in->unstable,
-			    (long long)a->min_uptime_ms);
-			log_warnx("%s:%d %s", a->name, in->index, msg);
-			set_error(in, msg);
-			set_state(in, ST_ERRORED);
-			return;
-		}
-	} else
-		in->unstable = 0;
-	if (uptime >= a->backoff_reset_ms)
-		in->crashes = 0;
-	if (a->restart_delay_ms >= 0)
-		in->delay_ms = a->restart_delay_ms;
-	else
-		in->delay_ms = backoff_next_delay(a->backoff_base_ms,
-		    BACKOFF_FACTOR, a->backoff_max_ms, (unsigned)in->crashes);
-	in->crashes++;
-	in->exits[(in->nexits - 1) % EXIT_HISTORY].delay_ms = in->delay_ms;
-	in->next_start_wall = daemon_now_wall() + in->delay_ms;
-	log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
-	    in->index, how, (long long)uptime, (long long)in->delay_ms);
-	set_state(in, ST_WAITING);
-	timer_start(in, (uint64_t)in->delay_ms);
-}
-
-/* The leader of a stopping instance is gone; is the rest of its group? */
-static void
-stopping_check(struct instance *in)
-{
-	uint64_t now = uv_now(loop);
-
-	if (group_kill(in, 0) != 0 ||
-	    now >= in->stop_deadline + KILL_GRACE_MS) {
-		uv_timer_stop(&in->timer);
-		log_info("%s:%d stopped", in->app->name, in->index);
-		set_state(in, ST_STOPPED);
-		if (in->restart_after_stop) {
-			in->restart_after_stop = 0;
-			inst_event(in, EV_START);
-		}
-		return;
-	}
-	if (now >= in->stop_deadline && !in->sigkilled) {
-		log_warnx("%s:%d did not stop in time; SIGKILL", in->app->name,
-		    in->index);
-		(void)group_kill(in, SIGKILL);
-		in->sigkilled = 1;
-	}
-	timer_start(in, STOP_POLL_MS);
 }
 
 static void
@@ -671,146 +703,167 @@ timer_cb(uv_timer_t *t)
 	inst_event(t->data, EV_TIMER);
 }
 
-/* The one place that decides what an event does to an instance. */
-void
-inst_event(struct instance *in, enum inst_event ev)
+/* --- the actions of the table in core/fsm.c, one function each --------- */
+
+static void
+act_none(struct instance *in)
+{
+	(void)in;
+}
+
+static void
+act_launch(struct instance *in)
+{
+	uv_timer_stop(&in->timer);
+	set_error(in, NULL);
+	in->ended = 0;
+	launch(in);
+}
+
+static void
+act_spawn(struct instance *in)
+{
+	launch(in);
+}
+
+static void
+act_want_up(struct instance *in)
+{
+	in->want_up = 1;
+}
+
+static void
+act_signal(struct instance *in)
+{
+	set_state(in, IS_STOPPING);
+	in->stop_deadline = uv_now(loop) + (uint64_t)in->app->kill_timeout_ms;
+	(void)group_kill(in, in->app->kill_signal);
+	timer_start(in, (uint64_t)in->app->kill_timeout_ms);
+}
+
+static void
+act_want_down(struct instance *in)
+{
+	in->want_up = 0;
+}
+
+static void
+act_cancel(struct instance *in)
+{
+	uv_timer_stop(&in->timer);
+	set_state(in, IS_STOPPED);
+}
+
+static void
+act_drop_self(struct instance *in)
+{
+	set_state(in, in->fsm_state == IS_EXIT_KILLING ? IS_KILLING :
+	    IS_STOPPING);
+}
+
+static void
+act_online(struct instance *in)
+{
+	uv_timer_stop(&in->timer);
+	set_state(in, IS_ONLINE);
+	log_debug("%s:%d online", in->app->name, in->index);
+}
+
+/* Launching until a readiness signal, or listen_timeout. */
+static void
+act_exec_ok(struct instance *in)
+{
+	if (in->app->listen_timeout_ms == 0)
+		act_online(in);
+	else
+		timer_start(in, (uint64_t)in->app->listen_timeout_ms);
+}
+
+static void
+act_ready_late(struct instance *in)
 {
 	struct app *a = in->app;
 
-	switch (ev) {
-	case EV_START:
-		switch (in->state) {
-		case ST_STOPPING:
-			in->restart_after_stop = 1;
-			break;
-		case ST_LAUNCHING:
-		case ST_ONLINE:
-			break;
-		case ST_STOPPED:
-		case ST_ERRORED:
-		case ST_WAITING:
-			uv_timer_stop(&in->timer);
-			set_error(in, NULL);
-			in->ended = 0;
-			set_state(in, ST_LAUNCHING);
-			inst_spawn(in);
-			break;
-		}
-		break;
-	case EV_EXEC_OK:
-		/* Launching until a readiness signal, or listen_timeout. */
-		if (in->state != ST_LAUNCHING)
-			break;
-		if (a->listen_timeout_ms == 0)
-			inst_event(in, EV_READY);
-		else
-			timer_start(in, (uint64_t)a->listen_timeout_ms);
-		break;
-	case EV_EXEC_FAIL:
-		break; /* EV_EXIT follows and says why */
-	case EV_READY:
-		if (in->state == ST_LAUNCHING && in->running) {
-			uv_timer_stop(&in->timer);
-			set_state(in, ST_ONLINE);
-			log_debug("%s:%d online", a->name, in->index);
-		}
-		break;
-	case EV_STOPPING:
-		if (in->state != ST_LAUNCHING && in->state != ST_ONLINE)
-			break;
-		/* It stops by itself; its exit is then handled as usual. */
-		log_info("%s:%d says it is stopping", a->name, in->index);
-		in->self_stopping = 1;
-		set_state(in, ST_STOPPING);
-		in->stop_deadline = uv_now(loop) + (uint64_t)a->kill_timeout_ms;
-		timer_start(in, (uint64_t)a->kill_timeout_ms);
-		break;
-	case EV_EXIT:
-		record_exit(in);
-		uv_timer_stop(&in->timer);
-		if (in->state == ST_STOPPING && in->self_stopping) {
-			in->self_stopping = 0;
-			in->restart_after_stop = 0;
-			exited_on_own(in);
-		} else if (in->state == ST_STOPPING)
-			stopping_check(in);
-		else if (in->state == ST_LAUNCHING || in->state == ST_ONLINE)
-			exited_on_own(in);
-		break;
-	case EV_STOP:
-		in->restart_after_stop = 0;
-		in->self_stopping = 0;
-		if (in->state == ST_LAUNCHING && !in->running) {
-			/* A start still waiting for the last handles. */
-			set_state(in, ST_STOPPED);
-			break;
-		}
-		switch (in->state) {
-		case ST_LAUNCHING:
-		case ST_ONLINE:
-			set_state(in, ST_STOPPING);
-			in->stop_deadline = uv_now(loop) +
-			    (uint64_t)a->kill_timeout_ms;
-			(void)group_kill(in, a->kill_signal);
-			timer_start(in, (uint64_t)a->kill_timeout_ms);
-			break;
-		case ST_WAITING:
-			uv_timer_stop(&in->timer);
-			set_state(in, ST_STOPPED);
-			break;
-		case ST_STOPPING:
-		case ST_STOPPED:
-		case ST_ERRORED:
-			break;
-		}
-		break;
-	case EV_TIMER:
-		switch (in->state) {
-		case ST_WAITING:
-			in->restarts++;
-			in->next_reason = REASON_CRASH;
-			set_state(in, ST_LAUNCHING);
-			inst_spawn(in);
-			break;
-		case ST_LAUNCHING:
-			if (!in->running || in->exited)
-				break;
-			if (a->wait_ready)
-				log_warnx("%s:%d sent no ready signal within "
-				    "%lld ms; taken as online", a->name,
-				    in->index, (long long)a->listen_timeout_ms);
-			in->ready_timeout = 1;
-			inst_event(in, EV_READY);
-			break;
-		case ST_STOPPING:
-			if (in->running && !in->sigkilled) {
-				log_warnx("%s:%d did not stop within %lld ms; "
-				    "SIGKILL", a->name, in->index,
-				    (long long)a->kill_timeout_ms);
-				(void)group_kill(in, SIGKILL);
-				in->sigkilled = 1;
-				timer_start(in, KILL_GRACE_MS);
-			} else if (in->running && !in->exited &&
-			    kill(in->pid, 0) == -1 && errno == ESRCH) {
-				/* Gone, and its exit never reported: do not
-				 * stay stopping for ever. */
-				log_warnx("%s:%d pid %ld is gone without an exit "
-				    "status", a->name, in->index, (long)in->pid);
-				in->exited = 1;
-				in->exit_status = 0;
-				in->exit_termsig = SIGKILL;
-				uv_close((uv_handle_t *)&in->proc, handle_closed);
-				maybe_exited(in);
-			} else if (in->running)
-				timer_start(in, KILL_GRACE_MS);
-			else
-				stopping_check(in);
-			break;
-		default:
-			break;
-		}
-		break;
-	}
+	if (in->exited)
+		return; /* its exit is being handled */
+	if (a->wait_ready)
+		log_warnx("%s:%d sent no ready signal within %lld ms; taken "
+		    "as online", a->name, in->index,
+		    (long long)a->listen_timeout_ms);
+	in->ready_timeout = 1;
+	act_online(in);
+}
+
+/* It stops by itself; its exit is then handled as any other. */
+static void
+act_self_stop(struct instance *in)
+{
+	log_info("%s:%d says it is stopping", in->app->name, in->index);
+	set_state(in, IS_EXITING);
+	in->stop_deadline = uv_now(loop) + (uint64_t)in->app->kill_timeout_ms;
+	timer_start(in, (uint64_t)in->app->kill_timeout_ms);
+}
+
+static void
+act_exited(struct instance *in)
+{
+	record_exit(in);
+	uv_timer_stop(&in->timer);
+	exited_on_own(in);
+}
+
+static void
+act_leader_gone(struct instance *in)
+{
+	record_exit(in);
+	uv_timer_stop(&in->timer);
+	stop_next(in);
+}
+
+static void
+act_stop_timer(struct instance *in)
+{
+	stop_next(in);
+}
+
+static void
+act_restart(struct instance *in)
+{
+	in->restarts++;
+	in->next_reason = REASON_CRASH;
+	launch(in);
+}
+
+static void (*const act_fn[A_ACTION_COUNT])(struct instance *) = {
+	[A_NONE] = act_none,
+	[A_LAUNCH] = act_launch,
+	[A_SPAWN] = act_spawn,
+	[A_WANT_UP] = act_want_up,
+	[A_WANT_DOWN] = act_want_down,
+	[A_SIGNAL] = act_signal,
+	[A_CANCEL] = act_cancel,
+	[A_DROP_SELF] = act_drop_self,
+	[A_EXEC_OK] = act_exec_ok,
+	[A_ONLINE] = act_online,
+	[A_READY_LATE] = act_ready_late,
+	[A_SELF_STOP] = act_self_stop,
+	[A_EXITED] = act_exited,
+	[A_LEADER_GONE] = act_leader_gone,
+	[A_STOP_TIMER] = act_stop_timer,
+	[A_RESTART] = act_restart,
+};
+
+/* The one way an instance's life changes: the table picks the action. */
+void
+inst_event(struct instance *in, enum inst_event ev)
+{
+	enum inst_action act = fsm_action(in->fsm_state, ev);
+
+	if (act != A_NONE)
+		log_debug("%s:%d %s in %s: %s", in->app->name, in->index,
+		    fsm_event_name(ev), fsm_state_name(in->fsm_state),
+		    fsm_action_name(act));
+	act_fn[act](in);
 }
 
 /* Start the instance (a running one stays as it is), for reason. */
@@ -845,9 +898,9 @@ inst_restart(struct instance *in, enum inst_reason reason)
 void
 inst_backoff_reset(struct instance *in)
 {
-	in->crashes = 0;
-	in->unstable = 0;
-	in->delay_ms = 0;
+	in->backoff.crashes = 0;
+	in->backoff.unstable = 0;
+	in->backoff.delay_ms = 0;
 }
 
 /* reset: clear the counters; one waiting or given up starts now. */
@@ -858,21 +911,22 @@ inst_reset(struct instance *in)
 	in->restarts = 0;
 	in->nexits = 0;
 	in->have_exit = 0;
-	if (in->state == ST_WAITING || in->state == ST_ERRORED)
+	if (in->fsm_state == IS_WAITING || in->fsm_state == IS_ERRORED)
 		inst_start(in, REASON_MANUAL);
 }
 
 /* The status list shows. */
-enum inst_state
+/* The status list shows: the state's, never worked out elsewhere. */
+enum inst_status
 inst_status(const struct instance *in)
 {
-	return in->state;
+	return fsm_status(in->fsm_state);
 }
 
 const char *
 inst_status_name(const struct instance *in)
 {
-	return state_names[inst_status(in)];
+	return fsm_status_name(inst_status(in));
 }
 
 static const char *reason_names[REASON_COUNT] = {
@@ -925,7 +979,7 @@ inst_json(struct instance *in)
 	o = json_pack("{s:i, s:s, s:i, s:s, s:s, s:i, s:I, s:f, s:I}", "id",
 	    a->id, "name", a->name, "instance", in->index, "mode",
 	    util_json_str(a->spec, "mode", "fork"), "status",
-	    state_names[in->state], "restarts", in->restarts, "uptime_ms",
+	    inst_status_name(in), "restarts", in->restarts, "uptime_ms",
 	    (json_int_t)uptime, "cpu", (double)((int)(cpu * 10 + 0.5)) / 10.0,
 	    "memory", (json_int_t)mem);
 	json_object_set_new(o, "pid",
@@ -940,10 +994,11 @@ inst_json(struct instance *in)
 	json_object_set_new(o, "started_at",
 	    in->running ? json_integer(in->started_wall) : json_null());
 	json_object_set_new(o, "next_start_at",
-	    in->state == ST_WAITING ? json_integer(in->next_start_wall)
+	    in->fsm_state == IS_WAITING ? json_integer(in->next_start_wall)
 				    : json_null());
 	json_object_set_new(o, "restart_delay_ms",
-	    in->state == ST_WAITING ? json_integer(in->delay_ms) : json_null());
+	    in->fsm_state == IS_WAITING ? json_integer(in->backoff.delay_ms) :
+	    json_null());
 	json_object_set_new(o, "error",
 	    in->error != NULL ? json_string(in->error) : json_null());
 	json_object_set_new(o, "restart_reason", in->started_wall != 0 &&

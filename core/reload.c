@@ -105,18 +105,20 @@ slot_start(struct reload *rl, struct slot *s)
 		return;
 	}
 	old = a->inst[s->index];
-	if (old->state == ST_STOPPED || old->state == ST_STOPPING) {
+	if (inst_status(old) == ST_STOPPED ||
+	    inst_status(old) == ST_STOPPING) {
 		/* Stopped on purpose: a reload does not start it. */
 		progress(rl, "skip", s, "%s; left alone",
-		    inst_state_name(old->state));
+		    inst_status_name(old));
 		s->phase = SLOT_DONE;
 		return;
 	}
 	/* A reload clears the backoff, as a restart does. */
-	if (old->state == ST_ERRORED || old->state == ST_WAITING) {
+	if (inst_status(old) == ST_ERRORED ||
+	    inst_status(old) == ST_WAITING) {
 		/* Nothing serves here: just start it. */
 		progress(rl, "start", s, "starting (it was %s)",
-		    inst_state_name(old->state));
+		    inst_status_name(old));
 		inst_backoff_reset(old);
 		s->repl = old;
 		inst_ref(old);
@@ -166,7 +168,7 @@ slot_failed(struct reload *rl, struct slot *s, const char *why)
 	}
 	progress(rl, "failed", s, "%s", why);
 	if (a != NULL && s->old != NULL && !s->old->dead &&
-	    !inst_idle(s->old) && s->old->state != ST_STOPPING &&
+	    !inst_idle(s->old) && inst_status(s->old) != ST_STOPPING &&
 	    s->index < a->ninst && a->inst[s->index] == repl) {
 		/* Roll back: the old one serves on, the new one goes. */
 		TAILQ_REMOVE(&a->gone, s->old, retired);
@@ -194,10 +196,10 @@ slot_step(struct reload *rl, struct slot *s)
 			slot_failed(rl, s, "was deleted");
 			return 0;
 		}
-		if (repl->state == ST_LAUNCHING)
+		if (inst_status(repl) == ST_LAUNCHING)
 			return 1;
 		a = repl->app;
-		if (repl->state == ST_ONLINE) {
+		if (inst_status(repl) == ST_ONLINE) {
 			if (a->wait_ready && repl->ready_timeout) {
 				snprintf(why, sizeof why, "sent no ready signal "
 				    "within %lld ms", (long long)
@@ -377,9 +379,10 @@ check_scaled(struct req *r)
 			return 0;
 	for (k = from; k < a->ninst; k++) {
 		in = a->inst[k];
-		if (in->state == ST_LAUNCHING || in->state == ST_STOPPING)
+		if (inst_status(in) == ST_LAUNCHING ||
+		    inst_status(in) == ST_STOPPING)
 			return 0;
-		if (in->state != ST_ONLINE) {
+		if (inst_status(in) != ST_ONLINE) {
 			failure_reason(in, why, sizeof why);
 			req_error(r, IPC_E_APP_FAILED, "%s:%d %s", a->name, k,
 			    why);

@@ -101,6 +101,7 @@ struct run_counts {
 static void
 count(struct run_counts *c)
 {
+	enum inst_status st;
 	struct instance *in;
 	struct app *a;
 	int i;
@@ -113,18 +114,18 @@ count(struct run_counts *c)
 		for (i = 0; i < a->ninst; i++) {
 			in = a->inst[i];
 			c->total++;
-			if (in->running || (in->state != ST_STOPPED &&
-			    in->state != ST_ERRORED))
+			st = inst_status(in);
+			if (!inst_idle(in))
 				c->live++;
-			if (in->state == ST_ONLINE)
+			if (st == ST_ONLINE)
 				c->online++;
-			else if (in->state == ST_LAUNCHING)
+			else if (st == ST_LAUNCHING)
 				c->launching++;
-			else if (in->state == ST_WAITING)
+			else if (st == ST_WAITING)
 				c->waiting++;
-			else if (in->state == ST_ERRORED)
+			else if (st == ST_ERRORED)
 				c->errored++;
-			else if (in->state == ST_STOPPED && in->ended)
+			else if (st == ST_STOPPED && in->ended)
 				c->ended++;
 		}
 	}
@@ -150,9 +151,9 @@ run_exit_code(void)
 	TAILQ_FOREACH(a, &apps, entry)
 		for (i = 0; i < a->ninst; i++) {
 			in = a->inst[i];
-			if (in->state == ST_ERRORED)
+			if (inst_status(in) == ST_ERRORED)
 				return RUN_EXIT_APP_ERRORED;
-			if (in->state != ST_STOPPED || !in->ended ||
+			if (inst_status(in) != ST_STOPPED || !in->ended ||
 			    !in->have_exit)
 				continue;
 			e = &in->exits[(in->nexits - 1) % EXIT_HISTORY];
