@@ -69,6 +69,12 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 			printf(" (delay %lldms)\n",
 			    (long long)util_json_int(p, "restart_delay_ms", 0));
 		}
+		if (json_is_string(json_object_get(p, "restart_reason"))) {
+			print_time("    restarted    ",
+			    util_json_int(p, "restarted_at", 0));
+			printf(" (%s)\n", util_json_str(p, "restart_reason",
+			    "?"));
+		}
 		if (json_is_string(json_object_get(p, "error")))
 			printf("    error        %s\n",
 			    util_json_str(p, "error", ""));

@@ -15,6 +15,7 @@
 
 #include "../ipc/util.h"
 #include "core.h"
+#include "proc.h"
 
 /* The longest duration an option may ask for: a week. */
 #define MAX_DURATION_MS (7LL * 24 * 3600 * 1000)
@@ -205,6 +206,68 @@ opt_ms(const json_t *spec, const char *key, int64_t def)
 }
 
 /*
+ * The members of a start request this file reads, with their types as
+ * json_unpack formats.  A member that is absent or null takes its default;
+ * one of another type is refused.  (The log members are logs_app_init's,
+ * the listen ones share_parse_listen's.)
+ */
+static const struct {
+	const char *key;
+	const char *fmt;
+	const char *what;
+} spec_members[] = {
+	{ "script", "s", "a string" },
+	{ "name", "s", "a string" },
+	{ "cwd", "s", "a string" },
+	{ "interpreter", "s", "a string" },
+	{ "env", "{}", "an object" },
+	{ "args", "[]", "an array" },
+	{ "instances", "I", "an integer" },
+	{ "kill_signal", "s", "a string" },
+	{ "kill_timeout", "I", "an integer" },
+	{ "autorestart", "b", "true or false" },
+	{ "restart_delay", "I", "an integer" },
+	{ "exp_backoff_restart_delay", "I", "an integer" },
+	{ "max_backoff", "I", "an integer" },
+	{ "backoff_reset", "I", "an integer" },
+	{ "min_uptime", "I", "an integer" },
+	{ "max_restarts", "I", "an integer" },
+	{ "stop_exit_codes", "[]", "an array" },
+	{ "out_file", "s", "a string" },
+	{ "error_file", "s", "a string" },
+	{ "mode", "s", "a string" },
+	{ "share", "b", "true or false" },
+	{ "wait_ready", "b", "true or false" },
+	{ "listen_timeout", "I", "an integer" },
+};
+
+/* Check the types of spec's members in one place: 0, or -1 with e. */
+static int
+spec_check(const json_t *spec, struct err *e)
+{
+	json_error_t je;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(spec)) {
+		err_set(e, IPC_E_BAD_REQUEST, "the start request is not an "
+		    "object");
+		return -1;
+	}
+	for (i = 0; i < sizeof spec_members / sizeof spec_members[0]; i++) {
+		v = json_object_get(spec, spec_members[i].key);
+		if (v == NULL || json_is_null(v) ||
+		    json_unpack_ex(v, &je, JSON_VALIDATE_ONLY,
+		    spec_members[i].fmt) == 0)
+			continue;
+		err_set(e, IPC_E_BAD_REQUEST, "'%s' is not %s",
+		    spec_members[i].key, spec_members[i].what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Make an app from a start request's args, without starting it: 0, or -1
  * with e saying what is wrong (and nothing changed).
  */
@@ -221,6 +284,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	int lookup_errno, rc;
 
 	*out = NULL;
+	if (spec_check(spec, e) != 0)
+		return -1;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
 		err_set(e, IPC_E_BAD_REQUEST, "start needs a script or program");
@@ -234,17 +299,11 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		    errno == 0 ? "Not a directory" : strerror(errno));
 		return -1;
 	}
-	env = json_object_get(spec, "env");
-	if (env != NULL && !json_is_object(env)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'env' is not an object");
-		return -1;
-	}
+	env = json_is_object(json_object_get(spec, "env")) ?
+	    json_object_get(spec, "env") : NULL;
 	pathvar = util_json_str(env, "PATH", NULL);
-	args = json_object_get(spec, "args");
-	if (args != NULL && !json_is_array(args)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'args' is not an array");
-		return -1;
-	}
+	args = json_is_array(json_object_get(spec, "args")) ?
+	    json_object_get(spec, "args") : NULL;
 	json_array_foreach(args, i, v) if (!json_is_string(v)) {
 		err_set(e, IPC_E_BAD_REQUEST, "'args' holds a non-string");
 		return -1;
@@ -490,6 +549,50 @@ app_reap(struct app *a)
 		inst_retire(in);
 	}
 	app_free(a);
+}
+
+static struct instance *
+instance_of_pid(pid_t pid)
+{
+	struct app *a;
+	struct instance *in;
+	int i;
+
+	TAILQ_FOREACH(a, &apps, entry) {
+		for (i = 0; i < a->ninst; i++) {
+			in = a->inst[i];
+			if (in->running && !in->exited && in->pid == pid)
+				return in;
+		}
+		TAILQ_FOREACH(in, &a->gone, retired)
+			if (in->running && !in->exited && in->pid == pid)
+				return in;
+	}
+	return NULL;
+}
+
+/*
+ * The instance a process belongs to: instances lead their own session, so
+ * the session id names it; a process that left the session is found
+ * through its parents.
+ */
+struct instance *
+app_instance_of_pid(pid_t pid)
+{
+	struct instance *in;
+	struct proc_stat ps;
+	int depth;
+
+	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
+		if ((in = instance_of_pid(pid)) != NULL)
+			return in;
+		if (proc_read_stat(pid, &ps) != 0)
+			return NULL;
+		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
+			return in;
+		pid = ps.ppid;
+	}
+	return NULL;
 }
 
 /* Free the removed instances that have stopped (and nobody looks at). */

@@ -290,7 +290,7 @@ extern void (*log_hook)(const char *, size_t);
 int log_reopen(void);
 
 /* server.c */
-int server_listen(const char *);
+int server_listen(const char *, void (*)(struct req *));
 void server_close(void);
 void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
@@ -323,6 +323,7 @@ int req_targets(struct req *, struct targets *);
 struct app *target_app(const struct target *);
 void target_range(const struct target *, const struct app *, int *, int *);
 int target_has(const struct target *, int, int);
+void targets_each(const struct targets *, void (*)(struct instance *));
 
 /* instance.c */
 struct instance *inst_new(struct app *, int);
@@ -335,6 +336,7 @@ void inst_backoff_reset(struct instance *);
 enum inst_status inst_status(const struct instance *);
 const char *inst_status_name(const struct instance *);
 const char *inst_reason_name(enum inst_reason);
+void inst_why_down(const struct instance *, char *, size_t);
 void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
@@ -368,6 +370,7 @@ void console_close(void);
 
 /* handlers.c */
 void handle_request(struct req *);
+void handlers_shutdown(struct req *);
 
 /* server.c: a final reply carrying a descriptor (share) */
 void req_reply_fd(struct req *, json_t *, int);
@@ -390,12 +393,19 @@ struct lsock {
 int share_parse_listen(struct app *, const json_t *, char *, size_t);
 void share_close(struct app *, int);
 void share_handle(struct req *);
-struct instance *share_find_instance(pid_t);
-const char *share_preload_path(void);
 json_t *share_sockets_json(const struct app *);
 
+/* spawn.c */
+struct spawn_cbs {
+	uv_exit_cb exited;	/* the process handle's */
+	uv_close_cb closed;	/* every handle's */
+};
+int spawn_process(struct instance *, const struct spawn_cbs *,
+    struct logpipe *[2], int *);
+const char *spawn_preload_path(void);
+
 /* notify.c */
-int notify_open(void);
+int notify_open(void (*)(pid_t, const char *, size_t));
 const char *notify_socket_path(void);
 
 /* reload.c */
@@ -408,6 +418,7 @@ void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
 
 /* app.c (cluster mode) */
+struct instance *app_instance_of_pid(pid_t);
 void app_sweep_gone(void);
 void app_retire_instance(struct app *, int);
 

@@ -37,6 +37,47 @@ static char sock_path[PATH_MAX];
 static char pid_path[PATH_MAX];
 static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
 static uv_timer_t reap_timer;
+static uv_idle_t changed_idle;
+static int changed;
+
+/* After a change, before the loop blocks: sweep, then ask the waiters. */
+static void
+changed_cb(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	if (!changed)
+		return;
+	changed = 0;
+	app_sweep_gone();
+	server_run_waiters();
+}
+
+/*
+ * The one notification hook: any layer says that something changed (an
+ * instance's state, a reply queued), and the waiters are asked again
+ * before the loop next blocks (an active idle handle keeps it from
+ * waiting in poll).
+ */
+void
+daemon_changed(void)
+{
+	changed = 1;
+	if (loop != NULL && !uv_is_active((uv_handle_t *)&changed_idle))
+		uv_idle_start(&changed_idle, changed_cb);
+}
+
+/* An sd_notify datagram from pid: its instance's, or nobody's. */
+static void
+notify_deliver(pid_t pid, const char *msg, size_t n)
+{
+	struct instance *in;
+
+	if ((in = app_instance_of_pid(pid)) == NULL) {
+		log_debug("notify from pid %ld of no instance", (long)pid);
+		return;
+	}
+	inst_notify(in, msg, n);
+}
 
 int64_t
 daemon_now_wall(void)
@@ -130,16 +171,10 @@ reap_orphans(void)
 void
 daemon_shutdown(const char *why)
 {
-	struct req *r;
-
 	if (quitting)
 		return;
 	log_info("%s: stopping every app, then exiting", why);
-	if ((r = calloc(1, sizeof *r)) == NULL)
-		daemon_quit();
-	r->cmd = strdup("kill");
-	r->args = json_object();
-	handle_request(r);
+	handlers_shutdown(NULL);
 }
 
 static void
@@ -292,6 +327,7 @@ daemon_setup(const char *h, int foreground)
 	loop = uv_default_loop();
 	uv_timer_init(loop, &reap_timer);
 	uv_unref((uv_handle_t *)&reap_timer);
+	uv_idle_init(loop, &changed_idle);
 	logs_init();
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
@@ -307,9 +343,9 @@ daemon_setup(const char *h, int foreground)
 	sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
-	if ((r = server_listen(sock_path)) != 0)
+	if ((r = server_listen(sock_path, handle_request)) != 0)
 		fatalx("cannot listen on %s: %s", sock_path, uv_strerror(r));
-	if ((r = notify_open()) != 0)
+	if ((r = notify_open(notify_deliver)) != 0)
 		log_warnx("no sd_notify socket: %s", uv_strerror(r));
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));

@@ -45,21 +45,6 @@ targets_summary(const struct targets *ts)
 	return done;
 }
 
-/* Why an instance that should be online is not, for an error message. */
-static void
-not_online_reason(const struct instance *in, char *why, size_t len)
-{
-	if (in->error != NULL)
-		snprintf(why, len, "%s", in->error);
-	else if (in->have_exit && in->exit_signal != 0)
-		snprintf(why, len, "was killed by %s",
-		    util_signal_name(in->exit_signal));
-	else if (in->have_exit)
-		snprintf(why, len, "exited with code %d", in->exit_code);
-	else
-		snprintf(why, len, "was stopped");
-}
-
 /*
  * Waiting for instances to be online: replies ok when every targeted
  * instance is online, or an error naming the first that failed.
@@ -101,7 +86,7 @@ check_online(struct req *r)
 			case ST_WAITING:
 			case ST_ERRORED:
 			case ST_STOPPED:
-				not_online_reason(in, why, sizeof why);
+				inst_why_down(in, why, sizeof why);
 				json_decref(done);
 				req_error(r, IPC_E_APP_FAILED,
 				    "%s:%d %s before it was online%s", a->name,
@@ -184,14 +169,18 @@ check_deleted(struct req *r)
 	return 1;
 }
 
-/* Reply now, or (unless "wait" is false) once check says so. */
-static void
-wait_or_reply(struct req *r, int (*check)(struct req *))
+/* r's "wait" (default true): 0, or -1 having replied bad_request. */
+static int
+wait_arg(struct req *r, int *wait)
 {
-	int wait = 1;
+	*wait = 1;
+	return req_args(r, "{s?b}", "wait", wait);
+}
 
-	if (req_args(r, "{s?b}", "wait", &wait) != 0)
-		return;
+/* Reply now, or when wait is set once check says so. */
+static void
+wait_or_reply(struct req *r, int wait, int (*check)(struct req *))
+{
 	if (!wait) {
 		req_reply(r, NULL);
 		return;
@@ -215,6 +204,18 @@ h_ping(struct req *r)
 	req_reply(r, json_pack("{s:s, s:i, s:I, s:s}", "version",
 	    CLUSTERCTL_VERSION, "protocol", IPC_VERSION, "pid",
 	    (json_int_t)getpid(), "home", home));
+}
+
+static void
+start_one(struct instance *in)
+{
+	inst_start(in, REASON_START);
+}
+
+static void
+restart_one(struct instance *in)
+{
+	inst_restart(in, REASON_MANUAL);
 }
 
 /*
@@ -248,22 +249,16 @@ h_start(struct req *r)
 {
 	struct app *a;
 	struct err e;
-	size_t i;
-	int k, lo, hi;
+	int wait;
 
-	if (refuse_if_quitting(r))
+	if (refuse_if_quitting(r) || wait_arg(r, &wait) != 0)
 		return;
 	/* start TARGET...: start stopped apps. */
 	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {
 		if (req_targets(r, &r->targets) != 0)
 			return;
-		for (i = 0; i < r->targets.n; i++) {
-			a = target_app(&r->targets.v[i]);
-			target_range(&r->targets.v[i], a, &lo, &hi);
-			for (k = lo; k < hi; k++)
-				inst_start(a->inst[k], REASON_START);
-		}
-		wait_or_reply(r, check_online);
+		targets_each(&r->targets, start_one);
+		wait_or_reply(r, wait, check_online);
 		return;
 	}
 	if (app_create(r->args, &a, &e) != 0) {
@@ -281,7 +276,7 @@ h_start(struct req *r)
 	r->targets.v[0].app_id = a->id;
 	r->targets.v[0].instance = -1;
 	r->targets.n = 1;
-	wait_or_reply(r, check_online);
+	wait_or_reply(r, wait, check_online);
 }
 
 /* stop TARGET...: a whole app also stops its replaced instances and lets
@@ -292,9 +287,9 @@ h_stop(struct req *r)
 	const struct target *t;
 	struct app *a;
 	size_t i;
-	int k, lo, hi;
+	int k, lo, hi, wait;
 
-	if (req_targets(r, &r->targets) != 0)
+	if (wait_arg(r, &wait) != 0 || req_targets(r, &r->targets) != 0)
 		return;
 	for (i = 0; i < r->targets.n; i++) {
 		t = &r->targets.v[i];
@@ -308,43 +303,28 @@ h_stop(struct req *r)
 		for (k = lo; k < hi; k++)
 			inst_stop(a->inst[k]);
 	}
-	wait_or_reply(r, check_stopped);
+	wait_or_reply(r, wait, check_stopped);
 }
 
 static void
 h_restart(struct req *r)
 {
-	struct app *a;
-	size_t i;
-	int k, lo, hi;
+	int wait;
 
-	if (refuse_if_quitting(r) || req_targets(r, &r->targets) != 0)
+	if (refuse_if_quitting(r) || wait_arg(r, &wait) != 0 ||
+	    req_targets(r, &r->targets) != 0)
 		return;
-	for (i = 0; i < r->targets.n; i++) {
-		a = target_app(&r->targets.v[i]);
-		target_range(&r->targets.v[i], a, &lo, &hi);
-		for (k = lo; k < hi; k++)
-			inst_restart(a->inst[k], REASON_MANUAL);
-	}
-	wait_or_reply(r, check_online);
+	targets_each(&r->targets, restart_one);
+	wait_or_reply(r, wait, check_online);
 }
 
 /* reset: clear the counters, and start what waits or gave up. */
 static void
 h_reset(struct req *r)
 {
-	struct app *a;
-	size_t i;
-	int k, lo, hi;
-
 	if (req_targets(r, &r->targets) != 0)
 		return;
-	for (i = 0; i < r->targets.n; i++) {
-		a = target_app(&r->targets.v[i]);
-		target_range(&r->targets.v[i], a, &lo, &hi);
-		for (k = lo; k < hi; k++)
-			inst_reset(a->inst[k]);
-	}
+	targets_each(&r->targets, inst_reset);
 	req_reply(r, json_pack("{s:o}", "apps", targets_summary(&r->targets)));
 }
 
@@ -431,17 +411,29 @@ check_killed(struct req *r)
 	return 1;
 }
 
-static void
-h_kill(struct req *r)
+/*
+ * Stop every app, then exit: kill, and SIGTERM or SIGINT (r NULL: nobody
+ * to answer).  r is answered before the daemon exits.
+ */
+void
+handlers_shutdown(struct req *r)
 {
 	struct app *a;
 
+	if (r == NULL && (r = calloc(1, sizeof *r)) == NULL)
+		daemon_quit();
 	if (!quitting)
 		log_info("asked to exit: stopping every app");
 	quitting = 1;
 	TAILQ_FOREACH(a, &apps, entry)
 		app_stop(a);
 	req_wait(r, check_killed, NULL);
+}
+
+static void
+h_kill(struct req *r)
+{
+	handlers_shutdown(r);
 }
 
 /*

@@ -26,8 +26,9 @@
 /* How long after SIGKILL a group may take to disappear. */
 #define KILL_GRACE_MS 2000
 
-static void channel_closed(uv_handle_t *);
+static void handle_closed(uv_handle_t *);
 static void group_reap(struct instance *);
+static void inst_spawn(struct instance *);
 static void timer_cb(uv_timer_t *);
 
 static void
@@ -130,12 +131,6 @@ timer_start(struct instance *in, uint64_t ms)
 }
 
 static void
-status_closed(uv_handle_t *h)
-{
-	handle_closed(h);
-}
-
-static void
 status_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	static char buf[64];
@@ -155,7 +150,7 @@ maybe_exited(struct instance *in)
 		if (in->has_channel) {
 			in->has_channel = 0;
 			uv_read_stop((uv_stream_t *)&in->channel);
-			uv_close((uv_handle_t *)&in->channel, channel_closed);
+			uv_close((uv_handle_t *)&in->channel, handle_closed);
 		}
 		inst_event(in, EV_EXIT);
 	}
@@ -179,17 +174,11 @@ status_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		return;
 	/* End of file: the shim executed the program, or failed and said. */
 	uv_read_stop(s);
-	uv_close((uv_handle_t *)s, status_closed);
+	uv_close((uv_handle_t *)s, handle_closed);
 	in->status_done = 1;
 	if (in->exec_errno == 0)
 		inst_event(in, EV_EXEC_OK);
 	maybe_exited(in);
-}
-
-static void
-channel_closed(uv_handle_t *h)
-{
-	handle_closed(h);
 }
 
 static void
@@ -227,7 +216,7 @@ channel_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	if (n < 0) {
 		uv_read_stop(s);
 		in->has_channel = 0;
-		uv_close((uv_handle_t *)s, channel_closed);
+		uv_close((uv_handle_t *)s, handle_closed);
 		return;
 	}
 	p = b->base;
@@ -275,154 +264,23 @@ exit_cb(uv_process_t *p, int64_t status, int termsig)
 	maybe_exited(in);
 }
 
-/* Add KEY=VALUE to an environment array being built. */
-static void
-env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-env_add(char **env, size_t *n, const char *key, const char *fmt, ...)
-{
-	char val[512], *kv;
-	va_list ap;
-	size_t klen = strlen(key);
-
-	va_start(ap, fmt);
-	vsnprintf(val, sizeof val, fmt, ap);
-	va_end(ap);
-	if ((kv = malloc(klen + strlen(val) + 2)) == NULL)
-		return;
-	sprintf(kv, "%s=%s", key, val);
-	env[(*n)++] = kv;
-}
-
 /* Start the instance's process: launching, or errored when it fails. */
 static void
 inst_spawn(struct instance *in)
 {
+	static const struct spawn_cbs cbs = { exit_cb, handle_closed };
 	struct app *a = in->app;
-	uv_process_options_t o;
-	uv_stdio_container_t *stdio = NULL;
-	struct logpipe *lp[2] = { NULL, NULL };
-	int wfd[2] = { -1, -1 };
-	struct lsock *ls;
-	char **env = NULL, **args = NULL, fdarg[16], pidarg[32], msg[512];
-	char names[512];
-	size_t nenv = 0, nargs, i;
-	int r, k, nfds, statusfd, chanfd = -1, port = 0;
+	struct logpipe *lp[2];
+	char msg[512];
+	int r, k, chanfd;
 
-	for (nargs = 0; a->argv[nargs] != NULL; nargs++)
-		;
-	env = calloc(a->nenv + 20, sizeof *env);
-	args = calloc(nargs + 6, sizeof *args);
-	/* 0-2, the --listen sockets, the exec status, a Node channel. */
-	statusfd = 3 + a->nlisten;
-	nfds = statusfd + 1;
-	if (a->wait_ready && a->argv[0] != NULL &&
-	    strstr(a->exec_path, "node") != NULL)
-		chanfd = nfds++;
-	stdio = calloc((size_t)nfds, sizeof *stdio);
-	if (env == NULL || args == NULL || stdio == NULL) {
-		r = UV_ENOMEM;
-		goto fail;
-	}
-	for (i = 0; i < a->nenv; i++)
-		env[nenv++] = a->envp[i];
-	env_add(env, &nenv, "CLUSTERCTL_APP", "%s", a->name);
-	env_add(env, &nenv, "CLUSTERCTL_INSTANCE", "%d", in->index);
-	env_add(env, &nenv, "NODE_APP_INSTANCE", "%d", in->index);
-	env_add(env, &nenv, "CLUSTERCTL_HOME", "%s", home);
-	env_add(env, &nenv, "CLUSTERCTL_SOCK", "%s/sock", home);
-	if (notify_socket_path() != NULL)
-		env_add(env, &nenv, "NOTIFY_SOCKET", "%s", notify_socket_path());
-	if (a->share && share_preload_path() != NULL) {
-		env_add(env, &nenv, "CLUSTERCTL_SHARE", "1");
-		/* The shim moves it to LD_PRELOAD, after its own start. */
-		env_add(env, &nenv, "CLUSTERCTL_LD_PRELOAD", "%s",
-		    share_preload_path());
-	}
-	if (a->nlisten > 0) {
-		names[0] = '\0';
-		for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-		    ls = ls->next, k++) {
-			if (k > 0)
-				strncat(names, ":", sizeof names -
-				    strlen(names) - 1);
-			strncat(names, ls->name, sizeof names -
-			    strlen(names) - 1);
-			if (port == 0 && ls->family != AF_UNIX)
-				port = ls->port;
-		}
-		env_add(env, &nenv, "LISTEN_FDS", "%d", a->nlisten);
-		env_add(env, &nenv, "LISTEN_FDNAMES", "%s", names);
-		if (port != 0)
-			env_add(env, &nenv, "PORT", "%d", port);
-	}
-	if (chanfd >= 0) {
-		env_add(env, &nenv, "NODE_CHANNEL_FD", "%d", chanfd);
-		env_add(env, &nenv, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
-	}
-	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
-	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
-	args[0] = (char *)"clusterctl-exec";
-	args[1] = (char *)"__exec";
-	args[2] = fdarg;
-	args[3] = pidarg;
-	args[4] = a->exec_path;
-	for (i = 0; i < nargs; i++)
-		args[5 + i] = a->argv[i];
-
-	memset(&o, 0, sizeof o);
-	stdio[0].flags = UV_IGNORE;
-	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-	    ls = ls->next, k++) {
-		stdio[3 + k].flags = UV_INHERIT_FD;
-		stdio[3 + k].data.fd = ls->fd;
-	}
-	for (k = 0; k < 2; k++) {
-		if ((lp[k] = logpipe_new(in, k + 1)) == NULL) {
-			r = UV_ENOMEM;
-			goto fail;
-		}
-		if ((r = logpipe_open(lp[k], &wfd[k])) != 0)
-			goto fail;
-		stdio[k + 1].flags = UV_INHERIT_FD;
-		stdio[k + 1].data.fd = wfd[k];
-	}
-	uv_pipe_init(loop, &in->status, 0);
-	in->status.data = in;
-	in->nhandles++;
-	stdio[statusfd].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[statusfd].data.stream = (uv_stream_t *)&in->status;
-	if (chanfd >= 0) {
-		uv_pipe_init(loop, &in->channel, 1);
-		in->channel.data = in;
-		in->nhandles++;
-		stdio[chanfd].flags = UV_CREATE_PIPE | UV_READABLE_PIPE |
-		    UV_WRITABLE_PIPE;
-		stdio[chanfd].data.stream = (uv_stream_t *)&in->channel;
-	}
-	o.file = self_exe;
-	o.args = args;
-	o.env = env;
-	o.cwd = a->cwd;
-	o.flags = UV_PROCESS_DETACHED;
-	o.stdio = stdio;
-	o.stdio_count = nfds;
-	o.exit_cb = exit_cb;
-	in->proc.data = in;
-	r = uv_spawn(loop, &in->proc, &o);
-	in->nhandles++; /* the process handle, closed on failure too */
-	for (k = 0; k < 2; k++) {
-		close(wfd[k]); /* the child's now */
-		wfd[k] = -1;
-	}
-	if (r != 0) {
-		uv_close((uv_handle_t *)&in->proc, handle_closed);
-		uv_close((uv_handle_t *)&in->status, status_closed);
-		if (chanfd >= 0)
-			uv_close((uv_handle_t *)&in->channel, channel_closed);
-		goto fail;
+	if ((r = spawn_process(in, &cbs, lp, &chanfd)) != 0) {
+		snprintf(msg, sizeof msg, "cannot start '%s': %s",
+		    a->exec_path, uv_strerror(r));
+		log_warnx("%s:%d %s", a->name, in->index, msg);
+		set_error(in, msg);
+		set_state(in, IS_ERRORED);
+		return;
 	}
 	/* What the last process's group left is reaped now or never. */
 	group_reap(in);
@@ -450,31 +308,6 @@ inst_spawn(struct instance *in)
 		logpipe_start(lp[k]);
 	set_state(in, IS_LAUNCHING);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
-	for (i = a->nenv; i < nenv; i++)
-		free(env[i]);
-	free(env);
-	free(args);
-	free(stdio);
-	return;
-
-fail:
-	for (k = 0; k < 2; k++) {
-		if (wfd[k] != -1)
-			close(wfd[k]);
-		if (lp[k] != NULL)
-			logpipe_abort(lp[k]);
-	}
-	if (env != NULL)
-		for (i = a->nenv; i < nenv; i++)
-			free(env[i]);
-	free(env);
-	free(args);
-	free(stdio);
-	snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
-	    uv_strerror(r));
-	log_warnx("%s:%d %s", a->name, in->index, msg);
-	set_error(in, msg);
-	set_state(in, IS_ERRORED);
 }
 
 /*
@@ -945,6 +778,24 @@ const char *
 inst_reason_name(enum inst_reason r)
 {
 	return (unsigned)r < REASON_COUNT ? reason_names[r] : "unknown";
+}
+
+/*
+ * Why an instance is not running, for an error message: its error, or
+ * how its last process ended ("exited with code 1"), or "was stopped".
+ */
+void
+inst_why_down(const struct instance *in, char *buf, size_t len)
+{
+	if (in->error != NULL)
+		snprintf(buf, len, "%s", in->error);
+	else if (in->have_exit && in->exit_signal != 0)
+		snprintf(buf, len, "was killed by %s",
+		    util_signal_name(in->exit_signal));
+	else if (in->have_exit)
+		snprintf(buf, len, "exited with code %d", in->exit_code);
+	else
+		snprintf(buf, len, "was stopped");
 }
 
 /* One row of list --json. */

@@ -1,8 +1,8 @@
 /*
  * The sd_notify socket: one datagram socket of the daemon, given to every
  * instance as NOTIFY_SOCKET.  The kernel tells the sender's pid
- * (SO_PASSCRED), and the pid's session tells the instance, so a process
- * cannot speak for another app.
+ * (SO_PASSCRED); the daemon's callback finds the instance from it (the
+ * pid's session), so a process cannot speak for another app.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 
 static uv_poll_t poller;
 static int notify_fd = -1;
+static void (*deliver)(pid_t, const char *, size_t); /* the layer above */
 static char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 
 /* NOTIFY_SOCKET for the instances, or NULL when there is none. */
@@ -34,7 +35,6 @@ notify_cb(uv_poll_t *h, int status, int events)
 	struct iovec iov;
 	struct cmsghdr *cm;
 	struct ucred cred;
-	struct instance *in;
 	ssize_t n;
 	int have_cred, k;
 
@@ -81,23 +81,19 @@ notify_cb(uv_poll_t *h, int status, int events)
 		}
 		if (!have_cred || cred.uid != getuid())
 			continue;
-		if ((in = share_find_instance(cred.pid)) == NULL) {
-			log_debug("notify from pid %ld of no instance",
-			    (long)cred.pid);
-			continue;
-		}
 		buf[n] = '\0';
-		inst_notify(in, buf, (size_t)n);
+		deliver(cred.pid, buf, (size_t)n);
 	}
 }
 
 /*
  * Open $CLUSTERCTL_HOME/notify (an abstract address when the path is too
- * long for a socket address).  0, or a negative errno: the daemon runs on
- * without sd_notify support.
+ * long for a socket address); each datagram of ours goes to fn with its
+ * sender's pid.  0, or a negative errno: the daemon runs on without
+ * sd_notify support.
  */
 int
-notify_open(void)
+notify_open(void (*fn)(pid_t, const char *, size_t))
 {
 	struct sockaddr_un sa;
 	socklen_t salen;
@@ -134,6 +130,7 @@ notify_open(void)
 		return r;
 	}
 	notify_fd = fd;
+	deliver = fn;
 	uv_poll_start(&poller, UV_READABLE, notify_cb);
 	uv_unref((uv_handle_t *)&poller);
 	return 0;

@@ -70,16 +70,13 @@ progress(struct reload *rl, const char *event, const struct slot *s,
 static void
 failure_reason(const struct instance *in, char *buf, size_t len)
 {
+	char why[400];
+
+	inst_why_down(in, why, sizeof why);
 	if (in->error != NULL)
-		snprintf(buf, len, "%s", in->error);
-	else if (in->have_exit && in->exit_signal != 0)
-		snprintf(buf, len, "was killed by %s before it was ready",
-		    util_signal_name(in->exit_signal));
-	else if (in->have_exit)
-		snprintf(buf, len, "exited with code %d before it was ready",
-		    in->exit_code);
+		snprintf(buf, len, "%s", why);
 	else
-		snprintf(buf, len, "was stopped before it was ready");
+		snprintf(buf, len, "%s before it was ready", why);
 }
 
 static void

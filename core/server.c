@@ -20,8 +20,7 @@ static uv_pipe_t listener;
 static int listening;
 static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
-static uv_idle_t waiter_idle;
-static int waiters_dirty;
+static void (*handle)(struct req *); /* the layer above's dispatcher */
 
 static void client_close(struct client *);
 
@@ -272,37 +271,14 @@ req_wait(struct req *r, int (*check)(struct req *), json_t *wait)
 	daemon_changed();
 }
 
-/* Asks each waiter once after any change, from the loop's idle phase. */
+/* Ask each waiter once (after any change: see daemon_changed). */
 void
 server_run_waiters(void)
 {
 	struct req *r, *next;
 
-	if (!waiters_dirty)
-		return;
-	waiters_dirty = 0;
-	app_sweep_gone();
 	TAILQ_FOREACH_SAFE(r, &waiters, wentry, next)
 		(void)r->check(r);
-}
-
-static void
-waiter_idle_cb(uv_idle_t *h)
-{
-	uv_idle_stop(h);
-	server_run_waiters();
-}
-
-/*
- * Something changed: the waiters are asked before the loop next blocks
- * (an active idle handle keeps the loop from waiting in poll).
- */
-void
-daemon_changed(void)
-{
-	waiters_dirty = 1;
-	if (loop != NULL && !uv_is_active((uv_handle_t *)&waiter_idle))
-		uv_idle_start(&waiter_idle, waiter_idle_cb);
 }
 
 static void
@@ -421,7 +397,7 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (r->cmd == NULL)
 			req_error(r, IPC_E_INTERNAL, "out of memory");
 		else
-			handle_request(r);
+			handle(r);
 	}
 }
 
@@ -463,11 +439,12 @@ connection_cb(uv_stream_t *l, int status)
 }
 
 /*
- * Bind the control socket at path, owner-only (0600), and serve it.  The
- * caller holds the daemon lock, so a socket file left there is stale.
+ * Bind the control socket at path, owner-only (0600), and serve it: each
+ * request goes to fn.  The caller holds the daemon lock, so a socket file
+ * left there is stale.
  */
 int
-server_listen(const char *path)
+server_listen(const char *path, void (*fn)(struct req *))
 {
 	struct sockaddr_un sa;
 	socklen_t salen;
@@ -498,7 +475,7 @@ server_listen(const char *path)
 		goto out;
 	}
 	listening = 1;
-	uv_idle_init(loop, &waiter_idle);
+	handle = fn;
 	r = 0;
 out:
 	if (dirfd != -1)

@@ -22,44 +22,9 @@
 
 #include "../ipc/util.h"
 #include "core.h"
-#include "proc.h"
 
 /* The kernel caps this at net.core.somaxconn. */
 #define SHARE_BACKLOG 4096
-#define PRELOAD_NAME "libclusterctl-share.so"
-
-/* The preload library next to the executable (build/) or in ../lib. */
-const char *
-share_preload_path(void)
-{
-	static char path[PATH_MAX];
-	static int looked;
-	const char *env, *slash;
-	int n;
-
-	if (looked)
-		return path[0] != '\0' ? path : NULL;
-	looked = 1;
-	if ((env = getenv("CLUSTERCTL_PRELOAD_LIB")) != NULL &&
-	    access(env, R_OK) == 0) {
-		snprintf(path, sizeof path, "%s", env);
-		return path;
-	}
-	if ((slash = strrchr(self_exe, '/')) == NULL)
-		return NULL;
-	n = (int)(slash - self_exe);
-	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, PRELOAD_NAME);
-	if (access(path, R_OK) == 0)
-		return path;
-	snprintf(path, sizeof path, "%.*s/../lib/clusterctl/%s", n, self_exe,
-	    PRELOAD_NAME);
-	if (access(path, R_OK) == 0)
-		return path;
-	log_warnx("no %s found: cluster mode cannot share sockets",
-	    PRELOAD_NAME);
-	path[0] = '\0';
-	return NULL;
-}
 
 /* Whether a Unix socket file at path has nobody listening. */
 static int
@@ -361,50 +326,6 @@ share_close(struct app *a, int all)
 	}
 }
 
-static struct instance *
-instance_of_pid(pid_t pid)
-{
-	struct app *a;
-	struct instance *in;
-	int i;
-
-	TAILQ_FOREACH(a, &apps, entry) {
-		for (i = 0; i < a->ninst; i++) {
-			in = a->inst[i];
-			if (in->running && !in->exited && in->pid == pid)
-				return in;
-		}
-		TAILQ_FOREACH(in, &a->gone, retired)
-			if (in->running && !in->exited && in->pid == pid)
-				return in;
-	}
-	return NULL;
-}
-
-/*
- * The instance a process belongs to: instances lead their own session, so
- * the session id names it; a process that left the session is found
- * through its parents.
- */
-struct instance *
-share_find_instance(pid_t pid)
-{
-	struct instance *in;
-	struct proc_stat ps;
-	int depth;
-
-	for (depth = 0; depth < 64 && pid > 1 && pid != getpid(); depth++) {
-		if ((in = instance_of_pid(pid)) != NULL)
-			return in;
-		if (proc_read_stat(pid, &ps) != 0)
-			return NULL;
-		if (ps.sid != pid && (in = instance_of_pid(ps.sid)) != NULL)
-			return in;
-		pid = ps.ppid;
-	}
-	return NULL;
-}
-
 /*
  * "share": an instance's bind() through the preload library.  The reply
  * carries the listening socket (SCM_RIGHTS), or the bind's errno.
@@ -421,7 +342,7 @@ share_handle(struct req *r)
 	int e;
 
 	if (r->client == NULL ||
-	    (in = share_find_instance(r->client->pid)) == NULL) {
+	    (in = app_instance_of_pid(r->client->pid)) == NULL) {
 		req_error(r, IPC_E_NOT_FOUND, "pid %ld is not an instance",
 		    r->client != NULL ? (long)r->client->pid : 0L);
 		return;

@@ -185,3 +185,20 @@ target_has(const struct target *t, int app_id, int index)
 	return t->app_id == app_id && (t->instance < 0 ||
 	    t->instance == index);
 }
+
+/* Call fn on each instance the targets name (of apps still there). */
+void
+targets_each(const struct targets *ts, void (*fn)(struct instance *))
+{
+	struct app *a;
+	size_t i;
+	int k, lo, hi;
+
+	for (i = 0; i < ts->n; i++) {
+		if ((a = target_app(&ts->v[i])) == NULL)
+			continue;
+		target_range(&ts->v[i], a, &lo, &hi);
+		for (k = lo; k < hi; k++)
+			fn(a->inst[k]);
+	}
+}

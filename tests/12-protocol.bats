@@ -104,6 +104,17 @@ req() {
 	done
 	[ "$(status_of w 0)" = online ]
 	grep -q hello "$CLUSTERCTL_HOME/logs/w-out-0.log"
+	# A start member or a request option of the wrong type is named.
+	run req '{"v":1,"id":1,"cmd":"start","args":{"script":"/bin/sleep","name":"t","kill_timeout":"5s"}}'
+	assert_output --partial '"code": "bad_request"'
+	assert_output --partial "'kill_timeout' is not an integer"
+	run req '{"v":1,"id":1,"cmd":"stop","args":{"targets":["w"],"wait":"yes"}}'
+	assert_output --partial '"code": "bad_request"'
+	run req '{"v":1,"id":1,"cmd":"reload","args":{"targets":["w"],"parallel":"2"}}'
+	assert_output --partial '"code": "bad_request"'
+	[ "$(status_of w 0)" = online ]
+	run clusterctl list --json
+	refute_output --partial '"t"'
 	still_fine
 }
 

@@ -172,3 +172,33 @@ nexits() {
 	run clusterctl delete many
 	assert_success
 }
+
+# reason_of NAME INSTANCE: restart_reason from list --json ("None": null).
+reason_of() {
+	clusterctl list --json |
+		json_get "[r['restart_reason'] for r in d if r['name']=='$1' and r['instance']==$2][0]"
+}
+
+@test "every restart says why: crash, manual, scale; a plain start says none" {
+	clusterctl start "$FIXTURES/crash.sh" --name why \
+		--exp-backoff-restart-delay 20 --min-uptime 0 \
+		-- "$BATS_TEST_TMPDIR/n" up
+	run reason_of why 0
+	assert_output "None"
+	kill -KILL "$(pid_of why 0)"
+	wait_until 20 eval '[ "$(reason_of why 0)" = crash ] && [ "$(status_of why 0)" = online ]'
+	run clusterctl describe why
+	assert_output --partial "(crash)"
+	clusterctl restart why
+	run reason_of why 0
+	assert_output "manual"
+	run clusterctl describe why --json
+	[ "$(echo "$output" | json_get "d[0]['processes'][0]['restarted_at'] > 0")" = True ]
+	clusterctl scale why 2
+	run reason_of why 1
+	assert_output "scale"
+	clusterctl stop why
+	clusterctl start why
+	run reason_of why 0
+	assert_output "None"
+}

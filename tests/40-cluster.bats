@@ -265,6 +265,10 @@ open(sys.argv[2], "w").close(); time.sleep(120)' "$port" "$BATS_TEST_TMPDIR/held
 		! alive "$p"
 	done
 	all_status nap online
+	# Each replacement says why it was started.
+	clusterctl list --json |
+		json_get "all(r['restart_reason']=='reload' for r in d if r['name']=='nap')" |
+		grep -qx True
 }
 
 @test "--wait-ready: a Node app is online once it calls process.send('ready')" {
