@@ -81,6 +81,11 @@ static const struct cmd_option options[] = {
 	    "process.send('ready') or a shared listen", NULL, 0 },
 	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
 	    "0: online once executed)", NULL, 0 },
+	{ "uid", 0, "USER", "run the instances as this user (a name or a "
+	    "number) with its groups; the daemon must run as root (default: "
+	    "the daemon's user)", NULL, 0 },
+	{ "gid", 0, "GROUP", "run the instances with this group (a name or a "
+	    "number; default: the --uid user's group)", NULL, 0 },
 	{ "no-daemon", 0, NULL, "run in the foreground as the daemon, logs on "
 	    "stdout (as 'clusterctl run')", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
@@ -309,6 +314,10 @@ cmd_start_build(struct cmd_ctx *ctx, json_t *args)
 			json_array_append_new(l, json_string(*vals));
 		json_object_set_new(args, "listen", l);
 	}
+	if ((v = cmd_opt(ctx, "uid")) != NULL)
+		json_object_set_new(args, "uid", json_string(v));
+	if ((v = cmd_opt(ctx, "gid")) != NULL)
+		json_object_set_new(args, "gid", json_string(v));
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	return 0;

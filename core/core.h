@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "../ipc/proto.h"
+#include "creds.h"
 #include "daemon.h"
 #include "fsm.h"
 
@@ -69,6 +70,9 @@ struct app_logs {
 	int64_t max_size;  /* rotate at this size; 0: never */
 	int retain;	   /* rotated files kept */
 	int compress;	   /* gzip rotated files */
+	int chown;	   /* new files belong to uid:gid (--uid) */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct logfile;
@@ -175,6 +179,7 @@ struct app {
 	char **envp;	  /* the frozen environment, without instance vars */
 	size_t nenv;
 	char *cwd;
+	struct creds creds; /* who the instances run as (--uid, --gid) */
 	int kill_signal;
 	int64_t kill_timeout_ms;
 	int autorestart;

@@ -57,6 +57,9 @@ struct logfile {
 	int retain;
 	int compress;
 	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
+	int chown;	     /* a new file belongs to uid:gid (--uid) */
+	uid_t uid;
+	gid_t gid;
 	int full;	     /* writes wait for room */
 	int err;	     /* why: the errno of the failed write or open */
 	int64_t err_since;   /* ms since the epoch */
@@ -247,7 +250,14 @@ file_open_fd(struct logfile *f)
 {
 	struct stat st;
 
-	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	f->fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0644);
+	/* A file we created for an app run as another user is that user's. */
+	if (f->fd != -1 && f->chown && fchown(f->fd, f->uid, f->gid) == -1)
+		log_warn("cannot give log file %s to uid %ld", f->path,
+		    (long)f->uid);
+	if (f->fd == -1 && errno == EEXIST)
+		f->fd = open(f->path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (f->fd == -1) {
 		f->err = errno;
 		f->err_since = daemon_now_wall();
@@ -291,6 +301,9 @@ file_get(const char *path, const struct app_logs *l)
 	f->max_size = l->max_size;
 	f->retain = l->retain;
 	f->compress = l->compress;
+	f->chown = l->chown;
+	f->uid = l->uid;
+	f->gid = l->gid;
 	TAILQ_INIT(&f->waitq);
 	file_open_fd(f);
 	TAILQ_INSERT_TAIL(&files, f, entry);

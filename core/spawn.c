@@ -114,6 +114,13 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 	env_add(e, "NODE_APP_INSTANCE", "%d", in->index);
 	env_add(e, "CLUSTERCTL_HOME", "%s", home);
 	env_add(e, "CLUSTERCTL_SOCK", "%s/sock", home);
+	if (a->creds.set) {
+		char creds[128];
+
+		/* The shim drops to them, and removes the variable. */
+		creds_env_value(&a->creds, creds, sizeof creds);
+		env_add(e, "CLUSTERCTL_CREDS", "%s", creds);
+	}
 	if (notify_socket_path() != NULL)
 		env_add(e, "NOTIFY_SOCKET", "%s", notify_socket_path());
 	if (a->share && spawn_preload_path() != NULL) {
