@@ -19,7 +19,8 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
-extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_run_entry, cmd_startup_entry,
+    cmd_unstartup_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -38,6 +39,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_wait_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
+	&cmd_startup_entry,
+	&cmd_unstartup_entry,
 	&cmd_version_entry,
 	&cmd_completion_entry,
 	&cmd_help_entry,

@@ -262,6 +262,19 @@ create_apps(const struct run_opts *o)
 	return 0;
 }
 
+/* Whether the app named name is one to leave stopped. */
+static int
+is_idle(const struct run_opts *o, const char *name)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(o->idle, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
 int
 run_main(const char *h, const struct run_opts *o)
 {
@@ -282,7 +295,8 @@ run_main(const char *h, const struct run_opts *o)
 	if ((fail_code = create_apps(o)) != 0)
 		daemon_quit();
 	TAILQ_FOREACH(a, &apps, entry)
-		app_start(a);
+		if (!is_idle(o, a->name))
+			app_start(a);
 	/* A waiter with nobody to answer: asked after every change. */
 	if ((r = calloc(1, sizeof *r)) == NULL || (r->cmd = strdup("run")) ==
 	    NULL) {

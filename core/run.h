@@ -22,6 +22,7 @@ enum run_exit_on {
 
 struct run_opts {
 	json_t *apps; /* start requests (borrowed); may be empty */
+	json_t *idle; /* names of those to make but not start, or NULL */
 	enum run_exit_on exit_on;
 	int json;  /* lines on stdout and stderr as JSON objects */
 	int quiet; /* not the daemon's own lines */
