@@ -28,6 +28,8 @@ static const struct {
 } positional[] = {
 	{ "help", "@command" },
 	{ "completion", "bash zsh fish" },
+	{ "startup", "systemd" },
+	{ "unstartup", "systemd" },
 };
 
 struct out {

@@ -137,3 +137,18 @@ verify() {
 	wait "$RUN_PID"
 	RUN_PID=
 }
+
+@test "completion and help know startup, run and the start options run shares" {
+	run clusterctl __complete -- startup ""
+	assert_output "systemd"
+	run clusterctl __complete -- run --exit
+	assert_output "--exit-on"
+	run clusterctl __complete -- run --kill-t
+	assert_output "--kill-timeout"
+	run clusterctl help run
+	assert_output --partial "--takeover"
+	assert_output --partial "--kill-timeout"
+	run clusterctl help start
+	assert_output --partial "--no-daemon"
+	assert_output --partial "--uid"
+}
