@@ -37,8 +37,7 @@ static const struct cmd_option options[] = {
 	{ "watchdog", 0, "DURATION", "WatchdogSec=: systemd restarts a daemon "
 	    "that stops answering for this long (default: none)", NULL, 0 },
 	{ "timeout-stop", 0, "DURATION", "TimeoutStopSec= (default: the "
-	    "longest --kill-timeout of the apps plus 15s, at least 30s)", NULL,
-	    0 },
+	    "apps' longest kill timeout plus 15s, at least 30s)", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 

@@ -286,7 +286,7 @@ zpty_complete() {
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	run zpty_complete "clusterctl st" "status"
 	assert_success
-	assert_output --regexp "start +status +stop"
+	assert_output --regexp "start +startup +status +stop"
 	run zpty_complete "clusterctl start --kill-sig" "--kill-signal"
 	assert_output --partial "clusterctl start --kill-signal"
 	start_nap
