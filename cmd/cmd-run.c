@@ -99,7 +99,7 @@ cmd_run_exec(struct cmd_ctx *ctx)
 	static const char *const names[] = { [RUN_EXIT_ALL] = "all",
 	    [RUN_EXIT_ANY] = "any", [RUN_EXIT_ERRORED] = "errored",
 	    [RUN_EXIT_NEVER] = "never" };
-	struct run_opts o = { NULL, NULL, RUN_EXIT_NEVER, ctx->json,
+	struct run_opts o = { NULL, NULL, 1, RUN_EXIT_NEVER, ctx->json,
 	    ctx->quiet };
 	const char *v = cmd_opt(ctx, "exit-on");
 	json_t *spec;
@@ -124,6 +124,7 @@ cmd_run_exec(struct cmd_ctx *ctx)
 		}
 		json_array_append_new(o.apps, spec);
 		o.exit_on = RUN_EXIT_ALL;
+		o.service = 0;
 	}
 	if (v != NULL) {
 		for (i = 0; i < sizeof names / sizeof names[0]; i++)

@@ -21,6 +21,7 @@ extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
 extern const struct cmd_entry cmd_run_entry, cmd_startup_entry,
     cmd_unstartup_entry;
+extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -37,6 +38,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,
 	&cmd_wait_entry,
+	&cmd_save_entry,
+	&cmd_resurrect_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
 	&cmd_startup_entry,

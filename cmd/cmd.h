@@ -109,6 +109,8 @@ void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
+json_t *cmd_environ_json(void);
+const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 
 /* cmd-start.c, cmd-run.c: run takes start's options */
 int cmd_start_build(struct cmd_ctx *, json_t *);

@@ -241,27 +241,6 @@ run_check(struct req *r)
 	return 0;
 }
 
-/* Create every app of o (nothing started yet): 0, or the exit code. */
-static int
-create_apps(const struct run_opts *o)
-{
-	struct err e;
-	struct app *a;
-	json_t *spec;
-	size_t i;
-
-	json_array_foreach(o->apps, i, spec) {
-		if (app_create(spec, &a, &e) != 0) {
-			console_error(e.msg);
-			log_warnx("run: %s", e.msg);
-			return RUN_EXIT_FAIL;
-		}
-		log_info("%s created (%d instances of %s)", a->name, a->ninst,
-		    a->exec_path);
-	}
-	return 0;
-}
-
 /* Whether the app named name is one to leave stopped. */
 static int
 is_idle(const struct run_opts *o, const char *name)
@@ -275,11 +254,70 @@ is_idle(const struct run_opts *o, const char *name)
 	return 0;
 }
 
+/*
+ * Create every app of o, then start them (but the idle ones): none
+ * starts unless all could be made.  0, or the exit code.
+ */
+static int
+create_apps(const struct run_opts *o)
+{
+	struct app **made;
+	struct err e;
+	json_t *spec;
+	size_t i, n = 0;
+
+	if ((made = calloc(json_array_size(o->apps) + 1, sizeof *made)) == NULL)
+		return RUN_EXIT_FAIL;
+	json_array_foreach(o->apps, i, spec) {
+		if (app_create(spec, &made[n], &e) != 0) {
+			console_error(e.msg);
+			log_warnx("run: %s", e.msg);
+			free(made);
+			return RUN_EXIT_FAIL;
+		}
+		log_info("%s created (%d instances of %s)", made[n]->name,
+		    made[n]->ninst, made[n]->exec_path);
+		n++;
+	}
+	for (i = 0; i < n; i++)
+		if (!is_idle(o, made[i]->name))
+			app_start(made[i]);
+	free(made);
+	return 0;
+}
+
+/*
+ * A service that starts with no app to restore (a boot, after a clean
+ * stop) starts what the dump of 'clusterctl save' holds, as resurrect.
+ */
+static void
+resurrect_dump(void)
+{
+	char path[PATH_MAX], err[512];
+	json_t *doc, *rep;
+
+	if (state_restored() != NULL)
+		return; /* back from a death: newer than any dump */
+	snprintf(path, sizeof path, "%s/dump.json", home);
+	if (access(path, F_OK) != 0)
+		return;
+	if ((doc = state_read_file(path, err, sizeof err)) == NULL) {
+		log_warnx("cannot resurrect %s: %s", path, err);
+		return;
+	}
+	rep = state_apply(doc, NULL, STATE_KEEP_IDS);
+	log_info("resurrected %zu app%s from %s",
+	    json_array_size(json_object_get(rep, "started")),
+	    json_array_size(json_object_get(rep, "started")) == 1 ? "" : "s",
+	    path);
+	json_decref(rep);
+	json_decref(doc);
+}
+
 int
 run_main(const char *h, const struct run_opts *o)
 {
 	struct req *r;
-	struct app *a;
 	int rc;
 
 	if ((rc = console_open(o->json, o->quiet)) != 0) {
@@ -292,11 +330,14 @@ run_main(const char *h, const struct run_opts *o)
 	exit_on = o->exit_on;
 	daemon_exit_code = run_exit_code;
 	sd_init();
+	/* A service's apps come back after a death; a container's are the
+	 * ones it was given. */
+	state_init(o->service);
+	keeper_up();
 	if ((fail_code = create_apps(o)) != 0)
 		daemon_quit();
-	TAILQ_FOREACH(a, &apps, entry)
-		if (!is_idle(o, a->name))
-			app_start(a);
+	if (o->service)
+		resurrect_dump();
 	/* A waiter with nobody to answer: asked after every change. */
 	if ((r = calloc(1, sizeof *r)) == NULL || (r->cmd = strdup("run")) ==
 	    NULL) {

@@ -23,6 +23,8 @@ enum run_exit_on {
 struct run_opts {
 	json_t *apps; /* start requests (borrowed); may be empty */
 	json_t *idle; /* names of those to make but not start, or NULL */
+	int service;  /* no app given: restore the apps of a daemon that
+		       * died, else resurrect the dump (a boot) */
 	enum run_exit_on exit_on;
 	int json;  /* lines on stdout and stderr as JSON objects */
 	int quiet; /* not the daemon's own lines */

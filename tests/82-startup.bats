@@ -152,3 +152,29 @@ verify() {
 	assert_output --partial "--no-daemon"
 	assert_output --partial "--uid"
 }
+
+@test "the unit's daemon starts the saved dump at boot, and its apps after its own death" {
+	clusterctl start /bin/sleep --name kept -i 2 --listen-timeout 0 -q -- 1000
+	clusterctl save -q
+	clusterctl kill -q
+	python3 "$FIXTURES/notify_listen.py" "$BATS_TEST_TMPDIR/sd" "$BATS_TEST_TMPDIR/sd.log" 3>&- &
+	LISTENER=$!
+	wait_until 10 test -S "$BATS_TEST_TMPDIR/sd"
+	NOTIFY_SOCKET=$BATS_TEST_TMPDIR/sd "$CLUSTERCTL_BIN" run --takeover >out 2>err 3>&- &
+	RUN_PID=$!
+	wait_until 30 grep -qx "READY=1" sd.log
+	wait_until 10 all_status kept online
+	[ "$(clusterctl list --json | json_get "len(d)")" -eq 2 ]
+	grep -q "resurrected 1 app" err
+	# Killed (the OOM killer): systemd starts it again, the apps come back.
+	kill -9 "$RUN_PID"
+	wait "$RUN_PID" || true
+	"$CLUSTERCTL_BIN" run --takeover >out 2>err 3>&- &
+	RUN_PID=$!
+	wait_until 30 all_status kept online
+	[ "$(clusterctl list --json | json_get "len(d)")" -eq 2 ]
+	grep -q "restored 1 app" err
+	kill -TERM "$RUN_PID"
+	wait "$RUN_PID"
+	RUN_PID=
+}
