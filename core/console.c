@@ -250,7 +250,7 @@ console_app_lines(const char *app, int index, int stream, const char *iso,
 			out_json(&o, json_pack("{s:s, s:i, s:s, s:s, s:o}", "app",
 			    app, "instance", index, "stream", stream == 1 ?
 			    "out" : "err", "time", iso, "line",
-			    logs_json_line(p, (size_t)(nl - p))));
+			    logs_line_json(p, (size_t)(nl - p))));
 		else {
 			out_add(&o, prefix, (size_t)k);
 			out_add(&o, p, (size_t)(nl - p) + 1);
@@ -287,7 +287,7 @@ console_daemon_line(const char *line, size_t n)
 	if (console_json)
 		out_json(&o, json_pack("{s:n, s:n, s:s, s:s, s:s, s:o}", "app",
 		    "instance", "stream", "daemon", "level", level, "time", ts,
-		    "line", logs_json_line(sp2 + 1, (size_t)(end - sp2 - 1))));
+		    "line", logs_line_json(sp2 + 1, (size_t)(end - sp2 - 1))));
 	else {
 		out_add(&o, "clusterctl: ", 12);
 		if (strcmp(level, "info") != 0) {

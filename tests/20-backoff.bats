@@ -17,7 +17,9 @@ nexits() {
 @test "delays of a crash-at-once app grow by 1.5 up to the cap" {
 	clusterctl start "$FIXTURES/crash.sh" --name c --no-wait \
 		--exp-backoff-restart-delay 20 --max-backoff 100 --min-uptime 0 \
-		-- "$BATS_TEST_TMPDIR/n" 3
+		-- "$BATS_TEST_TMPDIR/n" 3 3 3 3 3 3 3 up
+	# Seven crashes, then it stays up: the history holds just them,
+	# however slowly this loop polls.
 	wait_until 20 eval '[ "$(nexits c)" -ge 7 ]'
 	clusterctl stop c
 	run delays c
@@ -29,7 +31,7 @@ nexits() {
 
 @test "the defaults are d0 100 ms and factor 1.5" {
 	clusterctl start "$FIXTURES/crash.sh" --name dflt --no-wait \
-		-- "$BATS_TEST_TMPDIR/n" 1
+		-- "$BATS_TEST_TMPDIR/n" 1 1 1 up
 	wait_until 20 eval '[ "$(nexits dflt)" -ge 3 ]'
 	clusterctl stop dflt
 	run delays dflt
@@ -40,7 +42,7 @@ nexits() {
 	# Three crashes at once, then a run longer than --backoff-reset.
 	clusterctl start "$FIXTURES/crash.sh" --name r --no-wait \
 		--exp-backoff-restart-delay 20 --backoff-reset 300ms --min-uptime 0 \
-		-- "$BATS_TEST_TMPDIR/n" 1 1 1 s0.5 1 1
+		-- "$BATS_TEST_TMPDIR/n" 1 1 1 s0.5 1 1 up
 	wait_until 30 eval '[ "$(nexits r)" -ge 6 ]'
 	clusterctl stop r
 	run delays r
