@@ -56,7 +56,7 @@ struct logpipe {
 	int grown;   /* its capacity was raised to FLOOD_PIPE_BYTES */
 	int resting; /* not reading until the rest timer fires */
 	TAILQ_ENTRY(logpipe) rentry;
-	char *line;  /* an incomplete line carried between reads */
+	char *line; /* an incomplete line carried between reads */
 	size_t linelen;
 	size_t linecap;
 };
@@ -367,7 +367,7 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct logpipe *lp = h->data;
 
 	(void)hint;
-	if (lp->linelen > 0) /* line is NULL before the first carry */
+	if (lp->linelen > 0)
 		memcpy(rbuf, lp->line, lp->linelen);
 	*b = uv_buf_init(rbuf + lp->linelen, READ_BYTES);
 }
@@ -502,4 +502,3 @@ logpipe_abort(struct logpipe *lp)
 {
 	uv_close((uv_handle_t *)&lp->pipe, logpipe_free);
 }
-
