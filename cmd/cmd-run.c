@@ -21,13 +21,17 @@
 #define TAKEOVER_TIMEOUT_MS 60000
 
 static const struct cmd_option options[] = {
-	{ "exit-on", 0, "WHEN", "when to stop every app and exit: 'all' once "
+	{ "exit-on", 0, "WHEN",
+	    "when to stop every app and exit: 'all' once "
 	    "no app runs any more, 'any' once one has ended or is errored, "
 	    "'errored' once one is errored (or none runs), 'never' (default: "
-	    "all with an app, never without)", "all any errored never", 0 },
-	{ "takeover", 0, NULL, "if a daemon already runs for the home, take "
+	    "all with an app, never without)",
+	    "all any errored never", 0 },
+	{ "takeover", 0, NULL,
+	    "if a daemon already runs for the home, take "
 	    "its apps over: stop it (and them), then start them here (the "
-	    "systemd unit of startup does)", NULL, 0 },
+	    "systemd unit of startup does)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -52,23 +56,27 @@ takeover(struct cmd_ctx *ctx, json_t *apps, json_t *idle)
 
 	if (cmd_connect(ctx, 0) != 0)
 		return 0;
-	if ((rc = cmd_call(ctx, "describe", json_pack("{s:[s]}", "targets",
-	    "all"), &rows)) != 0 && rc != EXIT_NOTFOUND)
+	if ((rc = cmd_call(ctx, "describe",
+		 json_pack("{s:[s]}", "targets", "all"), &rows)) != 0 &&
+	    rc != EXIT_NOTFOUND)
 		return rc;
 	json_array_foreach(rows, i, row) {
 		running = 0;
 		json_array_foreach(json_object_get(row, "processes"), k, p)
-			if (strcmp(util_json_str(p, "status", ""), "stopped") != 0)
+			if (strcmp(util_json_str(p, "status", ""), "stopped") !=
+			    0)
 				running = 1;
 		if (!running)
-			json_array_append_new(idle, json_string(util_json_str(row,
-			    "name", "")));
+			json_array_append_new(idle,
+			    json_string(util_json_str(row, "name", "")));
 		for (k = 0; k < sizeof not_spec / sizeof not_spec[0]; k++)
 			json_object_del(row, not_spec[k]);
 		json_array_append(apps, row);
 	}
-	fprintf(stderr, "%s: taking over %zu app%s from the daemon already "
-	    "running for '%s'\n", progname, json_array_size(rows),
+	fprintf(stderr,
+	    "%s: taking over %zu app%s from the daemon already "
+	    "running for '%s'\n",
+	    progname, json_array_size(rows),
 	    json_array_size(rows) == 1 ? "" : "s", ctx->home);
 	json_decref(rows);
 	if ((rc = cmd_call(ctx, "kill", NULL, NULL)) != 0)
@@ -87,8 +95,10 @@ takeover(struct cmd_ctx *ctx, json_t *apps, json_t *idle)
 		}
 		close(fd);
 		if (util_now_ms() > deadline)
-			return cmd_error(EXIT_FAIL, "the daemon of '%s' did not "
-			    "exit", ctx->home);
+			return cmd_error(EXIT_FAIL,
+			    "the daemon of '%s' did not "
+			    "exit",
+			    ctx->home);
 		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
 	}
 }
@@ -97,10 +107,11 @@ int
 cmd_run_exec(struct cmd_ctx *ctx)
 {
 	static const char *const names[] = { [RUN_EXIT_ALL] = "all",
-	    [RUN_EXIT_ANY] = "any", [RUN_EXIT_ERRORED] = "errored",
-	    [RUN_EXIT_NEVER] = "never" };
+		[RUN_EXIT_ANY] = "any",
+		[RUN_EXIT_ERRORED] = "errored",
+		[RUN_EXIT_NEVER] = "never" };
 	struct run_opts o = { NULL, NULL, 1, RUN_EXIT_NEVER, ctx->json,
-	    ctx->quiet };
+		ctx->quiet };
 	const char *v = cmd_opt(ctx, "exit-on");
 	json_t *spec;
 	size_t i;
@@ -133,8 +144,10 @@ cmd_run_exec(struct cmd_ctx *ctx)
 		if (i == sizeof names / sizeof names[0]) {
 			json_decref(o.apps);
 			json_decref(o.idle);
-			return cmd_usage_error(ctx, "invalid --exit-on '%s' (all, "
-			    "any, errored or never)", v);
+			return cmd_usage_error(ctx,
+			    "invalid --exit-on '%s' (all, "
+			    "any, errored or never)",
+			    v);
 		}
 		o.exit_on = (enum run_exit_on)i;
 	}
@@ -145,10 +158,15 @@ cmd_run_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_run_entry = {
-	"run", NULL, "run [script|program] [options] [-- args...]",
+	"run",
+	NULL,
+	"run [script|program] [options] [-- args...]",
 	"Run the daemon in the foreground with an app, logs on stdout, for a "
 	"container or a service (as pm2-runtime)",
-	options, CMD_DAEMON | CMD_NO_START | CMD_REST, 0, 1,
+	options,
+	CMD_DAEMON | CMD_NO_START | CMD_REST,
+	0,
+	1,
 	"clusterctl run server.js -i 4 --kill-timeout 10s",
 	cmd_run_exec,
 };

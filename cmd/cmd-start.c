@@ -195,7 +195,7 @@ static int
 caller_only(const char *name, size_t len)
 {
 	static const char *const keys[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC",
-	    "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+		"WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
 	size_t i;
 
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -213,7 +213,8 @@ cmd_environ_json(void)
 	int i;
 
 	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i] ||
+		if ((eq = strchr(environ[i], '=')) == NULL ||
+		    eq == environ[i] ||
 		    caller_only(environ[i], (size_t)(eq - environ[i])))
 			continue;
 		p = strndup(environ[i], (size_t)(eq - environ[i]));

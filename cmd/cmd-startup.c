@@ -26,24 +26,35 @@
 #define STOP_TIMEOUT_MARGIN_MS 15000
 
 static const struct cmd_option options[] = {
-	{ "user", 0, NULL, "a user unit (systemctl --user; default for a "
-	    "user that is not root)", NULL, 0 },
-	{ "print", 0, NULL, "print the unit on stdout, nothing else", NULL,
-	    0 },
-	{ "install", 0, NULL, "write the unit and enable it (default: print it "
-	    "and say how to install it)", NULL, 0 },
-	{ "run-as", 0, "USER", "the daemon of a system unit runs as USER, with "
-	    "USER's home (default: the caller)", NULL, 0 },
-	{ "watchdog", 0, "DURATION", "WatchdogSec=: systemd restarts a daemon "
-	    "that stops answering for this long (default: none)", NULL, 0 },
-	{ "timeout-stop", 0, "DURATION", "TimeoutStopSec= (default: the "
-	    "apps' longest kill timeout plus 15s, at least 30s)", NULL, 0 },
+	{ "user", 0, NULL,
+	    "a user unit (systemctl --user; default for a "
+	    "user that is not root)",
+	    NULL, 0 },
+	{ "print", 0, NULL, "print the unit on stdout, nothing else", NULL, 0 },
+	{ "install", 0, NULL,
+	    "write the unit and enable it (default: print it "
+	    "and say how to install it)",
+	    NULL, 0 },
+	{ "run-as", 0, "USER",
+	    "the daemon of a system unit runs as USER, with "
+	    "USER's home (default: the caller)",
+	    NULL, 0 },
+	{ "watchdog", 0, "DURATION",
+	    "WatchdogSec=: systemd restarts a daemon "
+	    "that stops answering for this long (default: none)",
+	    NULL, 0 },
+	{ "timeout-stop", 0, "DURATION",
+	    "TimeoutStopSec= (default: the "
+	    "apps' longest kill timeout plus 15s, at least 30s)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 static const struct cmd_option unoptions[] = {
-	{ "user", 0, NULL, "remove the user unit (default for a user that is "
-	    "not root)", NULL, 0 },
+	{ "user", 0, NULL,
+	    "remove the user unit (default for a user that is "
+	    "not root)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -75,8 +86,10 @@ static int
 check_platform(const struct cmd_ctx *ctx)
 {
 	if (ctx->argc > 0 && strcmp(ctx->argv[0], "systemd") != 0)
-		return cmd_usage_error(ctx, "unknown init system '%s' (only "
-		    "systemd is supported)", ctx->argv[0]);
+		return cmd_usage_error(ctx,
+		    "unknown init system '%s' (only "
+		    "systemd is supported)",
+		    ctx->argv[0]);
 	return 0;
 }
 
@@ -92,15 +105,17 @@ unit_place(struct unit *u)
 	else if (x != NULL && x[0] == '/')
 		snprintf(u->dir, sizeof u->dir, "%s/systemd/user", x);
 	else {
-		if ((h == NULL || *h == '\0') && (pw = getpwuid(getuid())) != NULL)
+		if ((h == NULL || *h == '\0') &&
+		    (pw = getpwuid(getuid())) != NULL)
 			h = pw->pw_dir;
 		if (h == NULL || *h == '\0')
-			return cmd_error(EXIT_FAIL, "cannot tell your home "
+			return cmd_error(EXIT_FAIL,
+			    "cannot tell your home "
 			    "directory: set HOME");
 		snprintf(u->dir, sizeof u->dir, "%s/.config/systemd/user", h);
 	}
 	if ((size_t)snprintf(u->path, sizeof u->path, "%s/%s", u->dir,
-	    UNIT_NAME) >= sizeof u->path)
+		UNIT_NAME) >= sizeof u->path)
 		return cmd_error(EXIT_FAIL, "the unit's path is too long");
 	return 0;
 }
@@ -141,10 +156,12 @@ unit_init(struct cmd_ctx *ctx, struct unit *u)
 	u->user = cmd_flag(ctx, "user") || getuid() != 0;
 	u->run_as = cmd_opt(ctx, "run-as");
 	if (u->run_as != NULL && u->user)
-		return cmd_usage_error(ctx, "--run-as is for a system unit, "
+		return cmd_usage_error(ctx,
+		    "--run-as is for a system unit, "
 		    "not with --user (a user unit runs as its user)");
 	if (u->run_as != NULL && getuid() != 0 && !cmd_flag(ctx, "print"))
-		return cmd_error(EXIT_FAIL, "--run-as writes a system unit: "
+		return cmd_error(EXIT_FAIL,
+		    "--run-as writes a system unit: "
 		    "run it as root (or add --print)");
 	n = readlink("/proc/self/exe", u->exe, sizeof u->exe - 1);
 	if (n <= 0)
@@ -158,17 +175,21 @@ unit_init(struct cmd_ctx *ctx, struct unit *u)
 		snprintf(u->home, sizeof u->home, "%s/.clusterctl", pw->pw_dir);
 	} else {
 		if ((h = cmd_home_path()) == NULL)
-			return cmd_error(EXIT_FAIL, "cannot tell the home "
+			return cmd_error(EXIT_FAIL,
+			    "cannot tell the home "
 			    "directory: set CLUSTERCTL_HOME");
 		if (h[0] != '/')
-			return cmd_error(EXIT_FAIL, "CLUSTERCTL_HOME '%s' is "
-			    "not an absolute path", h);
+			return cmd_error(EXIT_FAIL,
+			    "CLUSTERCTL_HOME '%s' is "
+			    "not an absolute path",
+			    h);
 		snprintf(u->home, sizeof u->home, "%s", h);
 	}
 	if (!unit_safe(u->exe) || !unit_safe(u->home))
-		return cmd_error(EXIT_FAIL, "cannot write a unit for '%s' and "
-		    "'%s': spaces, quotes, '%%' or '$' in a path", u->exe,
-		    u->home);
+		return cmd_error(EXIT_FAIL,
+		    "cannot write a unit for '%s' and "
+		    "'%s': spaces, quotes, '%%' or '$' in a path",
+		    u->exe, u->home);
 	ms = u->run_as == NULL ? longest_kill_timeout(ctx) : 0;
 	u->stop_ms = ms + STOP_TIMEOUT_MARGIN_MS;
 	if (u->stop_ms < STOP_TIMEOUT_MIN_MS)
@@ -177,7 +198,8 @@ unit_init(struct cmd_ctx *ctx, struct unit *u)
 	    (rc = cmd_parse_ms(ctx, "watchdog", &u->watchdog_ms)) != 0)
 		return rc;
 	if (u->stop_ms < 1000)
-		return cmd_usage_error(ctx, "--timeout-stop must be at least 1s");
+		return cmd_usage_error(ctx,
+		    "--timeout-stop must be at least 1s");
 	if (cmd_opt(ctx, "watchdog") != NULL && u->watchdog_ms < 1000)
 		return cmd_usage_error(ctx, "--watchdog must be at least 1s");
 	return unit_place(u);
@@ -191,9 +213,11 @@ unit_write(const struct unit *u, FILE *f)
 	    "# Written by 'clusterctl startup'; 'clusterctl unstartup' removes "
 	    "it.\n"
 	    "[Unit]\n"
-	    "Description=clusterctl process manager (%s)\n", u->home);
+	    "Description=clusterctl process manager (%s)\n",
+	    u->home);
 	if (!u->user)
-		fprintf(f, "After=network-online.target\n"
+		fprintf(f,
+		    "After=network-online.target\n"
 		    "Wants=network-online.target\n");
 	fprintf(f,
 	    "\n[Service]\n"
@@ -212,8 +236,7 @@ unit_write(const struct unit *u, FILE *f)
 	    "TimeoutStopSec=%lld\n"
 	    "Restart=on-failure\n"
 	    "RestartSec=1\n",
-	    u->home, u->exe, u->exe,
-	    (long long)((u->stop_ms + 999) / 1000));
+	    u->home, u->exe, u->exe, (long long)((u->stop_ms + 999) / 1000));
 	if (u->watchdog_ms > 0)
 		fprintf(f, "WatchdogSec=%lld\n",
 		    (long long)((u->watchdog_ms + 999) / 1000));
@@ -312,9 +335,11 @@ say_linger(FILE *f)
 {
 	struct passwd *pw = getpwuid(getuid());
 
-	fprintf(f, "A user unit runs while you are logged in.  To start it at "
+	fprintf(f,
+	    "A user unit runs while you are logged in.  To start it at "
 	    "boot and keep it after you log out:\n"
-	    "  loginctl enable-linger %s\n", pw != NULL ? pw->pw_name : "$USER");
+	    "  loginctl enable-linger %s\n",
+	    pw != NULL ? pw->pw_name : "$USER");
 }
 
 static int
@@ -333,11 +358,13 @@ exec_startup(struct cmd_ctx *ctx)
 	}
 	if (!cmd_flag(ctx, "install")) {
 		unit_write(&u, stdout);
-		fprintf(stderr, "\nTo install it%s:\n  %s startup%s --install\n",
+		fprintf(stderr,
+		    "\nTo install it%s:\n  %s startup%s --install\n",
 		    u.user ? "" : " (as root)", u.exe, u.user ? " --user" : "");
 		if (u.user)
 			say_linger(stderr);
-		fprintf(stderr, "Then 'clusterctl save' keeps the apps it "
+		fprintf(stderr,
+		    "Then 'clusterctl save' keeps the apps it "
 		    "starts at boot.\n");
 		return 0;
 	}
@@ -346,15 +373,19 @@ exec_startup(struct cmd_ctx *ctx)
 	if (!ctx->quiet)
 		printf("wrote %s\n", u.path);
 	if (!systemd_running())
-		fprintf(stderr, "%s: note: systemd is not running here; the unit "
-		    "is enabled for the next boot\n", progname);
+		fprintf(stderr,
+		    "%s: note: systemd is not running here; the unit "
+		    "is enabled for the next boot\n",
+		    progname);
 	else if (systemctl(u.user, "daemon-reload", NULL) != 0)
-		fprintf(stderr, "%s: note: 'systemctl%s daemon-reload' failed\n",
-		    progname, u.user ? " --user" : "");
+		fprintf(stderr,
+		    "%s: note: 'systemctl%s daemon-reload' failed\n", progname,
+		    u.user ? " --user" : "");
 	if (systemctl(u.user, "enable", UNIT_NAME) != 0)
-		return cmd_error(EXIT_FAIL, "the unit is written, but "
-		    "'systemctl%s enable %s' failed", u.user ? " --user" : "",
-		    UNIT_NAME);
+		return cmd_error(EXIT_FAIL,
+		    "the unit is written, but "
+		    "'systemctl%s enable %s' failed",
+		    u.user ? " --user" : "", UNIT_NAME);
 	if (!ctx->quiet) {
 		printf("enabled %s: the daemon starts at boot%s\n", UNIT_NAME,
 		    u.user ? " (with linger)" : "");
@@ -390,21 +421,34 @@ exec_unstartup(struct cmd_ctx *ctx)
 		(void)systemctl(u.user, "daemon-reload", NULL);
 	if (!ctx->quiet)
 		printf("removed %s (a daemon it started keeps running: "
-		    "'systemctl%s stop %s' stops it)\n", u.path,
-		    u.user ? " --user" : "", UNIT_NAME);
+		       "'systemctl%s stop %s' stops it)\n",
+		    u.path, u.user ? " --user" : "", UNIT_NAME);
 	return 0;
 }
 
 const struct cmd_entry cmd_startup_entry = {
-	"startup", NULL,
+	"startup",
+	NULL,
 	"startup [systemd] [--user] [--print|--install] [--run-as USER]",
 	"Write a systemd unit that starts the daemon and its saved apps at "
-	"boot (Type=notify)", options, CMD_DAEMON | CMD_NO_START, 0, 1,
-	"clusterctl save && sudo clusterctl startup --install", exec_startup,
+	"boot (Type=notify)",
+	options,
+	CMD_DAEMON | CMD_NO_START,
+	0,
+	1,
+	"clusterctl save && sudo clusterctl startup --install",
+	exec_startup,
 };
 
 const struct cmd_entry cmd_unstartup_entry = {
-	"unstartup", NULL, "unstartup [systemd] [--user]",
-	"Disable and remove the unit of startup", unoptions,
-	CMD_NO_START, 0, 1, "sudo clusterctl unstartup", exec_unstartup,
+	"unstartup",
+	NULL,
+	"unstartup [systemd] [--user]",
+	"Disable and remove the unit of startup",
+	unoptions,
+	CMD_NO_START,
+	0,
+	1,
+	"sudo clusterctl unstartup",
+	exec_unstartup,
 };

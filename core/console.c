@@ -23,9 +23,9 @@
 #define CONSOLE_CLOSE_MS 2000
 
 struct console_stream {
-	int fd;		 /* -1: not open */
-	int restore_fl;	 /* the shared file flags to restore, or -1 */
-	char *buf;	 /* what the reader did not take yet */
+	int fd;		/* -1: not open */
+	int restore_fl; /* the shared file flags to restore, or -1 */
+	char *buf;	/* what the reader did not take yet */
 	size_t len;
 	size_t cap;
 	int64_t dropped; /* lines that did not fit */
@@ -56,8 +56,8 @@ stream_open(struct console_stream *s, int fd)
 		return -errno;
 	if (S_ISFIFO(st.st_mode) || isatty(fd)) {
 		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-		s->fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC |
-		    O_NOCTTY);
+		s->fd = open(path,
+		    O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	}
 	if (s->fd == -1) {
 		if ((s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) == -1)
@@ -65,8 +65,7 @@ stream_open(struct console_stream *s, int fd)
 		/* A socket (systemd's journal): shared flags, put back at
 		 * exit.  A file or /dev/null never blocks. */
 		if (S_ISSOCK(st.st_mode) &&
-		    (fl = fcntl(s->fd, F_GETFL)) != -1 &&
-		    !(fl & O_NONBLOCK) &&
+		    (fl = fcntl(s->fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK) &&
 		    fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) != -1)
 			s->restore_fl = fl;
 	}
@@ -131,7 +130,8 @@ stream_flush(struct console_stream *s)
 		s->len -= (size_t)n;
 	}
 	if (s->len == 0 && s->dropped > 0) {
-		k = snprintf(note, sizeof note, "clusterctl: %lld line%s dropped: "
+		k = snprintf(note, sizeof note,
+		    "clusterctl: %lld line%s dropped: "
 		    "the output was not read fast enough\n",
 		    (long long)s->dropped, s->dropped == 1 ? "" : "s");
 		s->dropped = 0;
@@ -247,10 +247,11 @@ console_app_lines(const char *app, int index, int stream, const char *iso,
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
 		if (console_json)
-			out_json(&o, json_pack("{s:s, s:i, s:s, s:s, s:o}", "app",
-			    app, "instance", index, "stream", stream == 1 ?
-			    "out" : "err", "time", iso, "line",
-			    logs_line_json(p, (size_t)(nl - p))));
+			out_json(&o,
+			    json_pack("{s:s, s:i, s:s, s:s, s:o}", "app", app,
+				"instance", index, "stream",
+				stream == 1 ? "out" : "err", "time", iso,
+				"line", logs_line_json(p, (size_t)(nl - p))));
 		else {
 			out_add(&o, prefix, (size_t)k);
 			out_add(&o, p, (size_t)(nl - p) + 1);
@@ -278,16 +279,18 @@ console_daemon_line(const char *line, size_t n)
 		end--;
 	sp1 = memchr(line, ' ', (size_t)(end - line));
 	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) :
-	    NULL;
+			    NULL;
 	if (sp1 == NULL || sp2 == NULL || (size_t)(sp1 - line) >= sizeof ts ||
 	    (size_t)(sp2 - sp1 - 1) >= sizeof level)
 		return;
 	snprintf(ts, sizeof ts, "%.*s", (int)(sp1 - line), line);
 	snprintf(level, sizeof level, "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
 	if (console_json)
-		out_json(&o, json_pack("{s:n, s:n, s:s, s:s, s:s, s:o}", "app",
-		    "instance", "stream", "daemon", "level", level, "time", ts,
-		    "line", logs_line_json(sp2 + 1, (size_t)(end - sp2 - 1))));
+		out_json(&o,
+		    json_pack("{s:n, s:n, s:s, s:s, s:s, s:o}", "app",
+			"instance", "stream", "daemon", "level", level, "time",
+			ts, "line",
+			logs_line_json(sp2 + 1, (size_t)(end - sp2 - 1))));
 	else {
 		out_add(&o, "clusterctl: ", 12);
 		if (strcmp(level, "info") != 0) {
@@ -311,9 +314,9 @@ console_error(const char *msg)
 	if (!console_on)
 		return;
 	if (console_json)
-		out_json(&o, json_pack("{s:n, s:n, s:s, s:s, s:s}", "app",
-		    "instance", "stream", "daemon", "level", "error", "line",
-		    msg));
+		out_json(&o,
+		    json_pack("{s:n, s:n, s:s, s:s, s:s}", "app", "instance",
+			"stream", "daemon", "level", "error", "line", msg));
 	else {
 		out_add(&o, "clusterctl: ", 12);
 		out_add(&o, msg, strlen(msg));

@@ -25,15 +25,15 @@ id_number(const json_t *v)
 
 	if (json_is_integer(v))
 		return json_integer_value(v) >= 0 &&
-		    json_integer_value(v) < 0xFFFFFFFFLL ?
-		    json_integer_value(v) : -1;
+			json_integer_value(v) < 0xFFFFFFFFLL ?
+		    json_integer_value(v) :
+		    -1;
 	s = json_string_value(v);
 	for (p = s; *p >= '0' && *p <= '9'; p++)
 		;
 	if (*s == '\0' || *p != '\0' || p - s > 10)
 		return -1;
-	return strtoll(s, NULL, 10) < 0xFFFFFFFFLL ? strtoll(s, NULL, 10) :
-	    -1;
+	return strtoll(s, NULL, 10) < 0xFFFFFFFFLL ? strtoll(s, NULL, 10) : -1;
 }
 
 /*
@@ -60,7 +60,8 @@ creds_from_spec(const json_t *spec, struct creds *c, struct err *e)
 	    (jg != NULL && !json_is_string(jg) && !json_is_integer(jg))) {
 		err_set(e, IPC_E_BAD_REQUEST, "'%s' is not a name or a number",
 		    ju != NULL && !json_is_string(ju) && !json_is_integer(ju) ?
-		    "uid" : "gid");
+			"uid" :
+			"gid");
 		return -1;
 	}
 	c->set = 1;
@@ -80,8 +81,10 @@ creds_from_spec(const json_t *spec, struct creds *c, struct err *e)
 			snprintf(c->user, sizeof c->user, "%s", pw->pw_name);
 			c->gid = pw->pw_gid;
 		} else if (jg == NULL) {
-			err_set(e, IPC_E_BAD_REQUEST, "uid %lld has no user "
-			    "entry: give its group with --gid too", n);
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "uid %lld has no user "
+			    "entry: give its group with --gid too",
+			    n);
 			return -1;
 		}
 	}
@@ -99,9 +102,11 @@ creds_from_spec(const json_t *spec, struct creds *c, struct err *e)
 	/* Only root may change who runs a program; the daemon's own user
 	 * is no change. */
 	if (geteuid() != 0 && (c->uid != geteuid() || c->gid != getegid())) {
-		err_set(e, IPC_E_BAD_REQUEST, "--uid and --gid need a daemon "
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "--uid and --gid need a daemon "
 		    "running as root, and this one runs as uid %ld: leave them "
-		    "out, or run clusterctl as root", (long)geteuid());
+		    "out, or run clusterctl as root",
+		    (long)geteuid());
 		return -1;
 	}
 	if (geteuid() != 0)

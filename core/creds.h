@@ -13,10 +13,10 @@
 struct err;
 
 struct creds {
-	int set;	/* 0: the daemon's own */
+	int set; /* 0: the daemon's own */
 	uid_t uid;
 	gid_t gid;
-	char user[64];	/* for initgroups; "": no user entry, groups = gid */
+	char user[64]; /* for initgroups; "": no user entry, groups = gid */
 };
 
 int creds_from_spec(const json_t *, struct creds *, struct err *);

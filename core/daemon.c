@@ -340,9 +340,11 @@ daemon_setup(const char *h, int foreground)
 				other = 0;
 			fclose(f);
 		}
-		fprintf(stderr, "clusterctl: a daemon already runs for home "
+		fprintf(stderr,
+		    "clusterctl: a daemon already runs for home "
 		    "'%s' (pid %d): stop it with 'clusterctl kill', or set "
-		    "another CLUSTERCTL_HOME\n", home, other);
+		    "another CLUSTERCTL_HOME\n",
+		    home, other);
 		return 1;
 	}
 	snprintf(path, sizeof path, "%s/daemon.log", home);

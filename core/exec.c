@@ -1,9 +1,10 @@
 /*
  * The shim every instance starts as: "clusterctl __exec FD PPID FILE ARGV".
  * It does what cannot be done between libuv's fork and exec: drop to the
- * app's user and groups (--uid, --gid), ask to die with the daemon, set LISTEN_PID to its own pid, put the cluster-mode
- * preload library in LD_PRELOAD, and report a failed exec (its errno, on
- * FD) instead of exiting silently.
+ * app's user and groups (--uid, --gid), ask to die with the daemon, set
+ * LISTEN_PID to its own pid, put the cluster-mode preload library in
+ * LD_PRELOAD, and report a failed exec (its errno, on FD) instead of exiting
+ * silently.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -40,9 +40,9 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
-	int compressing;   /* a worker gzips NAME.log.1: no rotation now */
-	unsigned flushes;  /* how many times it was flushed */
-	int chown;	   /* a file it creates belongs to uid:gid (--uid) */
+	int compressing;  /* a worker gzips NAME.log.1: no rotation now */
+	unsigned flushes; /* how many times it was flushed */
+	int chown;	  /* a file it creates belongs to uid:gid (--uid) */
 	uid_t uid;
 	gid_t gid;
 	int full;	   /* writes wait for room */

@@ -20,8 +20,8 @@
 #include "run.h"
 
 static enum run_exit_on exit_on;
-static int fail_code;	  /* could not start its apps: this code */
-static int sd_fd = -1;	  /* the service manager's notify socket */
+static int fail_code;  /* could not start its apps: this code */
+static int sd_fd = -1; /* the service manager's notify socket */
 static struct sockaddr_un sd_addr;
 static socklen_t sd_addrlen;
 static int sd_ready_sent;
@@ -36,7 +36,7 @@ sd_send(const char *msg)
 	if (sd_fd == -1)
 		return;
 	if (sendto(sd_fd, msg, strlen(msg), MSG_NOSIGNAL,
-	    (struct sockaddr *)&sd_addr, sd_addrlen) == -1)
+		(struct sockaddr *)&sd_addr, sd_addrlen) == -1)
 		log_warn("cannot notify the service manager (%s)", msg);
 }
 
@@ -68,7 +68,8 @@ sd_init(void)
 		memcpy(sd_addr.sun_path, path, len);
 		if (path[0] == '@')
 			sd_addr.sun_path[0] = '\0';
-		sd_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		sd_addrlen = (socklen_t)(offsetof(struct sockaddr_un,
+					     sun_path) +
 		    len + (path[0] == '/'));
 		sd_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (sd_fd == -1)
@@ -79,7 +80,8 @@ sd_init(void)
 		errno = 0;
 		usec = strtoull(us, &end, 10);
 		if (errno == 0 && *us != '\0' && *end == '\0' && usec > 0) {
-			/* Twice per interval, as sd_watchdog_enabled(3) asks. */
+			/* Twice per interval, as sd_watchdog_enabled(3) asks.
+			 */
 			uv_timer_init(loop, &watchdog_timer);
 			uv_timer_start(&watchdog_timer, watchdog_cb, 0,
 			    usec / 2000 > 0 ? usec / 2000 : 1);
@@ -157,10 +159,11 @@ run_exit_code(void)
 			    !in->have_exit)
 				continue;
 			e = &in->exits[(in->nexits - 1) % EXIT_HISTORY];
-			if ((e->signal != 0 || e->code != 0) && e->when < first) {
+			if ((e->signal != 0 || e->code != 0) &&
+			    e->when < first) {
 				first = e->when;
 				code = e->signal != 0 ? 128 + e->signal :
-				    e->code;
+							e->code;
 			}
 		}
 	return code;
@@ -175,8 +178,10 @@ sd_update(const struct run_counts *c)
 
 	if (sd_fd == -1)
 		return;
-	n = snprintf(msg, sizeof msg, "STATUS=%d app%s, %d of %d instance%s "
-	    "online", c->apps, c->apps == 1 ? "" : "s", c->online, c->total,
+	n = snprintf(msg, sizeof msg,
+	    "STATUS=%d app%s, %d of %d instance%s "
+	    "online",
+	    c->apps, c->apps == 1 ? "" : "s", c->online, c->total,
 	    c->total == 1 ? "" : "s");
 	if (c->waiting > 0 && n > 0 && (size_t)n < sizeof msg)
 		n += snprintf(msg + n, sizeof msg - (size_t)n,
@@ -218,12 +223,13 @@ run_check(struct req *r)
 	case RUN_EXIT_ALL:
 		if (c.live == 0)
 			why = c.errored > 0 ? "an app is errored and no app "
-			    "runs any more" : "no app is running any more";
+					      "runs any more" :
+					      "no app is running any more";
 		break;
 	case RUN_EXIT_ANY:
 		if (c.ended > 0 || c.errored > 0)
 			why = c.errored > 0 ? "an app is errored" :
-			    "an app has ended";
+					      "an app has ended";
 		else if (c.live == 0)
 			why = "no app is running any more";
 		break;
@@ -249,7 +255,8 @@ is_idle(const struct run_opts *o, const char *name)
 	size_t i;
 
 	json_array_foreach(o->idle, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), name) == 0)
 			return 1;
 	return 0;
 }
@@ -321,7 +328,8 @@ run_main(const char *h, const struct run_opts *o)
 	int rc;
 
 	if ((rc = console_open(o->json, o->quiet)) != 0) {
-		fprintf(stderr, "clusterctl: cannot use stdout and stderr: %s\n",
+		fprintf(stderr,
+		    "clusterctl: cannot use stdout and stderr: %s\n",
 		    strerror(-rc));
 		return RUN_EXIT_FAIL;
 	}
@@ -339,8 +347,8 @@ run_main(const char *h, const struct run_opts *o)
 	if (o->service)
 		resurrect_dump();
 	/* A waiter with nobody to answer: asked after every change. */
-	if ((r = calloc(1, sizeof *r)) == NULL || (r->cmd = strdup("run")) ==
-	    NULL) {
+	if ((r = calloc(1, sizeof *r)) == NULL ||
+	    (r->cmd = strdup("run")) == NULL) {
 		fail_code = RUN_EXIT_FAIL;
 		daemon_quit();
 	}

@@ -17,7 +17,7 @@ enum run_exit_on {
 };
 
 /* Exit codes of run of its own (beside an app's), docs/exit-codes.md. */
-#define RUN_EXIT_FAIL 1	   /* could not start: a bad app, a busy home */
+#define RUN_EXIT_FAIL 1	       /* could not start: a bad app, a busy home */
 #define RUN_EXIT_APP_ERRORED 6 /* an app was errored (a crash loop...) */
 
 struct run_opts {

@@ -448,7 +448,8 @@ state_init(int restore)
 	}
 	if (!restore) {
 		/* run was given its apps: they replace the old ones. */
-		log_info("the previous daemon (pid %ld) did not exit through "
+		log_info(
+		    "the previous daemon (pid %ld) did not exit through "
 		    "'kill'; not restoring its apps: run was given its own",
 		    pid);
 		json_decref(doc);
