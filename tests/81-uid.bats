@@ -73,3 +73,12 @@ ids() {
 	run as_nobody "$CLUSTERCTL_BIN" start /bin/sleep --name s --uid nobody --cwd "$NOBODY_HOME" -q -- 1000
 	assert_success
 }
+
+@test "a process file's uid and gid fields run the app as that user" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	echo '{"apps": [{"name": "pf", "script": "/bin/sleep", "args": ["1000"], "uid": "nobody", "gid": 65534}]}' > eco.json
+	run clusterctl start eco.json
+	assert_success
+	[ "$(ids "$(pid_of pf 0)" Uid)" = "65534 65534 65534 65534" ]
+	[ "$(ids "$(pid_of pf 0)" Gid)" = "65534 65534 65534 65534" ]
+}
