@@ -8,8 +8,8 @@ PKG_CONFIG ?= pkg-config
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Werror
 CFLAGS ?= -O2 -g
-DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson zlib yaml-0.1 2>/dev/null)
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib yaml-0.1 2>/dev/null)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson zlib yaml-0.1 libmicrohttpd ncursesw 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib yaml-0.1 libmicrohttpd ncursesw 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
 	-DCLUSTERCTL_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)
@@ -82,9 +82,10 @@ $(BUILD)/examples/server: examples/c/server.c
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ $<
 
 # Unit tests link the module they test (ipc, and the parts of core that
-# need no loop: backoff arithmetic, the /proc reader, the state table).
+# need no loop: backoff arithmetic, the /proc reader, the state table,
+# cron expressions).
 UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
-	$(BUILD)/core/fsm.o
+	$(BUILD)/core/fsm.o $(BUILD)/core/cron.o
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"

@@ -26,15 +26,19 @@
 /* How long completion waits for the daemon before giving up silently. */
 #define COMPLETE_TIMEOUT_MS 500
 
-/* Words a command takes as positional arguments, when not targets. */
+/* Words a command takes as positional arguments, when not targets:
+ * the first one, then the others. */
 static const struct {
 	const char *cmd;
 	const char *values;
+	const char *then;
 } positional[] = {
-	{ "help", "@command" },
-	{ "completion", "bash zsh fish" },
-	{ "startup", "systemd" },
-	{ "unstartup", "systemd" },
+	{ "help", "@command", NULL },
+	{ "completion", "bash zsh fish", NULL },
+	{ "signal", VAL_SIGNAL, VAL_TARGET },
+	{ "send", VAL_TARGET, VAL_TARGET },
+	{ "startup", "systemd", NULL },
+	{ "unstartup", "systemd", NULL },
 };
 
 struct out {
@@ -313,7 +317,7 @@ complete(int n, char **w, int describe)
 			/* Its value is the next word (bash splits "--a=b"
 			 * into "--a", "=", "b"). */
 			if (opt != NULL && opt->arg != NULL &&
-			    strchr(w[i], '=') == NULL) {
+			    !OPT_OPTIONAL(opt) && strchr(w[i], '=') == NULL) {
 				if (i + 1 < n - 1 && strcmp(w[i + 1], "=") == 0)
 					i++;
 				if (i + 1 == n - 1) {
@@ -374,7 +378,9 @@ complete(int n, char **w, int describe)
 	}
 	for (k = 0; k < sizeof positional / sizeof positional[0]; k++)
 		if (strcmp(positional[k].cmd, e->name) == 0)
-			emit_values(&o, positional[k].values);
+			emit_values(&o,
+			    npos == 0 ? positional[k].values :
+					positional[k].then);
 }
 
 static int

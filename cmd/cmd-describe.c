@@ -59,6 +59,33 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	    util_json_bool(a, "wait_ready", 0) ? "on a signal only" :
 						 "on a signal or the timeout",
 	    (long long)util_json_int(a, "listen_timeout", 0));
+	if (json_is_string(json_object_get(a, "max_memory_restart")) ||
+	    json_is_integer(json_object_get(a, "max_memory_restart"))) {
+		v = json_object_get(a, "max_memory_restart");
+		if (json_is_string(v))
+			printf("  memory limit   %s (whole process tree)\n",
+			    json_string_value(v));
+		else
+			printf("  memory limit   %lld bytes (whole process "
+			       "tree)\n",
+			    (long long)json_integer_value(v));
+	}
+	if (json_is_object(json_object_get(a, "watching"))) {
+		v = json_object_get(a, "watching");
+		printf("  watching      ");
+		json_array_foreach(json_object_get(v, "paths"), i, e)
+			printf(" %s", json_string_value(e));
+		printf(" (%lld directories, delay %lldms)\n",
+		    (long long)util_json_int(v, "directories", 0),
+		    (long long)util_json_int(v, "delay_ms", 0));
+	}
+	if (json_is_string(json_object_get(a, "cron_restart"))) {
+		printf("  cron restart   %s",
+		    util_json_str(a, "cron_restart", ""));
+		if (json_is_integer(json_object_get(a, "cron_next")))
+			print_time(", next ", util_json_int(a, "cron_next", 0));
+		printf("\n");
+	}
 	json_array_foreach(json_object_get(a, "sockets"), i, v)
 		printf("  socket         %s (%s%s%s)\n",
 		    util_json_str(v, "address", "?"),

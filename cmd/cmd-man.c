@@ -34,7 +34,15 @@ put_options(const struct cmd_option *o)
 			put_text(cmd_option_alias(o));
 			putchar('*');
 		}
-		if (o->arg != NULL) {
+		if (OPT_OPTIONAL(o)) {
+			char name[32];
+
+			snprintf(name, sizeof name, "%.*s",
+			    (int)strlen(o->arg) - 3, o->arg + 2);
+			printf("[=_");
+			put_text(name);
+			printf("_]");
+		} else if (o->arg != NULL) {
 			printf(" _");
 			put_text(o->arg);
 			putchar('_');

@@ -142,6 +142,17 @@ static const struct cmd_option options[] = {
 	    "online anyway after this (default 3s; "
 	    "0: online once executed)",
 	    NULL, 0 },
+	OPERATE_OPTIONS,
+	{ "metrics", 0, "ADDR",
+	    "also serve the daemon's Prometheus metrics "
+	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
+	    "metrics'; default: off)",
+	    NULL, 0 },
+	{ "stdin-messages", 0, NULL,
+	    "send writes messages to the instances' "
+	    "stdin, one line each (Node apps get them on their IPC channel "
+	    "without this)",
+	    NULL, 0 },
 	{ "uid", 0, "USER",
 	    "run the instances as this user (a name or a "
 	    "number) with its groups; the daemon must run as root (default: "
@@ -410,6 +421,13 @@ cmd_start_build(struct cmd_ctx *ctx, json_t *args)
 	    json_string(cmd_flag(ctx, "no-share") ? "fork" : "cluster"));
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
+	if ((rc = cmd_operate_spec(ctx, args)) != 0)
+		return rc;
+	if (cmd_opt(ctx, "metrics") != NULL)
+		json_object_set_new(args, "metrics",
+		    json_string(cmd_opt(ctx, "metrics")));
+	if (cmd_flag(ctx, "stdin-messages"))
+		json_object_set_new(args, "stdin_messages", json_true());
 	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)
 		return rc;
 	if ((vals = cmd_opt_all(ctx, "listen")) != NULL) {

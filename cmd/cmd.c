@@ -21,6 +21,8 @@ extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
 extern const struct cmd_entry cmd_run_entry, cmd_startup_entry,
     cmd_unstartup_entry;
+extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
+    cmd_metrics_entry, cmd_monit_entry, cmd_set_entry;
 extern const struct cmd_entry cmd_apply_entry, cmd_validate_entry,
     cmd_init_entry, cmd_start_or_restart_entry, cmd_start_or_reload_entry;
 extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
@@ -36,6 +38,11 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_reset_entry,
 	&cmd_list_entry,
 	&cmd_describe_entry,
+	&cmd_set_entry,
+	&cmd_monit_entry,
+	&cmd_signal_entry,
+	&cmd_send_entry,
+	&cmd_metrics_entry,
 	&cmd_logs_entry,
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,
@@ -275,12 +282,15 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	for (i = 0; i < nopt; i++) {
 		o = option_at(e, i);
 		lo[i].name = o->name;
-		lo[i].has_arg = o->arg != NULL ? required_argument :
-						 no_argument;
+		lo[i].has_arg = OPT_OPTIONAL(o) ? optional_argument :
+		    o->arg != NULL		? required_argument :
+						  no_argument;
 		lo[i].val = 256 + (int)i;
 		if (o->short_name != 0) {
 			*p++ = o->short_name;
 			if (o->arg != NULL)
+				*p++ = ':';
+			if (OPT_OPTIONAL(o))
 				*p++ = ':';
 		}
 	}
@@ -339,7 +349,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 			rc = cmd_error(EXIT_FAIL, "out of memory");
 			goto out;
 		}
-		v[n] = optarg != NULL ? optarg : (char *)"1";
+		v[n] = optarg != NULL ? optarg :
+		    OPT_OPTIONAL(o)   ? (char *)"" :
+					(char *)"1";
 		v[n + 1] = NULL;
 		ctx->vals[i] = v;
 	}
@@ -511,11 +523,13 @@ print_options(const struct cmd_option *o, FILE *f)
 	for (; o != NULL && o->name != NULL; o++) {
 		if (o->short_name != 0)
 			snprintf(left, sizeof left, "-%c, --%s%s%s",
-			    o->short_name, o->name, o->arg ? " " : "",
+			    o->short_name, o->name,
+			    o->arg && !OPT_OPTIONAL(o) ? " " : "",
 			    o->arg ? o->arg : "");
 		else
 			snprintf(left, sizeof left, "    --%s%s%s", o->name,
-			    o->arg ? " " : "", o->arg ? o->arg : "");
+			    o->arg && !OPT_OPTIONAL(o) ? " " : "",
+			    o->arg ? o->arg : "");
 		if (strlen(left) > 28)
 			fprintf(f, "  %s\n  %-28s  ", left, "");
 		else

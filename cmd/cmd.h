@@ -30,6 +30,10 @@
 #define VAL_ENVNAME "@envname" /* env_NAME of the process file typed */
 #define VAL_APPNAME "@appname" /* an app of the process file typed */
 
+/* An option whose value is optional (--watch or --watch=PATHS): its arg
+ * is written "[=NAME]". */
+#define OPT_OPTIONAL(o) ((o)->arg != NULL && (o)->arg[0] == '[')
+
 struct cmd_option {
 	const char *name;   /* long name, without "--" */
 	char short_name;    /* or 0 */
@@ -128,6 +132,38 @@ json_t *cmd_environ_json(void);
 
 /* cmd-save.c */
 const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
+
+/* operate.c: the options of the triggers that replace instances, which
+ * start and set share. */
+#define OPERATE_OPTIONS                                                               \
+	{ "max-memory-restart", 0, "SIZE",                                            \
+		"replace an instance (through a "                                     \
+		"reload) when its process tree uses more than SIZE (300M, 1G; "       \
+		"set: 0 removes it); sampled every second (default: no limit)",       \
+		NULL, 0 },                                                            \
+	    { "watch", 0, "[=PATHS]",                                                 \
+		    "reload the app when a file changes under "                       \
+		    "its working directory, or under PATHS (comma separated); .git, " \
+		    "node_modules and its logs are ignored",                          \
+		    VAL_DIR, 0 },                                                     \
+	    { "ignore-watch", 0, "GLOB",                                              \
+		    "do not watch paths matching GLOB "                               \
+		    "(e.g. 'uploads/*', '*.log'; repeatable; default: none besides "  \
+		    ".git, node_modules and the app's logs)",                         \
+		    NULL, 1 },                                                        \
+	    { "watch-delay", 0, "MS",                                                 \
+		    "reload this long after the last change "                         \
+		    "(default 1000ms): one save, one reload",                         \
+		    NULL, 0 },                                                        \
+	    { "no-watch", 0, NULL, "stop watching (set)", NULL, 0 },                  \
+	{                                                                             \
+		"cron-restart", 0, "EXPR",                                            \
+		    "reload the app at each match of a cron "                         \
+		    "expression ('0 3 * * *', '@hourly'; local time), and start it "  \
+		    "again if it had exited (set: 'none' removes it; default: none)", \
+		    NULL, 0                                                           \
+	}
+int cmd_operate_spec(struct cmd_ctx *, json_t *);
 
 /* cmd-start.c, cmd-run.c: run takes start's options */
 int cmd_start_build(struct cmd_ctx *, json_t *);

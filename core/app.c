@@ -60,6 +60,8 @@ strv_free(char **v)
 void
 app_free(struct app *a)
 {
+	watch_stop(a);
+	schedule_stop(a);
 	share_close(a, 1);
 	free(a->name);
 	json_decref(a->spec);
@@ -440,6 +442,7 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	}
 	TAILQ_INIT(&a->gone);
 	a->name = name;
+	a->reload_ms = a->ready_ms = -1;
 	a->exec_path = resolved_interp;
 	nargs = json_array_size(args) + json_array_size(iargs);
 	a->argv = calloc(nargs + 3, sizeof *a->argv);
@@ -514,6 +517,16 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
+	if (memlimit_parse(spec, &a->max_memory, e) != 0 ||
+	    watch_parse(spec, e) != 0 || schedule_parse(spec, e) != 0) {
+		app_free(a);
+		return -1;
+	}
+	a->stdin_messages = util_json_bool(spec, "stdin_messages", 0);
+	k = strrchr(a->exec_path, '/') != NULL ?
+	    strrchr(a->exec_path, '/') + 1 :
+	    a->exec_path;
+	a->node_channel = strncmp(k, "node", 4) == 0;
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
 	*out = a;
 	return 0;
@@ -529,6 +542,7 @@ app_keep_spec(struct app *a, const json_t *spec)
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	logs_spec(a, a->spec);
 	json_object_del(a->spec, "wait");
 	json_object_del(a->spec, "check");
 }
@@ -589,6 +603,11 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	app_keep_spec(a, spec);
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
+	/* Its triggers, from its spec (the state file restores apps here
+	 * too): memory limit, watched paths, schedule. */
+	memlimit_update();
+	watch_start(a);
+	schedule_start(a);
 	*out = a;
 	return 0;
 }
@@ -657,8 +676,15 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	SWAP(a->logs, t->logs);
 	SWAP(a->wait_ready, t->wait_ready);
 	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
+	SWAP(a->stdin_messages, t->stdin_messages);
+	SWAP(a->node_channel, t->node_channel);
+	SWAP(a->max_memory, t->max_memory);
 	app_free(t);
 	app_keep_spec(a, spec);
+	/* Its triggers follow the new spec. */
+	memlimit_update();
+	watch_start(a);
+	schedule_start(a);
 	*ninst = n;
 	log_info("%s updated (%s)", a->name, a->exec_path);
 	return 0;
@@ -921,5 +947,11 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	json_object_set_new(o, "watching", watch_describe(a));
+	json_object_set_new(o, "cron_next",
+	    schedule_next(a) >= 0 ? json_integer(schedule_next(a)) :
+				    json_null());
+	json_object_set_new(o, "stdin_messages",
+	    json_boolean(a->stdin_messages));
 	return o;
 }

@@ -170,6 +170,7 @@ emit(struct logpipe *lp, const char *data, size_t len)
 		out = fmtbuf;
 		outlen = k;
 	}
+	logs_stats.lines_written += logs_count_lines(data, len);
 	for (i = 0; i < lp->nsinks; i++)
 		if (logf_sink_write(&lp->sink[i], out, outlen))
 			lp->blocked = 1;

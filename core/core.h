@@ -92,7 +92,6 @@ struct instance {
 	char *error;	 /* why it is errored, for list and describe */
 
 	int want_up;		      /* stopping: start again once stopped */
-	int ended;		      /* stopped by its own exit, not asked */
 	enum inst_reason next_reason; /* why the next spawn happens */
 	enum inst_reason reason;      /* why the current process started */
 	int64_t reason_wall;	      /* when it was (re)started for reason */
@@ -100,10 +99,17 @@ struct instance {
 
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
 	uint64_t cpu_when;
+	uint64_t restarts_by[REASON_COUNT]; /* for metrics: never reset */
+	int stopped_by_exit; /* stopped: its program exited, not restarted */
+	uint64_t cpu_base;   /* cpu ticks of its earlier processes */
+	uint64_t cpu_seen;   /* the current process's, when last sampled */
+	int64_t ready_ms;    /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel; /* a Node IPC channel (--wait-ready) */
+	uv_pipe_t channel; /* a Node IPC channel (every Node app) */
 	int has_channel;
+	uv_pipe_t input; /* its stdin, for send (stdin_messages) */
+	int has_input;
 	char *chanline; /* an incomplete line read from the channel */
 	size_t chanlen;
 	int ready_timeout; /* became online because listen_timeout passed */
@@ -154,10 +160,18 @@ struct app {
 	/* Cluster mode (docs/cluster.md, core/share.c). */
 	int share;		   /* instances get the preload library */
 	int wait_ready;		   /* only a signal makes an instance ready */
+	int stdin_messages;	   /* send writes JSON lines to stdin */
+	int node_channel;	   /* runs under Node: gets an IPC channel */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
 	struct lsock *socks;	   /* --listen sockets first, then shared */
 	int nlisten;		   /* how many of socks are --listen ones */
 	int reloading;		   /* a reload is running */
+	int64_t reload_ms;	   /* how long the last reload took; -1: none */
+	int64_t max_memory;	   /* max_memory_restart in bytes; 0: none */
+	struct watcher *watch;	   /* --watch (core/watch.c), or NULL */
+	struct cronjob *cron;	   /* --cron-restart (core/schedule.c) */
+	uint64_t memory_tried;	   /* uv_now of the last replacement asked */
+	int64_t ready_ms;	   /* the last instance's time to online; -1 */
 
 	TAILQ_ENTRY(app) entry;
 };
@@ -197,6 +211,7 @@ struct req {
 	TAILQ_ENTRY(req) centry;
 	TAILQ_ENTRY(req) wentry;
 	int waiting;
+	int internal; /* the daemon's own (a trigger): failures logged */
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
@@ -384,6 +399,43 @@ void scale_handle(struct req *);
 void inst_ref(struct instance *);
 void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
+int inst_signal(struct instance *, int);
+void inst_usage(struct instance *, uint64_t *, int64_t *);
+void inst_inherit(struct instance *, struct instance *);
+int inst_send(struct instance *, const json_t *, const char **);
+
+/* metrics.c */
+int metrics_listen(const char *, char *, size_t);
+const char *metrics_address(void);
+void metrics_handle(struct req *);
+char *metrics_render(size_t *);
+
+/* memlimit.c */
+void memlimit_update(void);
+int memlimit_parse(const json_t *, int64_t *, struct err *);
+
+/* watch.c */
+int watch_parse(const json_t *, struct err *);
+void watch_start(struct app *);
+void watch_stop(struct app *);
+json_t *watch_describe(const struct app *);
+
+/* schedule.c */
+int schedule_parse(const json_t *, struct err *);
+void schedule_start(struct app *);
+void schedule_stop(struct app *);
+int64_t schedule_next(const struct app *);
+
+/* update.c: options changed on a running app */
+void update_handle(struct req *);
+
+/* server.c */
+int server_nclients(void);
+void server_self_request(const char *, json_t *);
+
+/* deliver.c: signal and send */
+void deliver_handle_signal(struct req *);
+void deliver_handle_send(struct req *);
 
 /* app.c (cluster mode) */
 struct instance *app_instance_of_pid(pid_t);

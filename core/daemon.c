@@ -315,7 +315,7 @@ write_pid(const char *path)
 int
 daemon_setup(const char *h, int foreground)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], err[256];
 	ssize_t n;
 	int lockfd, r, devnull, other;
 	FILE *f;
@@ -393,6 +393,9 @@ daemon_setup(const char *h, int foreground)
 		fatalx("cannot listen on %s: %s", sock_path, uv_strerror(r));
 	if ((r = notify_open(notify_deliver)) != 0)
 		log_warnx("no sd_notify socket: %s", uv_strerror(r));
+	if (getenv("CLUSTERCTL_METRICS") != NULL &&
+	    metrics_listen(getenv("CLUSTERCTL_METRICS"), err, sizeof err) != 0)
+		log_warnx("%s", err);
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
 	log_info("daemon %s started%s, pid %ld, home %s", CLUSTERCTL_VERSION,

@@ -270,6 +270,15 @@ h_start(struct req *r)
 			req_reply(r, NULL);
 		return;
 	}
+	/* --metrics ADDR: the daemon-wide endpoint, not part of the app. */
+	if (json_is_string(json_object_get(r->args, "metrics"))) {
+		if (metrics_listen(util_json_str(r->args, "metrics", ""), e.msg,
+			sizeof e.msg) != 0) {
+			req_error(r, IPC_E_EXEC, "%s", e.msg);
+			return;
+		}
+		json_object_del(r->args, "metrics");
+	}
 	/* start TARGET...: start stopped apps. */
 	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {
 		if (req_targets(r, &r->targets) != 0)
@@ -571,6 +580,10 @@ static const struct handler handlers[] = {
 	{ "scale", scale_handle, 0 },
 	{ "dump", state_handle_dump, H_LOOKS },
 	{ "resurrect", state_handle_resurrect, 0 },
+	{ "metrics", metrics_handle, H_LOOKS },
+	{ "set", update_handle, 0 },
+	{ "signal", deliver_handle_signal, H_LOOKS },
+	{ "send", deliver_handle_send, H_LOOKS },
 };
 
 void

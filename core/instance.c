@@ -152,6 +152,10 @@ maybe_exited(struct instance *in)
 			uv_read_stop((uv_stream_t *)&in->channel);
 			uv_close((uv_handle_t *)&in->channel, handle_closed);
 		}
+		if (in->has_input) {
+			in->has_input = 0;
+			uv_close((uv_handle_t *)&in->input, handle_closed);
+		}
 		inst_event(in, EV_EXIT);
 	}
 }
@@ -292,8 +296,14 @@ inst_spawn(struct instance *in)
 	in->exec_errno = 0;
 	in->started_mono = uv_now(loop);
 	in->started_wall = daemon_now_wall();
+	in->cpu_base += in->cpu_seen;
+	in->cpu_seen = 0;
+	in->stopped_by_exit = 0;
+	in->ready_ms = -1;
 	in->reason = in->next_reason;
 	in->reason_wall = in->started_wall;
+	if (in->reason != REASON_START && in->reason != REASON_SCALE)
+		in->restarts_by[in->reason]++;
 	in->ready_timeout = 0;
 	in->chanlen = 0;
 	free(in->status_text);
@@ -304,6 +314,7 @@ inst_spawn(struct instance *in)
 		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
 		    channel_read);
 	}
+	in->has_input = a->stdin_messages;
 	for (k = 0; k < 2; k++)
 		logpipe_start(lp[k]);
 	set_state(in, IS_LAUNCHING);
@@ -510,7 +521,7 @@ exited_on_own(struct instance *in)
 		log_info("%s:%d %s after %lld ms; not restarted (%s)", a->name,
 		    in->index, how, (long long)uptime,
 		    a->autorestart ? "a stop exit code" : "autorestart is off");
-		in->ended = 1;
+		in->stopped_by_exit = 1;
 		set_state(in, IS_STOPPED);
 		break;
 	case VERDICT_CRASH_LOOP:
@@ -554,7 +565,6 @@ act_launch(struct instance *in)
 {
 	uv_timer_stop(&in->timer);
 	set_error(in, NULL);
-	in->ended = 0;
 	launch(in);
 }
 
@@ -603,6 +613,8 @@ static void
 act_online(struct instance *in)
 {
 	uv_timer_stop(&in->timer);
+	in->ready_ms = (int64_t)(uv_now(loop) - in->started_mono);
+	in->app->ready_ms = in->ready_ms;
 	set_state(in, IS_ONLINE);
 	log_debug("%s:%d online", in->app->name, in->index);
 }
@@ -822,6 +834,7 @@ inst_json(struct instance *in)
 		(void)proc_read_stat(in->pid, &ps);
 		mem = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
 		ticks = ps.utime + ps.stime;
+		in->cpu_seen = ticks;
 		/* Since the last look, or since the start. */
 		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
 		    ticks >= in->cpu_ticks)
@@ -892,4 +905,125 @@ inst_notify(struct instance *in, const char *msg, size_t n)
 			daemon_changed();
 		}
 	}
+}
+
+/* Send sig to the instance's process (its leader, as pm2's sendSignal). */
+int
+inst_signal(struct instance *in, int sig)
+{
+	if (!in->running || in->exited || in->pid <= 0)
+		return -ESRCH;
+	return kill(in->pid, sig) == 0 ? 0 : -errno;
+}
+
+struct send_req {
+	uv_write_t w;
+	char *buf;
+};
+
+static void
+send_done(uv_write_t *w, int status)
+{
+	struct send_req *sr = (struct send_req *)w;
+
+	(void)status; /* a process that went away: its exit says so */
+	free(sr->buf);
+	free(sr);
+}
+
+/* The most a channel may hold unread before send refuses. */
+#define SEND_MAX_QUEUED (1u << 20)
+
+/*
+ * Deliver msg to the instance: one JSON line on its Node IPC channel, or
+ * on its stdin (stdin_messages; a string goes as the bare line).  0, or a
+ * negative errno with *why saying what is missing.
+ */
+int
+inst_send(struct instance *in, const json_t *msg, const char **why)
+{
+	uv_stream_t *s;
+	struct send_req *sr;
+	const char *str = json_string_value(msg);
+	char *line;
+	size_t len;
+	uv_buf_t b;
+	int r;
+
+	*why = NULL;
+	if (!in->running || in->exited) {
+		*why = "not running";
+		return -ESRCH;
+	}
+	if (in->has_channel)
+		s = (uv_stream_t *)&in->channel;
+	else if (in->has_input)
+		s = (uv_stream_t *)&in->input;
+	else {
+		*why = in->app->node_channel ? "closed its IPC channel" :
+					       "has no message channel";
+		return -ENOTCONN;
+	}
+	if (uv_stream_get_write_queue_size(s) > SEND_MAX_QUEUED) {
+		*why = "does not read its messages";
+		return -EAGAIN;
+	}
+	if (s == (uv_stream_t *)&in->input && str != NULL &&
+	    strchr(str, '\n') == NULL)
+		line = strdup(str);
+	else
+		line = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (line == NULL || (sr = calloc(1, sizeof *sr)) == NULL) {
+		free(line);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	len = strlen(line);
+	sr->buf = realloc(line, len + 2);
+	if (sr->buf == NULL) {
+		free(line);
+		free(sr);
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	sr->buf[len] = '\n';
+	b = uv_buf_init(sr->buf, (unsigned int)len + 1);
+	if ((r = uv_write(&sr->w, s, &b, 1, send_done)) != 0) {
+		free(sr->buf);
+		free(sr);
+		*why = "its channel is closed";
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * The instance's CPU time in ticks, of all its processes so far (a
+ * counter: it carries over restarts), and its resident memory in bytes.
+ */
+void
+inst_usage(struct instance *in, uint64_t *cpu, int64_t *rss)
+{
+	struct proc_stat ps;
+
+	*rss = 0;
+	if (in->running && !in->exited && proc_read_stat(in->pid, &ps) == 0) {
+		if (ps.utime + ps.stime >= in->cpu_seen)
+			in->cpu_seen = ps.utime + ps.stime;
+		*rss = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
+	}
+	*cpu = in->cpu_base + in->cpu_seen;
+}
+
+/* A replacement carries on the counters of the instance it replaces. */
+void
+inst_inherit(struct instance *repl, struct instance *old)
+{
+	uint64_t cpu;
+	int64_t rss;
+
+	inst_usage(old, &cpu, &rss);
+	repl->restarts = old->restarts;
+	memcpy(repl->restarts_by, old->restarts_by, sizeof repl->restarts_by);
+	repl->cpu_base = cpu;
 }

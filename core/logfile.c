@@ -395,6 +395,31 @@ file_set_full(struct logfile *f, int err)
 		uv_timer_start(&retry_timer, retry_cb, RETRY_MS, RETRY_MS);
 }
 
+/* What capture wrote and dropped, for metrics (core/metrics.c). */
+struct logs_stats logs_stats;
+
+/* The lines in buf (the newlines). */
+uint64_t
+logs_count_lines(const char *buf, size_t n)
+{
+	const char *p = buf, *end = buf + n;
+	uint64_t k = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+/* n bytes of lines for a file were lost. */
+static void
+count_dropped(const char *buf, size_t n)
+{
+	logs_stats.bytes_dropped += n;
+	logs_stats.lines_dropped += logs_count_lines(buf, n);
+}
+
 /*
  * Write what can be written of buf to f: the bytes written; *err is set
  * when the write stopped short.
@@ -417,6 +442,7 @@ file_write(struct logfile *f, const char *buf, size_t n, int *err)
 		done += (size_t)w;
 	}
 	f->size += (int64_t)done;
+	logs_stats.bytes_written += done;
 	return done;
 }
 
@@ -466,9 +492,11 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 	if (f->fd == -1 || n == 0)
 		return s->queued;
 	if (s->queued || f->full) {
-		if (sink_keep(s, buf, n) != 0)
+		if (sink_keep(s, buf, n) != 0) {
 			log_warnx("out of memory: lines for %s dropped",
 			    f->path);
+			count_dropped(buf, n);
+		}
 		return s->queued;
 	}
 	done = file_write(f, buf, n, &err);
@@ -477,11 +505,14 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 			errno = err;
 			log_warn("cannot write log file %s; lines dropped",
 			    f->path);
+			count_dropped(buf + done, n - done);
 			return 0;
 		}
-		if (sink_keep(s, buf + done, n - done) != 0)
+		if (sink_keep(s, buf + done, n - done) != 0) {
 			log_warnx("out of memory: lines for %s dropped",
 			    f->path);
+			count_dropped(buf + done, n - done);
+		}
 		file_set_full(f, err);
 		return s->queued;
 	}
@@ -637,6 +668,7 @@ retry_cb(uv_timer_t *t)
 					log_warn("cannot write log file %s; "
 						 "lines dropped",
 					    f->path);
+					count_dropped(s->pend, s->pendlen);
 					s->pendlen = 0;
 				} else
 					break;

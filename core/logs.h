@@ -82,6 +82,7 @@ char *logs_stream_path(const struct app *, int, int);
 int logs_stream_shared(const struct app *, int);
 const char *logs_stream_name(int);
 int logs_app_init(struct app *, const json_t *, char *, size_t);
+void logs_spec(const struct app *, json_t *);
 void logs_app_release(struct app *);
 void logs_describe(const struct app *, int, json_t *);
 json_t *logs_entry(const char *, int, const char *, const char *, const char *,
@@ -89,6 +90,14 @@ json_t *logs_entry(const char *, int, const char *, const char *, const char *,
 json_t *logs_line_json(const char *, size_t);
 
 /* logfile.c */
+struct logs_stats {
+	uint64_t bytes_written; /* to log files */
+	uint64_t lines_written; /* captured from apps */
+	uint64_t bytes_dropped; /* lost: a write error, no memory */
+	uint64_t lines_dropped;
+};
+extern struct logs_stats logs_stats;
+uint64_t logs_count_lines(const char *, size_t);
 void logf_init(void);
 int logf_sink_init(struct logsink *, const char *, const struct app_logs *);
 int logf_sink_write(struct logsink *, const char *, size_t);

@@ -40,7 +40,9 @@ struct reload {
 	int force;
 	int nfailed;
 	int nreplaced;
-	char why[512]; /* the first failure */
+	char why[512];		 /* the first failure */
+	uint64_t started;	 /* uv_now at the request */
+	enum inst_reason reason; /* reload, or a trigger: watch, memory, cron */
 	struct reload *next;
 };
 
@@ -60,7 +62,11 @@ progress(struct reload *rl, const char *event, const struct slot *s,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	log_info("reload %s: %s", s->label, msg);
+	if (rl->reason == REASON_RELOAD)
+		log_info("reload %s: %s", s->label, msg);
+	else
+		log_info("reload %s (%s): %s", s->label,
+		    inst_reason_name(rl->reason), msg);
 	req_more(rl->req,
 	    json_pack("{s:s, s:s, s:s}", "event", event, "instance", s->label,
 		"message", msg));
@@ -118,7 +124,7 @@ slot_start(struct reload *rl, struct slot *s)
 		s->repl = old;
 		inst_ref(old);
 		s->phase = SLOT_STARTING;
-		inst_start(old, REASON_RELOAD);
+		inst_start(old, rl->reason);
 		return;
 	}
 	if ((repl = inst_new(a, s->index)) == NULL) {
@@ -128,7 +134,7 @@ slot_start(struct reload *rl, struct slot *s)
 		s->phase = SLOT_DONE;
 		return;
 	}
-	repl->restarts = old->restarts;
+	inst_inherit(repl, old);
 	app_retire_instance(a, s->index);
 	a->inst[s->index] = repl;
 	s->old = old;
@@ -136,7 +142,7 @@ slot_start(struct reload *rl, struct slot *s)
 	inst_ref(old);
 	inst_ref(repl);
 	s->phase = SLOT_STARTING;
-	inst_start(repl, REASON_RELOAD);
+	inst_start(repl, rl->reason);
 	if (repl->running)
 		progress(rl, "start", s, "started pid %ld to replace pid %ld",
 		    (long)repl->pid, (long)old->pid);
@@ -250,8 +256,10 @@ reload_free(struct reload *rl)
 		}
 	for (i = 0; i < rl->nslots; i++) {
 		slot_release(&rl->slots[i]);
-		if ((a = app_find_id(rl->slots[i].app_id)) != NULL)
+		if ((a = app_find_id(rl->slots[i].app_id)) != NULL) {
 			a->reloading = 0;
+			a->reload_ms = (int64_t)(uv_now(loop) - rl->started);
+		}
 	}
 	free(rl->slots);
 	free(rl);
@@ -308,6 +316,7 @@ reload_handle(struct req *r)
 	const struct target *t;
 	struct reload *rl;
 	struct app *a;
+	const char *reason;
 	size_t i;
 	int k, lo, hi, n = 0, j, dup, parallel = 1, force = 0;
 
@@ -315,9 +324,17 @@ reload_handle(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
-	if (req_args(r, "{s?i, s?b}", "parallel", &parallel, "force", &force) !=
-		0 ||
-	    req_targets(r, &r->targets) != 0)
+	reason = "reload";
+	if (req_args(r, "{s?i, s?b, s?s}", "parallel", &parallel, "force",
+		&force, "reason", &reason) != 0)
+		return;
+	if (strcmp(reason, "reload") != 0 && strcmp(reason, "watch") != 0 &&
+	    strcmp(reason, "memory") != 0 && strcmp(reason, "cron") != 0) {
+		req_error(r, IPC_E_BAD_REQUEST, "unknown reload reason '%s'",
+		    reason);
+		return;
+	}
+	if (req_targets(r, &r->targets) != 0)
 		return;
 	for (i = 0; i < r->targets.n; i++) {
 		a = target_app(&r->targets.v[i]);
@@ -338,6 +355,10 @@ reload_handle(struct req *r)
 		return;
 	}
 	rl->req = r;
+	rl->started = uv_now(loop);
+	for (j = 0; j < REASON_COUNT; j++)
+		if (strcmp(inst_reason_name((enum inst_reason)j), reason) == 0)
+			rl->reason = (enum inst_reason)j;
 	rl->parallel = parallel < 1 ? 1 : parallel;
 	rl->force = force;
 	for (i = 0; i < r->targets.n; i++) {

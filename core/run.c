@@ -127,7 +127,7 @@ count(struct run_counts *c)
 				c->waiting++;
 			else if (st == ST_ERRORED)
 				c->errored++;
-			else if (st == ST_STOPPED && in->ended)
+			else if (st == ST_STOPPED && in->stopped_by_exit)
 				c->ended++;
 		}
 	}
@@ -155,7 +155,7 @@ run_exit_code(void)
 			in = a->inst[i];
 			if (inst_status(in) == ST_ERRORED)
 				return RUN_EXIT_APP_ERRORED;
-			if (inst_status(in) != ST_STOPPED || !in->ended ||
+			if (inst_status(in) != ST_STOPPED || !in->stopped_by_exit ||
 			    !in->have_exit)
 				continue;
 			e = &in->exits[(in->nexits - 1) % EXIT_HISTORY];

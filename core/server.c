@@ -24,6 +24,18 @@ static void (*handle)(struct req *); /* the layer above's dispatcher */
 
 static void client_close(struct client *);
 
+/* How many clients are connected (for metrics). */
+int
+server_nclients(void)
+{
+	struct client *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		n++;
+	return n;
+}
+
 struct wreq {
 	uv_write_t w;
 	struct client *client;
@@ -168,10 +180,33 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (r->internal)
+		log_warnx("%s: %s", r->cmd, msg);
 	/* A failed request may have done part of its work: save that. */
 	if (r->mutates)
 		(void)state_sync();
 	send_final(r, ipc_reply_error(r->id, code, "%s", msg));
+}
+
+/*
+ * A request the daemon makes of itself (a watched file changed, a memory
+ * limit, a schedule): handled exactly as a client's, through the same
+ * handler, with nobody to answer; a failure is logged.  Steals args.
+ */
+void
+server_self_request(const char *cmd, json_t *args)
+{
+	struct req *r = calloc(1, sizeof *r);
+
+	if (r == NULL || (r->cmd = strdup(cmd)) == NULL) {
+		free(r);
+		json_decref(args);
+		log_warnx("%s: out of memory", cmd);
+		return;
+	}
+	r->internal = 1;
+	r->args = args != NULL ? args : json_object();
+	handle(r);
 }
 
 /*

@@ -198,8 +198,9 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	/* 0-2, the --listen sockets, the exec status, a Node channel. */
 	statusfd = 3 + a->nlisten;
 	nfds = statusfd + 1;
-	if (a->wait_ready && a->argv[0] != NULL &&
-	    strstr(a->exec_path, "node") != NULL)
+	/* Node apps get an IPC channel, as under pm2: process.send() and
+	 * process.on('message') work in every instance. */
+	if (a->node_channel)
 		chanfd = nfds++;
 	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
 	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
@@ -227,6 +228,14 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	     ls = ls->next, k++) {
 		stdio[3 + k].flags = UV_INHERIT_FD;
 		stdio[3 + k].data.fd = ls->fd;
+	}
+	if (a->stdin_messages) {
+		/* send writes to it (core/deliver.c). */
+		uv_pipe_init(loop, &in->input, 0);
+		in->input.data = in;
+		in->nhandles++;
+		stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+		stdio[0].data.stream = (uv_stream_t *)&in->input;
 	}
 	uv_pipe_init(loop, &in->status, 0);
 	in->status.data = in;
@@ -263,6 +272,8 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		uv_close((uv_handle_t *)&in->status, cb->closed);
 		if (chanfd >= 0)
 			uv_close((uv_handle_t *)&in->channel, cb->closed);
+		if (a->stdin_messages)
+			uv_close((uv_handle_t *)&in->input, cb->closed);
 		goto fail;
 	}
 	env_release(&env);

@@ -45,12 +45,16 @@ CONFIGS = {
     "full": dict(reps=3, rt_runs=30, rt_runs_pm2=10, apps=100, start_n=100,
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
-                 idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
-                 tools=["clusterctl", "pm2"]),
+                 idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                       12, 13, 14, 15],
+                 monit_s=60, scrape_sizes=[100, 1000], scrape_runs=20,
+                 mem_reps=3, tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
-                  idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+                  idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+                                       12, 13, 14, 15],
+                  monit_s=5, scrape_sizes=[100], scrape_runs=5, mem_reps=1,
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
                   rss_sizes=[], rss_reps=1, settle_s=1, crashes=2, wrk_s=1,
@@ -338,6 +342,9 @@ def detect_features():
     # flood by design: workload 8 turns it off to count every line.
     FEATURES["log_max_size"] = "--log-max-size" in start_help
     FEATURES["log_max_size_0"] = "0: never" in start_help
+    FEATURES["monit"] = has("monit")
+    FEATURES["metrics"] = has("metrics")
+    FEATURES["max_memory_restart"] = "--max-memory-restart" in start_help
 
 
 def na_feature(what):
@@ -1116,6 +1123,163 @@ def w9_idle():
            "—", wake)
 
 
+def tmux_run(tool, args, sock):
+    """The tool's CLI with ARGS in a detached 80x24 tmux session on its
+    own socket (monit needs a terminal)."""
+    env = dict(tool.env, TERM="xterm")
+    subprocess.run(["tmux", "-S", sock, "new-session", "-d", "-x", "80",
+                    "-y", "24", " ".join(tool.argv0 + args)], env=env,
+                   check=True)
+
+
+def tmux_kill(sock):
+    subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True)
+
+
+def w13_monit():
+    """Daemon CPU while monit runs for monit_s seconds in an 80x24
+    terminal (tmux), 10 apps running (pm2: pm2 monit)."""
+    cpu, ui = {}, {}
+    if not shutil.which("tmux"):
+        record(13, "daemon CPU while monit runs", "ms CPU/min", "—",
+               {n: "n/a: no tmux" for n in CFG["tools"]})
+        return
+    for name in CFG["tools"]:
+        if name == "pm2" and not PM2:
+            cpu[name] = ui[name] = pm2_missing()
+            continue
+        if name == "clusterctl" and not FEATURES["monit"]:
+            cpu[name] = ui[name] = na_feature("monit")
+            continue
+        t = fresh(name, "w13")
+        sock = os.path.join(t.home, "tmux.sock")
+        try:
+            pid = t.up()
+            t.start_many(["mon%d" % i for i in range(10)])
+            wait_for(lambda: len(children(pid, "sleep")) >= 10, 30)
+            tmux_run(t, ["monit"], sock)
+            time.sleep(2)
+            mon = [p for p in tagged_pids() if b"monit" in (read(
+                "/proc/%d/cmdline" % p, "rb") or b"")]
+            c0 = cpu_ticks(pid)
+            m0 = sum(cpu_ticks(p) for p in mon)
+            time.sleep(CFG["monit_s"])
+            per_min = 60.0 / CFG["monit_s"]
+            cpu[name] = [(cpu_ticks(pid) - c0) * 1000.0 / CLK_TCK * per_min]
+            ui[name] = [(sum(cpu_ticks(p) for p in mon) - m0) * 1000.0 /
+                        CLK_TCK * per_min]
+        finally:
+            tmux_kill(sock)
+            t.kill()
+    record(13, "daemon CPU while monit runs %d s, 10 apps" % CFG["monit_s"],
+           "ms CPU/min", "— (pm2 monit burns a CPU: pm2 #2793)", cpu)
+    record(13, "… the monit process's own CPU", "ms CPU/min", "—", ui)
+
+
+def http_get_ms(port, path="/metrics"):
+    """Milliseconds for one HTTP GET of 127.0.0.1:PORT/PATH (body read)."""
+    t0 = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(("GET %s HTTP/1.0\r\n\r\n" % path).encode())
+    while s.recv(65536):
+        pass
+    s.close()
+    return (time.perf_counter() - t0) * 1000
+
+
+def w14_scrape():
+    """A metrics scrape with N instances: GET /metrics (pm2's exporters
+    run `pm2 jlist`'s round trip on every scrape)."""
+    res = {n: {} for n in CFG["scrape_sizes"]}
+    for name in CFG["tools"]:
+        if name == "pm2" and not PM2:
+            for n in res:
+                res[n][name] = pm2_missing()
+            continue
+        if name == "clusterctl" and not FEATURES["metrics"]:
+            for n in res:
+                res[n][name] = na_feature("metrics")
+            continue
+        t = fresh(name, "w14")
+        try:
+            pid = t.up()
+            port = free_port()
+            if name == "clusterctl":
+                t.run("metrics", "--listen", "127.0.0.1:%d" % port)
+            have = 0
+            for n in CFG["scrape_sizes"]:
+                t.start_sleep("scr%d" % n, n - have, wait=False)
+                have = n
+                if not wait_for(lambda: len(children(pid, "sleep")) >= n,
+                                300, 0.1):
+                    res[n][name] = "failed: not all %d running" % n
+                    break
+                time.sleep(CFG["settle_s"])
+                if name == "clusterctl":
+                    http_get_ms(port)
+                    res[n][name] = [http_get_ms(port)
+                                    for _ in range(CFG["scrape_runs"])]
+                else:
+                    res[n][name] = [1000 * time_command(
+                        t, ["jlist"], max(3, CFG["scrape_runs"] // 4))]
+        finally:
+            t.kill()
+    for n in CFG["scrape_sizes"]:
+        record(14, "metrics scrape, %d instances (pm2: `jlist`)" % n, "ms",
+               "well under 1 ms per 100 instances", res[n])
+
+
+def w15_memory_limit():
+    """--max-memory-restart: from an instance crossing its limit to its
+    replacement online (pm2 checks every 30 s)."""
+    res = {}
+    grow = os.path.join(APPS, "grow.py")
+    for name in CFG["tools"]:
+        if name == "pm2" and not PM2:
+            res[name] = pm2_missing()
+            continue
+        if name == "clusterctl" and not FEATURES["max_memory_restart"]:
+            res[name] = na_feature("--max-memory-restart")
+            continue
+        res[name] = []
+        for rep in range(CFG["mem_reps"]):
+            t = fresh(name, "w15")
+            gate = os.path.join(t.home, "grow")
+            try:
+                t.up()
+                if name == "clusterctl":
+                    t.run("start", grow, "--name", "grow",
+                          "--max-memory-restart", "60M", "--listen-timeout",
+                          "0", "--env", "GATE=" + gate)
+                else:
+                    t.run("start", grow, "--name", "grow",
+                          "--max-memory-restart", "60M", "--interpreter",
+                          "python3")
+                    # pm2 passes its environment: the gate by file name.
+                pid0 = [p for _, _, p in t.list()][0]
+                with open(gate if name == "clusterctl" else
+                          "/tmp/bench-grow-%d" % pid0, "w"):
+                    pass
+                over = None
+                end = time.monotonic() + 120
+                while time.monotonic() < end:
+                    if over is None and rss_kb(pid0) > 60 * 1024:
+                        over = time.monotonic()
+                    rows = t.list()
+                    if rows and rows[0][2] not in (pid0, None, 0) and \
+                            rows[0][1] == "online":
+                        break
+                    time.sleep(0.01)
+                else:
+                    raise RuntimeError("%s: no replacement in 120 s" % name)
+                if over is not None:
+                    res[name].append(time.monotonic() - over)
+            finally:
+                t.kill()
+    record(15, "memory limit: over the limit to replacement online", "s",
+           "≈ 1 s (pm2 ≈ 30 s)", res)
+
+
 def chart(results, out):
     """A gnuplot SVG of every clusterctl/pm2 ratio (log scale; below 1
     means clusterctl is smaller or faster, except for rows where higher is
@@ -1221,7 +1385,8 @@ def w11_sigkill():
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
-             12: w12_logs_block}
+             12: w12_logs_block, 13: w13_monit, 14: w14_scrape,
+             15: w15_memory_limit}
 
 CFG = CONFIGS.get(MODE)
 
