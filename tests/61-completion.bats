@@ -286,7 +286,7 @@ zpty_complete() {
 	command -v zsh >/dev/null || skip "zsh is not installed"
 	run zpty_complete "clusterctl sta" "status"
 	assert_success
-	for w in start startOrGracefulReload startOrReload startOrRestart startup status; do
+	for w in start startOrGracefulReload startOrReload startOrRestart status; do
 		[[ $output =~ (^|[[:space:]])$w([[:space:]]|$) ]]
 	done
 	run zpty_complete "clusterctl start --kill-sig" "--kill-signal"
