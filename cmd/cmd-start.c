@@ -134,6 +134,15 @@ static const struct cmd_option options[] = {
 	    "fork mode: instances bind their own sockets "
 	    "(default: cluster mode, they share the daemon's)",
 	    NULL, 0 },
+	{ "balance", 0, "MODE",
+	    "how connections reach the instances: "
+	    "'shared' (one queue, the default) or 'reuseport' (one socket "
+	    "per instance, even spread)",
+	    "shared reuseport", 0 },
+	{ "sticky", 0, NULL,
+	    "one client address always reaches the same "
+	    "instance (kernel BPF on per-instance sockets; TCP)",
+	    NULL, 0 },
 	{ "wait-ready", 0, NULL,
 	    "online only on a ready signal: READY=1, "
 	    "process.send('ready') or a shared listen",
@@ -419,6 +428,16 @@ cmd_start_build(struct cmd_ctx *ctx, json_t *args)
 		json_object_set_new(args, "log_compress", json_true());
 	json_object_set_new(args, "mode",
 	    json_string(cmd_flag(ctx, "no-share") ? "fork" : "cluster"));
+	if ((v = cmd_opt(ctx, "balance")) != NULL) {
+		if (strcmp(v, "shared") != 0 && strcmp(v, "reuseport") != 0)
+			return cmd_usage_error(ctx,
+			    "invalid --balance '%s' "
+			    "(shared or reuseport)",
+			    v);
+		json_object_set_new(args, "balance", json_string(v));
+	}
+	if (cmd_flag(ctx, "sticky"))
+		json_object_set_new(args, "sticky", json_true());
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
 	if ((rc = cmd_operate_spec(ctx, args)) != 0)

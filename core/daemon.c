@@ -12,6 +12,7 @@
 #include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -34,6 +35,9 @@ int daemon_foreground;
 int (*daemon_exit_code)(void);
 
 static char sock_path[PATH_MAX];
+static rlim_t nofile_orig; /* the caller's soft limit: the apps' */
+static char nofile_warning[200];
+static DIR *fd_dir; /* /proc/self/fd, to count ours */
 static char pid_path[PATH_MAX];
 static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
 static uv_timer_t reap_timer;
@@ -69,6 +73,18 @@ daemon_changed(void)
 		uv_idle_start(&changed_idle, changed_cb);
 }
 
+/*
+ * The loop and what every layer needs of it (the change hook): the daemon
+ * and the handlers' fuzz target (tests/fuzz/handlers.c) start with this.
+ */
+void
+daemon_loop_init(void)
+{
+	loop = uv_default_loop();
+	uv_idle_init(loop, &changed_idle);
+	logs_init();
+}
+
 /* An sd_notify datagram from pid: its instance's, or nobody's. */
 static void
 notify_deliver(pid_t pid, const char *msg, size_t n)
@@ -92,6 +108,114 @@ daemon_now_wall(void)
 }
 
 /*
+ * Raise the soft descriptor limit to the hard one, as systemd, nginx and
+ * Go's runtime do: the daemon holds four descriptors per instance, and the
+ * common soft limit of 1024 would stop the 250th.  Apps get the caller's
+ * soft limit back (the __exec shim, from CLUSTERCTL_NOFILE).
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+	FILE *f;
+	unsigned long long nr;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	nofile_orig = rl.rlim_cur;
+	want = rl.rlim_max;
+	if (want == RLIM_INFINITY) {
+		/* The kernel's own ceiling. */
+		want = 1 << 20;
+		if ((f = fopen("/proc/sys/fs/nr_open", "re")) != NULL) {
+			if (fscanf(f, "%llu", &nr) == 1)
+				want = (rlim_t)nr;
+			fclose(f);
+		}
+	}
+	if (want <= rl.rlim_cur) {
+		nofile_orig = 0; /* nothing to give back */
+		return;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("cannot raise the descriptor limit (RLIMIT_NOFILE) "
+			 "from %llu",
+		    (unsigned long long)nofile_orig);
+		nofile_orig = 0;
+		return;
+	}
+	log_info("raised the descriptor limit (RLIMIT_NOFILE) from %llu to "
+		 "%llu; apps keep %llu",
+	    (unsigned long long)nofile_orig, (unsigned long long)want,
+	    (unsigned long long)nofile_orig);
+}
+
+/* The soft descriptor limit apps get back, or 0: they keep ours. */
+long long
+daemon_nofile_orig(void)
+{
+	return nofile_orig == RLIM_INFINITY ? 0 : (long long)nofile_orig;
+}
+
+/*
+ * Whether the daemon nears its descriptor limit (the hard one, once
+ * raised): looked at after each spawn and connection, at most once a
+ * second (counting /proc/self/fd, opened at start so that it can be
+ * counted even when no descriptor is left), and at once when something
+ * failed for want of one (emfile).  Said in daemon.log when crossing 90%
+ * or running out; daemon_nofile_warning() says it while it lasts (and for
+ * a minute after the last shortage).
+ */
+void
+daemon_nofile_check(int emfile)
+{
+	static uint64_t last, last_emfile;
+	struct rlimit rl;
+	struct dirent *de;
+	uint64_t now = loop != NULL ? uv_now(loop) : 0;
+	long n = 0;
+	int near;
+
+	if (fd_dir == NULL || (!emfile && last != 0 && now - last < 1000))
+		return;
+	last = now;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	rewinddir(fd_dir);
+	while ((de = readdir(fd_dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	if (emfile)
+		last_emfile = now;
+	near = emfile || (rlim_t)n >= rl.rlim_cur / 10 * 9;
+	if (near) {
+		if (nofile_warning[0] == '\0')
+			log_warnx(
+			    "the daemon %s its %llu descriptors (RLIMIT_NOFILE, "
+			    "hard limit %llu; %ld open): raise the hard limit "
+			    "(ulimit -Hn, LimitNOFILE=) for more instances",
+			    emfile ? "ran out of" : "nears",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, n);
+		snprintf(nofile_warning, sizeof nofile_warning,
+		    "the daemon %s its %llu descriptors (RLIMIT_NOFILE)",
+		    emfile ? "ran out of" : "nears",
+		    (unsigned long long)rl.rlim_cur);
+	} else if ((rlim_t)n < rl.rlim_cur / 10 * 8 &&
+	    (last_emfile == 0 || now - last_emfile > 60000))
+		nofile_warning[0] = '\0';
+}
+
+/* What daemon_nofile_check found, or NULL. */
+const char *
+daemon_nofile_warning(void)
+{
+	return nofile_warning[0] != '\0' ? nofile_warning : NULL;
+}
+
+/*
  * Leave now: every app has been stopped (or the daemon could not start).
  * A daemon in the foreground exits with the code run chose.
  */
@@ -106,6 +230,7 @@ daemon_quit(void)
 	(void)unlink(pid_path);
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
 		(void)unlink(notify_socket_path());
+	cgroup_release();
 	if (code != 0)
 		log_info("daemon exits with code %d", code);
 	else
@@ -364,17 +489,17 @@ daemon_setup(const char *h, int foreground)
 	self_exe[n] = '\0';
 	if (!foreground)
 		(void)prctl(PR_SET_NAME, "clusterctl-d");
+	nofile_raise();
+	fd_dir = opendir("/proc/self/fd");
 	/* Started by a keeper: its channel, and the sockets it held. */
 	keeper_attach();
 	signal(SIGPIPE, SIG_IGN);
 	/* No descriptor we were given may reach an app. */
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	uv_disable_stdio_inheritance();
-	loop = uv_default_loop();
+	daemon_loop_init();
 	uv_timer_init(loop, &reap_timer);
 	uv_unref((uv_handle_t *)&reap_timer);
-	uv_idle_init(loop, &changed_idle);
-	logs_init();
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);
@@ -386,6 +511,7 @@ daemon_setup(const char *h, int foreground)
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	cgroup_init();
 	sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);

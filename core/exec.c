@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "creds.h"
@@ -21,7 +24,10 @@ int
 exec_shim_main(int argc, char **argv)
 {
 	char pid[32], *pre;
-	const char *lib, *old;
+	const char *lib, *old, *nofile, *cg;
+	char cgpath[PATH_MAX + 16];
+	int cgfd = -1;
+	struct rlimit rl;
 	int fd, e;
 
 	if (argc < 6)
@@ -38,6 +44,26 @@ exec_shim_main(int argc, char **argv)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != (pid_t)atol(argv[3]))
 		_exit(127);
+	/* The instance's cgroup (core/cgroup.c): what the app starts stays
+	 * there, however it detaches. */
+	if ((cg = getenv("CLUSTERCTL_CGROUP")) != NULL) {
+		snprintf(cgpath, sizeof cgpath, "%s/cgroup.procs", cg);
+		if ((cgfd = open(cgpath, O_WRONLY | O_CLOEXEC)) == -1 ||
+		    write(cgfd, "0", 1) != 1)
+			dprintf(2, "clusterctl: cannot join cgroup %s: %s\n",
+			    cg, strerror(errno));
+		if (cgfd != -1)
+			close(cgfd);
+		unsetenv("CLUSTERCTL_CGROUP");
+	}
+	/* The caller's descriptor limit, which the daemon raised for itself. */
+	if ((nofile = getenv("CLUSTERCTL_NOFILE")) != NULL) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && atoll(nofile) > 0) {
+			rl.rlim_cur = (rlim_t)atoll(nofile);
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		unsetenv("CLUSTERCTL_NOFILE");
+	}
 	if (getenv("LISTEN_FDS") != NULL) {
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		setenv("LISTEN_PID", pid, 1);
