@@ -33,7 +33,7 @@ SANITIZE = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all deps check check-unit check-bats check-asan install demo bench \
-	clean format
+	clean format fuzz fuzz-build fuzz-smoke
 
 all: $(BUILD)/clusterctl $(BUILD)/clusterctl.1 \
 	$(BUILD)/libclusterctl-share.so $(BUILD)/examples/server
@@ -91,6 +91,48 @@ $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@echo "  LINK    $@"
 	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(DEPS_LIBS)
 
+# Fuzzing (docs/fuzzing.md): libFuzzer targets under ASan+UBSan, built by
+# clang in their own folder.  `make fuzz` runs each for FUZZ_SECONDS on
+# the seed corpus in tests/fuzz/corpus/ (new inputs go to build-fuzz/);
+# `make fuzz-smoke` runs each for a few seconds (CI).  The process-file
+# parsers get a target here once they land (procfile).
+FUZZ_BUILD = build-fuzz
+FUZZ_CC = clang
+FUZZ_TARGETS = frame request handlers logcut preload
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fsanitize=fuzzer-no-link $(DEPS_CFLAGS) \
+	-DCLUSTERCTL_VERSION='"$(VERSION)"'
+FUZZ_IPC = $(IPC_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_CORE = $(CORE_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BIN = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz-frame $(FUZZ_BUILD)/fuzz-request: $(FUZZ_IPC)
+$(FUZZ_BUILD)/fuzz-handlers: $(FUZZ_IPC) $(FUZZ_CORE)
+$(FUZZ_BUILD)/fuzz-logcut: $(FUZZ_IPC) $(filter-out %/capture.o,$(FUZZ_CORE)) \
+	core/capture.c
+$(FUZZ_BUILD)/fuzz-preload: $(FUZZ_IPC) core/preload/share-preload.c
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ \
+		$(filter tests/fuzz/%.c %.o,$^) $(DEPS_LIBS) -ldl
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@FUZZ_SECONDS=3 ./tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
 deps:
 	@./.ci/install-deps
 
@@ -135,6 +177,6 @@ format:
 	clang-format -i $(IPC_SRC) $(CORE_SRC) $(CMD_SRC) ipc/*.h core/*.h cmd/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-asan build-fuzz -name '*.d' 2>/dev/null)

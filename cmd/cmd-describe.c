@@ -59,6 +59,16 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	    util_json_bool(a, "wait_ready", 0) ? "on a signal only" :
 						 "on a signal or the timeout",
 	    (long long)util_json_int(a, "listen_timeout", 0));
+	if (strcmp(util_json_str(a, "mode", "fork"), "cluster") == 0)
+		printf("  balance        %s%s\n",
+		    util_json_str(a, "balance", "shared"),
+		    util_json_bool(a, "sticky", 0) ?
+			", sticky "
+			"(the client's address picks the instance)" :
+			strcmp(util_json_str(a, "balance", ""), "reuseport") ==
+			    0 ?
+			" (one socket per instance, kernel hash)" :
+			" (one queue for all instances)");
 	if (json_is_string(json_object_get(a, "max_memory_restart")) ||
 	    json_is_integer(json_object_get(a, "max_memory_restart"))) {
 		v = json_object_get(a, "max_memory_restart");
@@ -98,6 +108,16 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
 			util_json_str(v, "name", "") :
 			"");
+	if (json_is_string(json_object_get(a, "held_by")))
+		printf("  held by        %s\n",
+		    strcmp(util_json_str(a, "held_by", ""), "cgroup") == 0 ?
+			"a cgroup per instance (nothing it "
+			"starts escapes a stop)" :
+			"its process group (a process "
+			"that leaves it escapes a stop)");
+	if (json_is_string(json_object_get(a, "daemon_warning")))
+		printf("  warning        %s\n",
+		    util_json_str(a, "daemon_warning", ""));
 	json_array_foreach(json_object_get(a, "processes"), i, p) {
 		const char *st = util_json_str(p, "status", "?");
 
@@ -130,6 +150,17 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		if (json_is_string(json_object_get(p, "status_text")))
 			printf("    says         %s\n",
 			    util_json_str(p, "status_text", ""));
+		json_array_foreach(json_object_get(p, "listeners"), j, e)
+			printf("    listener     %s (%s socket%s)\n",
+			    util_json_str(e, "address", "?"),
+			    util_json_str(e, "socket", "?"),
+			    util_json_bool(e, "open", 1) ? "" : ", closed");
+		if (json_array_size(json_object_get(p, "listeners")) > 0)
+			printf("    share        %s\n",
+			    util_json_str(p, "share", "?"));
+		if (json_is_string(json_object_get(p, "preload")))
+			printf("    preload      %s\n",
+			    util_json_str(p, "preload", ""));
 		printf("    out log      %s\n    err log      %s\n",
 		    util_json_str(p, "out_log", "/dev/null"),
 		    util_json_str(p, "err_log", "/dev/null"));

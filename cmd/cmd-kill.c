@@ -1,5 +1,6 @@
 /* kill: stop every app gracefully, then the daemon. */
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <time.h>
 
@@ -9,8 +10,9 @@
 static int
 exec_kill(struct cmd_ctx *ctx)
 {
-	json_t *data = NULL;
+	json_t *data = NULL, *v;
 	long long pid;
+	size_t i;
 	int rc;
 
 	if ((rc = cmd_connect(ctx, 0)) != 0) {
@@ -24,8 +26,18 @@ exec_kill(struct cmd_ctx *ctx)
 		return rc;
 	pid = util_json_int(data, "pid", 0);
 	json_decref(data);
-	if ((rc = cmd_call(ctx, "kill", NULL, NULL)) != 0)
+	if ((rc = cmd_call(ctx, "kill", NULL, &data)) != 0)
 		return rc;
+	/* What the daemon could not write before exiting (a full disk). */
+	json_array_foreach(json_object_get(data, "lost"), i, v)
+		fprintf(stderr,
+		    "clusterctl: %lld lines (%lld bytes) for '%s' "
+		    "were lost: %s\n",
+		    (long long)util_json_int(v, "lines", 0),
+		    (long long)util_json_int(v, "bytes", 0),
+		    util_json_str(v, "file", "?"),
+		    util_json_str(v, "error", "?"));
+	json_decref(data);
 	/*
 	 * Return once the daemon is gone, so a next command starts anew: its
 	 * exit closes our connection (its pid may linger as a zombie where

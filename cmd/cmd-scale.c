@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../ipc/util.h"
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
@@ -39,6 +40,19 @@ exec_scale(struct cmd_ctx *ctx)
 	rc = cmd_call(ctx, "scale", args, &data);
 	if (rc == 0 && data != NULL)
 		rc = cmd_show_apps(ctx, data);
+	if (rc == 0 && !ctx->json && !ctx->quiet &&
+	    util_json_bool(json_array_get(json_object_get(data, "apps"), 0),
+		"sticky_remapped", 0))
+		printf("note: '%s' is sticky: with %lld instances, client "
+		       "addresses map to instances anew\n",
+		    util_json_str(json_array_get(json_object_get(data, "apps"),
+				      0),
+			"name", "?"),
+		    (long long)
+			util_json_int(json_array_get(json_object_get(data,
+							 "apps"),
+					  0),
+			    "instances", 0));
 	json_decref(data);
 	return rc;
 }

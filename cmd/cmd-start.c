@@ -134,6 +134,15 @@ static const struct cmd_option options[] = {
 	    "fork mode: instances bind their own sockets "
 	    "(default: cluster mode, they share the daemon's)",
 	    NULL, 0 },
+	{ "balance", 0, "MODE",
+	    "how connections reach the instances: "
+	    "'shared' (one queue, the default) or 'reuseport' (one socket "
+	    "per instance, even spread)",
+	    "shared reuseport", 0 },
+	{ "sticky", 0, NULL,
+	    "one client address always reaches the same "
+	    "instance (kernel BPF on per-instance sockets; TCP)",
+	    NULL, 0 },
 	{ "wait-ready", 0, NULL,
 	    "online only on a ready signal: READY=1, "
 	    "process.send('ready') or a shared listen",
@@ -152,6 +161,19 @@ static const struct cmd_option options[] = {
 	    "send writes messages to the instances' "
 	    "stdin, one line each (Node apps get them on their IPC channel "
 	    "without this)",
+	    NULL, 0 },
+	{ "uid", 0, "USER",
+	    "run the instances as this user (a name or a "
+	    "number) with its groups; the daemon must run as root (default: "
+	    "the daemon's user)",
+	    NULL, 0 },
+	{ "gid", 0, "GROUP",
+	    "run the instances with this group (a name or a "
+	    "number; default: the --uid user's group)",
+	    NULL, 0 },
+	{ "no-daemon", 0, NULL,
+	    "run in the foreground as the daemon, logs on "
+	    "stdout (as 'clusterctl run')",
 	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
@@ -204,6 +226,23 @@ set_int(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
 	return 0;
 }
 
+/*
+ * Variables that describe the caller's own process to it (systemd's
+ * notify socket, watchdog, socket activation): never an app's.
+ */
+static int
+caller_only(const char *name, size_t len)
+{
+	static const char *const keys[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC",
+		"WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i]) == len && strncmp(keys[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* The CLI's own environment as a JSON object: what an app is given. */
 json_t *
 cmd_environ_json(void)
@@ -213,7 +252,9 @@ cmd_environ_json(void)
 	int i;
 
 	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
+		if ((eq = strchr(environ[i], '=')) == NULL ||
+		    eq == environ[i] ||
+		    caller_only(environ[i], (size_t)(eq - environ[i])))
 			continue;
 		p = strndup(environ[i], (size_t)(eq - environ[i]));
 		if (p != NULL)
@@ -223,9 +264,9 @@ cmd_environ_json(void)
 	return env;
 }
 
-/* The options shared by start and the request it builds. */
-static int
-build(struct cmd_ctx *ctx, json_t *args)
+/* The start request of ctx's options and arguments, into args. */
+int
+cmd_start_build(struct cmd_ctx *ctx, json_t *args)
 {
 	const char *script = ctx->argv[0], *v;
 	json_t *env, *jargs, *codes, *sources;
@@ -387,6 +428,16 @@ build(struct cmd_ctx *ctx, json_t *args)
 		json_object_set_new(args, "log_compress", json_true());
 	json_object_set_new(args, "mode",
 	    json_string(cmd_flag(ctx, "no-share") ? "fork" : "cluster"));
+	if ((v = cmd_opt(ctx, "balance")) != NULL) {
+		if (strcmp(v, "shared") != 0 && strcmp(v, "reuseport") != 0)
+			return cmd_usage_error(ctx,
+			    "invalid --balance '%s' "
+			    "(shared or reuseport)",
+			    v);
+		json_object_set_new(args, "balance", json_string(v));
+	}
+	if (cmd_flag(ctx, "sticky"))
+		json_object_set_new(args, "sticky", json_true());
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
 	if ((rc = cmd_operate_spec(ctx, args)) != 0)
@@ -405,6 +456,10 @@ build(struct cmd_ctx *ctx, json_t *args)
 			json_array_append_new(l, json_string(*vals));
 		json_object_set_new(args, "listen", l);
 	}
+	if ((v = cmd_opt(ctx, "uid")) != NULL)
+		json_object_set_new(args, "uid", json_string(v));
+	if ((v = cmd_opt(ctx, "gid")) != NULL)
+		json_object_set_new(args, "gid", json_string(v));
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	return 0;
@@ -443,6 +498,8 @@ exec_start(struct cmd_ctx *ctx)
 	json_t *args, *data = NULL;
 	int rc;
 
+	if (cmd_flag(ctx, "no-daemon"))
+		return cmd_run_exec(ctx);
 	if (procfile_target(ctx)) {
 		if (ctx->nrest > 0)
 			return cmd_usage_error(ctx,
@@ -451,7 +508,7 @@ exec_start(struct cmd_ctx *ctx)
 		return procfile_run(ctx, ctx->argv[0], PF_START);
 	}
 	args = json_object();
-	if ((rc = build(ctx, args)) != 0) {
+	if ((rc = cmd_start_build(ctx, args)) != 0) {
 		json_decref(args);
 		return rc;
 	}

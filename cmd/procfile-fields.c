@@ -101,6 +101,8 @@ static const struct field {
 	{ "wait_ready", "wait_ready", K_BOOL },
 	{ "listen_timeout", "listen_timeout", K_MS },
 	{ "listen", "listen", K_STRV },
+	{ "sticky", "sticky", K_BOOL },
+	{ "balance", "balance", K_STR },
 	/* Features other work adds: accepted here once they exist. */
 	{ "watch", NULL, K_LATER },
 	{ "ignore_watch", NULL, K_LATER },
@@ -109,16 +111,14 @@ static const struct field {
 	{ "max_memory_restart", NULL, K_LATER },
 	{ "cron_restart", NULL, K_LATER },
 	{ "cron", NULL, K_LATER },
-	{ "uid", NULL, K_LATER },
-	{ "user", NULL, K_LATER },
-	{ "gid", NULL, K_LATER },
+	{ "uid", "uid", K_NAME }, /* a user name or number */
+	{ "user", "uid", K_NAME },
+	{ "gid", "gid", K_NAME },
 	{ "instance_var", NULL, K_LATER },
 	{ "increment_var", NULL, K_LATER },
 	{ "shutdown_with_message", NULL, K_LATER },
 	{ "pid_file", NULL, K_LATER },
 	{ "pid", NULL, K_LATER },
-	{ "sticky", NULL, K_LATER },
-	{ "balance", NULL, K_LATER },
 	/* pm2's own machinery, meaningless here. */
 	{ "vizion", NULL, K_IGNORED },
 	{ "pmx", NULL, K_IGNORED },
@@ -381,6 +381,18 @@ fail(char *msg, size_t len, const char *fmt, ...)
 	vsnprintf(msg, len, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* Whether a process file can set spec member k (else the daemon added it). */
+int
+procfile_spec_member(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (fields[i].spec != NULL && strcmp(fields[i].spec, k) == 0)
+			return 1;
+	return 0;
 }
 
 /*

@@ -250,9 +250,12 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0)
-		rc = cmd_show_apps(ctx, json_pack("{s:o}", "apps", done));
-	else
+	if (rc == 0) {
+		json_t *shown = json_pack("{s:o}", "apps", done);
+
+		rc = cmd_show_apps(ctx, shown);
+		json_decref(shown);
+	} else
 		json_decref(done);
 out:
 	json_decref(described);
@@ -342,7 +345,8 @@ spec_changes(const json_t *old, const json_t *new, int ninst)
 				json_object_get(old, k), "to", v));
 	}
 	json_object_foreach((json_t *)old, k, v) {
-		if (!not_compared(k) && json_object_get(new, k) == NULL)
+		if (!not_compared(k) && json_object_get(new, k) == NULL &&
+		    procfile_spec_member(k))
 			json_array_append_new(ch,
 			    json_pack("{s:s, s:O, s:n}", "field", k, "from", v,
 				"to"));
@@ -614,7 +618,7 @@ procfile_by_name(struct cmd_ctx *ctx)
 int
 procfile_update_env(struct cmd_ctx *ctx)
 {
-	json_t *described = NULL, *a, *spec, *env, *src, *layer, *k2;
+	json_t *described = NULL, *a, *spec, *env, *src, *layer, *layers, *k2;
 	const char *k;
 	size_t i;
 	int rc;
@@ -634,9 +638,10 @@ procfile_update_env(struct cmd_ctx *ctx)
 				    json_object_get(json_object_get(spec,
 							"env"),
 					k));
-		env = procfile_env_with_sources(NULL,
-		    json_pack("[{s:o, s:s}]", "env", layer, "source", "file"),
-		    NULL, &k2);
+		layers = json_pack("[{s:o, s:s}]", "env", layer, "source",
+		    "file");
+		env = procfile_env_with_sources(NULL, layers, NULL, &k2);
+		json_decref(layers);
 		json_decref(k2);
 		json_object_set_new(spec, "env", env);
 		rc = cmd_call(ctx, "update", json_pack("{s:o}", "spec", spec),

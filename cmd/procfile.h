@@ -49,6 +49,7 @@ char *procfile_app_name(const json_t *);
 /* procfile-fields.c: the field table and pm2's value forms */
 int procfile_field(const char *, const json_t *, const char *, json_t *,
     json_t *, char *, size_t);
+int procfile_spec_member(const char *);
 int procfile_split_words(const char *, json_t **, char *, size_t);
 char *procfile_resolve_path(const char *, const char *);
 json_t *procfile_scalar_string(const json_t *);

@@ -276,6 +276,8 @@ static const struct {
 	{ "error_file", "s", "a string" },
 	{ "mode", "s", "a string" },
 	{ "share", "b", "true or false" },
+	{ "balance", "s", "a string" },
+	{ "sticky", "b", "true or false" },
 	{ "wait_ready", "b", "true or false" },
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
@@ -344,7 +346,7 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	struct stat st;
 	char *resolved_interp = NULL, *name = NULL;
 	size_t i, nargs;
-	int lookup_errno;
+	int lookup_errno, rc;
 
 	*out = NULL;
 	if (spec_check(spec, e) != 0)
@@ -493,11 +495,19 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
+	if (creds_from_spec(spec, &a->creds, e) != 0) {
+		app_free(a);
+		return -1;
+	}
 	if (logs_app_init(a, spec, e->msg, sizeof e->msg) != 0) {
 		e->code = IPC_E_BAD_REQUEST;
 		app_free(a);
 		return -1;
 	}
+	/* Its log files are the user's it runs as. */
+	a->logs.chown = a->creds.set;
+	a->logs.uid = a->creds.uid;
+	a->logs.gid = a->creds.gid;
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {
@@ -508,6 +518,13 @@ app_build(json_t *spec, struct app **out, struct err *e)
 	}
 	a->share = strcmp(k, "cluster") == 0 &&
 	    util_json_bool(spec, "share", 1);
+	if ((rc = balance_app_init(a, spec, e->msg, sizeof e->msg)) != 0) {
+		/* Missing kernel support is like a port that cannot be
+		 * bound: the app cannot run. */
+		e->code = rc == -2 ? IPC_E_EXEC : IPC_E_BAD_REQUEST;
+		app_free(a);
+		return -1;
+	}
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
 	if (memlimit_parse(spec, &a->max_memory, e) != 0 ||
 	    watch_parse(spec, e) != 0 || schedule_parse(spec, e) != 0) {
@@ -636,10 +653,12 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 		app_free(t);
 		return -1;
 	}
-	if (t->share != a->share || !spec_listen_equal(a->spec, spec)) {
+	if (t->share != a->share || t->balance != a->balance ||
+	    t->sticky != a->sticky || !spec_listen_equal(a->spec, spec)) {
 		err_set(e, IPC_E_BAD_REQUEST,
 		    "'%s': its sockets (listen, exec "
-		    "mode) cannot change while it exists: delete and start it",
+		    "mode, balance, sticky) cannot change while it exists: "
+		    "delete and start it",
 		    a->name);
 		app_free(t);
 		return -1;
@@ -705,6 +724,7 @@ app_set_instances(struct app *a, int n)
 		if (a->inst[i] == NULL && (a->inst[i] = inst_new(a, i)) == NULL)
 			return -ENOMEM;
 	a->ninst = n;
+	balance_scaled(a);
 	return 0;
 }
 
@@ -904,6 +924,9 @@ app_describe_json(const struct app *a)
 
 	o = json_deep_copy(a->spec);
 	json_object_set_new(o, "spec", json_deep_copy(a->spec));
+	/* As resolved (the spec keeps them only when they were given). */
+	json_object_set_new(o, "balance", json_string(balance_name(a)));
+	json_object_set_new(o, "sticky", json_boolean(a->sticky));
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "instances", json_integer(a->ninst));
 	json_object_set_new(o, "kill_signal",
@@ -926,12 +949,15 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
+		json_object_set_new(row, "cgroup",
+		    in->cgroup != NULL ? json_string(in->cgroup) : json_null());
 		json_object_set_new(row, "status_text",
 		    in->status_text != NULL ? json_string(in->status_text) :
 					      json_null());
 		json_object_set_new(row, "ready_by_timeout",
 		    json_boolean(
 			inst_status(in) == ST_ONLINE && in->ready_timeout));
+		share_inst_json(in, row);
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);
@@ -939,6 +965,12 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "listen_timeout",
 	    json_integer(a->listen_timeout_ms));
 	json_object_set_new(o, "wait_ready", json_boolean(a->wait_ready));
+	/* What keeps its processes from escaping a stop (core/cgroup.c). */
+	json_object_set_new(o, "held_by",
+	    json_string(cgroup_base() != NULL ? "cgroup" : "process group"));
+	json_object_set_new(o, "daemon_warning",
+	    daemon_nofile_warning() ? json_string(daemon_nofile_warning()) :
+				      json_null());
 	json_object_set_new(o, "watching", watch_describe(a));
 	json_object_set_new(o, "cron_next",
 	    schedule_next(a) >= 0 ? json_integer(schedule_next(a)) :

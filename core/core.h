@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "../ipc/proto.h"
+#include "creds.h"
 #include "daemon.h"
 #include "fsm.h"
 #include "logs.h"
@@ -42,6 +43,20 @@ enum inst_reason {
 	REASON_UPGRADE, /* the daemon was upgraded */
 	REASON_RESTORE, /* its daemon died; the next one restored it */
 	REASON_COUNT
+};
+
+/* How the instances of an app get an address's connections. */
+enum balance {
+	BALANCE_SHARED,	   /* one socket, one accept queue for all */
+	BALANCE_REUSEPORT, /* one SO_REUSEPORT socket per instance slot */
+};
+
+/* What the daemon knows of the preload library in an instance. */
+enum preload_state {
+	PRELOAD_UNKNOWN,
+	PRELOAD_LOADED,	 /* it asked for a socket, or its maps show it */
+	PRELOAD_STATIC,	 /* a static binary: no preload possible */
+	PRELOAD_MISSING, /* a dynamic one without it (LD_PRELOAD cleared) */
 };
 
 struct app;
@@ -113,8 +128,10 @@ struct instance {
 	size_t chanlen;
 	int ready_timeout; /* became online because listen_timeout passed */
 	char *status_text; /* the last STATUS= it sent */
+	char *cgroup;	   /* its cgroup v2 (core/cgroup.c), or NULL */
 	int retiring;	   /* in app->gone: never restarted */
 	int refs;	   /* held by a reload: not freed while > 0 */
+	enum preload_state preload; /* of its current process */
 
 	TAILQ_ENTRY(instance) retired;
 };
@@ -133,6 +150,7 @@ struct app {
 	char **envp;	 /* the frozen environment, without instance vars */
 	size_t nenv;
 	char *cwd;
+	struct creds creds; /* who the instances run as (--uid, --gid) */
 	int kill_signal;
 	int64_t kill_timeout_ms;
 	int autorestart;
@@ -164,6 +182,8 @@ struct app {
 	struct lsock *socks;	   /* --listen sockets first, then shared */
 	int nlisten;		   /* how many of socks are --listen ones */
 	int reloading;		   /* a reload is running */
+	enum balance balance;	   /* shared queue, or one socket per slot */
+	int sticky;		   /* slot chosen by the client's address */
 	int64_t reload_ms;	   /* how long the last reload took; -1: none */
 	int64_t max_memory;	   /* max_memory_restart in bytes; 0: none */
 	struct watcher *watch;	   /* --watch (core/watch.c), or NULL */
@@ -213,6 +233,11 @@ struct req {
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
+	/* A stream that waits for room: called when the client's queue is
+	 * low again (see req_room). */
+	void (*on_drain)(struct req *);
+	void *ctx;   /* the holder's own state, freed by the holder */
+	int ended;   /* a final (error) reply went out: the rest are dropped */
 	int mutates; /* may change the desired state (core/state.c) */
 };
 
@@ -238,9 +263,17 @@ extern struct app_list apps;
 extern const char *home;
 extern char self_exe[];
 extern int quitting;
+extern int daemon_foreground;
+extern int (*daemon_exit_code)(void);
+int daemon_setup(const char *, int);
+void daemon_shutdown(const char *);
 void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
+void daemon_loop_init(void);
+long long daemon_nofile_orig(void);
+void daemon_nofile_check(int);
+const char *daemon_nofile_warning(void);
 
 /* daemon-log.c: the daemon's own log */
 int log_open(const char *);
@@ -258,6 +291,7 @@ int server_listen(const char *, void (*)(struct req *));
 void server_close(void);
 void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
+int req_room(const struct req *);
 void req_error(struct req *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 void req_fail(struct req *, const struct err *);
@@ -308,6 +342,22 @@ int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
 
+/* console.c: stdout and stderr of a daemon in the foreground (run) */
+int console_open(int, int);
+int console_active(void);
+void console_app_lines(const char *, int, int, const char *, const char *,
+    size_t);
+void console_daemon_line(const char *, size_t);
+void console_error(const char *);
+void console_close(void);
+/* cgroup.c */
+void cgroup_init(void);
+const char *cgroup_base(void);
+char *cgroup_instance(const struct app *, int);
+int cgroup_signal(const char *, int, pid_t);
+void cgroup_remove(const char *);
+void cgroup_release(void);
+
 /* handlers.c */
 void handle_request(struct req *);
 void handlers_shutdown(struct req *);
@@ -317,16 +367,26 @@ void req_reply_fd(struct req *, json_t *, int);
 void req_error_errno(struct req *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A listening socket the daemon holds for an app (core/share.c). */
+/*
+ * A listening socket the daemon holds for an app (core/share.c): one
+ * descriptor for all instances, or one per instance slot (reuseport).
+ */
 struct lsock {
 	struct lsock *next;
-	int fd;
+	int *fds; /* fds[0], or fds[slot] for a slotted one */
+	int nfds;
 	int family;	/* AF_INET, AF_INET6, AF_UNIX */
 	char addr[108]; /* numeric host, or the Unix path */
 	int port;
 	int v6only;
+	int reuseport; /* the app asked for SO_REUSEPORT */
 	char name[64]; /* LISTEN_FDNAMES entry (--listen) */
 	int listen;    /* bound at start for --listen */
+	dev_t pdev;    /* the Unix path's file, to see it replaced */
+	ino_t pino;
+	pid_t *askers; /* the instance processes that asked for it */
+	int naskers;
+	int askcap;
 };
 
 /* share.c */
@@ -334,6 +394,22 @@ int share_parse_listen(struct app *, const json_t *, char *, size_t);
 void share_close(struct app *, int);
 void share_handle(struct req *);
 json_t *share_sockets_json(const struct app *);
+int share_fd(struct app *, struct lsock *, int);
+int share_open_fd(struct lsock *, int, int, int *);
+void share_close_slot(struct lsock *, int);
+void share_inst_changed(struct instance *);
+void share_inst_exec(struct instance *);
+const char *share_preload_note(const struct instance *);
+void share_inst_json(struct instance *, json_t *);
+
+/* balance.c: per-instance listeners and --sticky */
+int balance_app_init(struct app *, const json_t *, char *, size_t);
+int balance_slotted(const struct app *, const struct lsock *);
+int balance_open(const struct app *, struct lsock *, int, int, int *);
+int balance_resize(struct app *, struct lsock *, int);
+int balance_attach(const struct app *, struct lsock *);
+void balance_scaled(struct app *);
+const char *balance_name(const struct app *);
 
 /* state.c: the desired state on disk (docs/state.md) */
 #define STATE_FORMAT_STATE "clusterctl-state"
@@ -341,7 +417,7 @@ json_t *share_sockets_json(const struct app *);
 #define STATE_VERSION 1
 #define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
 #define STATE_RESTORE 0x2  /* ... their daemon died (REASON_RESTORE) */
-void state_init(void);
+void state_init(int);
 int state_sync(void);
 int state_sync_error(char *, size_t);
 int state_check(const json_t *, char *, size_t);
@@ -371,6 +447,8 @@ struct spawn_cbs {
 };
 int spawn_process(struct instance *, const struct spawn_cbs *,
     struct logpipe *[2], int *);
+/* The cluster-mode preload library (core/share-preload.c). */
+#define SPAWN_PRELOAD_NAME "libclusterctl-share.so"
 const char *spawn_preload_path(void);
 
 /* notify.c */

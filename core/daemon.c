@@ -12,11 +12,13 @@
 #include <linux/close_range.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 #include "proc.h"
 
@@ -29,10 +31,16 @@ struct app_list apps = TAILQ_HEAD_INITIALIZER(apps);
 const char *home;
 char self_exe[PATH_MAX];
 int quitting;
+int daemon_foreground;
+int (*daemon_exit_code)(void);
 
 static char sock_path[PATH_MAX];
+static rlim_t nofile_orig; /* the caller's soft limit: the apps' */
+static char nofile_warning[200];
+static DIR *fd_dir; /* /proc/self/fd, to count ours */
 static char pid_path[PATH_MAX];
-static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_chld;
+static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
+static uv_timer_t reap_timer;
 static uv_idle_t changed_idle;
 static int changed;
 
@@ -65,6 +73,18 @@ daemon_changed(void)
 		uv_idle_start(&changed_idle, changed_cb);
 }
 
+/*
+ * The loop and what every layer needs of it (the change hook): the daemon
+ * and the handlers' fuzz target (tests/fuzz/handlers.c) start with this.
+ */
+void
+daemon_loop_init(void)
+{
+	loop = uv_default_loop();
+	uv_idle_init(loop, &changed_idle);
+	logs_init();
+}
+
 /* An sd_notify datagram from pid: its instance's, or nobody's. */
 static void
 notify_deliver(pid_t pid, const char *msg, size_t n)
@@ -87,18 +107,145 @@ daemon_now_wall(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Leave now: every app has been stopped (or the daemon could not start). */
+/*
+ * Raise the soft descriptor limit to the hard one, as systemd, nginx and
+ * Go's runtime do: the daemon holds four descriptors per instance, and the
+ * common soft limit of 1024 would stop the 250th.  Apps get the caller's
+ * soft limit back (the __exec shim, from CLUSTERCTL_NOFILE).
+ */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+	FILE *f;
+	unsigned long long nr;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	nofile_orig = rl.rlim_cur;
+	want = rl.rlim_max;
+	if (want == RLIM_INFINITY) {
+		/* The kernel's own ceiling. */
+		want = 1 << 20;
+		if ((f = fopen("/proc/sys/fs/nr_open", "re")) != NULL) {
+			if (fscanf(f, "%llu", &nr) == 1)
+				want = (rlim_t)nr;
+			fclose(f);
+		}
+	}
+	if (want <= rl.rlim_cur) {
+		nofile_orig = 0; /* nothing to give back */
+		return;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("cannot raise the descriptor limit (RLIMIT_NOFILE) "
+			 "from %llu",
+		    (unsigned long long)nofile_orig);
+		nofile_orig = 0;
+		return;
+	}
+	log_info("raised the descriptor limit (RLIMIT_NOFILE) from %llu to "
+		 "%llu; apps keep %llu",
+	    (unsigned long long)nofile_orig, (unsigned long long)want,
+	    (unsigned long long)nofile_orig);
+}
+
+/* The soft descriptor limit apps get back, or 0: they keep ours. */
+long long
+daemon_nofile_orig(void)
+{
+	return nofile_orig == RLIM_INFINITY ? 0 : (long long)nofile_orig;
+}
+
+/*
+ * Whether the daemon nears its descriptor limit (the hard one, once
+ * raised): looked at after each spawn and connection, at most once a
+ * second (counting /proc/self/fd, opened at start so that it can be
+ * counted even when no descriptor is left), and at once when something
+ * failed for want of one (emfile).  Said in daemon.log when crossing 90%
+ * or running out; daemon_nofile_warning() says it while it lasts (and for
+ * a minute after the last shortage).
+ */
+void
+daemon_nofile_check(int emfile)
+{
+	static uint64_t last, last_emfile;
+	struct rlimit rl;
+	struct dirent *de;
+	uint64_t now = loop != NULL ? uv_now(loop) : 0;
+	long n = 0;
+	int near;
+
+	if (fd_dir == NULL || (!emfile && last != 0 && now - last < 1000))
+		return;
+	last = now;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	rewinddir(fd_dir);
+	while ((de = readdir(fd_dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	if (emfile)
+		last_emfile = now;
+	near = emfile || (rlim_t)n >= rl.rlim_cur / 10 * 9;
+	if (near) {
+		if (nofile_warning[0] == '\0')
+			log_warnx(
+			    "the daemon %s its %llu descriptors (RLIMIT_NOFILE, "
+			    "hard limit %llu; %ld open): raise the hard limit "
+			    "(ulimit -Hn, LimitNOFILE=) for more instances",
+			    emfile ? "ran out of" : "nears",
+			    (unsigned long long)rl.rlim_cur,
+			    (unsigned long long)rl.rlim_max, n);
+		snprintf(nofile_warning, sizeof nofile_warning,
+		    "the daemon %s its %llu descriptors (RLIMIT_NOFILE)",
+		    emfile ? "ran out of" : "nears",
+		    (unsigned long long)rl.rlim_cur);
+	} else if ((rlim_t)n < rl.rlim_cur / 10 * 8 &&
+	    (last_emfile == 0 || now - last_emfile > 60000))
+		nofile_warning[0] = '\0';
+}
+
+/* What daemon_nofile_check found, or NULL. */
+const char *
+daemon_nofile_warning(void)
+{
+	return nofile_warning[0] != '\0' ? nofile_warning : NULL;
+}
+
+/*
+ * Leave now: every app has been stopped (or the daemon could not start).
+ * A daemon in the foreground exits with the code run chose.
+ */
 void
 daemon_quit(void)
 {
+	int code = daemon_exit_code != NULL ? daemon_exit_code() : 0;
+
 	if (quitting)
 		state_exit_clean();
 	(void)unlink(sock_path);
 	(void)unlink(pid_path);
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
 		(void)unlink(notify_socket_path());
-	log_info("daemon exits");
-	exit(0);
+	cgroup_release();
+	if (code != 0)
+		log_info("daemon exits with code %d", code);
+	else
+		log_info("daemon exits");
+	console_close();
+	exit(code);
+}
+
+static void reap_orphans(void);
+
+static void
+reap_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	reap_orphans();
 }
 
 /*
@@ -137,25 +284,41 @@ reap_orphans(void)
 				    !in->exited)
 					ours = 1;
 		}
-		if (ours)
-			break; /* libuv's to reap */
+		if (ours) {
+			/* libuv's to reap; zombies behind it are looked
+			 * at again once it has. */
+			uv_timer_start(&reap_timer, reap_timer_cb, 10, 0);
+			break;
+		}
 		(void)waitpid(si.si_pid, NULL, WNOHANG);
 	}
+}
+
+/*
+ * Stop every app, then exit, with nobody to tell (a signal, run's
+ * --exit-on): the same path as 'clusterctl kill'.
+ */
+void
+daemon_shutdown(const char *why)
+{
+	if (quitting)
+		return;
+	log_info("%s: stopping every app, then exiting", why);
+	handlers_shutdown(NULL);
 }
 
 static void
 signal_cb(uv_signal_t *h, int sig)
 {
+	char why[64];
+
 	(void)h;
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (quitting)
-			return;
-		log_info("got %s: stopping every app, then exiting",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		/* The same path as 'clusterctl kill', with nobody to tell. */
-		handlers_shutdown(NULL);
+	case SIGQUIT:
+		snprintf(why, sizeof why, "got %s", util_signal_name(sig));
+		daemon_shutdown(why);
 		break;
 	case SIGHUP:
 		break;
@@ -268,17 +431,22 @@ write_pid(const char *path)
 }
 
 /*
- * Run the daemon for home h (already checked by the CLI, which spawned us
- * detached, in our own session, with /dev/null as stdio).
+ * Set the daemon of home h up, short of running its loop: the lock, the
+ * log, the control socket.  A daemon spawned by the CLI runs detached, in
+ * its own session, with /dev/null as stdio; one in the foreground (run)
+ * keeps the caller's stdout and stderr as its console.  0, or the exit
+ * code to leave with (another daemon holds the home).
  */
 int
-daemon_main(const char *h)
+daemon_setup(const char *h, int foreground)
 {
 	char path[PATH_MAX], err[256];
 	ssize_t n;
-	int lockfd, r, devnull;
+	int lockfd, r, devnull, other;
+	FILE *f;
 
 	home = h;
+	daemon_foreground = foreground;
 	umask(022);
 	if (chdir("/") == -1)
 		return 1;
@@ -287,8 +455,23 @@ daemon_main(const char *h)
 	if (lockfd == -1)
 		return 1;
 	/* One daemon per home: a second one leaves at once. */
-	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1)
-		return 0;
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (!foreground)
+			return -1;
+		other = 0;
+		snprintf(path, sizeof path, "%s/daemon.pid", home);
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fscanf(f, "%d", &other) != 1)
+				other = 0;
+			fclose(f);
+		}
+		fprintf(stderr,
+		    "clusterctl: a daemon already runs for home "
+		    "'%s' (pid %d): stop it with 'clusterctl kill', or set "
+		    "another CLUSTERCTL_HOME\n",
+		    home, other);
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/daemon.log", home);
 	if (log_open(path) != 0)
 		return 1;
@@ -304,24 +487,31 @@ daemon_main(const char *h)
 	if (n <= 0)
 		fatal("cannot find my own executable");
 	self_exe[n] = '\0';
-	(void)prctl(PR_SET_NAME, "clusterctl-d");
+	if (!foreground)
+		(void)prctl(PR_SET_NAME, "clusterctl-d");
+	nofile_raise();
+	fd_dir = opendir("/proc/self/fd");
 	/* Started by a keeper: its channel, and the sockets it held. */
 	keeper_attach();
 	signal(SIGPIPE, SIG_IGN);
 	/* No descriptor we were given may reach an app. */
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	uv_disable_stdio_inheritance();
-	loop = uv_default_loop();
-	uv_idle_init(loop, &changed_idle);
-	logs_init();
+	daemon_loop_init();
+	uv_timer_init(loop, &reap_timer);
+	uv_unref((uv_handle_t *)&reap_timer);
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);
 	signal_watch(&sig_usr1, SIGUSR1);
 	signal_watch(&sig_chld, SIGCHLD);
+	/* A container's runtime may stop its main process with SIGQUIT. */
+	if (foreground)
+		signal_watch(&sig_quit, SIGQUIT);
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	cgroup_init();
 	sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
@@ -334,10 +524,21 @@ daemon_main(const char *h)
 		log_warnx("%s", err);
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
-	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,
-	    (long)getpid(), home);
+	log_info("daemon %s started%s, pid %ld, home %s", CLUSTERCTL_VERSION,
+	    foreground ? " in the foreground" : "", (long)getpid(), home);
+	return 0;
+}
+
+/* Run the daemon for home h, spawned detached by the CLI. */
+int
+daemon_main(const char *h)
+{
+	int r;
+
+	if ((r = daemon_setup(h, 0)) != 0)
+		return r < 0 ? 0 : r;
 	/* Apps of a daemon that died come back (core/state.c). */
-	state_init();
+	state_init(1);
 	keeper_up();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();

@@ -37,8 +37,12 @@ struct logsub {
 	int streams;		/* bit 1: out, bit 2: err */
 	int daemon;		/* the daemon's own log instead */
 	int64_t missed;		/* lines dropped since the last notice */
+	json_t *held; /* while its tail is sent: new lines, sent after */
 	TAILQ_ENTRY(logsub) entry;
 };
+
+/* The most new lines a follower holds while its tail is sent. */
+#define SUB_MAX_HELD 10000
 
 static TAILQ_HEAD(, logsub) subs = TAILQ_HEAD_INITIALIZER(subs);
 static uv_timer_t missed_timer; /* tells behind followers what they missed */
@@ -69,6 +73,7 @@ subs_sweep(void)
 		if (s->r == NULL) {
 			TAILQ_REMOVE(&subs, s, entry);
 			targets_release(&s->targets);
+			json_decref(s->held);
 			free(s);
 		}
 }
@@ -96,7 +101,8 @@ missed_cb(uv_timer_t *t)
 	int left = 0;
 
 	TAILQ_FOREACH(s, &subs, entry) {
-		if (s->r == NULL || s->r->client == NULL || s->missed == 0)
+		if (s->r == NULL || s->r->client == NULL || s->missed == 0 ||
+		    s->held != NULL)
 			continue;
 		if (uv_stream_get_write_queue_size(
 			(uv_stream_t *)&s->r->client->pipe) > SUB_MAX_QUEUE) {
@@ -120,6 +126,15 @@ sub_send(struct logsub *s, json_t *entries)
 
 	if (r == NULL || r->client == NULL)
 		return;
+	if (s->held != NULL) {
+		/* Its tail is still being sent: these come after it. */
+		if (json_array_size(s->held) + json_array_size(entries) >
+		    SUB_MAX_HELD)
+			s->missed += (int64_t)json_array_size(entries);
+		else
+			json_array_extend(s->held, entries);
+		return;
+	}
 	queued = uv_stream_get_write_queue_size(
 	    (uv_stream_t *)&r->client->pipe);
 	if (queued > SUB_MAX_QUEUE) {
@@ -239,7 +254,7 @@ tail_plain(const char *path, int n, size_t *len)
 	int fd, lines = 0;
 
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = logf_open(path, O_RDONLY)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1) {
 		close(fd);
@@ -289,7 +304,7 @@ tail_gz(const char *path, int n, size_t *len)
 	gzFile gz;
 
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = logf_open(path, O_RDONLY)) == -1)
 		return NULL;
 	if ((gz = gzdopen(fd, "rb")) == NULL) {
 		close(fd);
@@ -488,29 +503,6 @@ by_time(const void *x, const void *y)
 	return util_json_int(a, "seq", 0) < util_json_int(b, "seq", 0) ? -1 : 1;
 }
 
-/* Send entries (tail lines) in replies of bounded size. */
-void
-follow_send(struct req *r, json_t *entries)
-{
-	json_t *chunk = json_array(), *e;
-	size_t i, bytes = 0;
-
-	json_array_foreach(entries, i, e) {
-		json_object_del(e, "seq");
-		bytes += strlen(util_json_str(e, "line", "")) + 64;
-		json_array_append(chunk, e);
-		if (bytes >= TAIL_CHUNK_BYTES) {
-			req_more(r, json_pack("{s:o}", "lines", chunk));
-			chunk = json_array();
-			bytes = 0;
-		}
-	}
-	if (json_array_size(chunk) > 0)
-		req_more(r, json_pack("{s:o}", "lines", chunk));
-	else
-		json_decref(chunk);
-}
-
 static void
 sub_closed(struct req *r)
 {
@@ -519,6 +511,111 @@ sub_closed(struct req *r)
 	TAILQ_FOREACH(s, &subs, entry)
 		if (s->r == r)
 			s->r = NULL;
+	req_reply(r, NULL); /* frees r; nobody to tell */
+}
+
+/*
+ * A tail being sent: in replies of about TAIL_CHUNK_BYTES, each once the
+ * client has read most of the ones before (req_room, on_drain), so that a
+ * tail of any size never piles up in the daemon's queue nor gets its
+ * client dropped.  A follower is subscribed from the start and holds the
+ * new lines meanwhile: none falls between the tail and what follows.
+ */
+struct tailsend {
+	json_t *entries;
+	size_t next;
+	struct logsub *sub; /* following, or NULL */
+	int pumping;	    /* in tail_pump: a close waits for it */
+	int closed;	    /* the client went away during tail_pump */
+};
+
+static void
+tailsend_free(struct tailsend *t)
+{
+	json_decref(t->entries);
+	free(t);
+}
+
+/* The tail is out: the request ends, or follows from now on. */
+static void
+tail_done(struct req *r)
+{
+	struct tailsend *t = r->ctx;
+	struct logsub *s = t->sub;
+	json_t *held;
+
+	r->ctx = NULL;
+	r->on_drain = NULL;
+	r->on_close = NULL;
+	tailsend_free(t);
+	if (s == NULL || r->client == NULL || r->ended) {
+		if (s != NULL)
+			s->r = NULL; /* subs_sweep frees it */
+		req_reply(r, json_pack("{s:[]}", "lines"));
+		return;
+	}
+	r->on_close = sub_closed;
+	held = s->held;
+	s->held = NULL;
+	if (s->missed > 0) {
+		req_more(r,
+		    json_pack("{s:I}", "missed", (json_int_t)s->missed));
+		s->missed = 0;
+		if (s->r == NULL) {
+			json_decref(held);
+			return;
+		}
+	}
+	if (json_array_size(held) > 0)
+		req_more(r, json_pack("{s:o}", "lines", held));
+	else
+		json_decref(held);
+}
+
+static void
+tail_pump(struct req *r)
+{
+	struct tailsend *t = r->ctx;
+	json_t *chunk, *e;
+	size_t bytes, n = json_array_size(t->entries);
+
+	t->pumping = 1;
+	while (t->next < n && !t->closed && req_room(r)) {
+		chunk = json_array();
+		for (bytes = 0; t->next < n && bytes < TAIL_CHUNK_BYTES;
+		     t->next++) {
+			e = json_array_get(t->entries, t->next);
+			json_object_del(e, "seq");
+			bytes += json_dumpb(e, NULL, 0, JSON_COMPACT) + 1;
+			json_array_append(chunk, e);
+		}
+		req_more(r, json_pack("{s:o}", "lines", chunk));
+	}
+	t->pumping = 0;
+	if (t->closed) {
+		r->ctx = NULL;
+		tailsend_free(t);
+		req_reply(r, NULL); /* frees r; nobody to tell */
+		return;
+	}
+	if (t->next >= n || r->client == NULL || r->ended)
+		tail_done(r);
+}
+
+static void
+tail_closed(struct req *r)
+{
+	struct tailsend *t = r->ctx;
+
+	if (t->sub != NULL)
+		t->sub->r = NULL; /* subs_sweep frees it */
+	t->sub = NULL;
+	if (t->pumping) {
+		t->closed = 1; /* tail_pump frees */
+		return;
+	}
+	r->ctx = NULL;
+	tailsend_free(t);
 	req_reply(r, NULL); /* frees r; nobody to tell */
 }
 
@@ -564,28 +661,39 @@ follow_tail_sort(struct follow_tail *tc)
 }
 
 /*
- * r follows new lines of streams (bits: 1 out, 2 err) of targets (taken
- * over; none: every app), or of the daemon's own log.  0, or -1 when it
- * cannot (r is then not answered, and the targets are released).
+ * Send r the tail entries (stolen), then, when following, the new lines
+ * of streams (bits: 1 out, 2 err) of targets (taken over; none: every
+ * app), or of the daemon's own log.  r is answered in every case.
  */
-int
-follow_subscribe(struct req *r, struct targets *targets, int streams,
-    int daemon)
+void
+follow_start(struct req *r, json_t *entries, struct targets *targets,
+    int streams, int daemon, int follow)
 {
+	struct tailsend *t;
 	struct logsub *s;
 
 	subs_sweep();
-	if (r->client == NULL || (s = calloc(1, sizeof *s)) == NULL) {
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		json_decref(entries);
 		targets_release(targets);
-		return -1;
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return;
 	}
-	s->r = r;
-	s->daemon = daemon;
-	s->streams = streams;
-	s->targets = *targets;
-	targets->v = NULL;
-	targets->n = 0;
-	TAILQ_INSERT_TAIL(&subs, s, entry);
-	r->on_close = sub_closed;
-	return 0;
+	t->entries = entries;
+	if (follow && r->client != NULL && (s = calloc(1, sizeof *s)) != NULL) {
+		s->r = r;
+		s->daemon = daemon;
+		s->streams = streams;
+		s->targets = *targets;
+		targets->v = NULL;
+		targets->n = 0;
+		s->held = json_array();
+		TAILQ_INSERT_TAIL(&subs, s, entry);
+		t->sub = s;
+	}
+	targets_release(targets);
+	r->ctx = t;
+	r->on_close = tail_closed;
+	r->on_drain = tail_pump;
+	tail_pump(r);
 }

@@ -195,6 +195,19 @@ fsm_exit_verdict(const struct restart_policy *p, const struct exit_facts *f,
 }
 
 /*
+ * A start failed for want of a resource (descriptors, memory): the delay
+ * before trying again, the backoff's next one, as after a crash.
+ */
+int64_t
+fsm_retry_delay(const struct restart_policy *p, struct backoff *b)
+{
+	b->delay_ms = backoff_next_delay(p->backoff_base_ms, BACKOFF_FACTOR,
+	    p->backoff_max_ms, (unsigned)b->crashes);
+	b->crashes++;
+	return b->delay_ms;
+}
+
+/*
  * A stopping instance's next step.  Its leader's exit is waited for
  * (SIGKILL once the deadline passes; one whose exit never comes is lost);
  * then the rest of its group, polled, until it is gone or, SIGKILL sent

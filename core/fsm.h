@@ -114,6 +114,7 @@ struct exit_facts {
 
 enum exit_verdict fsm_exit_verdict(const struct restart_policy *,
     const struct exit_facts *, struct backoff *);
+int64_t fsm_retry_delay(const struct restart_policy *, struct backoff *);
 
 /* What a stopping instance's timer (or its leader's exit) leads to. */
 enum stop_step {

@@ -192,12 +192,7 @@ handle_logs(struct req *r)
 		each_file(&targets, streams, 0, tail_one, &tc);
 		follow_tail_sort(&tc);
 	}
-	follow_send(r, tc.entries);
-	json_decref(tc.entries);
 	if (all)
 		targets_release(&targets);
-	if (!follow || follow_subscribe(r, &targets, streams, daemon) != 0) {
-		targets_release(&targets);
-		req_reply(r, json_pack("{s:[]}", "lines"));
-	}
+	follow_start(r, tc.entries, &targets, streams, daemon, follow);
 }

@@ -191,16 +191,6 @@ wait_or_reply(struct req *r, int wait, int (*check)(struct req *))
 	req_wait(r, check, NULL);
 }
 
-/* Refuse what would start processes while the daemon shuts down. */
-static int
-refuse_if_quitting(struct req *r)
-{
-	if (!quitting)
-		return 0;
-	req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-	return 1;
-}
-
 static void
 h_ping(struct req *r)
 {
@@ -259,7 +249,7 @@ h_start(struct req *r)
 	struct err e;
 	int wait;
 
-	if (refuse_if_quitting(r) || wait_arg(r, &wait) != 0)
+	if (wait_arg(r, &wait) != 0)
 		return;
 	/* "check": only say whether the spec could start (a process file is
 	 * checked whole before any of its apps starts). */
@@ -337,8 +327,7 @@ h_restart(struct req *r)
 {
 	int wait;
 
-	if (refuse_if_quitting(r) || wait_arg(r, &wait) != 0 ||
-	    req_targets(r, &r->targets) != 0)
+	if (wait_arg(r, &wait) != 0 || req_targets(r, &r->targets) != 0)
 		return;
 	targets_each(&r->targets, restart_one);
 	wait_or_reply(r, wait, check_online);
@@ -392,7 +381,7 @@ h_update(struct req *r)
 	struct err e;
 	int n;
 
-	if (refuse_if_quitting(r) || req_args(r, "{s:o}", "spec", &spec) != 0)
+	if (req_args(r, "{s:o}", "spec", &spec) != 0)
 		return;
 	if (!json_is_object(spec) ||
 	    (name = util_json_str(spec, "name", NULL)) == NULL) {
@@ -455,6 +444,7 @@ h_describe(struct req *r)
 static int
 check_killed(struct req *r)
 {
+	json_t *lost;
 	struct client *c;
 	struct app *a;
 
@@ -462,14 +452,17 @@ check_killed(struct req *r)
 		if (!app_all_stopped(a))
 			return 0;
 	log_info("every app is stopped; the daemon exits");
+	/* Lines a full disk still holds are lost now: said, not hidden. */
+	lost = logs_drop_pending();
 	if (r->client == NULL) {
+		json_decref(lost);
 		req_reply(r, NULL);
 		daemon_quit();
 		return 1;
 	}
 	c = r->client;
 	c->exit_after_flush = 1;
-	req_reply(r, NULL);
+	req_reply(r, lost != NULL ? json_pack("{s:o}", "lost", lost) : NULL);
 	/* Not queued (the client is gone or could not take it): go now. */
 	if (c->closing ||
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
@@ -559,27 +552,29 @@ h_wait(struct req *r)
 
 /* Requests that only look need no state saved before their reply. */
 #define H_LOOKS 0x1
+/* Requests that may start processes: refused while shutting down. */
+#define H_STARTS 0x2
 
 static const struct handler handlers[] = {
 	{ "ping", h_ping, H_LOOKS },
-	{ "start", h_start, 0 },
+	{ "start", h_start, H_STARTS },
 	{ "stop", h_stop, 0 },
-	{ "restart", h_restart, 0 },
-	{ "reset", h_reset, 0 },
+	{ "restart", h_restart, H_STARTS },
+	{ "reset", h_reset, H_STARTS },
 	{ "delete", h_delete, 0 },
 	{ "list", h_list, H_LOOKS },
 	{ "describe", h_describe, H_LOOKS },
 	{ "kill", h_kill, 0 },
-	{ "update", h_update, 0 },
+	{ "update", h_update, H_STARTS },
 	{ "wait", h_wait, H_LOOKS },
 	{ "logs", handle_logs, H_LOOKS },
 	{ "flush", handle_flush, H_LOOKS },
 	{ "reload-logs", handle_reload_logs, H_LOOKS },
-	{ "share", share_handle, H_LOOKS },
-	{ "reload", reload_handle, 0 },
-	{ "scale", scale_handle, 0 },
+	{ "share", share_handle, H_LOOKS | H_STARTS },
+	{ "reload", reload_handle, H_STARTS },
+	{ "scale", scale_handle, H_STARTS },
 	{ "dump", state_handle_dump, H_LOOKS },
-	{ "resurrect", state_handle_resurrect, 0 },
+	{ "resurrect", state_handle_resurrect, H_STARTS },
 	{ "metrics", metrics_handle, H_LOOKS },
 	{ "set", update_handle, 0 },
 	{ "signal", deliver_handle_signal, H_LOOKS },
@@ -592,11 +587,16 @@ handle_request(struct req *r)
 	size_t i;
 
 	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
-		if (strcmp(handlers[i].cmd, r->cmd) == 0) {
-			r->mutates = !(handlers[i].flags & H_LOOKS);
+		if (strcmp(handlers[i].cmd, r->cmd) != 0)
+			continue;
+		r->mutates = !(handlers[i].flags & H_LOOKS);
+		/* Once kill stops every app, nothing starts again: the
+		 * shutdown always finishes. */
+		if (quitting && (handlers[i].flags & H_STARTS))
+			req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+		else
 			handlers[i].fn(r);
-			return;
-		}
+		return;
 	}
 	req_error(r, IPC_E_UNKNOWN_CMD, "unknown command '%s'", r->cmd);
 }

@@ -37,6 +37,8 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	cgroup_remove(in->cgroup);
+	free(in->cgroup);
 	free(in);
 }
 
@@ -114,6 +116,7 @@ set_state(struct instance *in, enum inst_state s)
 	log_debug("%s:%d %s -> %s", in->app->name, in->index,
 	    fsm_state_name(in->fsm_state), fsm_state_name(s));
 	in->fsm_state = s;
+	share_inst_changed(in);
 	daemon_changed();
 }
 
@@ -268,7 +271,35 @@ exit_cb(uv_process_t *p, int64_t status, int termsig)
 	maybe_exited(in);
 }
 
-/* Start the instance's process: launching, or errored when it fails. */
+/*
+ * A start that failed for want of a resource (descriptors, memory,
+ * processes): the instance waits for the backoff's next delay and tries
+ * again (fsm_retry_delay); the error says why meanwhile.
+ */
+static void
+spawn_retry_later(struct instance *in, const char *msg)
+{
+	struct app *a = in->app;
+	struct restart_policy p = {
+		.autorestart = 1,
+		.restart_delay_ms = -1,
+		.backoff_base_ms = a->backoff_base_ms,
+		.backoff_max_ms = a->backoff_max_ms,
+	};
+	int64_t delay = fsm_retry_delay(&p, &in->backoff);
+
+	in->next_start_wall = daemon_now_wall() + delay;
+	log_warnx("%s:%d %s; tried again in %lld ms", a->name, in->index, msg,
+	    (long long)delay);
+	set_error(in, msg);
+	set_state(in, IS_WAITING);
+	timer_start(in, (uint64_t)delay);
+}
+
+/*
+ * Start the instance's process: launching; errored when it fails, or
+ * waiting when it is a shortage of the moment (spawn_retry_later).
+ */
 static void
 inst_spawn(struct instance *in)
 {
@@ -279,8 +310,16 @@ inst_spawn(struct instance *in)
 	int r, k, chanfd;
 
 	if ((r = spawn_process(in, &cbs, lp, &chanfd)) != 0) {
+		daemon_nofile_check(r == UV_EMFILE || r == UV_ENFILE);
 		snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
 		    uv_strerror(r));
+		if (r == UV_EMFILE || r == UV_ENFILE || r == UV_EAGAIN ||
+		    r == UV_ENOMEM) {
+			/* A shortage of the moment, not the app's fault:
+			 * tried again after the backoff, never errored. */
+			spawn_retry_later(in, msg);
+			return;
+		}
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
@@ -319,6 +358,7 @@ inst_spawn(struct instance *in)
 		logpipe_start(lp[k]);
 	set_state(in, IS_LAUNCHING);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
+	daemon_nofile_check(0);
 }
 
 /*
@@ -345,14 +385,19 @@ group_reap(struct instance *in)
 static int
 group_kill(struct instance *in, int sig)
 {
-	if (in->pid <= 0)
-		return -ESRCH;
-	if (in->exited) {
-		group_reap(in);
-		if (!in->pgid_live)
-			return -ESRCH;
+	int r = -ESRCH;
+
+	if (in->pid > 0) {
+		if (in->exited)
+			group_reap(in);
+		if (!in->exited || in->pgid_live)
+			r = kill(-in->pid, sig) == 0 ? 0 : -errno;
 	}
-	return kill(-in->pid, sig) == 0 ? 0 : -errno;
+	/* What left the group (setsid, a double fork) is still in the
+	 * instance's cgroup, and goes with it. */
+	if (cgroup_signal(in->cgroup, sig, r == 0 ? in->pid : 0) > 0)
+		r = 0;
+	return r;
 }
 
 /* After SIGCHLD: reap the orphans of every group whose leader is gone. */
@@ -527,8 +572,9 @@ exited_on_own(struct instance *in)
 	case VERDICT_CRASH_LOOP:
 		snprintf(msg, sizeof msg,
 		    "%s %d times in a row within %lld ms "
-		    "of starting; given up",
-		    how, in->backoff.unstable, (long long)a->min_uptime_ms);
+		    "of starting; given up%s",
+		    how, in->backoff.unstable, (long long)a->min_uptime_ms,
+		    share_preload_note(in));
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
@@ -623,6 +669,7 @@ act_online(struct instance *in)
 static void
 act_exec_ok(struct instance *in)
 {
+	share_inst_exec(in);
 	if (in->app->listen_timeout_ms == 0)
 		act_online(in);
 	else

@@ -133,39 +133,134 @@ dir_open(const char *path, const char **base)
 	return dfd;
 }
 
-/*
- * Open the log file at path for appending: the one place the daemon opens
- * an app's log file.  Missing directories are made (dir_open); the file
- * itself is never reached through a symbolic link.  The fd, or -1 and
- * errno.
- */
-static int
-logf_open(const char *path)
+/* Why logf_open refused a path (beside an errno). */
+#define ERR_NOT_REGULAR 10001
+#define ERR_UNSAFE_DIR 10002
+#define ERR_LINKED 10003
+
+/* An errno, or one of logf_open's refusals, in words. */
+const char *
+logf_strerror(int err)
 {
-	const char *base;
+	switch (err) {
+	case ELOOP:
+		return "it is a symbolic link, which the daemon does not follow";
+	case ERR_NOT_REGULAR:
+		return "it is not a regular file";
+	case ERR_UNSAFE_DIR:
+		return "its directory may be changed by another user, and the "
+		       "daemon runs as root";
+	case ERR_LINKED:
+		return "it has other hard links, and the daemon runs as root";
+	default:
+		return strerror(err);
+	}
+}
+
+/* Whether logf_open refused the path for what it is (not for now). */
+int
+logf_refused(int err)
+{
+	return err == ELOOP || err == ERR_NOT_REGULAR ||
+	    err == ERR_UNSAFE_DIR || err == ERR_LINKED;
+}
+
+/* Whether another user than root may add, remove or swap entries of a
+ * directory (a sticky one lets them only touch their own). */
+static int
+dir_unsafe(const struct stat *st)
+{
+	return (st->st_uid != 0 && st->st_uid != geteuid()) ||
+	    ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+		!(st->st_mode & S_ISVTX)) ||
+	    ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX));
+}
+
+/*
+ * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
+ * write, which also makes missing directories; O_WRONLY to empty it;
+ * O_RDONLY to read it back): the one place the daemon opens an app's log
+ * file.  Never through a symbolic link, never blocking (a FIFO, a
+ * device), only a regular file; running as root, only in a directory that
+ * no other user controls and not a file with other hard links (as
+ * logrotate and systemd do).  The fd, or -1 and errno (an errno, or
+ * ERR_*: logf_strerror says it in words).
+ */
+int
+logf_open(const char *path, int flags)
+{
+	const char *base = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct stat st;
 	int dfd, fd, err;
 
-	if ((dfd = dir_open(path, &base)) == -1)
+	if (flags & O_CREAT)
+		dfd = dir_open(path, &base);
+	else if (base == NULL) {
+		base = path;
+		dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else if ((size_t)(base - path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
 		return -1;
-	fd = openat(dfd, base,
-	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	} else {
+		snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
+		base++;
+		dfd = open(dir[0] != '\0' ? dir : "/",
+		    O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (dfd == -1)
+		return -1;
+	if (geteuid() == 0 && (fstat(dfd, &st) == -1 || dir_unsafe(&st))) {
+		close(dfd);
+		errno = ERR_UNSAFE_DIR;
+		return -1;
+	}
+	fd = openat(dfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	    0644);
 	err = errno;
 	close(dfd);
-	errno = err;
+	if (fd == -1) {
+		/* A FIFO without a reader, a directory. */
+		errno = err == ENXIO || err == EISDIR ? ERR_NOT_REGULAR : err;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = ERR_NOT_REGULAR;
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_nlink > 1) {
+		close(fd);
+		errno = ERR_LINKED;
+		return -1;
+	}
 	return fd;
 }
+
+/* A shortage of the moment: writers wait and the open is tried again. */
+static int
+transient(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN;
+}
+
+static void file_set_full(struct logfile *, int);
 
 static void
 file_open_fd(struct logfile *f)
 {
 	struct stat st;
 
-	f->fd = logf_open(f->path);
+	f->fd = logf_open(f->path, O_WRONLY | O_APPEND | O_CREAT);
+	if (f->fd == -1 && transient(errno)) {
+		file_set_full(f, errno);
+		return;
+	}
 	if (f->fd == -1) {
 		f->err = errno;
 		f->err_since = daemon_now_wall();
-		log_warn("cannot open log file %s; its lines are dropped",
-		    f->path);
+		log_warnx("cannot open log file %s: %s; its lines are dropped",
+		    f->path, logf_strerror(f->err));
 		return;
 	}
 	if (!f->full)
@@ -229,13 +324,22 @@ gzip_file(const char *path, const char *gzpath)
 	char buf[65536], tmp[PATH_MAX];
 	gzFile gz;
 	ssize_t n;
-	int fd, ok = 1;
+	int fd, tfd, ok = 1;
 
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", gzpath) >= sizeof tmp)
 		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
-	if ((gz = gzopen(tmp, "wb1")) == NULL) {
+	/* Never through a link someone left at the temporary name. */
+	(void)unlink(tmp);
+	if ((tfd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) ==
+	    -1) {
+		close(fd);
+		return -1;
+	}
+	if ((gz = gzdopen(tfd, "wb1")) == NULL) {
+		close(tfd);
 		close(fd);
 		return -1;
 	}
@@ -470,8 +574,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 	size_t done;
 	int err;
 
-	if (f->fd == -1 || n == 0)
-		return s->queued;
+	if (n == 0 || (f->fd == -1 && !f->full))
+		return s->queued; /* refused for good, said at the open */
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0) {
 			log_warnx("out of memory: lines for %s dropped",
@@ -565,14 +669,21 @@ logf_flush(const char *path)
 	const char *base = strrchr(path, '/');
 	struct dirent *d;
 	DIR *dp;
-	int n = 0;
+	int n = 0, fd;
 
 	if (f != NULL && f->fd != -1) {
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", path);
 		f->size = 0;
-	} else if (truncate(path, 0) == -1 && errno != ENOENT)
-		log_warn("cannot empty %s", path);
+	} else if ((fd = logf_open(path, O_WRONLY)) != -1) {
+		if (ftruncate(fd, 0) == -1)
+			log_warn("cannot empty %s", path);
+		close(fd);
+	} else if (errno != ENOENT) {
+		/* Never through a link: refused, and said. */
+		log_warnx("cannot empty %s: %s", path, logf_strerror(errno));
+		return 0;
+	}
 	if (f != NULL)
 		f->flushes++;
 	if (base == NULL || (size_t)(base - path) >= sizeof dir)
@@ -599,7 +710,7 @@ logf_error(const char *path, char *msg, size_t len)
 
 	if (f == NULL || f->err == 0)
 		return 0;
-	snprintf(msg, len, "%s: %s%s", f->path, strerror(f->err),
+	snprintf(msg, len, "%s: %s%s", f->path, logf_strerror(f->err),
 	    f->full ? " (the app waits)" : "");
 	return 1;
 }
@@ -624,6 +735,53 @@ logf_reopen_all(void)
 	return n;
 }
 
+/*
+ * The daemon is about to exit: what its files could not take yet (a full
+ * disk) is tried once more, and what is still left is lost.  Each loss is
+ * said in daemon.log and returned ([{"file", "lines", "bytes", "error"}],
+ * or NULL when nothing is lost) for the kill reply, for the CLI to say.
+ */
+json_t *
+logs_drop_pending(void)
+{
+	struct logfile *f;
+	struct logsink *s;
+	json_t *lost = NULL;
+	size_t done, bytes, k;
+	int64_t lines;
+	int err = 0;
+
+	TAILQ_FOREACH(f, &files, entry) {
+		lines = 0;
+		bytes = 0;
+		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
+			done = f->fd == -1 ?
+			    0 :
+			    file_write(f, s->pend, s->pendlen, &err);
+			for (k = done; k < s->pendlen; k++)
+				if (s->pend[k] == '\n')
+					lines++;
+			bytes += s->pendlen - done;
+			s->pendlen = 0;
+			TAILQ_REMOVE(&f->waitq, s, wentry);
+			s->queued = 0;
+		}
+		if (bytes == 0)
+			continue;
+		log_warnx("%lld lines (%zu bytes) for %s are lost: %s, and the "
+			  "daemon exits",
+		    (long long)lines, bytes, f->path,
+		    logf_strerror(f->err != 0 ? f->err : err));
+		if (lost == NULL)
+			lost = json_array();
+		json_array_append_new(lost,
+		    json_pack("{s:s, s:I, s:I, s:s}", "file", f->path, "lines",
+			(json_int_t)lines, "bytes", (json_int_t)bytes, "error",
+			logf_strerror(f->err != 0 ? f->err : err)));
+	}
+	return lost;
+}
+
 /* Try the files that had no room again, oldest waiting writer first. */
 static void
 retry_cb(uv_timer_t *t)
@@ -637,6 +795,13 @@ retry_cb(uv_timer_t *t)
 	TAILQ_FOREACH(f, &files, entry) {
 		if (!f->full)
 			continue;
+		if (f->fd == -1) {
+			file_open_fd(f);
+			if (f->fd == -1 && transient(f->err)) {
+				left = 1;
+				continue;
+			}
+		}
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ?
 			    s->pendlen :

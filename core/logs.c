@@ -8,6 +8,9 @@
  * The rest of the log code is in the files logs.h lists; this one starts
  * them (logs_init).
  */
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,56 +257,12 @@ logs_describe(const struct app *a, int index, json_t *row)
 	    msg[0] != '\0' ? json_string(msg) : json_null());
 }
 
-/* A copy of n bytes as valid UTF-8 (bad bytes become U+FFFD). */
-static char *
-utf8_clean(const char *p, size_t n, size_t *outlen)
-{
-	char *o = malloc(n * 3 + 1);
-	size_t i = 0, k = 0, len, j;
-	unsigned char c;
-
-	if (o == NULL)
-		return NULL;
-	while (i < n) {
-		c = (unsigned char)p[i];
-		len = c < 0x80			    ? 1 :
-		    (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
-		    (c & 0xF0) == 0xE0		    ? 3 :
-		    (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 :
-						      0;
-		for (j = 1; len > 0 && j < len; j++)
-			if (i + j >= n ||
-			    ((unsigned char)p[i + j] & 0xC0) != 0x80)
-				len = 0;
-		if (len == 3 &&
-		    ((c == 0xE0 && (unsigned char)p[i + 1] < 0xA0) ||
-			(c == 0xED && (unsigned char)p[i + 1] >= 0xA0)))
-			len = 0;
-		if (len == 4 &&
-		    ((c == 0xF0 && (unsigned char)p[i + 1] < 0x90) ||
-			(c == 0xF4 && (unsigned char)p[i + 1] >= 0x90)))
-			len = 0;
-		if (len == 0) {
-			memcpy(o + k, "\xEF\xBF\xBD", 3);
-			k += 3;
-			i++;
-			continue;
-		}
-		memcpy(o + k, p + i, len);
-		k += len;
-		i += len;
-	}
-	o[k] = '\0';
-	*outlen = k;
-	return o;
-}
-
 /* n bytes of a line as a JSON string (always a string). */
 json_t *
 logs_line_json(const char *p, size_t n)
 {
 	size_t len;
-	char *c = utf8_clean(p, n, &len);
+	char *c = util_utf8_clean(p, n, &len);
 	json_t *j;
 
 	if (c == NULL)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,9 @@ struct app_logs {
 	int64_t max_size;  /* rotate at this size; 0: never */
 	int retain;	   /* rotated files kept */
 	int compress;	   /* gzip rotated files */
+	int chown;	   /* files it creates belong to uid:gid (--uid) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Who wrote a line: copies, as a pipe may outlive its app. */
@@ -101,6 +105,10 @@ void logf_sink_release(struct logsink *);
 int logf_flush(const char *);
 int logf_error(const char *, char *, size_t);
 int logf_reopen_all(void);
+int logf_open(const char *, int);
+const char *logf_strerror(int);
+int logf_refused(int);
+json_t *logs_drop_pending(void);
 
 /* capture.c */
 struct logpipe;
@@ -124,8 +132,7 @@ void follow_tail_file(struct follow_tail *, const struct app *, int, int, int,
     const char *);
 void follow_tail_daemon(struct follow_tail *, const char *);
 void follow_tail_sort(struct follow_tail *);
-void follow_send(struct req *, json_t *);
-int follow_subscribe(struct req *, struct targets *, int, int);
+void follow_start(struct req *, json_t *, struct targets *, int, int, int);
 
 /* handlers-logs.c */
 void handle_logs(struct req *);

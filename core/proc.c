@@ -132,6 +132,36 @@ proc_environ_has(const char *env, size_t len, const char *key,
 	return 0;
 }
 
+/*
+ * Whether pid's memory maps name a file whose path holds name (a loaded
+ * library): 1, 0, or -1 when they cannot be read.
+ */
+int
+proc_maps_mention(pid_t pid, const char *name)
+{
+	char path[64], buf[8192];
+	size_t keep = 0, want = strlen(name);
+	ssize_t n;
+	int fd, found = 0;
+
+	if (want == 0 || want >= sizeof buf / 2)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%ld/maps", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while (
+	    !found && (n = read(fd, buf + keep, sizeof buf - keep - 1)) > 0) {
+		n += (ssize_t)keep;
+		buf[n] = '\0';
+		found = strstr(buf, name) != NULL;
+		/* A name cut between two reads is found in the next. */
+		keep = (size_t)n > want ? want : (size_t)n;
+		memmove(buf, buf + n - (ssize_t)keep, keep);
+	}
+	close(fd);
+	return found;
+}
+
 /* Call fn(pid, arg) for every process but this one. */
 void
 proc_foreach(void (*fn)(pid_t, void *), void *arg)

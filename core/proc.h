@@ -24,6 +24,7 @@ int proc_parse_stat(const char *, struct proc_stat *);
 int proc_read_stat(pid_t, struct proc_stat *);
 char *proc_read_environ(pid_t, size_t *);
 int proc_environ_has(const char *, size_t, const char *, const char *);
+int proc_maps_mention(pid_t, const char *);
 void proc_foreach(void (*)(pid_t, void *), void *);
 
 #endif

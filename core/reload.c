@@ -320,10 +320,6 @@ reload_handle(struct req *r)
 	size_t i;
 	int k, lo, hi, n = 0, j, dup, parallel = 1, force = 0;
 
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-		return;
-	}
 	reason = "reload";
 	if (req_args(r, "{s?i, s?b, s?s}", "parallel", &parallel, "force",
 		&force, "reason", &reason) != 0)
@@ -385,6 +381,15 @@ reload_handle(struct req *r)
 	req_wait(r, check_reload, NULL);
 }
 
+/* scale's reply: the app's new count; a sticky app's mapping changed. */
+static json_t *
+scale_reply(const struct app *a)
+{
+	return json_pack("{s:[{s:i, s:s, s:i, s:b}]}", "apps", "id", a->id,
+	    "name", a->name, "instances", a->ninst, "sticky_remapped",
+	    a->sticky);
+}
+
 /* Waiting for a scale: new instances online, removed ones stopped. */
 static int
 check_scaled(struct req *r)
@@ -417,9 +422,7 @@ check_scaled(struct req *r)
 			return 1;
 		}
 	}
-	req_reply(r,
-	    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id, "name",
-		a->name, "instances", a->ninst));
+	req_reply(r, scale_reply(a));
 	return 1;
 }
 
@@ -436,10 +439,6 @@ scale_handle(struct req *r)
 	int k, from, relative = 0, wait = 1, rc;
 	struct err e;
 
-	if (quitting) {
-		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
-		return;
-	}
 	if (json_unpack(r->args, "{s:s, s:I}", "target", &word, "count",
 		&count) != 0) {
 		req_error(r, IPC_E_BAD_REQUEST,
@@ -500,12 +499,11 @@ scale_handle(struct req *r)
 			inst_stop(in);
 		}
 		a->ninst = (int)n;
+		balance_scaled(a);
 	}
 	log_info("%s scaled from %d to %d instances", a->name, from, a->ninst);
 	if (!wait) {
-		req_reply(r,
-		    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id,
-			"name", a->name, "instances", a->ninst));
+		req_reply(r, scale_reply(a));
 		return;
 	}
 	req_wait(r, check_scaled,

@@ -16,14 +16,18 @@
 
 /* The most a client may leave unread before it is dropped. */
 #define CLIENT_MAX_QUEUED (4 * IPC_MAX_FRAME)
+/* A stream that waits for room goes on below this (req_room). */
+#define CLIENT_LOW_WATER (2 * 1024 * 1024)
 
 static uv_pipe_t listener;
 static int listening;
 static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static void (*handle)(struct req *); /* the layer above's dispatcher */
+static uint64_t last_accept_warn;
 
 static void client_close(struct client *);
+static void write_cb(uv_write_t *, int);
 
 /* How many clients are connected (for metrics). */
 int
@@ -52,6 +56,22 @@ client_free_cb(uv_handle_t *h)
 	free(c);
 }
 
+/* Streams that wait for room (on_drain) go on once the queue is low. */
+static void
+client_drained(struct client *c)
+{
+	struct req *r, *next;
+
+	TAILQ_FOREACH_SAFE(r, &c->reqs, centry, next) {
+		if (c->closing ||
+		    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >=
+			CLIENT_LOW_WATER)
+			break;
+		if (r->on_drain != NULL)
+			r->on_drain(r);
+	}
+}
+
 static void
 write_cb(uv_write_t *w, int status)
 {
@@ -65,43 +85,80 @@ write_cb(uv_write_t *w, int status)
 	else if (c->exit_after_flush &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) == 0)
 		daemon_quit();
+	else if (!c->closing)
+		client_drained(c);
 }
 
-/* Queue one message to a client; a client that cannot take it is closed. */
-static void
-client_send(struct client *c, json_t *msg)
+/*
+ * Encode msg (stolen), a reply to request id, as a frame.  A reply that
+ * cannot be encoded (NULL: it could not be built; larger than a frame) is
+ * replaced by an error reply saying so, which ends the request: 0, 1 when
+ * replaced, or a negative errno when not even that could be encoded.
+ */
+static int
+reply_encode(uint32_t id, json_t *msg, char **buf, size_t *len)
+{
+	json_t *err;
+	int r;
+
+	r = msg != NULL ? ipc_frame_encode(msg, buf, len) : -EINVAL;
+	json_decref(msg);
+	if (r == 0)
+		return 0;
+	if (r == -EMSGSIZE) {
+		log_warnx("a reply to request %u is larger than the frame "
+			  "limit; refused",
+		    id);
+		err = ipc_reply_error(id, IPC_E_TOO_LARGE,
+		    "the reply is larger "
+		    "than %u bytes (the frame limit): ask for less at once",
+		    IPC_MAX_FRAME);
+	} else {
+		log_warnx("a reply to request %u cannot be encoded: %s", id,
+		    strerror(-r));
+		err = ipc_reply_error(id, IPC_E_INTERNAL,
+		    "the reply cannot be encoded: %s", strerror(-r));
+	}
+	r = err != NULL ? ipc_frame_encode(err, buf, len) : -ENOMEM;
+	json_decref(err);
+	return r == 0 ? 1 : r;
+}
+
+/*
+ * Queue msg (stolen), a reply to request id, to client c (NULL: gone).  A
+ * client that has left too much unread is closed: it alone pays for not
+ * reading.  1 when the reply was replaced by an error (see reply_encode).
+ */
+static int
+client_send(struct client *c, uint32_t id, json_t *msg)
 {
 	struct wreq *wr;
 	uv_buf_t b;
 	size_t len;
 	char *buf;
-	int r;
+	int r, rc;
 
 	if (c == NULL || c->closing) {
 		json_decref(msg);
-		return;
+		return 0;
 	}
-	/* A client that asks and never reads is not worth our memory. */
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) >
 	    CLIENT_MAX_QUEUED) {
-		log_warnx("client pid %ld reads nothing; closing it",
+		log_warnx("client pid %ld leaves its replies unread; closing "
+			  "it",
 		    (long)c->pid);
 		json_decref(msg);
 		client_close(c);
-		return;
+		return 0;
 	}
-	r = ipc_frame_encode(msg, &buf, &len);
-	json_decref(msg);
-	if (r != 0) {
-		log_warnx("cannot encode a reply: %s", strerror(-r));
+	if ((rc = reply_encode(id, msg, &buf, &len)) < 0) {
 		client_close(c);
-		return;
+		return 0;
 	}
-	wr = calloc(1, sizeof *wr);
-	if (wr == NULL) {
+	if ((wr = calloc(1, sizeof *wr)) == NULL) {
 		free(buf);
 		client_close(c);
-		return;
+		return 0;
 	}
 	wr->client = c;
 	wr->buf = buf;
@@ -112,6 +169,7 @@ client_send(struct client *c, json_t *msg)
 		free(wr);
 		client_close(c);
 	}
+	return rc;
 }
 
 static void
@@ -128,6 +186,18 @@ req_free(struct req *r)
 	free(r);
 }
 
+/* Send one reply to r, unless an earlier one ended it. */
+static void
+req_send(struct req *r, json_t *msg)
+{
+	if (r->ended || r->client == NULL) {
+		json_decref(msg);
+		return;
+	}
+	if (client_send(r->client, r->id, msg) == 1)
+		r->ended = 1;
+}
+
 /*
  * Send a final reply, with the notice about a restore for the first
  * client that asks something (an instance sharing a socket is not one).
@@ -137,12 +207,12 @@ send_final(struct req *r, json_t *msg)
 {
 	char *n;
 
-	if (r->client != NULL && r->cmd != NULL &&
+	if (msg != NULL && r->client != NULL && r->cmd != NULL &&
 	    strcmp(r->cmd, "share") != 0 && (n = state_take_notice()) != NULL) {
 		json_object_set_new(msg, "notice", json_string(n));
 		free(n);
 	}
-	client_send(r->client, msg);
+	req_send(r, msg);
 	req_free(r);
 }
 
@@ -164,29 +234,46 @@ req_reply(struct req *r, json_t *data)
 	send_final(r, ipc_reply_ok(r->id, data, 0));
 }
 
-/* One reply of a stream; more follow.  Steals data. */
+/*
+ * One reply of a stream; more follow.  Steals data.  A reply that cannot
+ * be sent as it is ends the stream with an error; the rest are dropped.
+ */
 void
 req_more(struct req *r, json_t *data)
 {
-	client_send(r->client, ipc_reply_ok(r->id, data, 1));
+	req_send(r, ipc_reply_ok(r->id, data, 1));
+}
+
+/* Whether r's client can take another reply of a stream now (see
+ * on_drain), rather than have it queued. */
+int
+req_room(const struct req *r)
+{
+	return r->client != NULL && !r->client->closing && !r->ended &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&r->client->pipe) <
+	    CLIENT_LOW_WATER;
 }
 
 /* The final, failed reply to a request, which is then freed. */
 void
 req_error(struct req *r, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
 	if (r->internal)
 		log_warnx("%s: %s", r->cmd, msg);
 	/* A failed request may have done part of its work: save that. */
 	if (r->mutates)
 		(void)state_sync();
-	send_final(r, ipc_reply_error(r->id, code, "%s", msg));
+	send_final(r,
+	    ipc_reply_error(r->id, code, "%s", n >= 0 ? msg : "out of memory"));
+	if (n >= 0)
+		free(msg);
 }
 
 /*
@@ -257,7 +344,7 @@ req_reply_fd(struct req *r, json_t *data, int fd)
 	json_decref(msg);
 	if (rc != 0)
 		buf = NULL;
-	if (c == NULL || c->closing || rc != 0 ||
+	if (c == NULL || c->closing || rc != 0 || r->ended ||
 	    uv_fileno((uv_handle_t *)&c->pipe, &sock) != 0 ||
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) != 0) {
 		free(buf);
@@ -286,17 +373,21 @@ req_reply_fd(struct req *r, json_t *data, int fd)
 void
 req_error_errno(struct req *r, int e, const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL;
 	json_t *rep;
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	rep = ipc_reply_error(r->id, IPC_E_EXEC, "%s", msg);
+	rep = ipc_reply_error(r->id, IPC_E_EXEC, "%s",
+	    n >= 0 ? msg : "out of memory");
+	if (n >= 0)
+		free(msg);
 	json_object_set_new(json_object_get(rep, "error"), "errno",
 	    json_integer(e));
-	client_send(r->client, rep);
+	req_send(r, rep);
 	req_free(r);
 }
 
@@ -325,6 +416,11 @@ server_run_waiters(void)
 		(void)r->check(r);
 }
 
+/*
+ * Close a client.  Its requests go on without anyone to tell: each is
+ * detached (r->client NULL) and stays its holder's (a handler, a waiter,
+ * a stream's on_close) until it replies, which then only frees it.
+ */
 static void
 client_close(struct client *c)
 {
@@ -333,21 +429,11 @@ client_close(struct client *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	/* Requests still waiting go on without anyone to tell. */
 	while ((r = TAILQ_FIRST(&c->reqs)) != NULL) {
 		TAILQ_REMOVE(&c->reqs, r, centry);
 		r->client = NULL;
-		if (r->on_close != NULL) {
+		if (r->on_close != NULL)
 			r->on_close(r);
-			continue;
-		}
-		if (!r->waiting) {
-			json_decref(r->args);
-			json_decref(r->wait);
-			targets_release(&r->targets);
-			free(r->cmd);
-			free(r);
-		}
 	}
 	TAILQ_REMOVE(&clients, c, entry);
 	uv_close((uv_handle_t *)&c->pipe, client_free_cb);
@@ -380,7 +466,7 @@ client_protocol_error(struct client *c, const char *code, const char *msg)
 	uv_shutdown_t *sh;
 
 	log_warnx("client pid %ld: %s", (long)c->pid, msg);
-	client_send(c, ipc_reply_error(0, code, "%s", msg));
+	client_send(c, 0, ipc_reply_error(0, code, "%s", msg));
 	c->draining = 1;
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	if ((sh = calloc(1, sizeof *sh)) == NULL ||
@@ -422,7 +508,7 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		}
 		rc = ipc_request_check(msg, &id, &cmd, &args, err, sizeof err);
 		if (rc != 0) {
-			client_send(c,
+			client_send(c, id,
 			    ipc_reply_error(id,
 				rc == -EPROTO ? IPC_E_VERSION :
 						IPC_E_BAD_REQUEST,
@@ -456,8 +542,18 @@ connection_cb(uv_stream_t *l, int status)
 	struct client *c;
 	uv_os_fd_t fd;
 
-	if (status != 0)
+	if (status != 0) {
+		/* libuv turned the client away (EMFILE: its spare descriptor
+		 * trick) and takes the next ones as they come: said, once a
+		 * second at most. */
+		if (uv_now(loop) - last_accept_warn >= 1000) {
+			last_accept_warn = uv_now(loop);
+			log_warnx("cannot accept a client: %s",
+			    uv_strerror(status));
+		}
+		daemon_nofile_check(status == UV_EMFILE || status == UV_ENFILE);
 		return;
+	}
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return;
 	uv_pipe_init(loop, &c->pipe, 0);
@@ -483,6 +579,7 @@ connection_cb(uv_stream_t *l, int status)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	daemon_nofile_check(0);
 }
 
 /*

@@ -17,8 +17,6 @@
 
 #include "core.h"
 
-#define PRELOAD_NAME "libclusterctl-share.so"
-
 /*
  * The cluster-mode preload library: $CLUSTERCTL_PRELOAD_LIB, next to the
  * executable (build/), or in ../lib/clusterctl.  NULL when there is none.
@@ -42,24 +40,25 @@ spawn_preload_path(void)
 	if ((slash = strrchr(self_exe, '/')) == NULL)
 		return NULL;
 	n = (int)(slash - self_exe);
-	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, PRELOAD_NAME);
+	snprintf(path, sizeof path, "%.*s/%s", n, self_exe, SPAWN_PRELOAD_NAME);
 	if (access(path, R_OK) == 0)
 		return path;
 	snprintf(path, sizeof path, "%.*s/../lib/clusterctl/%s", n, self_exe,
-	    PRELOAD_NAME);
+	    SPAWN_PRELOAD_NAME);
 	if (access(path, R_OK) == 0)
 		return path;
 	log_warnx("no %s found: cluster mode cannot share sockets",
-	    PRELOAD_NAME);
+	    SPAWN_PRELOAD_NAME);
 	path[0] = '\0';
 	return NULL;
 }
 
-/* An environment being built: the app's entries are borrowed, ours owned. */
+/* An environment being built: ours first (owned), then the app's
+ * (borrowed). */
 struct envb {
 	char **v;
 	size_t n;
-	size_t borrowed;
+	size_t owned;
 };
 
 static void env_add(struct envb *e, const char *key, const char *fmt, ...)
@@ -87,13 +86,49 @@ env_release(struct envb *e)
 
 	if (e->v == NULL)
 		return;
-	for (i = e->borrowed; i < e->n; i++)
+	for (i = 0; i < e->owned; i++)
 		free(e->v[i]);
 	free(e->v);
 	e->v = NULL;
 }
 
-/* The instance's environment; chanfd is the Node channel's fd, or -1. */
+/*
+ * Whether the app's own variable kv (KEY=VALUE) gives way: the daemon sets
+ * KEY for the instance (one of own[0..n)), or KEY describes something only
+ * the daemon can give (descriptors, its sockets, its cgroup): a stale copy
+ * from the CLI's environment would lie to the app.
+ */
+static int
+env_shadowed(const char *kv, char *const *own, size_t n)
+{
+	static const char *const daemons[] = {
+		"LISTEN_FDS",
+		"LISTEN_PID",
+		"LISTEN_FDNAMES",
+		"NOTIFY_SOCKET",
+		"CLUSTERCTL_SHARE",
+		"CLUSTERCTL_LD_PRELOAD",
+		"CLUSTERCTL_NOFILE",
+		"CLUSTERCTL_CGROUP",
+		"NODE_CHANNEL_FD",
+		"NODE_CHANNEL_SERIALIZATION_MODE",
+	};
+	size_t klen = strcspn(kv, "="), i;
+
+	for (i = 0; i < sizeof daemons / sizeof daemons[0]; i++)
+		if (strlen(daemons[i]) == klen &&
+		    strncmp(kv, daemons[i], klen) == 0)
+			return 1;
+	for (i = 0; i < n; i++)
+		if (strncmp(own[i], kv, klen + 1) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The instance's environment; chanfd is the Node channel's fd, or -1.
+ * The daemon's variables replace the app's copies: none appears twice.
+ */
 static int
 env_build(struct envb *e, const struct instance *in, int chanfd)
 {
@@ -105,14 +140,21 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 
 	if ((e->v = calloc(a->nenv + 20, sizeof *e->v)) == NULL)
 		return UV_ENOMEM;
-	for (i = 0; i < a->nenv; i++)
-		e->v[e->n++] = a->envp[i];
-	e->borrowed = e->n;
 	env_add(e, "CLUSTERCTL_APP", "%s", a->name);
 	env_add(e, "CLUSTERCTL_INSTANCE", "%d", in->index);
 	env_add(e, "NODE_APP_INSTANCE", "%d", in->index);
 	env_add(e, "CLUSTERCTL_HOME", "%s", home);
 	env_add(e, "CLUSTERCTL_SOCK", "%s/sock", home);
+	if (a->creds.set) {
+		char creds[128];
+
+		/* The shim drops to them, and removes the variable. */
+		creds_env_value(&a->creds, creds, sizeof creds);
+		env_add(e, "CLUSTERCTL_CREDS", "%s", creds);
+	}
+	/* The shim joins the instance's cgroup before it executes the app. */
+	if (in->cgroup != NULL)
+		env_add(e, "CLUSTERCTL_CGROUP", "%s", in->cgroup);
 	if (notify_socket_path() != NULL)
 		env_add(e, "NOTIFY_SOCKET", "%s", notify_socket_path());
 	if (a->share && spawn_preload_path() != NULL) {
@@ -141,6 +183,13 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 		env_add(e, "NODE_CHANNEL_FD", "%d", chanfd);
 		env_add(e, "NODE_CHANNEL_SERIALIZATION_MODE", "json");
 	}
+	/* The shim gives the app the caller's descriptor limit back. */
+	if (daemon_nofile_orig() > 0)
+		env_add(e, "CLUSTERCTL_NOFILE", "%lld", daemon_nofile_orig());
+	e->owned = e->n;
+	for (i = 0; i < a->nenv; i++)
+		if (!env_shadowed(a->envp[i], e->v, e->owned))
+			e->v[e->n++] = a->envp[i];
 	return 0;
 }
 
@@ -197,6 +246,8 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		chanfd = nfds++;
 	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
 	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
+	if (in->cgroup == NULL)
+		in->cgroup = cgroup_instance(a, in->index);
 	if ((r = env_build(&env, in, chanfd)) != 0)
 		goto fail;
 	args = argv_build(a, fdarg, pidarg);
@@ -219,8 +270,11 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	}
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
 	     ls = ls->next, k++) {
+		/* Checked (replaced if broken); a slot's own with reuseport. */
+		if ((r = share_fd(a, ls, in->index)) < 0)
+			goto fail;
 		stdio[3 + k].flags = UV_INHERIT_FD;
-		stdio[3 + k].data.fd = ls->fd;
+		stdio[3 + k].data.fd = r;
 	}
 	if (a->stdin_messages) {
 		/* send writes to it (core/deliver.c). */

@@ -402,11 +402,11 @@ join_names(const json_t *arr, char *buf, size_t len)
  * At start, holding the daemon lock, with the old generation's processes
  * gone: find the state file.  One left by a daemon that died (a daemon
  * that exits through kill moves it to state.exited.json) has its apps
- * restored.  A file that cannot be read is moved aside, never
- * overwritten.
+ * restored, unless !restore (run was given the apps it runs).  A file
+ * that cannot be read is moved aside, never overwritten.
  */
 void
-state_init(void)
+state_init(int restore)
 {
 	char path[PATH_MAX + 32], err[512], when[64], names[1024];
 	json_t *doc, *rep;
@@ -449,6 +449,15 @@ state_init(void)
 	if (json_array_size(json_object_get(doc, "apps")) == 0) {
 		log_info("the previous daemon (pid %ld) did not exit through "
 			 "'kill'; it had no apps",
+		    pid);
+		json_decref(doc);
+		return;
+	}
+	if (!restore) {
+		/* run was given its apps: they replace the old ones. */
+		log_info(
+		    "the previous daemon (pid %ld) did not exit through "
+		    "'kill'; not restoring its apps: run was given its own",
 		    pid);
 		json_decref(doc);
 		return;

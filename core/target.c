@@ -18,16 +18,25 @@
 /* The most targets one request may name. */
 #define MAX_TARGETS 4096
 
-/* Set e to code and a formatted message. */
+/*
+ * Set e to code and a formatted message; one too long for e->msg is cut
+ * on a character boundary, then "...".
+ */
 void
 err_set(struct err *e, const char *code, const char *fmt, ...)
 {
 	va_list ap;
+	size_t n;
+	int len;
 
 	e->code = code;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	len = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+	if (len >= 0 && (size_t)len >= sizeof e->msg) {
+		n = util_utf8_cut(e->msg, sizeof e->msg - 1, sizeof e->msg - 4);
+		memcpy(e->msg + n, "...", 4);
+	}
 }
 
 void
@@ -62,7 +71,7 @@ static int
 resolve_word(const char *word, struct targets *ts, struct err *e)
 {
 	const char *s = word, *colon;
-	char *end, name[128];
+	char *end, name[128], clip[68];
 	struct app *a = NULL;
 	long id, inst = -1;
 
@@ -78,7 +87,7 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 		if (colon[1] == '\0' || *end != '\0' || inst < 0 ||
 		    inst > INT_MAX) {
 			err_set(e, IPC_E_BAD_REQUEST, "invalid target '%s'",
-			    word);
+			    util_clip(word, clip, 64));
 			return -1;
 		}
 		memcpy(name, s, (size_t)(colon - s));
@@ -110,7 +119,8 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 		a = NULL;
 	}
 	if (a == NULL) {
-		err_set(e, IPC_E_NOT_FOUND, "no app named '%s'", s);
+		err_set(e, IPC_E_NOT_FOUND, "no app named '%s'",
+		    util_clip(s, clip, 64));
 		return -1;
 	}
 	if (inst >= a->ninst) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "util.h"
 
 /* A request; steals args (which may be NULL). */
 json_t *
@@ -83,18 +84,43 @@ ipc_reply_ok(uint32_t id, json_t *data, int more)
 	return r;
 }
 
+/*
+ * A failed reply.  The message often quotes what a client sent: it is cut
+ * on a character boundary (at IPC_MAX_MESSAGE bytes, then "...") and made
+ * valid UTF-8, so that the reply can always be encoded.
+ */
 json_t *
 ipc_reply_error(uint32_t id, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char *msg = NULL, *clean;
+	size_t n;
 	va_list ap;
+	json_t *r;
+	int len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	len = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	return json_pack("{s:i, s:I, s:b, s:{s:s, s:s}}", "v", IPC_VERSION,
-	    "id", (json_int_t)id, "ok", 0, "error", "code", code, "message",
-	    msg);
+	if (len < 0)
+		msg = NULL;
+	n = msg != NULL ? (size_t)len : 0;
+	if (n > IPC_MAX_MESSAGE)
+		n = util_utf8_cut(msg, n, IPC_MAX_MESSAGE);
+	clean = msg != NULL ? util_utf8_clean(msg, n, NULL) : NULL;
+	if (clean != NULL && n < (size_t)len) {
+		char *more = NULL;
+
+		if (asprintf(&more, "%s...", clean) != -1) {
+			free(clean);
+			clean = more;
+		}
+	}
+	r = json_pack("{s:i, s:I, s:b, s:{s:s, s:s}}", "v", IPC_VERSION, "id",
+	    (json_int_t)id, "ok", 0, "error", "code", code, "message",
+	    clean != NULL ? clean : "out of memory");
+	free(msg);
+	free(clean);
+	return r;
 }
 
 /*

@@ -16,6 +16,8 @@
 #define IPC_VERSION 1
 #define IPC_HEADER_SIZE 4
 #define IPC_MAX_FRAME (8u * 1024 * 1024)
+/* An error reply's message is cut (on a character boundary) past this. */
+#define IPC_MAX_MESSAGE 1024
 
 /* Error codes carried in replies (the "code" member). */
 #define IPC_E_BAD_REQUEST "bad_request"

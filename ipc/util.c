@@ -204,6 +204,104 @@ util_json_bool(const json_t *o, const char *key, int def)
 }
 
 /*
+ * The length of the valid UTF-8 character at p (n bytes left), or 0 for a
+ * byte that starts none: overlong forms, surrogates and code points past
+ * U+10FFFF are invalid, as jansson holds them.
+ */
+static size_t
+utf8_char_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len, j;
+
+	len = c < 0x80			    ? 1 :
+	    (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
+	    (c & 0xF0) == 0xE0		    ? 3 :
+	    (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 :
+					      0;
+	if (len == 0 || len > n)
+		return 0;
+	for (j = 1; j < len; j++)
+		if ((p[j] & 0xC0) != 0x80)
+			return 0;
+	if (len == 3 &&
+	    ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)))
+		return 0;
+	if (len == 4 &&
+	    ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)))
+		return 0;
+	return len;
+}
+
+/*
+ * A copy of n bytes as text every peer can take, NUL-terminated: each byte
+ * that starts no valid UTF-8 character, and NUL (which our frame decoder,
+ * like many, refuses in a string), becomes U+FFFD.  NULL when out of
+ * memory.
+ */
+char *
+util_utf8_clean(const char *p, size_t n, size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	char *o = malloc(n * 3 + 1);
+	size_t i = 0, k = 0, len;
+
+	if (o == NULL)
+		return NULL;
+	while (i < n) {
+		if (u[i] == '\0' || (len = utf8_char_len(u + i, n - i)) == 0) {
+			memcpy(o + k, "\xEF\xBF\xBD", 3);
+			k += 3;
+			i++;
+			continue;
+		}
+		memcpy(o + k, p + i, len);
+		k += len;
+		i += len;
+	}
+	o[k] = '\0';
+	if (outlen != NULL)
+		*outlen = k;
+	return o;
+}
+
+/*
+ * The largest length at most max that does not end inside a UTF-8
+ * character of s (n bytes): where to cut a text that is too long.
+ */
+size_t
+util_utf8_cut(const char *s, size_t n, size_t max)
+{
+	size_t k;
+
+	if (n <= max)
+		return n;
+	k = max;
+	/* Back over continuation bytes, at most three. */
+	while (k > 0 && max - k < 3 && ((unsigned char)s[k] & 0xC0) == 0x80)
+		k--;
+	return k;
+}
+
+/*
+ * s, for quoting in a message: itself when it has at most max bytes,
+ * else its head cut on a character boundary and "..." in buf (of size
+ * at least max + 4).
+ */
+const char *
+util_clip(const char *s, char *buf, size_t max)
+{
+	size_t n = strlen(s), k;
+
+	if (n <= max)
+		return s;
+	k = util_utf8_cut(s, n, max);
+	memcpy(buf, s, k);
+	memcpy(buf + k, "...", 4);
+	return buf;
+}
+
+/*
  * Replace the file at path with len bytes of data, atomically: a
  * temporary file beside it, written and fsynced, renamed over path, then
  * the directory fsynced.  0, or -errno with the old file intact.

@@ -21,6 +21,9 @@ int64_t util_json_int(const json_t *, const char *, int64_t);
 const char *util_json_str(const json_t *, const char *, const char *);
 int util_json_bool(const json_t *, const char *, int);
 
+char *util_utf8_clean(const char *, size_t, size_t *);
+size_t util_utf8_cut(const char *, size_t, size_t);
+const char *util_clip(const char *, char *, size_t);
 int util_write_atomic(const char *, const char *, size_t, int);
 ssize_t util_send_fd(int, const void *, size_t, int, int);
 

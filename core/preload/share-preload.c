@@ -1,13 +1,25 @@
 /*
- * libclusterctl-share.so: the preload library of cluster mode.  It
- * intercepts bind() of a TCP or Unix stream socket to a fixed address,
- * asks the daemon for its listening socket for that address (a "share"
- * request on the control socket, framed as in docs/protocol.md), and puts
- * the socket it receives (SCM_RIGHTS) in place of the app's own, so every
- * instance of the app accepts from the one socket the daemon keeps open.
- * listen() on such a socket does nothing: it is listening already, with
- * the daemon's backlog.  Anything else binds as usual; if the daemon
- * cannot be reached, the real bind() runs and a line on stderr says so.
+ * libclusterctl-share.so: the preload library of cluster mode.
+ *
+ * bind() of a TCP or Unix stream socket to a fixed address is only noted:
+ * the decision comes at listen().  A socket that listens asks the daemon
+ * for its listening socket for that address (a "share" request on the
+ * control socket, framed as in docs/protocol.md) and puts the socket it
+ * receives (SCM_RIGHTS) in place of the app's own; a socket that connects
+ * instead (a client with a fixed local port, `curl --local-port`) is bound
+ * for real first and left alone.  If the daemon cannot be reached, the
+ * real bind() and listen() run and a line on stderr says so.
+ *
+ * What one instance does to a socket it shares must not reach the others
+ * that hold the same socket (the instances of the shared mode, or an old
+ * and a new instance of one slot during a reload):
+ * - shutdown() puts a dead socket in the app's descriptor instead, so only
+ *   this process stops accepting;
+ * - O_NONBLOCK belongs to the shared file description: it stays set, and
+ *   the app's own view (fcntl, ioctl FIONBIO) is kept here; accept() in a
+ *   socket the app thinks blocking waits in poll();
+ * - unlink() of a Unix socket path the daemon shares does nothing (the
+ *   daemon removes it when the app stops).
  *
  * Built alone (-fPIC -shared, libc and libdl only): no jansson here, so
  * the little JSON it speaks is written and read by hand.
@@ -18,11 +30,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -33,15 +48,109 @@
 #ifndef RTLD_NEXT
 #define RTLD_NEXT ((void *)-1l)
 #endif
+#ifndef SO_REUSEPORT
+#define SO_REUSEPORT 15
+#endif
 
-#define MAX_SHARED 64
 #define REPLY_MAX 4096
+
+/*
+ * One socket this library knows: a bind noted and not done yet (pending:
+ * by descriptor and inode), or a socket the daemon shares (by inode, so a
+ * dup of it is the same socket).
+ */
+struct rec {
+	int pending;
+	int fd;
+	ino_t ino;
+	dev_t dev;
+	int app_nonblock; /* what the app set, for a shared socket */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + PATH_MAX];
+};
+
+static struct rec *recs;
+static size_t nrecs, caprecs;
+static volatile int recs_lock;
 
 static int (*real_bind)(int, const struct sockaddr *, socklen_t);
 static int (*real_listen)(int, int);
-/* The inodes of the sockets we put in place (listen() skips those). */
-static ino_t shared_ino[MAX_SHARED];
-static int nshared;
+static int (*real_connect)(int, const struct sockaddr *, socklen_t);
+static int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
+static int (*real_shutdown)(int, int);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_fcntl64)(int, int, ...);
+static int (*real_ioctl)(int, unsigned long, ...);
+static int (*real_unlink)(const char *);
+static int (*real_unlinkat)(int, const char *, int);
+
+#define REAL(name) \
+	(real_##name != NULL ? 0 : \
+	    (*(void **)&real_##name = dlsym(RTLD_NEXT, #name), 0), \
+	    real_##name)
+
+static void
+lock(void)
+{
+	while (__atomic_exchange_n(&recs_lock, 1, __ATOMIC_ACQUIRE))
+		;
+}
+
+static void
+unlock(void)
+{
+	__atomic_store_n(&recs_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* The record for fd (pending ones by descriptor too), or -1; locked. */
+static long
+rec_find(int fd, int pending)
+{
+	struct stat st;
+	size_t i;
+
+	if (nrecs == 0 || fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return -1;
+	for (i = 0; i < nrecs; i++)
+		if (recs[i].ino == st.st_ino && recs[i].dev == st.st_dev &&
+		    recs[i].pending == pending &&
+		    (!pending || recs[i].fd == fd))
+			return (long)i;
+	return -1;
+}
+
+/* A new record for fd (no limit but memory), or NULL; locked. */
+static struct rec *
+rec_add(int fd)
+{
+	struct stat st;
+	struct rec *r;
+	size_t n;
+
+	if (fstat(fd, &st) != 0)
+		return NULL;
+	if (nrecs == caprecs) {
+		n = caprecs ? caprecs * 2 : 16;
+		if ((r = realloc(recs, n * sizeof *r)) == NULL)
+			return NULL;
+		recs = r;
+		caprecs = n;
+	}
+	r = &recs[nrecs++];
+	memset(r, 0, sizeof *r);
+	r->fd = fd;
+	r->ino = st.st_ino;
+	r->dev = st.st_dev;
+	return r;
+}
+
+static void
+rec_del(long i)
+{
+	recs[i] = recs[--nrecs];
+}
 
 /* A line on stderr: what the app's own log will show. */
 static void
@@ -124,7 +233,7 @@ daemon_connect(void)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	do
-		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+		r = REAL(connect)(fd, (struct sockaddr *)&sa, sizeof sa);
 	while (r == -1 && errno == EINTR);
 	if (dirfd != -1)
 		close(dirfd);
@@ -154,13 +263,14 @@ write_all(int fd, const char *p, size_t n)
 
 /*
  * Send the share request in args (a JSON object) and read the reply:
- * 0 with *newfd, a positive errno the daemon's bind failed with, or -1
- * when the daemon cannot answer (the caller binds by itself).
+ * 0 (with *newfd, or -1 when the reply carries none), a positive errno
+ * the daemon's bind failed with, or -1 when the daemon cannot answer.
  */
 static int
 ask_daemon(const char *args, int *newfd)
 {
-	char req[1024], reply[REPLY_MAX + 1], cbuf[CMSG_SPACE(sizeof(int))];
+	char req[PATH_MAX + 512], reply[REPLY_MAX + 1];
+	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr mh;
 	struct cmsghdr *cm;
 	struct iovec iov;
@@ -213,7 +323,7 @@ ask_daemon(const char *args, int *newfd)
 	close(fd);
 	reply[got] = '\0';
 	errno = saved;
-	if (strstr(reply + 4, "\"ok\":true") != NULL && rfd != -1) {
+	if (strstr(reply + 4, "\"ok\":true") != NULL) {
 		*newfd = rfd;
 		return 0;
 	}
@@ -231,61 +341,93 @@ fail:
 	return -1;
 }
 
-/* The share request for a bind of fd to sa, or 0 if it is not shared. */
+/* An absolute path for a Unix socket address, or 0. */
 static int
-share_args(int fd, const struct sockaddr *sa, socklen_t salen, char *buf,
+unix_path(const struct sockaddr_un *su, socklen_t salen, char *path,
     size_t cap)
+{
+	char cwd[PATH_MAX];
+	size_t plen;
+
+	if (salen <= offsetof(struct sockaddr_un, sun_path) ||
+	    su->sun_path[0] == '\0')
+		return 0; /* unnamed or abstract */
+	plen = strnlen(su->sun_path, salen -
+	    offsetof(struct sockaddr_un, sun_path));
+	if (plen >= sizeof su->sun_path)
+		return 0;
+	if (su->sun_path[0] == '/')
+		return snprintf(path, cap, "%.*s", (int)plen, su->sun_path) <
+		    (int)cap;
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return 0;
+	return snprintf(path, cap, "%s/%.*s", cwd, (int)plen, su->sun_path) <
+	    (int)cap;
+}
+
+/* Whether a bind of fd to sa is one to share (a stream socket, a fixed
+ * address). */
+static int
+shareable(int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	const struct sockaddr_un *su = (const struct sockaddr_un *)sa;
-	char host[INET6_ADDRSTRLEN], path[PATH_MAX + 110], cwd[PATH_MAX];
-	int type = 0, v6only = 0;
+	char path[PATH_MAX + 110];
+	int type = 0;
 	socklen_t len = sizeof type;
-	size_t off, plen;
 
 	if (sa == NULL || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type,
 	    &len) != 0 || type != SOCK_STREAM)
 		return 0;
 	switch (sa->sa_family) {
 	case AF_INET:
-		if (salen < sizeof *s4 || s4->sin_port == 0)
-			return 0;
+		return salen >= sizeof *s4 && s4->sin_port != 0;
+	case AF_INET6:
+		return salen >= sizeof *s6 && s6->sin6_port != 0 &&
+		    s6->sin6_scope_id == 0;
+	case AF_UNIX:
+		return unix_path((const struct sockaddr_un *)sa, salen, path,
+		    sizeof path);
+	}
+	return 0;
+}
+
+/* The share request for a listen() of fd bound (noted) to r's address. */
+static int
+share_args(int fd, const struct rec *r, int backlog, char *buf, size_t cap)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&r->sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	char host[INET6_ADDRSTRLEN];
+	int v6only = 0, reuseport = 0;
+	socklen_t len = sizeof reuseport;
+	size_t off;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, &len) != 0)
+		reuseport = 0;
+	switch (sa->sa_family) {
+	case AF_INET:
 		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
 		return snprintf(buf, cap, "{\"family\":\"inet\",\"addr\":\"%s\","
-		    "\"port\":%d}", host, ntohs(s4->sin_port)) < (int)cap;
+		    "\"port\":%d,\"backlog\":%d,\"reuseport\":%s}", host,
+		    ntohs(s4->sin_port), backlog, reuseport ? "true" :
+		    "false") < (int)cap;
 	case AF_INET6:
-		if (salen < sizeof *s6 || s6->sin6_port == 0 ||
-		    s6->sin6_scope_id != 0)
-			return 0;
 		len = sizeof v6only;
 		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 		    &len) != 0)
 			v6only = 0;
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
 		return snprintf(buf, cap, "{\"family\":\"inet6\",\"addr\":"
-		    "\"%s\",\"port\":%d,\"v6only\":%s}", host,
-		    ntohs(s6->sin6_port), v6only ? "true" : "false") <
-		    (int)cap;
+		    "\"%s\",\"port\":%d,\"v6only\":%s,\"backlog\":%d,"
+		    "\"reuseport\":%s}", host, ntohs(s6->sin6_port),
+		    v6only ? "true" : "false", backlog, reuseport ? "true" :
+		    "false") < (int)cap;
 	case AF_UNIX:
-		if (salen <= offsetof(struct sockaddr_un, sun_path) ||
-		    su->sun_path[0] == '\0')
-			return 0; /* unnamed or abstract */
-		plen = strnlen(su->sun_path, salen -
-		    offsetof(struct sockaddr_un, sun_path));
-		if (plen >= sizeof su->sun_path)
-			return 0;
-		if (su->sun_path[0] == '/')
-			snprintf(path, sizeof path, "%.*s", (int)plen,
-			    su->sun_path);
-		else if (getcwd(cwd, sizeof cwd) != NULL)
-			snprintf(path, sizeof path, "%s/%.*s", cwd, (int)plen,
-			    su->sun_path);
-		else
-			return 0;
 		off = (size_t)snprintf(buf, cap,
-		    "{\"family\":\"unix\",\"addr\":");
-		off = json_str(buf, off, cap, path);
+		    "{\"family\":\"unix\",\"backlog\":%d,\"addr\":", backlog);
+		off = json_str(buf, off, cap, r->path);
 		if (off + 2 > cap)
 			return 0;
 		buf[off++] = '}';
@@ -295,36 +437,93 @@ share_args(int fd, const struct sockaddr *sa, socklen_t salen, char *buf,
 	return 0;
 }
 
-/* bind(): the daemon's shared socket for fixed addresses, in cluster mode. */
+static int
+enabled(void)
+{
+	return getenv("CLUSTERCTL_SHARE") != NULL;
+}
+
+/* bind(): a fixed stream address is noted, and bound at listen/connect. */
 int
 bind(int fd, const struct sockaddr *sa, socklen_t salen)
 {
-	char args[PATH_MAX + 256];
-	struct stat st;
-	int newfd, e, fl, fdfl;
+	struct rec *r;
+	long i;
 
-	if (real_bind == NULL)
-		*(void **)&real_bind = dlsym(RTLD_NEXT, "bind");
-	if (real_bind == NULL) {
+	if (REAL(bind) == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	if (getenv("CLUSTERCTL_SHARE") == NULL ||
-	    !share_args(fd, sa, salen, args, sizeof args))
+	if (!enabled() || !shareable(fd, sa, salen) ||
+	    salen > sizeof r->sa)
 		return real_bind(fd, sa, salen);
-	e = ask_daemon(args, &newfd);
-	if (e < 0) {
+	lock();
+	if ((i = rec_find(fd, 1)) >= 0) {
+		unlock();
+		errno = EINVAL; /* bound already */
+		return -1;
+	}
+	if ((r = rec_add(fd)) == NULL) {
+		unlock();
+		return real_bind(fd, sa, salen);
+	}
+	r->pending = 1;
+	memcpy(&r->sa, sa, salen);
+	r->salen = salen;
+	if (sa->sa_family == AF_UNIX)
+		(void)unix_path((const struct sockaddr_un *)sa, salen, r->path,
+		    sizeof r->path);
+	unlock();
+	return 0;
+}
+
+/* Take fd's pending record out: its copy in *out; 0, or -1: none. */
+static int
+take_pending(int fd, struct rec *out)
+{
+	long i;
+
+	lock();
+	if ((i = rec_find(fd, 1)) < 0) {
+		unlock();
+		return -1;
+	}
+	*out = recs[i];
+	rec_del(i);
+	unlock();
+	return 0;
+}
+
+/* listen(): a noted bind gets the daemon's socket for its address. */
+int
+listen(int fd, int backlog)
+{
+	char args[PATH_MAX + 256];
+	struct rec pend, *r;
+	int newfd, e, fl, fdfl;
+
+	if (REAL(listen) == NULL || REAL(bind) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (take_pending(fd, &pend) != 0)
+		return real_listen(fd, backlog);
+	if (!share_args(fd, &pend, backlog, args, sizeof args) ||
+	    (e = ask_daemon(args, &newfd)) < 0 || newfd == -1) {
 		say(args);
-		return real_bind(fd, sa, salen);
+		if (real_bind(fd, (struct sockaddr *)&pend.sa, pend.salen) != 0)
+			return -1;
+		return real_listen(fd, backlog);
 	}
 	if (e > 0) {
 		errno = e;
 		return -1;
 	}
 	/* The daemon's socket takes the app's descriptor number, with the
-	 * app's blocking mode and close-on-exec flag. */
-	fl = fcntl(fd, F_GETFL);
-	fdfl = fcntl(fd, F_GETFD);
+	 * app's close-on-exec flag; its O_NONBLOCK is the app's only in
+	 * the app's view (the shared description stays non-blocking). */
+	fl = REAL(fcntl)(fd, F_GETFL);
+	fdfl = real_fcntl(fd, F_GETFD);
 	if (dup2(newfd, fd) == -1) {
 		e = errno;
 		close(newfd);
@@ -333,30 +532,294 @@ bind(int fd, const struct sockaddr *sa, socklen_t salen)
 	}
 	close(newfd);
 	if (fdfl != -1)
-		(void)fcntl(fd, F_SETFD, fdfl & FD_CLOEXEC);
-	if (fl != -1)
-		(void)fcntl(fd, F_SETFL, fl & O_NONBLOCK);
-	if (fstat(fd, &st) == 0 && nshared < MAX_SHARED)
-		shared_ino[nshared++] = st.st_ino;
+		(void)real_fcntl(fd, F_SETFD, fdfl & FD_CLOEXEC);
+	(void)real_fcntl(fd, F_SETFL, real_fcntl(fd, F_GETFL) | O_NONBLOCK);
+	lock();
+	if (rec_find(fd, 0) < 0 && (r = rec_add(fd)) != NULL) {
+		r->app_nonblock = fl != -1 && (fl & O_NONBLOCK);
+		memcpy(r->path, pend.path, sizeof r->path);
+	}
+	unlock();
 	return 0;
 }
 
-/* listen(): a shared socket listens already, with the daemon's backlog. */
+/* connect(): a noted bind is a client's: bind it for real, then connect. */
 int
-listen(int fd, int backlog)
+connect(int fd, const struct sockaddr *sa, socklen_t salen)
 {
-	struct stat st;
-	int i;
+	struct rec pend;
 
-	if (real_listen == NULL)
-		*(void **)&real_listen = dlsym(RTLD_NEXT, "listen");
-	if (real_listen == NULL) {
+	if (REAL(connect) == NULL || REAL(bind) == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
-	if (nshared > 0 && fstat(fd, &st) == 0)
-		for (i = 0; i < nshared; i++)
-			if (shared_ino[i] == st.st_ino)
-				return 0;
-	return real_listen(fd, backlog);
+	if (take_pending(fd, &pend) == 0 &&
+	    real_bind(fd, (struct sockaddr *)&pend.sa, pend.salen) != 0)
+		return -1;
+	return real_connect(fd, sa, salen);
+}
+
+/* getsockname(): a noted bind shows the address it was given. */
+int
+getsockname(int fd, struct sockaddr *sa, socklen_t *salen)
+{
+	long i;
+	socklen_t n;
+
+	if (REAL(getsockname) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	lock();
+	if (sa != NULL && salen != NULL && (i = rec_find(fd, 1)) >= 0) {
+		n = *salen < recs[i].salen ? *salen : recs[i].salen;
+		memcpy(sa, &recs[i].sa, n);
+		*salen = recs[i].salen;
+		unlock();
+		return 0;
+	}
+	unlock();
+	return real_getsockname(fd, sa, salen);
+}
+
+/* shutdown(): of a shared listening socket, for this process only. */
+int
+shutdown(int fd, int how)
+{
+	struct stat st;
+	int dead, fdfl;
+	long i;
+
+	if (REAL(shutdown) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	lock();
+	i = rec_find(fd, 0);
+	unlock();
+	if (i < 0)
+		return real_shutdown(fd, how);
+	/* A socket that was never bound nor listening: accept() on it
+	 * fails with EINVAL, as on a shut-down listener. */
+	if (fstat(fd, &st) != 0 ||
+	    (dead = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		return real_shutdown(fd, how);
+	fdfl = REAL(fcntl)(fd, F_GETFD);
+	if (dup2(dead, fd) == -1) {
+		close(dead);
+		return real_shutdown(fd, how);
+	}
+	close(dead);
+	if (fdfl != -1)
+		(void)real_fcntl(fd, F_SETFD, fdfl);
+	return 0;
+}
+
+/* The app's view of O_NONBLOCK on a shared socket, or -1: not one. */
+static int
+app_nonblock(int fd)
+{
+	long i;
+	int nb = -1;
+
+	lock();
+	if ((i = rec_find(fd, 0)) >= 0)
+		nb = recs[i].app_nonblock;
+	unlock();
+	return nb;
+}
+
+static void
+set_app_nonblock(int fd, int nb)
+{
+	long i;
+
+	lock();
+	if ((i = rec_find(fd, 0)) >= 0)
+		recs[i].app_nonblock = nb;
+	unlock();
+}
+
+/* accept4() on a shared socket the app thinks blocking waits in poll(). */
+static int
+accept_common(int fd, struct sockaddr *sa, socklen_t *salen, int flags)
+{
+	struct pollfd p;
+	int r;
+
+	if (REAL(accept4) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (recs == NULL || app_nonblock(fd) != 0)
+		return real_accept4(fd, sa, salen, flags);
+	for (;;) {
+		r = real_accept4(fd, sa, salen, flags);
+		if (r != -1 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return r;
+		p.fd = fd;
+		p.events = POLLIN;
+		p.revents = 0;
+		if (poll(&p, 1, -1) == -1 && errno != EINTR)
+			return -1;
+		if (p.revents & (POLLNVAL | POLLERR)) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+}
+
+int
+accept(int fd, struct sockaddr *sa, socklen_t *salen)
+{
+	return accept_common(fd, sa, salen, 0);
+}
+
+int accept4(int, struct sockaddr *, socklen_t *, int);
+
+int
+accept4(int fd, struct sockaddr *sa, socklen_t *salen, int flags)
+{
+	return accept_common(fd, sa, salen, flags);
+}
+
+/* fcntl() with the app's view of O_NONBLOCK on shared sockets (the
+ * argument read as glibc does: one pointer-sized value). */
+static int
+fcntl_common(int (*real)(int, int, ...), int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+	long flags;
+	int nb, fl;
+
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (cmd == F_GETFL) {
+		fl = real(fd, cmd);
+		if (fl != -1 && recs != NULL && (nb = app_nonblock(fd)) >= 0)
+			fl = nb ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+		return fl;
+	}
+	if (cmd == F_SETFL && recs != NULL && app_nonblock(fd) >= 0) {
+		flags = (long)(intptr_t)arg;
+		set_app_nonblock(fd, (flags & O_NONBLOCK) != 0);
+		return real(fd, cmd, flags | O_NONBLOCK);
+	}
+	return real(fd, cmd, arg);
+}
+
+int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = fcntl_common(REAL(fcntl), fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+int fcntl64(int, int, ...);
+
+int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = fcntl_common(REAL(fcntl64) != NULL ? real_fcntl64 : REAL(fcntl),
+	    fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+/* ioctl(FIONBIO) on a shared socket changes only the app's view. */
+int
+ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (REAL(ioctl) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (req == FIONBIO && arg != NULL && recs != NULL &&
+	    app_nonblock(fd) >= 0) {
+		set_app_nonblock(fd, *(int *)arg != 0);
+		return 0;
+	}
+	return real_ioctl(fd, req, arg);
+}
+
+/* Whether path names a Unix socket the daemon shares with this app. */
+static int
+daemon_owns_path(int dirfd, const char *path)
+{
+	char abs[PATH_MAX + 110], cwd[PATH_MAX], args[PATH_MAX + 256];
+	struct stat st;
+	size_t off, i;
+	int newfd, found = 0;
+
+	if (!enabled() || path == NULL || *path == '\0' ||
+	    (dirfd != AT_FDCWD && path[0] != '/') ||
+	    fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISSOCK(st.st_mode))
+		return 0;
+	if (path[0] == '/')
+		snprintf(abs, sizeof abs, "%s", path);
+	else if (getcwd(cwd, sizeof cwd) == NULL ||
+	    snprintf(abs, sizeof abs, "%s/%s", cwd, path) >= (int)sizeof abs)
+		return 0;
+	lock();
+	for (i = 0; i < nrecs && !found; i++)
+		found = !recs[i].pending && strcmp(recs[i].path, abs) == 0;
+	unlock();
+	if (found)
+		return 1;
+	/* Another instance's: ask the daemon. */
+	off = (size_t)snprintf(args, sizeof args,
+	    "{\"family\":\"unix\",\"op\":\"unlink\",\"addr\":");
+	off = json_str(args, off, sizeof args, abs);
+	if (off + 2 > sizeof args)
+		return 0;
+	args[off++] = '}';
+	args[off] = '\0';
+	if (ask_daemon(args, &newfd) != 0)
+		return 0;
+	if (newfd != -1)
+		close(newfd);
+	return 1;
+}
+
+/* unlink(): a shared Unix socket's path stays: the daemon removes it. */
+int
+unlink(const char *path)
+{
+	if (REAL(unlink) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (daemon_owns_path(AT_FDCWD, path))
+		return 0;
+	return real_unlink(path);
+}
+
+int
+unlinkat(int dirfd, const char *path, int flags)
+{
+	if (REAL(unlinkat) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!(flags & AT_REMOVEDIR) && daemon_owns_path(dirfd, path))
+		return 0;
+	return real_unlinkat(dirfd, path, flags);
 }

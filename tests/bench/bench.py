@@ -46,14 +46,16 @@ CONFIGS = {
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12, 13, 14, 15],
+                                       12, 13, 14, 15,
+                                       16, 17, 18],
                  monit_s=60, scrape_sizes=[100, 1000], scrape_runs=20,
                  mem_reps=3, tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-                                       12, 13, 14, 15],
+                                       12, 13, 14, 15,
+                                       16, 17, 18],
                   monit_s=5, scrape_sizes=[100], scrape_runs=5, mem_reps=1,
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
@@ -336,6 +338,8 @@ def detect_features():
     FEATURES["logs"] = has("logs")
     FEATURES["listen_timeout"] = "--listen-timeout" in start_help
     FEATURES["share"] = "--no-share" in start_help
+    FEATURES["balance"] = "--balance" in start_help
+    FEATURES["sticky"] = "--sticky" in start_help
     FEATURES["out_file"] = "--out-file" in start_help
     FEATURES["restart_delay"] = "--restart-delay" in start_help
     # Built-in rotation (default 10 MB, 5 kept) would drop most of a 64 MB
@@ -766,11 +770,13 @@ def w4_crash():
            "ms", "< 5 ms", spawn)
 
 
-def wrk(port, seconds, during=None):
+def wrk(port, seconds, during=None, headers=()):
     """Run wrk (64 connections) against 127.0.0.1:PORT for SECONDS while
-    DURING(t0) runs; return (requests, failures)."""
+    DURING(t0) runs; return (requests, failures, requests/s)."""
+    hdr = [a for h in headers for a in ("-H", h)]
     p = subprocess.Popen([WRK, "-t2", "-c64", "-d%ds" % seconds,
-                          "--timeout", "2s", "http://127.0.0.1:%d/" % port],
+                          "--timeout", "2s"] + hdr +
+                         ["http://127.0.0.1:%d/" % port],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if during:
         during(time.monotonic())
@@ -985,6 +991,180 @@ def w7_throughput():
            "≥ pm2 and ≥ node cluster", rps, better="higher")
     record(7, "… the same app as one plain process (no manager)", "req/s",
            "—", {"node": single if single else rps.get("single", "n/a")},
+           better="higher")
+
+
+def instance_pids(t, name):
+    """The pids of app NAME's instances under clusterctl T."""
+    d = json.loads(t.run("list", "--json").stdout)
+    return [r["pid"] for r in d if r["name"] == name and r["pid"]]
+
+
+def conns_per_pid(port, pids):
+    """Established connections to PORT held by each of PIDS (ss -p)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established",
+                          "( sport = :%d )" % port], capture_output=True
+                         ).stdout.decode()
+    n = {p: 0 for p in pids}
+    for m in re.finditer(r"pid=(\d+)", out):
+        p = int(m.group(1))
+        if p in n:
+            n[p] += 1
+    return n
+
+
+def flag_na(workload, figure, unit, flag):
+    """Record FIGURE as n/a and return True when wrk, node or FLAG is
+    missing."""
+    if WRK and NODE and FEATURES[flag]:
+        return False
+    record(workload, figure, unit, "—",
+           {"clusterctl": "n/a: wrk, node or --%s missing" % flag})
+    return True
+
+
+def w16_spread():
+    """Spread of keep-alive connections and CPU over 4 instances under wrk,
+    shared queue against --balance reuseport."""
+    if flag_na(16, "spread over 4 instances", "×", "balance"):
+        return
+    secs = CFG["wrk_s"]
+    app = os.path.join(APPS, "drain.js")
+    for mode in ("shared", "reuseport"):
+        conns, cpu = [], []
+        for rep in range(CFG["wrk_reps"] * 2):
+            t = fresh("clusterctl", "w16")
+            port = free_port()
+            try:
+                t.env.update({"PORT": str(port), "BENCH_WORK": "2000"})
+                t.up()
+                t.run("start", app, "--name", "web", "-i", "4",
+                      "--balance", mode)
+                if not wait_for(lambda: port_answers(port), 20, 0.05):
+                    raise RuntimeError("w16: port never answered")
+                pids = instance_pids(t, "web")
+                c0 = {p: cpu_ticks(p) for p in pids}
+                seen = {}
+
+                def sample(t0):
+                    time.sleep(max(0, t0 + secs / 2 - time.monotonic()))
+                    seen.update(conns_per_pid(port, pids))
+                wrk(port, secs, sample)
+                d = [cpu_ticks(p) - c0[p] for p in pids]
+                if min(seen.values() or [0]) > 0:
+                    conns.append(max(seen.values()) / min(seen.values()))
+                else:
+                    conns.append(float(max(seen.values() or [0])))
+                cpu.append(max(d) / max(min(d), 1))
+            finally:
+                t.kill()
+        record(16, "--balance %s: wrk keep-alive connections per instance, "
+               "max/min (64 conns, 4 instances; a lone number: the "
+               "most-loaded instance's count while one had none)" % mode,
+               "×", "reuseport ≈ 1", {"clusterctl": conns})
+        record(16, "… CPU time per instance, max/min", "×", "—",
+               {"clusterctl": cpu})
+
+
+def w17_cpu_modes():
+    """Requests/s of a CPU-bound Node app, 2 instances: clusterctl shared,
+    clusterctl --balance reuseport, Node's cluster module."""
+    if flag_na(17, "CPU-bound req/s", "req/s", "balance"):
+        return
+    secs = CFG["wrk_s"]
+    app = os.path.join(APPS, "drain.js")
+    rps = {"shared": [], "reuseport": [], "node": []}
+    for rep in range(CFG["wrk_reps"] * 2):
+        for mode in ("shared", "reuseport", "node"):
+            port = free_port()
+            t = fresh("clusterctl", "w17") if mode != "node" else None
+            p = None
+            try:
+                p = start_http("cpu", t, app, port,
+                               () if t is None else ("--balance", mode),
+                               work=20000)
+                rps[mode].append(wrk(port, secs)[2])
+            finally:
+                if p:
+                    stop_popen(p)
+                if t:
+                    t.kill()
+    record(17, "CPU-bound Node app, 2 instances, --balance shared: req/s",
+           "req/s", "≥ node cluster", {"clusterctl": rps["shared"],
+                                       "node": rps["node"]}, better="higher")
+    record(17, "… --balance reuseport: req/s", "req/s", "≥ node cluster",
+           {"clusterctl": rps["reuseport"], "node": rps["node"]},
+           better="higher")
+
+
+STICKY_SESSION = os.path.join(HERE, "node_modules", "sticky-session")
+
+
+def w18_sticky():
+    """--sticky against Node's cluster module with the sticky-session npm
+    package: requests/s (one client address, keep-alive and a new
+    connection per request), failures while workers crash every 1-3 s."""
+    if flag_na(18, "sticky sessions", "req/s", "sticky"):
+        return
+    secs = CFG["wrk_s"]
+    rps_ka, rps_close, fails, total = {}, {}, {}, {}
+    for rep in range(CFG["wrk_reps"]):
+        for name in ("clusterctl", "node"):
+            if name == "node" and not os.path.isdir(STICKY_SESSION):
+                for d in (rps_ka, rps_close, fails, total):
+                    d[name] = "n/a: sticky-session not installed"
+                continue
+            for crashy in ("0", "1"):
+                port = free_port()
+                t = fresh("clusterctl", "w18") if name == "clusterctl" \
+                    else None
+                p = None
+                env_extra = {"PORT": str(port), "CRASHY": crashy,
+                             "WORKERS": "2"}
+                try:
+                    if t is None:
+                        env = dict(os.environ, **env_extra)
+                        env[TAG_VAR] = TMP
+                        env["NODE_PATH"] = os.path.join(HERE, "node_modules")
+                        p = subprocess.Popen(
+                            [NODE, os.path.join(APPS, "sticky_session.js")],
+                            env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+                        POPENS.append(p)
+                    else:
+                        t.env.update(env_extra)
+                        t.up()
+                        t.run("start", os.path.join(APPS, "sticky_app.js"),
+                              "--name", "st", "-i", "2", "--sticky",
+                              "--restart-delay", "0")
+                    if not wait_for(lambda: port_answers(port), 20, 0.05):
+                        raise RuntimeError("w18 %s: port never answered" %
+                                           name)
+                    if crashy == "0":
+                        rps_ka.setdefault(name, []).append(
+                            wrk(port, secs)[2])
+                        rps_close.setdefault(name, []).append(
+                            wrk(port, secs, headers=("Connection: close",)
+                                )[2])
+                    else:
+                        n, f, _ = wrk(port, secs,
+                                      headers=("Connection: close",))
+                        fails.setdefault(name, []).append(f)
+                        total.setdefault(name, []).append(n)
+                finally:
+                    if p:
+                        stop_popen(p)
+                    if t:
+                        t.kill()
+    record(18, "sticky: requests/s, one client address, keep-alive "
+           "(clusterctl --sticky; node: cluster + sticky-session)", "req/s",
+           "≥ sticky-session", rps_ka, better="higher")
+    record(18, "… a new connection per request", "req/s",
+           "≥ sticky-session", rps_close, better="higher")
+    record(18, "… workers crash every 1–3 s, new connection per request "
+           "(wrk %d s): failed requests" % secs, "failures", "0", fails)
+    record(18, "… requests made in that run", "requests", "—", total,
            better="higher")
 
 
@@ -1396,7 +1576,8 @@ WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
              12: w12_logs_block, 13: w13_monit, 14: w14_scrape,
-             15: w15_memory_limit}
+             15: w15_memory_limit,
+             16: w16_spread, 17: w17_cpu_modes, 18: w18_sticky}
 
 CFG = CONFIGS.get(MODE)
 

@@ -1,5 +1,6 @@
 /* Durations, sizes and signal names: ipc/util.c. */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../ipc/util.h"
@@ -32,5 +33,26 @@ main(void)
 	ok(util_signal_number("99") == -1, "out of range");
 	ok(strcmp(util_signal_name(SIGTERM), "SIGTERM") == 0, "name of 15");
 	ok(strcmp(util_signal_name(40), "SIG40") == 0, "a nameless number");
+	{
+		char buf[80], *c;
+		size_t n;
+		const char *e2 = "\xc3\xa9\xc3\xa9\xc3\xa9"; /* three é */
+
+		ok(util_utf8_cut(e2, 6, 3) == 2, "cut backs off a split é");
+		ok(util_utf8_cut(e2, 6, 4) == 4, "cut on a boundary stays");
+		ok(util_utf8_cut(e2, 6, 10) == 6, "short text is not cut");
+		ok(strcmp(util_clip("abc", buf, 64), "abc") == 0,
+		    "clip keeps short text");
+		ok(strcmp(util_clip(e2, buf, 3), "\xc3\xa9...") == 0,
+		    "clip cuts on a character and says so");
+		c = util_utf8_clean("a\xff" "b\0c\xc3", 6, &n);
+		ok(c != NULL && n == 12 && memcmp(c, "a\xef\xbf\xbd" "b"
+		    "\xef\xbf\xbd" "c\xef\xbf\xbd", 12) == 0,
+		    "clean: bad bytes, NUL and a cut character become U+FFFD");
+		free(c);
+		c = util_utf8_clean("\xed\xa0\x80\xc0\xaf", 5, &n);
+		ok(c != NULL && n == 15, "clean: surrogates and overlongs go");
+		free(c);
+	}
 	return tap_done();
 }
