@@ -37,6 +37,8 @@ static const struct {
 	{ "completion", "bash zsh fish", NULL },
 	{ "signal", VAL_SIGNAL, VAL_TARGET },
 	{ "send", VAL_TARGET, VAL_TARGET },
+	{ "startup", "systemd", NULL },
+	{ "unstartup", "systemd", NULL },
 };
 
 struct out {
@@ -256,12 +258,11 @@ emit_options(const struct out *o, const struct cmd_option *opt)
 static const struct cmd_option *
 find_option(const struct cmd_entry *e, const char *word, size_t len)
 {
-	const struct cmd_option *sets[2] = { e->options, cmd_global_options };
-	const struct cmd_option *opt;
+	const struct cmd_option *sets[3], *opt;
 	const char *alias;
-	int s;
+	int s, nsets = cmd_option_sets(e, sets);
 
-	for (s = 0; s < 2; s++)
+	for (s = 0; s < nsets; s++)
 		for (opt = sets[s]; opt != NULL && opt->name != NULL; opt++) {
 			if (word[0] == '-' && word[1] == '-' &&
 			    strlen(opt->name) == len - 2 &&
@@ -349,8 +350,11 @@ complete(int n, char **w, int describe)
 		return;
 	}
 	if (cur[0] == '-') {
-		emit_options(&o, e->options);
-		emit_options(&o, cmd_global_options);
+		const struct cmd_option *sets[3];
+		int s, nsets = cmd_option_sets(e, sets);
+
+		for (s = 0; s < nsets; s++)
+			emit_options(&o, sets[s]);
 		return;
 	}
 	if (e->max_args >= 0 && npos >= e->max_args)

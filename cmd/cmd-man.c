@@ -58,6 +58,19 @@ put_options(const struct cmd_option *o)
 	}
 }
 
+/* Options shared with another command: named, not repeated. */
+static void
+put_shared(const struct cmd_entry *e)
+{
+	const struct cmd_entry *from = cmd_shares_options(e);
+
+	if (from == NULL)
+		return;
+	printf("\tIt also takes every option of *clusterctl ");
+	put_text(from->name);
+	printf("*.\n\n");
+}
+
 static int
 exec_man(struct cmd_ctx *ctx)
 {
@@ -83,6 +96,7 @@ exec_man(struct cmd_ctx *ctx)
 			printf(".\n\n");
 		}
 		put_options(e->options);
+		put_shared(e);
 		if (e->example != NULL) {
 			printf("\tExample: *");
 			put_text(e->example);

@@ -179,6 +179,19 @@ static const struct cmd_option options[] = {
 	    "stdin, one line each (Node apps get them on their IPC channel "
 	    "without this)",
 	    NULL, 0 },
+	{ "uid", 0, "USER",
+	    "run the instances as this user (a name or a "
+	    "number) with its groups; the daemon must run as root (default: "
+	    "the daemon's user)",
+	    NULL, 0 },
+	{ "gid", 0, "GROUP",
+	    "run the instances with this group (a name or a "
+	    "number; default: the --uid user's group)",
+	    NULL, 0 },
+	{ "no-daemon", 0, NULL,
+	    "run in the foreground as the daemon, logs on "
+	    "stdout (as 'clusterctl run')",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -230,6 +243,23 @@ set_int(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
 	return 0;
 }
 
+/*
+ * Variables that describe the caller's own process to it (systemd's
+ * notify socket, watchdog, socket activation): never an app's.
+ */
+static int
+caller_only(const char *name, size_t len)
+{
+	static const char *const keys[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC",
+		"WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES" };
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strlen(keys[i]) == len && strncmp(keys[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
 /* The CLI's own environment as a JSON object: what an app is given. */
 json_t *
 cmd_environ_json(void)
@@ -239,7 +269,9 @@ cmd_environ_json(void)
 	int i;
 
 	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
+		if ((eq = strchr(environ[i], '=')) == NULL ||
+		    eq == environ[i] ||
+		    caller_only(environ[i], (size_t)(eq - environ[i])))
 			continue;
 		p = strndup(environ[i], (size_t)(eq - environ[i]));
 		if (p != NULL)
@@ -249,7 +281,7 @@ cmd_environ_json(void)
 	return env;
 }
 
-/* The options shared by start and the request it builds. */
+/* The start request of ctx's options for script, into args. */
 static int
 build(struct cmd_ctx *ctx, const char *script, json_t *args)
 {
@@ -448,6 +480,10 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 			json_array_append_new(l, json_string(*vals));
 		json_object_set_new(args, "listen", l);
 	}
+	if ((v = cmd_opt(ctx, "uid")) != NULL)
+		json_object_set_new(args, "uid", json_string(v));
+	if ((v = cmd_opt(ctx, "gid")) != NULL)
+		json_object_set_new(args, "gid", json_string(v));
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	return 0;
@@ -480,6 +516,13 @@ cmd_show_apps(struct cmd_ctx *ctx, const json_t *data)
 	return 0;
 }
 
+/* The start request of ctx's options and first argument, into args. */
+int
+cmd_start_build(struct cmd_ctx *ctx, json_t *args)
+{
+	return build(ctx, ctx->argv[0], args);
+}
+
 /*
  * start SCRIPT [SCRIPT...]: one app per script, as pm2 starts several at
  * once; each is started even when one before it failed, and the exit code
@@ -491,6 +534,8 @@ exec_start(struct cmd_ctx *ctx)
 	json_t *args, *data = NULL, *all;
 	int rc, first = 0, k;
 
+	if (cmd_flag(ctx, "no-daemon"))
+		return cmd_run_exec(ctx);
 	if (procfile_target(ctx)) {
 		if (ctx->argc > 1)
 			return cmd_usage_error(ctx,

@@ -19,6 +19,8 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
+extern const struct cmd_entry cmd_run_entry, cmd_startup_entry,
+    cmd_unstartup_entry;
 extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
     cmd_metrics_entry, cmd_monit_entry, cmd_set_entry;
 extern const struct cmd_entry cmd_apply_entry, cmd_validate_entry,
@@ -28,6 +30,7 @@ extern const struct cmd_entry cmd_pid_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
+	&cmd_run_entry,
 	&cmd_stop_entry,
 	&cmd_restart_entry,
 	&cmd_reload_entry,
@@ -55,6 +58,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_resurrect_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
+	&cmd_startup_entry,
+	&cmd_unstartup_entry,
 	&cmd_version_entry,
 	&cmd_completion_entry,
 	&cmd_help_entry,
@@ -187,13 +192,69 @@ count_options(const struct cmd_option *o)
 	return n;
 }
 
-/* The n-th option of a command: its own first, then the global ones. */
+/* Commands that take every option of another one too. */
+static const struct {
+	const struct cmd_entry *cmd, *from;
+} shared_options[] = {
+	{ &cmd_run_entry, &cmd_start_entry },
+};
+
+/* The command whose options e takes too, or NULL. */
+const struct cmd_entry *
+cmd_shares_options(const struct cmd_entry *e)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof shared_options / sizeof shared_options[0]; i++)
+		if (shared_options[i].cmd == e)
+			return shared_options[i].from;
+	return NULL;
+}
+
+/*
+ * The option tables a command takes, in order: its own, another
+ * command's it shares (run takes start's), the global ones.  How many.
+ */
+int
+cmd_option_sets(const struct cmd_entry *e, const struct cmd_option *sets[3])
+{
+	const struct cmd_entry *from = cmd_shares_options(e);
+	int n = 0;
+
+	if (e->options != NULL)
+		sets[n++] = e->options;
+	if (from != NULL && from->options != NULL)
+		sets[n++] = from->options;
+	sets[n++] = cmd_global_options;
+	return n;
+}
+
+/* How many options a command takes, every table included. */
+static size_t
+count_all_options(const struct cmd_entry *e)
+{
+	const struct cmd_option *sets[3];
+	size_t n = 0;
+	int k, nsets = cmd_option_sets(e, sets);
+
+	for (k = 0; k < nsets; k++)
+		n += count_options(sets[k]);
+	return n;
+}
+
+/* The n-th option of a command, counting through its tables. */
 static const struct cmd_option *
 option_at(const struct cmd_entry *e, size_t i)
 {
-	size_t own = count_options(e->options);
+	const struct cmd_option *sets[3];
+	int k, nsets = cmd_option_sets(e, sets);
 
-	return i < own ? &e->options[i] : &cmd_global_options[i - own];
+	for (k = 0; k < nsets; k++) {
+		if (i < count_options(sets[k]))
+			return &sets[k][i];
+		i -= count_options(sets[k]);
+	}
+	return NULL;
 }
 
 /*
@@ -203,8 +264,7 @@ option_at(const struct cmd_entry *e, size_t i)
 int
 cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 {
-	size_t nopt = count_options(e->options) +
-	    count_options(cmd_global_options);
+	size_t nopt = count_all_options(e);
 	struct option *lo;
 	const struct cmd_option *o;
 	char shorts[256], *p = shorts, **v;
@@ -335,8 +395,7 @@ cmd_ctx_release(struct cmd_ctx *ctx)
 	size_t i, n;
 
 	if (ctx->entry != NULL && ctx->vals != NULL) {
-		n = count_options(ctx->entry->options) +
-		    count_options(cmd_global_options);
+		n = count_all_options(ctx->entry);
 		for (i = 0; i < n; i++)
 			free(ctx->vals[i]);
 	}
@@ -352,8 +411,7 @@ option_index(const struct cmd_ctx *ctx, const char *name)
 {
 	size_t i, n;
 
-	n = count_options(ctx->entry->options) +
-	    count_options(cmd_global_options);
+	n = count_all_options(ctx->entry);
 	for (i = 0; i < n; i++)
 		if (strcmp(option_at(ctx->entry, i)->name, name) == 0)
 			return (ssize_t)i;
@@ -506,6 +564,10 @@ cmd_help(const struct cmd_entry *e, FILE *f)
 	if (count_options(e->options) > 0) {
 		fprintf(f, "\nOptions:\n");
 		print_options(e->options, f);
+	}
+	if (cmd_shares_options(e) != NULL) {
+		fprintf(f, "\nOptions of %s:\n", cmd_shares_options(e)->name);
+		print_options(cmd_shares_options(e)->options, f);
 	}
 	fprintf(f, "\nCommon options:\n");
 	print_options(cmd_global_options, f);

@@ -89,6 +89,8 @@ extern const struct cmd_option cmd_global_options[];
 extern const char *progname;
 
 const struct cmd_entry *cmd_find(const char *, const char **);
+int cmd_option_sets(const struct cmd_entry *, const struct cmd_option *[3]);
+const struct cmd_entry *cmd_shares_options(const struct cmd_entry *);
 const char *cmd_option_alias(const struct cmd_option *);
 int cmd_parse(const struct cmd_entry *, int, char **, struct cmd_ctx *);
 void cmd_ctx_release(struct cmd_ctx *);
@@ -162,6 +164,10 @@ const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 		    NULL, 0                                                           \
 	}
 int cmd_operate_spec(struct cmd_ctx *, json_t *);
+
+/* cmd-start.c, cmd-run.c: run takes start's options */
+int cmd_start_build(struct cmd_ctx *, json_t *);
+int cmd_run_exec(struct cmd_ctx *);
 
 /* output.c */
 void cmd_print_json(const json_t *);

@@ -114,9 +114,9 @@ static const struct field {
 	{ "cron", "cron_restart", K_STR },
 	{ "stdin_messages", "stdin_messages", K_BOOL },
 	{ "shutdown_with_message", "shutdown_with_message", K_BOOL },
-	{ "uid", NULL, K_LATER },
-	{ "user", NULL, K_LATER },
-	{ "gid", NULL, K_LATER },
+	{ "uid", "uid", K_NAME }, /* a user name or number */
+	{ "user", "uid", K_NAME },
+	{ "gid", "gid", K_NAME },
 	{ "instance_var", "instance_var", K_STR },
 	{ "increment_var", "increment_var", K_STR },
 	{ "pid_file", NULL, K_LATER },

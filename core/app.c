@@ -669,11 +669,19 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
+	if (creds_from_spec(spec, &a->creds, e) != 0) {
+		app_free(a);
+		return -1;
+	}
 	if (logs_app_init(a, spec, e->msg, sizeof e->msg) != 0) {
 		e->code = IPC_E_BAD_REQUEST;
 		app_free(a);
 		return -1;
 	}
+	/* Its log files are the user's it runs as. */
+	a->logs.chown = a->creds.set;
+	a->logs.uid = a->creds.uid;
+	a->logs.gid = a->creds.gid;
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {

@@ -122,11 +122,11 @@ emit(struct logpipe *lp, const char *data, size_t len)
 	const char *out = data;
 	size_t outlen = len, k = 0, sl;
 	char iso[64], ts[128], *js;
-	int i, followed = follow_active();
+	int i, followed = follow_active(), console = console_active();
 	json_t *o;
 
 	iso[0] = ts[0] = '\0';
-	if (lp->src.format != LOGFMT_RAW || followed)
+	if (lp->src.format != LOGFMT_RAW || followed || console)
 		stamp(iso, sizeof iso, NULL);
 	if (lp->src.format == LOGFMT_TIME) {
 		if (lp->src.date_format != NULL)
@@ -176,6 +176,10 @@ emit(struct logpipe *lp, const char *data, size_t len)
 			lp->blocked = 1;
 	if (followed)
 		follow_publish(&lp->src, data, len, iso, ts);
+	/* In the foreground (run): on our own stdout or stderr too. */
+	if (console)
+		console_app_lines(lp->src.app, lp->src.index, lp->src.stream,
+		    iso, data, len);
 }
 
 static void pipe_resume(struct logpipe *);

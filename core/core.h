@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "../ipc/proto.h"
+#include "creds.h"
 #include "daemon.h"
 #include "fsm.h"
 #include "logs.h"
@@ -150,6 +151,7 @@ struct app {
 	char **envp;	 /* the frozen environment, without instance vars */
 	size_t nenv;
 	char *cwd;
+	struct creds creds; /* who the instances run as (--uid, --gid) */
 	int kill_signal;
 	int64_t kill_timeout_ms;
 	int autorestart;
@@ -266,6 +268,10 @@ extern struct app_list apps;
 extern const char *home;
 extern char self_exe[];
 extern int quitting;
+extern int daemon_foreground;
+extern int (*daemon_exit_code)(void);
+int daemon_setup(const char *, int);
+void daemon_shutdown(const char *);
 void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
@@ -341,6 +347,14 @@ int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
 
+/* console.c: stdout and stderr of a daemon in the foreground (run) */
+int console_open(int, int);
+int console_active(void);
+void console_app_lines(const char *, int, int, const char *, const char *,
+    size_t);
+void console_daemon_line(const char *, size_t);
+void console_error(const char *);
+void console_close(void);
 /* cgroup.c */
 void cgroup_init(void);
 const char *cgroup_base(void);
@@ -408,7 +422,7 @@ const char *balance_name(const struct app *);
 #define STATE_VERSION 1
 #define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
 #define STATE_RESTORE 0x2  /* ... their daemon died (REASON_RESTORE) */
-void state_init(void);
+void state_init(int);
 int state_sync(void);
 int state_sync_error(char *, size_t);
 int state_check(const json_t *, char *, size_t);
@@ -429,6 +443,7 @@ int keeper_take(const char *);
 void keeper_hold(const char *, int);
 void keeper_drop(const char *);
 void keeper_up(void);
+void keeper_quitting(void);
 
 /* spawn.c */
 struct spawn_cbs {

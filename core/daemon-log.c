@@ -87,6 +87,7 @@ vlog(const char *level, const char *fmt, va_list ap, int err)
 	/* A full disk loses a daemon log line, never the daemon. */
 	if (write(log_fd, buf, n) == -1)
 		errno = 0;
+	console_daemon_line(buf, n);
 	if (log_hook != NULL && !in_hook) {
 		in_hook = 1;
 		log_hook(buf, n);

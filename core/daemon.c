@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 #include "proc.h"
 
@@ -30,13 +31,16 @@ struct app_list apps = TAILQ_HEAD_INITIALIZER(apps);
 const char *home;
 char self_exe[PATH_MAX];
 int quitting;
+int daemon_foreground;
+int (*daemon_exit_code)(void);
 
 static char sock_path[PATH_MAX];
 static rlim_t nofile_orig; /* the caller's soft limit: the apps' */
 static char nofile_warning[200];
 static DIR *fd_dir; /* /proc/self/fd, to count ours */
 static char pid_path[PATH_MAX];
-static uv_signal_t sig_term, sig_int, sig_hup, sig_usr1, sig_chld;
+static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
+static uv_timer_t reap_timer;
 static uv_idle_t changed_idle;
 static int changed;
 
@@ -211,10 +215,15 @@ daemon_nofile_warning(void)
 	return nofile_warning[0] != '\0' ? nofile_warning : NULL;
 }
 
-/* Leave now: every app has been stopped (or the daemon could not start). */
+/*
+ * Leave now: every app has been stopped (or the daemon could not start).
+ * A daemon in the foreground exits with the code run chose.
+ */
 void
 daemon_quit(void)
 {
+	int code = daemon_exit_code != NULL ? daemon_exit_code() : 0;
+
 	if (quitting)
 		state_exit_clean();
 	(void)unlink(sock_path);
@@ -222,8 +231,21 @@ daemon_quit(void)
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
 		(void)unlink(notify_socket_path());
 	cgroup_release();
-	log_info("daemon exits");
-	exit(0);
+	if (code != 0)
+		log_info("daemon exits with code %d", code);
+	else
+		log_info("daemon exits");
+	console_close();
+	exit(code);
+}
+
+static void reap_orphans(void);
+
+static void
+reap_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	reap_orphans();
 }
 
 /*
@@ -262,25 +284,41 @@ reap_orphans(void)
 				    !in->exited)
 					ours = 1;
 		}
-		if (ours)
-			break; /* libuv's to reap */
+		if (ours) {
+			/* libuv's to reap; zombies behind it are looked
+			 * at again once it has. */
+			uv_timer_start(&reap_timer, reap_timer_cb, 10, 0);
+			break;
+		}
 		(void)waitpid(si.si_pid, NULL, WNOHANG);
 	}
+}
+
+/*
+ * Stop every app, then exit, with nobody to tell (a signal, run's
+ * --exit-on): the same path as 'clusterctl kill'.
+ */
+void
+daemon_shutdown(const char *why)
+{
+	if (quitting)
+		return;
+	log_info("%s: stopping every app, then exiting", why);
+	handlers_shutdown(NULL);
 }
 
 static void
 signal_cb(uv_signal_t *h, int sig)
 {
+	char why[64];
+
 	(void)h;
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		if (quitting)
-			return;
-		log_info("got %s: stopping every app, then exiting",
-		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		/* The same path as 'clusterctl kill', with nobody to tell. */
-		handlers_shutdown(NULL);
+	case SIGQUIT:
+		snprintf(why, sizeof why, "got %s", util_signal_name(sig));
+		daemon_shutdown(why);
 		break;
 	case SIGHUP:
 		break;
@@ -393,17 +431,22 @@ write_pid(const char *path)
 }
 
 /*
- * Run the daemon for home h (already checked by the CLI, which spawned us
- * detached, in our own session, with /dev/null as stdio).
+ * Set the daemon of home h up, short of running its loop: the lock, the
+ * log, the control socket.  A daemon spawned by the CLI runs detached, in
+ * its own session, with /dev/null as stdio; one in the foreground (run)
+ * keeps the caller's stdout and stderr as its console.  0, or the exit
+ * code to leave with (another daemon holds the home).
  */
 int
-daemon_main(const char *h)
+daemon_setup(const char *h, int foreground)
 {
 	char path[PATH_MAX], err[256];
 	ssize_t n;
-	int lockfd, r, devnull;
+	int lockfd, r, devnull, other;
+	FILE *f;
 
 	home = h;
+	daemon_foreground = foreground;
 	umask(022);
 	if (chdir("/") == -1)
 		return 1;
@@ -412,8 +455,23 @@ daemon_main(const char *h)
 	if (lockfd == -1)
 		return 1;
 	/* One daemon per home: a second one leaves at once. */
-	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1)
-		return 0;
+	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (!foreground)
+			return -1;
+		other = 0;
+		snprintf(path, sizeof path, "%s/daemon.pid", home);
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fscanf(f, "%d", &other) != 1)
+				other = 0;
+			fclose(f);
+		}
+		fprintf(stderr,
+		    "clusterctl: a daemon already runs for home "
+		    "'%s' (pid %d): stop it with 'clusterctl kill', or set "
+		    "another CLUSTERCTL_HOME\n",
+		    home, other);
+		return 1;
+	}
 	snprintf(path, sizeof path, "%s/daemon.log", home);
 	if (log_open(path) != 0)
 		return 1;
@@ -429,7 +487,8 @@ daemon_main(const char *h)
 	if (n <= 0)
 		fatal("cannot find my own executable");
 	self_exe[n] = '\0';
-	(void)prctl(PR_SET_NAME, "clusterctl-d");
+	if (!foreground)
+		(void)prctl(PR_SET_NAME, "clusterctl-d");
 	nofile_raise();
 	fd_dir = opendir("/proc/self/fd");
 	/* Started by a keeper: its channel, and the sockets it held. */
@@ -439,11 +498,16 @@ daemon_main(const char *h)
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	uv_disable_stdio_inheritance();
 	daemon_loop_init();
+	uv_timer_init(loop, &reap_timer);
+	uv_unref((uv_handle_t *)&reap_timer);
 	signal_watch(&sig_term, SIGTERM);
 	signal_watch(&sig_int, SIGINT);
 	signal_watch(&sig_hup, SIGHUP);
 	signal_watch(&sig_usr1, SIGUSR1);
 	signal_watch(&sig_chld, SIGCHLD);
+	/* A container's runtime may stop its main process with SIGQUIT. */
+	if (foreground)
+		signal_watch(&sig_quit, SIGQUIT);
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -460,10 +524,21 @@ daemon_main(const char *h)
 		log_warnx("%s", err);
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
-	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,
-	    (long)getpid(), home);
+	log_info("daemon %s started%s, pid %ld, home %s", CLUSTERCTL_VERSION,
+	    foreground ? " in the foreground" : "", (long)getpid(), home);
+	return 0;
+}
+
+/* Run the daemon for home h, spawned detached by the CLI. */
+int
+daemon_main(const char *h)
+{
+	int r;
+
+	if ((r = daemon_setup(h, 0)) != 0)
+		return r < 0 ? 0 : r;
 	/* Apps of a daemon that died come back (core/state.c). */
-	state_init();
+	state_init(1);
 	keeper_up();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();

@@ -1,9 +1,10 @@
 /*
  * The shim every instance starts as: "clusterctl __exec FD PPID FILE ARGV".
- * It does what cannot be done between libuv's fork and exec: ask to die
- * with the daemon, set LISTEN_PID to its own pid, put the cluster-mode
- * preload library in LD_PRELOAD, and report a failed exec (its errno, on
- * FD) instead of exiting silently.
+ * It does what cannot be done between libuv's fork and exec: drop to the
+ * app's user and groups (--uid, --gid), ask to die with the daemon, set
+ * LISTEN_PID to its own pid, put the cluster-mode preload library in
+ * LD_PRELOAD, and report a failed exec (its errno, on FD) instead of exiting
+ * silently.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "daemon.h"
 
 int
@@ -32,6 +34,12 @@ exec_shim_main(int argc, char **argv)
 		return 127;
 	fd = atoi(argv[2]);
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	/* First: a change of credentials clears the parent-death signal. */
+	if ((e = creds_drop_from_env()) != 0) {
+		if (write(fd, &e, sizeof e) == -1)
+			_exit(126);
+		_exit(127);
+	}
 	/* Never outlive the daemon: its death is ours (no orphans). */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != (pid_t)atol(argv[3]))

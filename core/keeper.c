@@ -8,8 +8,9 @@
  *
  * Between the two, a SOCK_SEQPACKET pair.  The daemon sends "hold KEY"
  * with a descriptor (SCM_RIGHTS) for each listening socket it opens,
- * "drop KEY" when it closes one, and "up" once it serves.  A new daemon
- * first receives "fd KEY" with each descriptor held, then "end".
+ * "drop KEY" when it closes one, "up" once it serves, and "quitting" when
+ * it is asked to exit (kill): from then on its death is no accident.  A new
+ * daemon first receives "fd KEY" with each descriptor held, then "end".
  *
  * Both sides live here: keeper_main() (the keeper, no libuv), and the
  * daemon's keeper_attach(), keeper_take(), keeper_hold(), keeper_drop().
@@ -50,31 +51,10 @@ struct held {
 static int
 msg_send(int sock, const char *text, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	struct iovec iov;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof mh);
-	memset(cbuf, 0, sizeof cbuf);
-	iov.iov_base = (void *)text;
-	iov.iov_len = strlen(text);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : 0;
+	return util_send_fd(sock, text, strlen(text), fd,
+		   MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ?
+	    -errno :
+	    0;
 }
 
 /*
@@ -214,7 +194,7 @@ keeper_spawn(const char *h, int *chan)
 	return pid;
 }
 
-/* A message from the daemon. */
+/* A message from the daemon: *up becomes 1 ("up"), -1 ("quitting"). */
 static void
 keeper_message(int chan, int *up)
 {
@@ -230,6 +210,8 @@ keeper_message(int chan, int *up)
 			kheld_drop(buf + 5);
 		else if (strcmp(buf, "up") == 0)
 			*up = 1;
+		else if (strcmp(buf, "quitting") == 0)
+			*up = -1;
 		if (fd >= 0)
 			close(fd);
 	}
@@ -346,10 +328,10 @@ keeper_main(const char *h)
 		}
 		if (chan != -1)
 			keeper_message(chan, &up);
-		if (stop || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		if (stop || up < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0))
 			break; /* kill, or another daemon runs already */
 		describe_status(st, how, sizeof how);
-		if (!up) {
+		if (up == 0) {
 			log_warnx("keeper: the daemon (pid %ld) %s before it "
 				  "served; not starting it again",
 			    (long)daemon_pid, how);
@@ -541,4 +523,15 @@ keeper_up(void)
 	uv_timer_init(loop, t);
 	uv_timer_start(t, pool_release, KEEPER_POOL_MS, 0);
 	uv_unref((uv_handle_t *)t);
+}
+
+/* The daemon was asked to exit: however it ends, it is not restarted. */
+void
+keeper_quitting(void)
+{
+	static int sent;
+
+	if (!sent)
+		keeper_send("quitting", -1);
+	sent = 1;
 }

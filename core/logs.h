@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,9 @@ struct app_logs {
 	int64_t max_size;  /* rotate at this size; 0: never */
 	int retain;	   /* rotated files kept */
 	int compress;	   /* gzip rotated files */
+	int chown;	   /* files it creates belong to uid:gid (--uid) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Who wrote a line: copies, as a pipe may outlive its app. */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 
 /* The most a client may leave unread before it is dropped. */
@@ -333,10 +334,7 @@ void
 req_reply_fd(struct req *r, json_t *data, int fd)
 {
 	struct client *c = r->client;
-	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
-	struct msghdr mh;
-	struct cmsghdr *cm;
-	struct iovec iov;
+	char *buf;
 	uv_os_fd_t sock;
 	size_t len, off = 0;
 	ssize_t n;
@@ -355,28 +353,9 @@ req_reply_fd(struct req *r, json_t *data, int fd)
 		req_free(r);
 		return;
 	}
-	memset(&mh, 0, sizeof mh);
-	memset(cbuf, 0, sizeof cbuf);
 	while (off < len) {
-		iov.iov_base = buf + off;
-		iov.iov_len = len - off;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		if (off == 0) {
-			mh.msg_control = cbuf;
-			mh.msg_controllen = sizeof cbuf;
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-		} else {
-			mh.msg_control = NULL;
-			mh.msg_controllen = 0;
-		}
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = util_send_fd(sock, buf + off, len - off, off == 0 ? fd : -1,
+		    MSG_NOSIGNAL);
 		if (n <= 0) {
 			/* A full buffer on a fresh connection: give up. */
 			log_warn("cannot send a socket to pid %ld",

@@ -150,6 +150,13 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 		    a->increment_base + in->index);
 	env_add(e, "CLUSTERCTL_HOME", "%s", home);
 	env_add(e, "CLUSTERCTL_SOCK", "%s/sock", home);
+	if (a->creds.set) {
+		char creds[128];
+
+		/* The shim drops to them, and removes the variable. */
+		creds_env_value(&a->creds, creds, sizeof creds);
+		env_add(e, "CLUSTERCTL_CREDS", "%s", creds);
+	}
 	/* The shim joins the instance's cgroup before it executes the app. */
 	if (in->cgroup != NULL)
 		env_add(e, "CLUSTERCTL_CGROUP", "%s", in->cgroup);

@@ -131,8 +131,15 @@ state_sync(void)
 	json_t *arr, *doc;
 	int r;
 
-	if (state_path[0] == '\0' || quitting)
+	if (state_path[0] == '\0')
 		return 0;
+	if (quitting) {
+		/* kill: the apps about to stop are not to come back, even if
+		 * this daemon dies before it is done. */
+		state_exit_clean();
+		keeper_quitting();
+		return 0;
+	}
 	arr = apps_state_json();
 	if (saved_apps != NULL && json_equal(arr, saved_apps)) {
 		json_decref(arr);
@@ -395,11 +402,11 @@ join_names(const json_t *arr, char *buf, size_t len)
  * At start, holding the daemon lock, with the old generation's processes
  * gone: find the state file.  One left by a daemon that died (a daemon
  * that exits through kill moves it to state.exited.json) has its apps
- * restored.  A file that cannot be read is moved aside, never
- * overwritten.
+ * restored, unless !restore (run was given the apps it runs).  A file
+ * that cannot be read is moved aside, never overwritten.
  */
 void
-state_init(void)
+state_init(int restore)
 {
 	char path[PATH_MAX + 32], err[512], when[64], names[1024];
 	json_t *doc, *rep;
@@ -442,6 +449,15 @@ state_init(void)
 	if (json_array_size(json_object_get(doc, "apps")) == 0) {
 		log_info("the previous daemon (pid %ld) did not exit through "
 			 "'kill'; it had no apps",
+		    pid);
+		json_decref(doc);
+		return;
+	}
+	if (!restore) {
+		/* run was given its apps: they replace the old ones. */
+		log_info(
+		    "the previous daemon (pid %ld) did not exit through "
+		    "'kill'; not restoring its apps: run was given its own",
 		    pid);
 		json_decref(doc);
 		return;
@@ -505,16 +521,20 @@ state_take_notice(void)
 }
 
 /*
- * The daemon exits through kill: its state file is moved aside, so the
- * next daemon starts empty (save and resurrect bring apps back).
+ * The daemon exits through kill (from its start on): its state file is
+ * moved aside, once, so the next daemon starts empty (save and resurrect
+ * bring apps back).
  */
 void
 state_exit_clean(void)
 {
 	char path[PATH_MAX + 32];
 
-	if (state_path[0] == '\0')
+	static int done;
+
+	if (state_path[0] == '\0' || done)
 		return;
+	done = 1;
 	snprintf(path, sizeof path, "%s/state.exited.json", home);
 	if (rename(state_path, path) == -1 && errno != ENOENT)
 		log_warn("cannot move %s to %s", state_path, path);

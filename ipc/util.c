@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -361,4 +362,38 @@ fail:
 		close(fd);
 	(void)unlink(tmp);
 	return -e;
+}
+
+/*
+ * sendmsg() of len bytes with descriptor fd attached (SCM_RIGHTS; none
+ * when fd < 0), again on EINTR: the bytes sent, or -1 and errno.
+ */
+ssize_t
+util_send_fd(int sock, const void *buf, size_t len, int fd, int flags)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof mh);
+	memset(cbuf, 0, sizeof cbuf);
+	iov.iov_base = (void *)buf;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	}
+	do
+		n = sendmsg(sock, &mh, flags);
+	while (n < 0 && errno == EINTR);
+	return n;
 }

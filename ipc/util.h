@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -24,5 +25,6 @@ char *util_utf8_clean(const char *, size_t, size_t *);
 size_t util_utf8_cut(const char *, size_t, size_t);
 const char *util_clip(const char *, char *, size_t);
 int util_write_atomic(const char *, const char *, size_t, int);
+ssize_t util_send_fd(int, const void *, size_t, int, int);
 
 #endif

@@ -101,6 +101,7 @@ local_teardown() {
 	assert_output --partial "up, half, off"
 	assert_output --partial "generation 2"
 	wait_until 10 all_status up online
+	[ "$(clusterctl list --json | json_get '[r["restart_reason"] for r in d if r["name"]=="up"][0]')" = restore ]
 	[ "$(status_of half 0)" = online ]
 	[ "$(status_of half 1)" = stopped ]
 	[ "$(status_of off 0)" = stopped ]
@@ -293,4 +294,22 @@ local_teardown() {
 	run timeout 20 "$CLUSTERCTL_BIN" ping
 	assert_failure 4
 	wait_until 10 no_test_pids
+}
+
+@test "a daemon killed while kill stops its apps is not brought back" {
+	clusterctl start "$FIXTURES/stubborn.sh" --name slow --kill-timeout 30000 \
+		-- "$BATS_TEST_TMPDIR/child.pid"
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/child.pid"
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	keeper=$(pgrep -f "clusterctl-keeper __keeper $CLUSTERCTL_HOME\$")
+	"$CLUSTERCTL_BIN" kill >/dev/null 2>&1 &
+	wait_until 10 eval '[ "$(status_of slow 0)" = stopping ]'
+	[ -e "$CLUSTERCTL_HOME/state.exited.json" ]
+	kill -KILL "$daemon"
+	wait
+	wait_until 10 eval "! alive $keeper"
+	[ ! -e "$CLUSTERCTL_HOME/state.json" ]
+	# The next daemon starts empty, as after a kill that finished.
+	run clusterctl list --json
+	assert_output "[]"
 }
