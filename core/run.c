@@ -155,8 +155,8 @@ run_exit_code(void)
 			in = a->inst[i];
 			if (inst_status(in) == ST_ERRORED)
 				return RUN_EXIT_APP_ERRORED;
-			if (inst_status(in) != ST_STOPPED || !in->stopped_by_exit ||
-			    !in->have_exit)
+			if (inst_status(in) != ST_STOPPED ||
+			    !in->stopped_by_exit || !in->have_exit)
 				continue;
 			e = &in->exits[(in->nexits - 1) % EXIT_HISTORY];
 			if ((e->signal != 0 || e->code != 0) &&
