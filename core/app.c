@@ -60,7 +60,7 @@ strv_free(char **v)
 void
 app_free(struct app *a)
 {
-	share_close(a, 1);
+	share_close_all(a);
 	free(a->name);
 	json_decref(a->spec);
 	free(a->exec_path);
