@@ -17,8 +17,9 @@ exec_ping(struct cmd_ctx *ctx)
 	if (ctx->json)
 		cmd_print_json(data);
 	else if (!ctx->quiet)
-		printf("pong (daemon %s, pid %lld)\n", v,
-		    (long long)util_json_int(data, "pid", 0));
+		printf("pong (daemon %s, pid %lld, generation %lld)\n", v,
+		    (long long)util_json_int(data, "pid", 0),
+		    (long long)util_json_int(data, "generation", 1));
 	if (strcmp(v, CLUSTERCTL_VERSION) != 0)
 		cmd_error(0, "the daemon runs version %s but this is %s; "
 		    "'clusterctl kill' and start again to upgrade it", v,

@@ -132,6 +132,25 @@ set_int(struct cmd_ctx *ctx, json_t *args, const char *opt, const char *key)
 	return 0;
 }
 
+/* The CLI's own environment as a JSON object: what an app is given. */
+json_t *
+cmd_environ_json(void)
+{
+	json_t *env = json_object();
+	char *eq, *p;
+	int i;
+
+	for (i = 0; environ[i] != NULL; i++) {
+		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
+			continue;
+		p = strndup(environ[i], (size_t)(eq - environ[i]));
+		if (p != NULL)
+			json_object_set_new(env, p, json_string(eq + 1));
+		free(p);
+	}
+	return env;
+}
+
 /* The options shared by start and the request it builds. */
 static int
 build(struct cmd_ctx *ctx, json_t *args)
@@ -179,15 +198,7 @@ build(struct cmd_ctx *ctx, json_t *args)
 	json_object_set_new(args, "cwd", json_string(p));
 	free(p);
 
-	env = json_object();
-	for (i = 0; environ[i] != NULL; i++) {
-		if ((eq = strchr(environ[i], '=')) == NULL || eq == environ[i])
-			continue;
-		p = strndup(environ[i], (size_t)(eq - environ[i]));
-		if (p != NULL)
-			json_object_set_new(env, p, json_string(eq + 1));
-		free(p);
-	}
+	env = cmd_environ_json();
 	for (vals = cmd_opt_all(ctx, "env"); vals != NULL && *vals != NULL;
 	    vals++) {
 		if ((eq = strchr(*vals, '=')) == NULL || eq == *vals) {

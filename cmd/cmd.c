@@ -19,6 +19,7 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
+extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -34,6 +35,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,
 	&cmd_wait_entry,
+	&cmd_save_entry,
+	&cmd_resurrect_entry,
 	&cmd_ping_entry,
 	&cmd_kill_entry,
 	&cmd_version_entry,

@@ -107,6 +107,8 @@ void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
 const char *cmd_home_path(void);
+json_t *cmd_environ_json(void);
+const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 
 /* output.c */
 int term_width(void);

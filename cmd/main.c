@@ -115,6 +115,11 @@ daemon_spawn(const char *h)
 		(void)close_range(3, ~0U, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
+		/* A keeper starts the daemon, and again if it dies
+		 * (core/keeper.c), unless asked not to. */
+		if (getenv("CLUSTERCTL_NO_KEEPER") == NULL)
+			execl(exe, "clusterctl-keeper", "__keeper", h,
+			    (char *)NULL);
 		execl(exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);
 		_exit(127);
 	}
@@ -211,6 +216,10 @@ cmd_reply_status(const json_t *reply, json_t **data)
 	json_t *err;
 
 	*data = json_object_get(reply, "data");
+	/* The daemon tells the first client what it did by itself (it
+	 * restored the apps of a daemon that died). */
+	if (json_is_string(json_object_get(reply, "notice")))
+		cmd_error(0, "%s", util_json_str(reply, "notice", ""));
 	if (util_json_bool(reply, "ok", 0))
 		return 0;
 	err = json_object_get(reply, "error");
@@ -347,6 +356,8 @@ main(int argc, char **argv)
 		return exec_shim_main(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "__daemon") == 0)
 		return daemon_main(argv[2]);
+	if (argc >= 3 && strcmp(argv[1], "__keeper") == 0)
+		return keeper_main(argv[2]);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

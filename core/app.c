@@ -625,6 +625,25 @@ app_retire_instance(struct app *a, int k)
 	daemon_changed();
 }
 
+/*
+ * Give a restored app its old id when no other app has it, and keep the
+ * ids given later above it.
+ */
+void
+app_restore_id(struct app *a, int id)
+{
+	struct app *o;
+
+	if (id < 0 || id == a->id)
+		return;
+	TAILQ_FOREACH(o, &apps, entry)
+		if (o != a && o->id == id)
+			return;
+	a->id = id;
+	if (next_app_id <= id)
+		next_app_id = id + 1;
+}
+
 json_t *
 app_list_json(const struct app *a)
 {

@@ -40,6 +40,7 @@ enum inst_reason {
 	REASON_MEMORY,	/* over its memory limit */
 	REASON_CRON,	/* its cron restart time came */
 	REASON_UPGRADE, /* the daemon was upgraded */
+	REASON_RESTORE, /* its daemon died; the next one restored it */
 	REASON_COUNT
 };
 
@@ -255,6 +256,7 @@ struct req {
 	/* Called (and must free r, e.g. with req_reply) when the client
 	 * goes away while r streams; r->client is NULL by then. */
 	void (*on_close)(struct req *);
+	int mutates; /* may change the desired state (core/state.c) */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -389,6 +391,34 @@ void share_close_all(struct app *);
 void share_handle(struct req *);
 json_t *share_sockets_json(const struct app *);
 
+/* state.c: the desired state on disk (docs/state.md) */
+#define STATE_FORMAT_STATE "clusterctl-state"
+#define STATE_FORMAT_DUMP "clusterctl-dump"
+#define STATE_VERSION 1
+#define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
+#define STATE_RESTORE 0x2  /* ... their daemon died (REASON_RESTORE) */
+void state_init(void);
+int state_sync(void);
+int state_sync_error(char *, size_t);
+int state_check(const json_t *, char *, size_t);
+json_t *state_read_file(const char *, char *, size_t);
+json_t *state_dump_json(void);
+json_t *state_apply(const json_t *, const json_t *, int);
+const json_t *state_restored(void);
+int state_generation(void);
+char *state_take_notice(void);
+void state_exit_clean(void);
+void state_handle_dump(struct req *);
+void state_handle_resurrect(struct req *);
+
+/* keeper.c: the process that restarts a dead daemon (docs/architecture.md) */
+void keeper_attach(void);
+int keeper_attached(void);
+int keeper_take(const char *);
+void keeper_hold(const char *, int);
+void keeper_drop(const char *);
+void keeper_up(void);
+
 /* spawn.c */
 struct spawn_cbs {
 	uv_exit_cb exited;	/* the process handle's */
@@ -415,5 +445,6 @@ void inst_notify(struct instance *, const char *, size_t);
 struct instance *app_instance_of_pid(pid_t);
 void app_sweep_gone(void);
 void app_retire_instance(struct app *, int);
+void app_restore_id(struct app *, int);
 
 #endif

@@ -45,6 +45,9 @@ changed_cb(uv_idle_t *h)
 		return;
 	changed = 0;
 	app_sweep_gone();
+	/* Whatever changed the desired state (a client, an app's exit)
+	 * reaches the disk before the waiters reply and the loop blocks. */
+	(void)state_sync();
 	server_run_waiters();
 }
 
@@ -88,6 +91,8 @@ daemon_now_wall(void)
 void
 daemon_quit(void)
 {
+	if (quitting)
+		state_exit_clean();
 	(void)unlink(sock_path);
 	(void)unlink(pid_path);
 	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
@@ -172,6 +177,24 @@ signal_watch(uv_signal_t *h, int sig)
 	uv_unref((uv_handle_t *)h);
 }
 
+/* Whether pid exists and is not a zombie (dead, not reaped yet). */
+static int
+pid_alive(pid_t pid)
+{
+	struct proc_stat st;
+
+	if (waitpid(pid, NULL, WNOHANG) == pid) /* ours: a subreaper's */
+		return 0;
+	return proc_read_stat(pid, &st) == 0 && st.state != 'Z' &&
+	    st.state != 'X';
+}
+
+/* The orphans swept, for the wait until they are gone. */
+struct sweep {
+	pid_t *pids;
+	size_t n;
+};
+
 /*
  * A daemon that died without stopping its apps (SIGKILL, OOM) took their
  * leaders with it (PDEATHSIG), but not what they had started.  Holding the
@@ -181,9 +204,10 @@ signal_watch(uv_signal_t *h, int sig)
 static void
 sweep_one(pid_t pid, void *arg)
 {
+	struct sweep *sw = arg;
+	pid_t *np;
 	size_t len;
 	char *env;
-	int *n = arg;
 
 	if ((env = proc_read_environ(pid, &len)) == NULL)
 		return;
@@ -192,7 +216,10 @@ sweep_one(pid_t pid, void *arg)
 		log_warnx("killing pid %ld, left running by a previous daemon",
 		    (long)pid);
 		(void)kill(pid, SIGKILL);
-		(*n)++;
+		if ((np = realloc(sw->pids, (sw->n + 1) * sizeof *np)) != NULL) {
+			sw->pids = np;
+			sw->pids[sw->n++] = pid;
+		}
 	}
 	free(env);
 }
@@ -200,11 +227,25 @@ sweep_one(pid_t pid, void *arg)
 static void
 sweep_orphans(void)
 {
-	int n = 0;
+	struct sweep sw = { NULL, 0 };
+	size_t i, left;
+	int tries;
 
-	proc_foreach(sweep_one, &n);
-	if (n > 0)
-		log_info("swept %d orphaned process%s", n, n == 1 ? "" : "es");
+	proc_foreach(sweep_one, &sw);
+	if (sw.n == 0)
+		return;
+	/* The old generation is gone before a new one starts (a restore):
+	 * SIGKILL is quick, but not instant. */
+	for (tries = 0; tries < 500; tries++) {
+		for (i = 0, left = 0; i < sw.n; i++)
+			if (pid_alive(sw.pids[i]))
+				left++;
+		if (left == 0)
+			break;
+		usleep(10000);
+	}
+	log_info("swept %zu orphaned process%s", sw.n, sw.n == 1 ? "" : "es");
+	free(sw.pids);
 }
 
 static int
@@ -263,6 +304,8 @@ daemon_main(const char *h)
 		fatal("cannot find my own executable");
 	self_exe[n] = '\0';
 	(void)prctl(PR_SET_NAME, "clusterctl-d");
+	/* Started by a keeper: its channel, and the sockets it held. */
+	keeper_attach();
 	signal(SIGPIPE, SIG_IGN);
 	/* No descriptor we were given may reach an app. */
 	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -289,6 +332,9 @@ daemon_main(const char *h)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));
 	log_info("daemon %s started, pid %ld, home %s", CLUSTERCTL_VERSION,
 	    (long)getpid(), home);
+	/* Apps of a daemon that died come back (core/state.c). */
+	state_init();
+	keeper_up();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();
 	return 0;

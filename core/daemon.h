@@ -8,5 +8,6 @@
 
 int daemon_main(const char *);
 int exec_shim_main(int, char **);
+int keeper_main(const char *); /* "__keeper": core/keeper.c */
 
 #endif

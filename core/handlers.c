@@ -19,6 +19,7 @@
 struct handler {
 	const char *cmd;
 	void (*fn)(struct req *);
+	int flags;
 };
 
 static json_t *
@@ -201,9 +202,14 @@ refuse_if_quitting(struct req *r)
 static void
 h_ping(struct req *r)
 {
-	req_reply(r, json_pack("{s:s, s:i, s:I, s:s}", "version",
+	json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:i}", "version",
 	    CLUSTERCTL_VERSION, "protocol", IPC_VERSION, "pid",
-	    (json_int_t)getpid(), "home", home));
+	    (json_int_t)getpid(), "home", home, "generation",
+	    state_generation());
+
+	if (state_restored() != NULL)
+		json_object_set(o, "restored", (json_t *)state_restored());
+	req_reply(r, o);
 }
 
 static void
@@ -490,23 +496,28 @@ h_wait(struct req *r)
 	req_wait(r, check_ready, NULL);
 }
 
+/* Requests that only look need no state saved before their reply. */
+#define H_LOOKS 0x1
+
 static const struct handler handlers[] = {
-	{ "ping", h_ping },
-	{ "start", h_start },
-	{ "stop", h_stop },
-	{ "restart", h_restart },
-	{ "reset", h_reset },
-	{ "delete", h_delete },
-	{ "list", h_list },
-	{ "describe", h_describe },
-	{ "kill", h_kill },
-	{ "wait", h_wait },
-	{ "logs", logs_handle },
-	{ "flush", logs_handle_flush },
-	{ "reload-logs", logs_handle_reload },
-	{ "share", share_handle },
-	{ "reload", reload_handle },
-	{ "scale", scale_handle },
+	{ "ping", h_ping, H_LOOKS },
+	{ "start", h_start, 0 },
+	{ "stop", h_stop, 0 },
+	{ "restart", h_restart, 0 },
+	{ "reset", h_reset, 0 },
+	{ "delete", h_delete, 0 },
+	{ "list", h_list, H_LOOKS },
+	{ "describe", h_describe, H_LOOKS },
+	{ "kill", h_kill, 0 },
+	{ "wait", h_wait, H_LOOKS },
+	{ "logs", logs_handle, H_LOOKS },
+	{ "flush", logs_handle_flush, H_LOOKS },
+	{ "reload-logs", logs_handle_reload, H_LOOKS },
+	{ "share", share_handle, H_LOOKS },
+	{ "reload", reload_handle, 0 },
+	{ "scale", scale_handle, 0 },
+	{ "dump", state_handle_dump, H_LOOKS },
+	{ "resurrect", state_handle_resurrect, 0 },
 };
 
 void
@@ -516,6 +527,7 @@ handle_request(struct req *r)
 
 	for (i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
 		if (strcmp(handlers[i].cmd, r->cmd) == 0) {
+			r->mutates = !(handlers[i].flags & H_LOOKS);
 			handlers[i].fn(r);
 			return;
 		}

@@ -770,6 +770,7 @@ static const char *reason_names[REASON_COUNT] = {
 	[REASON_MEMORY] = "memory",
 	[REASON_CRON] = "cron",
 	[REASON_UPGRADE] = "upgrade",
+	[REASON_RESTORE] = "restore",
 };
 
 const char *

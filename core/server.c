@@ -115,12 +115,40 @@ req_free(struct req *r)
 	free(r);
 }
 
-/* The final reply to a request, which is then freed.  Steals data. */
+/*
+ * Send a final reply, with the notice about a restore for the first
+ * client that asks something (an instance sharing a socket is not one).
+ */
+static void
+send_final(struct req *r, json_t *msg)
+{
+	char *n;
+
+	if (r->client != NULL && r->cmd != NULL &&
+	    strcmp(r->cmd, "share") != 0 && (n = state_take_notice()) != NULL) {
+		json_object_set_new(msg, "notice", json_string(n));
+		free(n);
+	}
+	client_send(r->client, msg);
+	req_free(r);
+}
+
+/*
+ * The final reply to a request, which is then freed.  Steals data.  A
+ * request that may have changed the desired state is answered once that
+ * state is on disk, or with the error that kept it from there.
+ */
 void
 req_reply(struct req *r, json_t *data)
 {
-	client_send(r->client, ipc_reply_ok(r->id, data, 0));
-	req_free(r);
+	char err[1024];
+
+	if (r->mutates && state_sync_error(err, sizeof err) != 0) {
+		json_decref(data);
+		send_final(r, ipc_reply_error(r->id, IPC_E_STATE, "%s", err));
+		return;
+	}
+	send_final(r, ipc_reply_ok(r->id, data, 0));
 }
 
 /* One reply of a stream; more follow.  Steals data. */
@@ -140,8 +168,10 @@ req_error(struct req *r, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	client_send(r->client, ipc_reply_error(r->id, code, "%s", msg));
-	req_free(r);
+	/* A failed request may have done part of its work: save that. */
+	if (r->mutates)
+		(void)state_sync();
+	send_final(r, ipc_reply_error(r->id, code, "%s", msg));
 }
 
 /*
@@ -463,6 +493,11 @@ server_listen(const char *path, void (*fn)(struct req *))
 	mode_t old;
 	int dirfd, fd, r;
 
+	/* The keeper held it while no daemon lived: clients waited. */
+	if ((fd = keeper_take("control")) >= 0) {
+		dirfd = -1;
+		goto serve;
+	}
 	if ((r = ipc_sockaddr(path, &sa, &salen, &dirfd)) != 0)
 		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -480,6 +515,8 @@ server_listen(const char *path, void (*fn)(struct req *))
 		close(fd);
 		goto out;
 	}
+	keeper_hold("control", fd);
+serve:
 	uv_pipe_init(loop, &listener, 0);
 	if ((r = uv_pipe_open(&listener, fd)) != 0 ||
 	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) != 0) {

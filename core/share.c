@@ -26,6 +26,8 @@
 /* The kernel caps this at net.core.somaxconn. */
 #define SHARE_BACKLOG 4096
 
+static int lsock_bind(struct lsock *);
+
 /* Whether a Unix socket file at path has nobody listening. */
 static int
 unix_stale(const char *path)
@@ -47,9 +49,36 @@ unix_stale(const char *path)
 	return stale;
 }
 
-/* Bind and listen on what ls describes: 0, or a positive errno. */
+/* What the keeper calls ls (core/keeper.c). */
+static void
+lsock_key(const struct lsock *ls, char *buf, size_t len)
+{
+	snprintf(buf, len, "sock %d %s %d %d", ls->family, ls->addr, ls->port,
+	    ls->v6only);
+}
+
+/*
+ * Bind and listen on what ls describes: 0, or a positive errno.  A socket
+ * the keeper held across a daemon's death is taken back instead, and a
+ * new one is given to the keeper to hold.
+ */
 static int
 lsock_open(struct lsock *ls)
+{
+	char key[200];
+	int r;
+
+	lsock_key(ls, key, sizeof key);
+	if ((ls->fd = keeper_take(key)) >= 0)
+		return 0;
+	if ((r = lsock_bind(ls)) == 0)
+		keeper_hold(key, ls->fd);
+	return r;
+}
+
+/* Bind and listen on what ls describes: 0, or a positive errno. */
+static int
+lsock_bind(struct lsock *ls)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -107,7 +136,11 @@ lsock_open(struct lsock *ls)
 static void
 lsock_free(struct lsock *ls)
 {
+	char key[200];
+
 	if (ls->fd != -1) {
+		lsock_key(ls, key, sizeof key);
+		keeper_drop(key);
 		close(ls->fd);
 		if (ls->family == AF_UNIX)
 			(void)unlink(ls->addr);

@@ -30,6 +30,7 @@
 #define IPC_E_APP_FAILED "app_failed"
 #define IPC_E_INTERNAL "internal"
 #define IPC_E_DENIED "denied"
+#define IPC_E_STATE "state"
 
 /* An incremental frame decoder: feed bytes, take whole messages. */
 struct ipc_decoder {

@@ -1,11 +1,13 @@
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -178,4 +180,67 @@ util_json_bool(const json_t *o, const char *key, int def)
 	json_t *v = json_object_get(o, key);
 
 	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/*
+ * Replace the file at path with len bytes of data, atomically: a
+ * temporary file beside it, written and fsynced, renamed over path, then
+ * the directory fsynced.  0, or -errno with the old file intact.
+ */
+int
+util_write_atomic(const char *path, const char *data, size_t len, int mode)
+{
+	char tmp[4096], dir[4096], *slash;
+	size_t off = 0;
+	ssize_t n;
+	int fd, dfd, e;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return -ENAMETOOLONG;
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
+	if (fd == -1)
+		return -errno;
+	while (off < len) {
+		n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : ENOSPC;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		e = errno;
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	(void)unlink(tmp);
+	return -e;
 }

@@ -5,6 +5,7 @@
 #ifndef IPC_UTIL_H
 #define IPC_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,5 +19,7 @@ const char *util_signal_name(int);
 int64_t util_json_int(const json_t *, const char *, int64_t);
 const char *util_json_str(const json_t *, const char *, const char *);
 int util_json_bool(const json_t *, const char *, int);
+
+int util_write_atomic(const char *, const char *, size_t, int);
 
 #endif

@@ -201,6 +201,8 @@ load helpers
 }
 
 @test "killing the daemon takes its apps with it; the next sweeps their children" {
+	# A daemon the CLI starts without a keeper (no automatic restart).
+	export CLUSTERCTL_NO_KEEPER=1
 	clusterctl start /bin/sleep --name dies -i 2 -- 1000
 	clusterctl start "$FIXTURES/stubborn.sh" --name kid \
 		-- "$BATS_TEST_TMPDIR/child.pid"

@@ -45,12 +45,12 @@ CONFIGS = {
     "full": dict(reps=3, rt_runs=30, rt_runs_pm2=10, apps=100, start_n=100,
                  rss_sizes=[100, 1000], rss_reps=2, settle_s=2, crashes=10,
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
-                 idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+                 idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                  tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
                   rss_sizes=[100], rss_reps=1, settle_s=1, crashes=4,
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
-                  idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+                  idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
                   rss_sizes=[], rss_reps=1, settle_s=1, crashes=2, wrk_s=1,
@@ -1127,9 +1127,78 @@ plot '%s' using (sqrt($3*1)):1:(1<$3?1:$3):(1<$3?$3:1):($1-0.35):($1+0.35):yticl
     return p.returncode == 0
 
 
+def all_online(t, n, exclude=()):
+    """The tool lists n apps, every one online with a pid not in exclude."""
+    try:
+        st = t.list()
+    except (RuntimeError, subprocess.SubprocessError, ValueError):
+        return False
+    return len(st) == n and all(s == "online" and p and p not in exclude
+                                for _, s, p in st)
+
+
+def w10_resurrect():
+    """State: `resurrect` of N saved apps until all online (pm2 resurrect)."""
+    n = CFG["apps"]
+    res = {}
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w10")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            t.run("save")
+            t.kill()
+            t0 = time.perf_counter()
+            t.run("resurrect")
+            if not wait_for(lambda: all_online(t, n), 60, 0.01):
+                raise RuntimeError("%s: resurrect left apps offline" % name)
+            res.setdefault(name, []).append(time.perf_counter() - t0)
+            t.kill()
+    record(10, "`resurrect` of %d saved apps until all online" % n, "s",
+           "< pm2", res)
+
+
+def w11_sigkill():
+    """State: SIGKILL of the daemon until every app is online again (pm2:
+    its apps are orphaned and its next daemon lists none)."""
+    n = CFG["apps"]
+    res = {}
+    for rep in range(CFG["reps"]):
+        for name in tools_in_turn(rep):
+            if name == "pm2" and not PM2:
+                continue
+            t = fresh(name, "w11")
+            t.up()
+            t.start_many(["app%03d" % i for i in range(n)])
+            if not wait_for(lambda: all_online(t, n), 60, 0.05):
+                raise RuntimeError("%s: the apps never were online" % name)
+            old = {p for _, _, p in t.list()}
+            t0 = time.perf_counter()
+            os.kill(t.daemon_pid(), signal.SIGKILL)
+            # No command but list, which (pm2) starts a daemon if none.
+            if wait_for(lambda: all_online(t, n, old), 10, 0.01):
+                res.setdefault(name, []).append(time.perf_counter() - t0)
+            elif name == "pm2":
+                res[name] = "never: its next daemon lists %d apps" % len(
+                    t.list())
+            else:
+                raise RuntimeError("clusterctl: apps not back after 10 s")
+            t.kill()
+    if "pm2" in CFG["tools"] and not PM2:
+        res["pm2"] = pm2_missing()
+    record(11, "SIGKILL of the daemon until %d apps online again" % n, "s",
+           "< 2 s, no command (pm2: never)", res)
+
+
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
-             9: w9_idle}
+             9: w9_idle, 10: w10_resurrect, 11: w11_sigkill}
 
 CFG = CONFIGS.get(MODE)
 
