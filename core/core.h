@@ -340,6 +340,7 @@ void inst_restart(struct instance *, enum inst_reason);
 void inst_reset(struct instance *);
 void inst_backoff_reset(struct instance *);
 enum inst_status inst_status(const struct instance *);
+int inst_wants_up(const struct instance *);
 const char *inst_status_name(const struct instance *);
 const char *inst_reason_name(enum inst_reason);
 void inst_why_down(const struct instance *, char *, size_t);
