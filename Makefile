@@ -15,7 +15,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
 ALL_LDFLAGS = $(LDFLAGS)
 
 IPC_SRC = $(sort $(wildcard ipc/*.c))
-CORE_SRC = $(filter-out core/share-preload.c,$(sort $(wildcard core/*.c)))
+CORE_SRC = $(sort $(wildcard core/*.c))
 CMD_SRC = $(sort $(wildcard cmd/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/*.c))
 
@@ -72,7 +72,7 @@ $(BUILD)/clusterctl: $(IPC_OBJ) $(CORE_OBJ) $(CMD_OBJ) $(GEN_OBJ)
 # sanitizers (they must come first), no jansson, only libc and libdl.
 PRELOAD_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARN) -O2 -g -fPIC \
 	-fvisibility=default
-$(BUILD)/libclusterctl-share.so: core/share-preload.c
+$(BUILD)/libclusterctl-share.so: core/preload/share-preload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PRELOAD_CFLAGS) -shared -o $@ $< -ldl
 

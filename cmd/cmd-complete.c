@@ -174,6 +174,10 @@ emit_options(const struct out *o, const struct cmd_option *opt)
 	for (; opt != NULL && opt->name != NULL; opt++) {
 		snprintf(w, sizeof w, "--%s", opt->name);
 		emit(o, w, opt->help);
+		if (cmd_option_alias(opt) != NULL) {
+			snprintf(w, sizeof w, "--%s", cmd_option_alias(opt));
+			emit(o, w, opt->help);
+		}
 		if (opt->short_name != 0 && strncmp(o->cur, "--", 2) != 0) {
 			snprintf(w, sizeof w, "-%c", opt->short_name);
 			emit(o, w, opt->help);
@@ -187,6 +191,7 @@ find_option(const struct cmd_entry *e, const char *word, size_t len)
 {
 	const struct cmd_option *sets[2] = { e->options, cmd_global_options };
 	const struct cmd_option *opt;
+	const char *alias;
 	int s;
 
 	for (s = 0; s < 2; s++)
@@ -194,6 +199,11 @@ find_option(const struct cmd_entry *e, const char *word, size_t len)
 			if (word[0] == '-' && word[1] == '-' &&
 			    strlen(opt->name) == len - 2 &&
 			    strncmp(word + 2, opt->name, len - 2) == 0)
+				return opt;
+			if (word[0] == '-' && word[1] == '-' &&
+			    (alias = cmd_option_alias(opt)) != NULL &&
+			    strlen(alias) == len - 2 &&
+			    strncmp(word + 2, alias, len - 2) == 0)
 				return opt;
 			if (word[0] == '-' && word[1] != '-' && len == 2 &&
 			    word[1] == opt->short_name)
@@ -309,8 +319,12 @@ static const struct cmd_option options[] = {
 };
 
 const struct cmd_entry cmd_complete_entry = {
-	"__complete", NULL, "__complete [--describe] -- WORD... CURRENT",
-	"Print completion candidates (used by the shell scripts)", options,
-	CMD_HIDDEN | CMD_NO_START | CMD_REST, 0, 0,
-	"clusterctl __complete -- st", exec_complete,
+	.name = "__complete",
+	.usage = "__complete [--describe] -- WORD... CURRENT",
+	.summary = "Print completion candidates (used by the shell scripts)",
+	.options = options,
+	.flags = CMD_HIDDEN | CMD_NO_START | CMD_REST,
+	.max_args = 0,
+	.example = "clusterctl __complete -- st",
+	.exec = exec_complete,
 };

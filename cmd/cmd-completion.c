@@ -30,9 +30,15 @@ exec_completion(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_completion_entry = {
-	"completion", NULL, "completion <bash|zsh|fish>",
-	"Print the shell completion script (source <(clusterctl completion "
-	"bash))", NULL, 0, 1, 1, "clusterctl completion bash > "
-	"~/.local/share/bash-completion/completions/clusterctl",
-	exec_completion,
+	.name = "completion",
+	.usage = "completion <bash|zsh|fish>",
+	.summary =
+	    "Print the shell completion script (source <(clusterctl completion "
+	    "bash))",
+	.min_args = 1,
+	.max_args = 1,
+	.example =
+	    "clusterctl completion bash > "
+	    "~/.local/share/bash-completion/completions/clusterctl",
+	.exec = exec_completion,
 };

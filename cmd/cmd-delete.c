@@ -8,7 +8,13 @@ exec_delete(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_delete_entry = {
-	"delete", "del rm", "delete <target>... [options]",
-	"Stop apps and remove them from the list", NULL,
-	CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl delete web", exec_delete,
+	.name = "delete",
+	.aliases = "del rm",
+	.usage = "delete <target>... [options]",
+	.summary = "Stop apps and remove them from the list",
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl delete web",
+	.exec = exec_delete,
 };

@@ -130,8 +130,13 @@ exec_describe(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_describe_entry = {
-	"describe", "show info", "describe <target>... [options]",
-	"Show everything known about apps and their instances", NULL,
-	CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl describe web --json",
-	exec_describe,
+	.name = "describe",
+	.aliases = "show info",
+	.usage = "describe <target>... [options]",
+	.summary = "Show everything known about apps and their instances",
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl describe web --json",
+	.exec = exec_describe,
 };

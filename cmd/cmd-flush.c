@@ -1,4 +1,7 @@
-/* flush: empty apps' log files (every app without a target). */
+/*
+ * flush: empty apps' log files and remove their rotated ones (every
+ * app's without a target).
+ */
 #include "../ipc/util.h"
 #include "cmd.h"
 
@@ -15,15 +18,24 @@ exec_flush(struct cmd_ctx *ctx)
 		return rc;
 	if (ctx->json)
 		cmd_print_json(data);
-	else if (!ctx->quiet)
+	else if (!ctx->quiet) {
 		json_array_foreach(json_object_get(data, "files"), i, f)
 			printf("flushed %s\n", json_string_value(f));
+		if (util_json_int(data, "rotated", 0) > 0)
+			printf("removed %lld rotated log files\n",
+			    (long long)util_json_int(data, "rotated", 0));
+	}
 	json_decref(data);
 	return 0;
 }
 
 const struct cmd_entry cmd_flush_entry = {
-	"flush", NULL, "flush [target...] [options]",
-	"Empty apps' log files (every app's without a target)", NULL,
-	CMD_DAEMON | CMD_TARGETS, 0, -1, "clusterctl flush web", exec_flush,
+	.name = "flush",
+	.usage = "flush [target...] [options]",
+	.summary = "Empty apps' log files, rotated ones removed (every app's "
+	    "without a target)",
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.max_args = -1,
+	.example = "clusterctl flush web",
+	.exec = exec_flush,
 };

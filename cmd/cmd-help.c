@@ -22,6 +22,10 @@ exec_help(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_help_entry = {
-	"help", NULL, "help [command]", "Show help for clusterctl or a command",
-	NULL, 0, 0, 1, "clusterctl help start", exec_help,
+	.name = "help",
+	.usage = "help [command]",
+	.summary = "Show help for clusterctl or a command",
+	.max_args = 1,
+	.example = "clusterctl help start",
+	.exec = exec_help,
 };

@@ -46,7 +46,11 @@ exec_kill(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_kill_entry = {
-	"kill", NULL, "kill [options]",
-	"Stop every app gracefully, then the daemon", NULL,
-	CMD_DAEMON | CMD_NO_START, 0, 0, "clusterctl kill", exec_kill,
+	.name = "kill",
+	.usage = "kill [options]",
+	.summary = "Stop every app gracefully, then the daemon",
+	.flags = CMD_DAEMON | CMD_NO_START,
+	.max_args = 0,
+	.example = "clusterctl kill",
+	.exec = exec_kill,
 };

@@ -22,8 +22,15 @@ exec_list(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_list_entry = {
-	"list", "ls status ps l", "list [options]",
-	"List every instance: id, name, mode, pid, uptime, restarts, status, "
-	"cpu, memory", NULL, CMD_DAEMON, 0, 0, "clusterctl list --json",
-	exec_list,
+	.name = "list",
+	.aliases = "ls status ps l",
+	.usage = "list [options]",
+	.summary =
+	    "List every instance: id, name, mode, pid, uptime, restarts, "
+	    "status, "
+	    "cpu, memory",
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl list --json",
+	.exec = exec_list,
 };

@@ -212,9 +212,14 @@ exec_logs(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_logs_entry = {
-	"logs", "log", "logs [target...] [options]",
-	"Print apps' last log lines, then follow new ones (Ctrl-C to stop)",
-	options, CMD_DAEMON | CMD_TARGETS, 0, -1,
-	"clusterctl logs web --err --lines 100 --nostream",
-	exec_logs,
+	.name = "logs",
+	.aliases = "log",
+	.usage = "logs [target...] [options]",
+	.summary =
+	    "Print apps' last log lines, then follow new ones (Ctrl-C to stop)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.max_args = -1,
+	.example = "clusterctl logs web --err --lines 100 --nostream",
+	.exec = exec_logs,
 };

@@ -29,6 +29,11 @@ put_options(const struct cmd_option *o)
 		printf("*--");
 		put_text(o->name);
 		putchar('*');
+		if (cmd_option_alias(o) != NULL) {
+			printf(", *--");
+			put_text(cmd_option_alias(o));
+			putchar('*');
+		}
 		if (o->arg != NULL) {
 			printf(" _");
 			put_text(o->arg);
@@ -82,6 +87,11 @@ exec_man(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_man_entry = {
-	"__man", NULL, "__man", "Print the man page's command list in scdoc",
-	NULL, CMD_HIDDEN, 0, 0, "clusterctl __man", exec_man,
+	.name = "__man",
+	.usage = "__man",
+	.summary = "Print the man page's command list in scdoc",
+	.flags = CMD_HIDDEN,
+	.max_args = 0,
+	.example = "clusterctl __man",
+	.exec = exec_man,
 };

@@ -29,7 +29,11 @@ exec_ping(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_ping_entry = {
-	"ping", NULL, "ping [options]",
-	"Check that the daemon answers (starting it if needed)", NULL,
-	CMD_DAEMON, 0, 0, "clusterctl ping", exec_ping,
+	.name = "ping",
+	.usage = "ping [options]",
+	.summary = "Check that the daemon answers (starting it if needed)",
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl ping",
+	.exec = exec_ping,
 };

@@ -26,8 +26,13 @@ exec_reload_logs(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_reload_logs_entry = {
-	"reload-logs", "reloadLogs", "reload-logs [options]",
-	"Reopen every log file (for an external logrotate; SIGUSR1 too)", NULL,
-	CMD_DAEMON | CMD_NO_START, 0, 0, "clusterctl reload-logs",
-	exec_reload_logs,
+	.name = "reload-logs",
+	.aliases = "reloadLogs",
+	.usage = "reload-logs [options]",
+	.summary =
+	    "Reopen every log file (for an external logrotate; SIGUSR1 too)",
+	.flags = CMD_DAEMON | CMD_NO_START,
+	.max_args = 0,
+	.example = "clusterctl reload-logs",
+	.exec = exec_reload_logs,
 };

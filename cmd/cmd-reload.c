@@ -64,8 +64,16 @@ exec_reload(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_reload_entry = {
-	"reload", NULL, "reload <target>... [options]",
-	"Replace instances one by one, each new one ready before the old one "
-	"stops: no downtime", options, CMD_DAEMON | CMD_TARGETS, 1, -1,
-	"clusterctl reload web --parallel 2", exec_reload,
+	.name = "reload",
+	.usage = "reload <target>... [options]",
+	.summary =
+	    "Replace instances one by one, each new one ready before the old "
+	    "one "
+	    "stops: no downtime",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl reload web --parallel 2",
+	.exec = exec_reload,
 };

@@ -8,8 +8,14 @@ exec_reset(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_reset_entry = {
-	"reset", NULL, "reset <target>... [options]",
-	"Clear restart counters and backoff; start errored or waiting "
-	"instances now", NULL, CMD_DAEMON | CMD_TARGETS, 1, -1,
-	"clusterctl reset web", exec_reset,
+	.name = "reset",
+	.usage = "reset <target>... [options]",
+	.summary =
+	    "Clear restart counters and backoff; start errored or waiting "
+	    "instances now",
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl reset web",
+	.exec = exec_reset,
 };

@@ -13,8 +13,14 @@ exec_restart(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_restart_entry = {
-	"restart", NULL, "restart <target>... [options]",
-	"Stop and start apps again; clears their backoff and crash count",
-	options, CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl restart all",
-	exec_restart,
+	.name = "restart",
+	.usage = "restart <target>... [options]",
+	.summary =
+	    "Stop and start apps again; clears their backoff and crash count",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl restart all",
+	.exec = exec_restart,
 };

@@ -40,7 +40,13 @@ exec_scale(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_scale_entry = {
-	"scale", NULL, "scale <app> <N|+N|-N> [options]",
-	"Run N instances of an app, or N more (+N) or fewer (-N)", options,
-	CMD_DAEMON | CMD_NEGNUM, 2, 2, "clusterctl scale web +2", exec_scale,
+	.name = "scale",
+	.usage = "scale <app> <N|+N|-N> [options]",
+	.summary = "Run N instances of an app, or N more (+N) or fewer (-N)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_NEGNUM,
+	.min_args = 2,
+	.max_args = 2,
+	.example = "clusterctl scale web +2",
+	.exec = exec_scale,
 };

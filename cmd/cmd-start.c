@@ -48,16 +48,18 @@ static const struct cmd_option options[] = {
 	    "instance is errored (default 16)", NULL, 0 },
 	{ "stop-exit-codes", 0, "CODES", "exit codes that are not restarted "
 	    "(comma separated, e.g. 0,42; default: none)", NULL, 0 },
-	{ "out-file", 'o', "FILE", "write stdout there (/dev/null: discard; "
-	    "default: $CLUSTERCTL_HOME/logs/NAME-out-N.log)",
+	{ "out-file", 'o', "FILE", "write stdout there (with -i: one file per "
+	    "instance, FILE-0, FILE-1... before the extension; /dev/null: "
+	    "discard; default: $CLUSTERCTL_HOME/logs/NAME-out-N.log)",
 	    VAL_FILE, 0 },
-	{ "error-file", 'e', "FILE", "write stderr there (/dev/null: discard; "
-	    "default: $CLUSTERCTL_HOME/logs/NAME-err-N.log)",
+	{ "error-file", 'e', "FILE", "write stderr there (with -i: one file "
+	    "per instance, as -o; /dev/null: discard; default: "
+	    "$CLUSTERCTL_HOME/logs/NAME-err-N.log)",
 	    VAL_FILE, 0 },
 	{ "no-wait", 0, NULL, "return at once, not when the instances are "
 	    "online", NULL, 0 },
 	{ "log-file", 'l', "FILE", "also write stdout and stderr, combined, "
-	    "there (default: none)", VAL_FILE, 0 },
+	    "there (with -i: one file per instance, as -o; default: none)", VAL_FILE, 0 },
 	{ "merge-logs", 0, NULL, "one file per stream for all instances "
 	    "(logs/NAME-out.log), not one per instance", NULL, 0 },
 	{ "time", 0, NULL, "prefix each line with the local time (ISO 8601, "
@@ -350,10 +352,16 @@ exec_start(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_start_entry = {
-	"start", NULL,
-	"start <script|program|app> [options] [-- args...]",
-	"Start a script or program as an app of N instances (or a stopped app)",
-	options, CMD_DAEMON | CMD_REST, 1, 1,
-	"clusterctl start server.js --name web -i max -- --port 8000",
-	exec_start,
+	.name = "start",
+	.usage = "start <script|program|app> [options] [-- args...]",
+	.summary =
+	    "Start a script or program as an app of N instances (or a stopped "
+	    "app)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_REST,
+	.min_args = 1,
+	.max_args = 1,
+	.example =
+	    "clusterctl start server.js --name web -i max -- --port 8000",
+	.exec = exec_start,
 };

@@ -13,8 +13,15 @@ exec_stop(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_stop_entry = {
-	"stop", NULL, "stop <target>... [options]",
-	"Stop apps gracefully (kill signal, then SIGKILL after the timeout)",
-	options, CMD_DAEMON | CMD_TARGETS, 1, -1, "clusterctl stop web worker",
-	exec_stop,
+	.name = "stop",
+	.usage = "stop <target>... [options]",
+	.summary =
+	    "Stop apps gracefully (kill signal, then SIGKILL after the "
+	    "timeout)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl stop web worker",
+	.exec = exec_stop,
 };

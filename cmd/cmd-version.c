@@ -17,6 +17,10 @@ exec_version(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_version_entry = {
-	"version", NULL, "version [options]", "Print the version", NULL, 0, 0,
-	0, "clusterctl version", exec_version,
+	.name = "version",
+	.usage = "version [options]",
+	.summary = "Print the version",
+	.max_args = 0,
+	.example = "clusterctl version",
+	.exec = exec_version,
 };

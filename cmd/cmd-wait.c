@@ -90,10 +90,17 @@ exec_wait(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_wait_entry = {
-	"wait", NULL, "wait <target>... [--timeout 30s]",
-	"Wait until every instance of the targets is online and ready "
-	"(exit 5 on timeout, 6 if one is errored or stopped)", options,
-	CMD_DAEMON | CMD_NO_START | CMD_TARGETS, 1, -1,
-	"clusterctl start app.js --no-wait && clusterctl wait app --timeout 1m",
-	exec_wait,
+	.name = "wait",
+	.usage = "wait <target>... [--timeout 30s]",
+	.summary =
+	    "Wait until every instance of the targets is online and ready "
+	    "(exit 5 on timeout, 6 if one is errored or stopped)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_NO_START | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example =
+	    "clusterctl start app.js --no-wait && clusterctl wait app "
+	    "--timeout 1m",
+	.exec = exec_wait,
 };

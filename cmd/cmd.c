@@ -139,6 +139,28 @@ cmd_find(const char *name, const char **hint)
 	return NULL;
 }
 
+/* pm2's long names for options that have another name here. */
+static const struct {
+	const char *name;
+	const char *alias;
+} option_aliases[] = {
+	{ "out-file", "output" },
+	{ "error-file", "error" },
+	{ "log-file", "log" },
+};
+
+/* The other long name o may be given by (pm2's), or NULL. */
+const char *
+cmd_option_alias(const struct cmd_option *o)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof option_aliases / sizeof option_aliases[0]; i++)
+		if (strcmp(o->name, option_aliases[i].name) == 0)
+			return option_aliases[i].alias;
+	return NULL;
+}
+
 static size_t
 count_options(const struct cmd_option *o)
 {
@@ -169,12 +191,14 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	struct option *lo;
 	const struct cmd_option *o;
 	char shorts[256], *p = shorts, **v;
-	size_t i, n;
+	const char *alias;
+	size_t i, n, nlo;
 	int c, k, idx, rc = 0;
 
 	ctx->entry = e;
 	ctx->vals = calloc(nopt, sizeof *ctx->vals);
-	lo = calloc(nopt + 1, sizeof *lo);
+	/* Each option's name, then the aliases after them. */
+	lo = calloc(2 * nopt + 1, sizeof *lo);
 	if (ctx->vals == NULL || lo == NULL) {
 		free(lo);
 		return cmd_error(EXIT_FAIL, "out of memory");
@@ -192,6 +216,11 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 		}
 	}
 	*p = '\0';
+	for (i = 0, nlo = nopt; i < nopt; i++)
+		if ((alias = cmd_option_alias(option_at(e, i))) != NULL) {
+			lo[nlo] = lo[i];
+			lo[nlo++].name = alias;
+		}
 	/* What follows the first "--" is the program's, not ours. */
 	for (k = 1; k < argc; k++)
 		if (strcmp(argv[k], "--") == 0) {
@@ -421,6 +450,12 @@ print_options(const struct cmd_option *o, FILE *f)
 		else
 			fprintf(f, "  %-28s  ", left);
 		put_wrapped(f, o->help, 32);
+		if (cmd_option_alias(o) != NULL) {
+			snprintf(values, sizeof values, "also --%s",
+			    cmd_option_alias(o));
+			fprintf(f, "%32s", "");
+			put_wrapped(f, values, 32);
+		}
 		if (o->values != NULL && o->values[0] != '@') {
 			snprintf(values, sizeof values, "values: %s", o->values);
 			fprintf(f, "%32s", "");
@@ -466,4 +501,19 @@ cmd_help_all(FILE *f)
 	    "\nTargets: an app name, an app id, name:instance, or 'all'.\n"
 	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
 	    "Run '%s help <command>' for a command's options.\n", progname);
+}
+
+/* An option that is a duration: 0 (and *ms, unchanged if absent) or 2. */
+int
+cmd_parse_ms(const struct cmd_ctx *ctx, const char *name, int64_t *ms)
+{
+	const char *v = cmd_opt(ctx, name);
+
+	if (v == NULL)
+		return 0;
+	if (util_parse_duration_ms(v, ms) != 0)
+		return cmd_usage_error(ctx,
+		    "invalid duration '%s' for --%s (say 1600, 500ms, 2s, 1m)",
+		    v, name);
+	return 0;
 }

@@ -82,6 +82,7 @@ extern const struct cmd_option cmd_global_options[];
 extern const char *progname;
 
 const struct cmd_entry *cmd_find(const char *, const char **);
+const char *cmd_option_alias(const struct cmd_option *);
 int cmd_parse(const struct cmd_entry *, int, char **, struct cmd_ctx *);
 void cmd_ctx_release(struct cmd_ctx *);
 const char *cmd_opt(const struct cmd_ctx *, const char *);
@@ -95,22 +96,30 @@ int cmd_error(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 int cmd_usage_error(const struct cmd_ctx *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* main.c: the daemon connection */
+/* cmd.c: a duration option */
+int cmd_parse_ms(const struct cmd_ctx *, const char *, int64_t *);
+
+/* main.c: the home and the daemon connection */
 int cmd_connect(struct cmd_ctx *, int);
+const char *cmd_home_path(void);
+
+/* request.c: requests and replies */
 int cmd_call(struct cmd_ctx *, const char *, json_t *, json_t **);
 int cmd_call_stream(struct cmd_ctx *, const char *, json_t *,
     int (*)(struct cmd_ctx *, json_t *, void *), void *, int);
 int cmd_reply_status(const json_t *, json_t **);
 json_t *cmd_targets(const struct cmd_ctx *);
-int cmd_parse_ms(const struct cmd_ctx *, const char *, int64_t *);
-void cmd_print_json(const json_t *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
+
+/* cmd-start.c: the table of apps a command acted on; the environment */
 int cmd_show_apps(struct cmd_ctx *, const json_t *);
-const char *cmd_home_path(void);
 json_t *cmd_environ_json(void);
+
+/* cmd-save.c */
 const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 
 /* output.c */
+void cmd_print_json(const json_t *);
 int term_width(void);
 void print_table(const struct cmd_ctx *, const json_t *);
 void format_duration(char *, size_t, int64_t);

@@ -1,8 +1,9 @@
 /*
  * clusterctl's entry point: global options, the home directory, the socket
- * path, starting the daemon on demand, and the request helpers every
- * command uses.  The hidden words "__daemon" and "__exec" run the daemon
- * and the exec shim from the same binary.
+ * path and starting the daemon on demand (cmd_connect); the request
+ * helpers every command uses are in request.c.  The hidden words
+ * "__daemon" and "__exec" run the daemon and the exec shim from the same
+ * binary.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,159 +192,6 @@ cmd_connect(struct cmd_ctx *ctx, int may_start)
 	return 0;
 }
 
-/* The exit code for a failed reply's error code. */
-static int
-error_exit_code(const char *code)
-{
-	if (strcmp(code, IPC_E_NOT_FOUND) == 0)
-		return EXIT_NOTFOUND;
-	if (strcmp(code, IPC_E_APP_FAILED) == 0)
-		return EXIT_APPFAILED;
-	if (strcmp(code, IPC_E_TIMEOUT) == 0)
-		return EXIT_TIMEOUT;
-	if (strcmp(code, IPC_E_BAD_REQUEST) == 0)
-		return EXIT_USAGE;
-	return EXIT_FAIL;
-}
-
-/*
- * Read a reply: 0 with *data (borrowed from reply) for success, or print
- * the error and return its exit code.
- */
-int
-cmd_reply_status(const json_t *reply, json_t **data)
-{
-	json_t *err;
-
-	*data = json_object_get(reply, "data");
-	/* The daemon tells the first client what it did by itself (it
-	 * restored the apps of a daemon that died). */
-	if (json_is_string(json_object_get(reply, "notice")))
-		cmd_error(0, "%s", util_json_str(reply, "notice", ""));
-	if (util_json_bool(reply, "ok", 0))
-		return 0;
-	err = json_object_get(reply, "error");
-	cmd_error(0, "%s", util_json_str(err, "message", "unknown error"));
-	return error_exit_code(util_json_str(err, "code", IPC_E_INTERNAL));
-}
-
-static int
-recv_error(int r)
-{
-	if (r == -ECONNRESET)
-		return cmd_error(EXIT_UNREACHABLE,
-		    "the daemon closed the connection");
-	if (r == -ETIMEDOUT)
-		return cmd_error(EXIT_TIMEOUT, "timed out waiting for the daemon");
-	if (r == -EINTR)
-		return 130;
-	return cmd_error(EXIT_UNREACHABLE, "cannot read the daemon's reply: %s",
-	    strerror(-r));
-}
-
-/*
- * Send one request (stealing args) and read replies until the final one,
- * calling each(ctx, data, arg) for every reply of a stream and for the
- * final one.  0, or an exit code.
- */
-int
-cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
-    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg,
-    int timeout_ms)
-{
-	json_t *reply, *data;
-	uint32_t id;
-	int r, rc;
-
-	if ((r = cmd_connect(ctx, !(ctx->entry->flags & CMD_NO_START))) != 0) {
-		json_decref(args);
-		return r;
-	}
-	if ((r = ipc_client_send(&ctx->client, cmd, args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
-		    strerror(-r));
-	for (;;) {
-		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) != 0)
-			return recv_error(r);
-		if (util_json_int(reply, "id", -1) != id) {
-			json_decref(reply);
-			continue;
-		}
-		if ((rc = cmd_reply_status(reply, &data)) != 0) {
-			json_decref(reply);
-			return rc;
-		}
-		rc = each != NULL ? each(ctx, data, arg) : 0;
-		if (!util_json_bool(reply, "more", 0) || rc != 0) {
-			json_decref(reply);
-			return rc < 0 ? 0 : rc;
-		}
-		json_decref(reply);
-	}
-}
-
-static int
-keep_data(struct cmd_ctx *ctx, json_t *data, void *arg)
-{
-	(void)ctx;
-	json_decref(*(json_t **)arg);
-	*(json_t **)arg = json_incref(data);
-	return 0;
-}
-
-/* One request, one reply: *data (a new reference, may be NULL). */
-int
-cmd_call(struct cmd_ctx *ctx, const char *cmd, json_t *args, json_t **data)
-{
-	json_t *d = NULL;
-	int rc;
-
-	rc = cmd_call_stream(ctx, cmd, args, keep_data, &d, -1);
-	if (data != NULL)
-		*data = d;
-	else
-		json_decref(d);
-	return rc;
-}
-
-/* The positional arguments as a JSON array of targets. */
-json_t *
-cmd_targets(const struct cmd_ctx *ctx)
-{
-	json_t *t = json_array();
-	int i;
-
-	for (i = 0; i < ctx->argc; i++)
-		json_array_append_new(t, json_string(ctx->argv[i]));
-	return t;
-}
-
-/* An option that is a duration: 0 (and *ms, unchanged if absent) or 2. */
-int
-cmd_parse_ms(const struct cmd_ctx *ctx, const char *name, int64_t *ms)
-{
-	const char *v = cmd_opt(ctx, name);
-
-	if (v == NULL)
-		return 0;
-	if (util_parse_duration_ms(v, ms) != 0)
-		return cmd_usage_error(ctx,
-		    "invalid duration '%s' for --%s (say 1600, 500ms, 2s, 1m)",
-		    v, name);
-	return 0;
-}
-
-void
-cmd_print_json(const json_t *j)
-{
-	if (j == NULL)
-		fputs("null\n", stdout);
-	else {
-		json_dumpf(j, stdout, JSON_ENCODE_ANY | JSON_INDENT(2));
-		fputc('\n', stdout);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -420,38 +268,6 @@ main(int argc, char **argv)
 	if (fflush(stdout) != 0 && errno != EPIPE)
 		return cmd_error(EXIT_FAIL, "cannot write output: %s",
 		    strerror(errno));
-	return rc;
-}
-
-/*
- * stop, restart, delete, reset: send the targets, then show what became
- * of them (the table, or JSON), unless quiet.
- */
-int
-cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
-{
-	json_t *args, *data = NULL;
-	int rc;
-
-	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
-	if (cmd_flag(ctx, "no-wait"))
-		json_object_set_new(args, "wait", json_false());
-	rc = cmd_call(ctx, cmd, args, &data);
-	if (rc == 0 && strcmp(cmd, "delete") == 0 && !ctx->quiet) {
-		json_t *a;
-		size_t i;
-
-		if (ctx->json)
-			cmd_print_json(data);
-		else
-			json_array_foreach(json_object_get(data, "apps"), i, a)
-				printf("deleted %s\n", util_json_str(a, "name",
-				    "?"));
-	} else if (rc == 0 && data != NULL)
-		rc = cmd_show_apps(ctx, data);
-	else if (rc == 0 && ctx->json)
-		cmd_print_json(data);
-	json_decref(data);
 	return rc;
 }
 

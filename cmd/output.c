@@ -155,3 +155,15 @@ print_table(const struct cmd_ctx *ctx, const json_t *rows)
 		}
 	}
 }
+
+/* A JSON value as --json prints it: indented, one value per call. */
+void
+cmd_print_json(const json_t *j)
+{
+	if (j == NULL)
+		fputs("null\n", stdout);
+	else {
+		json_dumpf(j, stdout, JSON_ENCODE_ANY | JSON_INDENT(2));
+		fputc('\n', stdout);
+	}
+}

@@ -17,6 +17,7 @@
 #include "../ipc/proto.h"
 #include "daemon.h"
 #include "fsm.h"
+#include "logs.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -55,58 +56,6 @@ struct exit_record {
 	int signal;	/* 0 when it exited */
 	int64_t uptime_ms;
 	int64_t delay_ms; /* the restart delay chosen, or -1: none */
-};
-
-/* How an app's lines are written (core/logs.c). */
-#define LOGFMT_RAW 0	/* the line as the app wrote it */
-#define LOGFMT_TIME 1	/* a timestamp (--time, --log-date-format), then it */
-#define LOGFMT_JSON 2	/* one JSON object per line (--log-type json) */
-
-/* An app's log settings, from the start request (logs_app_init). */
-struct app_logs {
-	char *log_file;	   /* -l: out and err combined, or NULL */
-	int merge;	   /* one file per stream for all instances */
-	int format;	   /* LOGFMT_* */
-	char *date_format; /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
-	int64_t max_size;  /* rotate at this size; 0: never */
-	int retain;	   /* rotated files kept */
-	int compress;	   /* gzip rotated files */
-};
-
-struct logfile;
-struct logpipe;
-
-/* One file a pipe writes to, and what it could not write yet. */
-struct logsink {
-	struct logfile *file;
-	struct logpipe *pipe;
-	char *pend; /* bytes waiting for room on the disk */
-	size_t pendlen;
-	size_t pendcap;
-	int queued; /* in file's wait queue */
-	TAILQ_ENTRY(logsink) wentry;
-};
-
-/*
- * One captured output stream of one process.  It owns itself: it outlives
- * the instance when a leftover process still holds the pipe, and frees
- * itself at end of file (once all it read is written).
- */
-struct logpipe {
-	uv_pipe_t pipe;
-	int stream; /* 1 stdout, 2 stderr */
-	char *app;  /* copies: the app may go first */
-	int app_id;
-	int index;
-	int format;
-	char *date_format;
-	struct logsink sink[2]; /* the stream's file, the combined file */
-	int nsinks;
-	int blocked; /* not reading: a sink waits for room */
-	int eof;     /* end of file seen while blocked */
-	char *line;  /* an incomplete line carried between reads */
-	size_t linelen;
-	size_t linecap;
 };
 
 struct instance {
@@ -285,7 +234,7 @@ void daemon_quit(void);
 void daemon_changed(void);
 int64_t daemon_now_wall(void);
 
-/* log.c */
+/* daemon-log.c: the daemon's own log */
 int log_open(const char *);
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -349,20 +298,6 @@ int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
 
-/* logs.c */
-struct logpipe *logpipe_new(const struct instance *, int);
-int logpipe_open(struct logpipe *, int *);
-int logpipe_start(struct logpipe *);
-void logpipe_abort(struct logpipe *);
-char *logs_path(const struct app *, int, int);
-void logs_init(void);
-int logs_app_init(struct app *, const json_t *, char *, size_t);
-void logs_app_release(struct app *);
-void logs_describe(const struct app *, int, json_t *);
-void logs_reopen_all(void);
-void logs_handle(struct req *);
-void logs_handle_flush(struct req *);
-void logs_handle_reload(struct req *);
 
 /* handlers.c */
 void handle_request(struct req *);

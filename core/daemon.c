@@ -161,7 +161,7 @@ signal_cb(uv_signal_t *h, int sig)
 		break;
 	case SIGUSR1:
 		log_info("got SIGUSR1: reopening the log files");
-		logs_reopen_all();
+		logf_reopen_all();
 		break;
 	case SIGCHLD:
 		reap_orphans();

@@ -2,8 +2,8 @@
  * Listening sockets the daemon holds for an app (cluster mode): the
  * --listen ones, bound before any instance starts and passed as fds 3..,
  * and the shared ones, created when an instance's bind() asks for them
- * (through the preload library, core/share-preload.c) and then handed to
- * every instance that binds the same address.  The daemon's copy keeps a
+ * (through the preload library, core/preload/share-preload.c) and then
+ * handed to every instance that binds the same address.  The daemon's copy keeps a
  * port open while instances crash, restart, reload or scale.
  */
 #include <arpa/inet.h>

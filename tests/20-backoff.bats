@@ -31,7 +31,7 @@ nexits() {
 
 @test "the defaults are d0 100 ms and factor 1.5" {
 	clusterctl start "$FIXTURES/crash.sh" --name dflt --no-wait \
-		-- "$BATS_TEST_TMPDIR/n" 1
+		-- "$BATS_TEST_TMPDIR/n" 1 1 1 up
 	wait_until 20 eval '[ "$(nexits dflt)" -ge 3 ]'
 	clusterctl stop dflt
 	run delays dflt

@@ -264,6 +264,22 @@ for i in (0, 1):
 	[ "$(tail -c 1 "$(LOGS)/pa-out-0.log" | od -An -c | tr -d ' ')" = '\n' ]
 }
 
+@test "a block-buffered flood reaches the file byte for byte, lines cut across reads included" {
+	# Lines of 2 to 150 bytes from awk's 4 KiB writes: most reads end
+	# inside a line, whose head is carried into the next write.
+	cat >"$BATS_TEST_TMPDIR/block.sh" <<'SH'
+exec awk 'BEGIN { for (i = 0; i < 200000; i++) {
+	printf "%d ", i; for (k = 0; k < i % 140; k++) printf "x"; printf "\n" } }'
+SH
+	sh "$BATS_TEST_TMPDIR/block.sh" >"$BATS_TEST_TMPDIR/want"
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/want")
+	clusterctl start "$BATS_TEST_TMPDIR/block.sh" --name blk \
+		--no-autorestart --no-wait --log-max-size 0
+	has_size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+	wait_until 30 has_size "$(LOGS)/blk-out-0.log" "$size"
+	cmp "$BATS_TEST_TMPDIR/want" "$(LOGS)/blk-out-0.log"
+}
+
 @test "a line longer than 64 KiB is cut into marked pieces, nothing lost" {
 	cat >"$BATS_TEST_TMPDIR/long.py" <<'PY'
 import sys, time
@@ -370,4 +386,121 @@ SH
 	wait_until 10 grep -q 'can be written again' "$CLUSTERCTL_HOME/daemon.log"
 	run clusterctl describe full
 	refute_output --partial "log error"
+}
+
+# --- pm2's log behaviours (issue 17) -----------------------------------------
+
+# An app that writes "out N" to stdout and "err N" to stderr, N its
+# instance number, then sleeps.
+write_both_app() {
+	cat >"$BATS_TEST_TMPDIR/both.sh" <<'SH'
+echo "out $CLUSTERCTL_INSTANCE"; echo "err $CLUSTERCTL_INSTANCE" >&2
+exec sleep 1000
+SH
+}
+
+@test "pm2: -o/-e in cluster mode without --merge-logs write one file per instance (out-0.log, out-1.log)" {
+	write_both_app
+	D=$BATS_TEST_TMPDIR
+	clusterctl start "$D/both.sh" --name pi -i 2 -o "$D/out.log" \
+		-e "$D/err.log" -l "$D/all.log"
+	for k in 0 1; do
+		wait_until 10 grep -qx "out $k" "$D/out-$k.log"
+		wait_until 10 grep -qx "err $k" "$D/err-$k.log"
+		wait_until 10 grep -qx "err $k" "$D/all-$k.log"
+		[ "$(wc -l <"$D/out-$k.log")" -eq 1 ]
+	done
+	[ ! -e "$D/out.log" ] && [ ! -e "$D/err.log" ] && [ ! -e "$D/all.log" ]
+	run clusterctl describe pi --json
+	echo "$output" | json_get "d[0]['processes'][1]['out_log']" |
+		grep -qx "$D/out-1.log"
+	run clusterctl logs pi --nostream --out
+	assert_output --partial "pi:0 | out 0"
+	assert_output --partial "pi:1 | out 1"
+	# --merge-logs, or no instance count (pm2's fork mode): the file as named.
+	clusterctl start "$D/both.sh" --name mg -i 2 -o "$D/m.log" --merge-logs
+	clusterctl start "$D/both.sh" --name fk -o "$D/f.log"
+	wait_until 10 grep -qx "out 1" "$D/m.log"
+	wait_until 10 grep -qx "out 0" "$D/m.log"
+	wait_until 10 grep -qx "out 0" "$D/f.log"
+	[ ! -e "$D/m-0.log" ] && [ ! -e "$D/f-0.log" ]
+}
+
+@test "pm2: -l/--log holds the lines of stdout and of stderr" {
+	write_both_app
+	clusterctl start "$BATS_TEST_TMPDIR/both.sh" --name lg \
+		--log "$BATS_TEST_TMPDIR/lg.log" --output "$BATS_TEST_TMPDIR/o.log" \
+		--error "$BATS_TEST_TMPDIR/e.log"
+	wait_until 10 grep -qx "err 0" "$BATS_TEST_TMPDIR/lg.log"
+	wait_until 10 grep -qx "out 0" "$BATS_TEST_TMPDIR/lg.log"
+	grep -qx "out 0" "$BATS_TEST_TMPDIR/o.log"
+	grep -qx "err 0" "$BATS_TEST_TMPDIR/e.log"
+	run clusterctl help start
+	assert_output --partial "also --log"
+}
+
+@test "pm2: missing directories of -o/-e/-l paths are created" {
+	write_both_app
+	D=$BATS_TEST_TMPDIR/new
+	clusterctl start "$BATS_TEST_TMPDIR/both.sh" --name md \
+		-o "$D/a/b/out.log" -e "$D/c/err.log" -l "$D/d/e/f/all.log"
+	wait_until 10 grep -qx "out 0" "$D/a/b/out.log"
+	wait_until 10 grep -qx "err 0" "$D/c/err.log"
+	wait_until 10 grep -qx "err 0" "$D/d/e/f/all.log"
+	[ "$(stat -c %U "$D/a/b")" = "$(id -un)" ]
+	run clusterctl describe md --json
+	echo "$output" | json_get "d[0]['processes'][0]['log_error']" |
+		grep -qx None
+}
+
+@test "a log path that is a symbolic link is not followed" {
+	write_both_app
+	: >"$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$BATS_TEST_TMPDIR/link.log"
+	clusterctl start "$BATS_TEST_TMPDIR/both.sh" --name sl \
+		-o "$BATS_TEST_TMPDIR/link.log"
+	wait_until 10 grep -qx "err 0" "$(LOGS)/sl-err-0.log"
+	run clusterctl describe sl
+	assert_output --partial "link.log"
+	assert_output --regexp "log error .*(symbolic link|Too many levels)"
+	[ ! -s "$BATS_TEST_TMPDIR/target" ]
+}
+
+@test "pm2: flush empties the log files, and removes their rotated files too" {
+	write_lines_app
+	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name fr \
+		--log-max-size 1K -- 400
+	wait_until 10 grep -q 'line 400' "$(LOGS)/fr-out-0.log" \
+		"$(LOGS)/fr-out-0.log.1"
+	[ -e "$(LOGS)/fr-out-0.log.1" ]
+	run clusterctl flush fr
+	assert_success
+	assert_output --partial "rotated log files"
+	[ ! -s "$(LOGS)/fr-out-0.log" ]
+	run ls "$(LOGS)"
+	refute_output --partial "fr-out-0.log."
+	touch go
+	wait_until 10 grep -q 'after go' "$(LOGS)/fr-out-0.log"
+}
+
+@test "logs reads on into the rotated files when the current one has fewer lines" {
+	write_lines_app
+	# 40 lines of 9 bytes: rotated at 200 bytes, .1.gz then .2.gz.
+	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name tr \
+		--log-max-size 200 --log-compress -- 40
+	last_line_is() {
+		[ "$(clusterctl logs "$1" --lines 1 --nostream --raw)" = "$2" ]
+	}
+	wait_until 10 last_line_is tr 'line 40'
+	wait_until 10 test -e "$(LOGS)/tr-out-0.log.1.gz"
+	run clusterctl logs tr --lines 30 --nostream --raw --out
+	assert_success
+	assert_output "$(printf 'line %s\n' $(seq 11 40))"
+	# Without --log-compress: .1, .2 as they are.
+	clusterctl start "$BATS_TEST_TMPDIR/lines.sh" --name tp \
+		--log-max-size 200 -- 40
+	wait_until 10 last_line_is tp 'line 40'
+	[ -e "$(LOGS)/tp-out-0.log.1" ]
+	run clusterctl logs tp --lines 25 --nostream --raw --out
+	assert_output "$(printf 'line %s\n' $(seq 16 40))"
 }

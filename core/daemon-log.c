@@ -1,6 +1,7 @@
 /*
- * The daemon's log: timestamped lines in $CLUSTERCTL_HOME/daemon.log
- * (OpenSMTPD log.c).  Before log_open() it writes to stderr.
+ * The daemon's own log: timestamped lines in $CLUSTERCTL_HOME/daemon.log
+ * (OpenSMTPD log.c), written by log_info, log_warn and friends.  Before
+ * log_open() it writes to stderr.  The apps' logs are elsewhere (logs.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@ static int log_fd = 2;
 static int log_verbose;
 static char *log_path;
 
-/* Called with each line written (core/logs.c follows the daemon's log). */
+/* Called with each line written (core/follow.c follows the daemon's log). */
 void (*log_hook)(const char *, size_t);
 
 int

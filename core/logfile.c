@@ -1,0 +1,637 @@
+/*
+ * The registry of open log files, keyed by path with reference counts:
+ * every pipe writing to a path shares one fd, one size and one rotation,
+ * and each writer appends whole lines in one write, so the lines of two
+ * writers sharing a file never interleave.
+ *
+ * Nothing is lost while the daemon lives.  Writes are synchronous: while
+ * the disk is slow the daemon does not read, the pipes fill and the apps
+ * wait.  A write that fails for want of room (ENOSPC) keeps what it could
+ * not write in the writer's sink, the sink's owner stops reading (the app
+ * blocks on its full pipe), and a timer retries until there is room, then
+ * tells the owner (drained).
+ *
+ * Rotation renames NAME.log to NAME.log.1 (older ones shift up) between
+ * two writes; with compression a worker thread gzips NAME.log.1.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "core.h"
+
+/* How often a file that had no room is tried again. */
+#define RETRY_MS 500
+
+/* One open log file, shared by every sink writing to its path. */
+struct logfile {
+	char *path;
+	int fd; /* -1: could not be opened (writes are dropped) */
+	int refs;
+	int64_t size;
+	int64_t max_size;
+	int retain;
+	int compress;
+	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
+	unsigned flushes;    /* how many times it was flushed */
+	int full;	     /* writes wait for room */
+	int err;	     /* why: the errno of the failed write or open */
+	int64_t err_since;   /* ms since the epoch */
+	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
+	TAILQ_ENTRY(logfile) entry;
+};
+
+static TAILQ_HEAD(, logfile) files = TAILQ_HEAD_INITIALIZER(files);
+static uv_timer_t retry_timer;
+
+void
+logf_init(void)
+{
+	uv_timer_init(loop, &retry_timer);
+	uv_unref((uv_handle_t *)&retry_timer);
+}
+
+/*
+ * The directory that holds path, opened (O_PATH), its missing directories
+ * created first (0755, as the daemon's user, as pm2 does): each one made
+ * is entered without following a link, so nothing swapped in on the way
+ * redirects the file.  *base is set to the file's name in it.  The fd, or
+ * -1 and errno.
+ */
+static int
+dir_open(const char *path, const char **base)
+{
+	char dir[PATH_MAX], *end, *comp, *slash;
+	int dfd, nfd, err;
+
+	if ((*base = strrchr(path, '/')) == NULL) {
+		*base = path;
+		return open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if ((size_t)(*base - path) >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(*base - path));
+	dir[*base - path] = '\0';
+	(*base)++;
+	if (dir[0] == '\0')
+		return open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) != -1 ||
+	    errno != ENOENT)
+		return dfd;
+	/* Back to the deepest directory that exists. */
+	end = dir + strlen(dir);
+	do {
+		while (end > dir && end[-1] != '/')
+			end--;
+		while (end > dir && end[-1] == '/')
+			end--;
+		*end = '\0';
+		dfd = end == dir ? open(dir[0] == '/' || path[0] == '/' ? "/" :
+		    ".", O_PATH | O_DIRECTORY | O_CLOEXEC) :
+		    open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} while (dfd == -1 && errno == ENOENT && end > dir);
+	if (dfd == -1)
+		return -1;
+	/* Then down again, making each missing one. */
+	memcpy(dir, path, (size_t)(*base - 1 - path));
+	dir[*base - 1 - path] = '\0';
+	for (comp = end; *comp == '/'; comp++)
+		;
+	while (*comp != '\0') {
+		if ((slash = strchr(comp, '/')) != NULL)
+			*slash = '\0';
+		if (mkdirat(dfd, comp, 0755) == -1 && errno != EEXIST) {
+			err = errno;
+			close(dfd);
+			errno = err;
+			return -1;
+		}
+		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		err = errno;
+		close(dfd);
+		if ((dfd = nfd) == -1) {
+			errno = err;
+			return -1;
+		}
+		if (slash == NULL)
+			break;
+		for (comp = slash + 1; *comp == '/'; comp++)
+			;
+	}
+	return dfd;
+}
+
+/*
+ * Open the log file at path for appending: the one place the daemon opens
+ * an app's log file.  Missing directories are made (dir_open); the file
+ * itself is never reached through a symbolic link.  The fd, or -1 and
+ * errno.
+ */
+static int
+logf_open(const char *path)
+{
+	const char *base;
+	int dfd, fd, err;
+
+	if ((dfd = dir_open(path, &base)) == -1)
+		return -1;
+	fd = openat(dfd, base, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0644);
+	err = errno;
+	close(dfd);
+	errno = err;
+	return fd;
+}
+
+static void
+file_open_fd(struct logfile *f)
+{
+	struct stat st;
+
+	f->fd = logf_open(f->path);
+	if (f->fd == -1) {
+		f->err = errno;
+		f->err_since = daemon_now_wall();
+		log_warn("cannot open log file %s; its lines are dropped",
+		    f->path);
+		return;
+	}
+	if (!f->full)
+		f->err = 0;
+	f->size = fstat(f->fd, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+static struct logfile *
+file_find(const char *path)
+{
+	struct logfile *f;
+
+	TAILQ_FOREACH(f, &files, entry)
+		if (strcmp(f->path, path) == 0)
+			return f;
+	return NULL;
+}
+
+/* The open file at path, opened on first use; the caller holds a ref. */
+static struct logfile *
+file_get(const char *path, const struct app_logs *l)
+{
+	struct logfile *f;
+
+	if ((f = file_find(path)) != NULL) {
+		f->refs++;
+		return f;
+	}
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return NULL;
+	if ((f->path = strdup(path)) == NULL) {
+		free(f);
+		return NULL;
+	}
+	f->refs = 1;
+	f->max_size = l->max_size;
+	f->retain = l->retain;
+	f->compress = l->compress;
+	TAILQ_INIT(&f->waitq);
+	file_open_fd(f);
+	TAILQ_INSERT_TAIL(&files, f, entry);
+	return f;
+}
+
+static void
+file_unref(struct logfile *f)
+{
+	if (f == NULL || --f->refs > 0)
+		return;
+	TAILQ_REMOVE(&files, f, entry);
+	if (f->fd != -1)
+		close(f->fd);
+	free(f->path);
+	free(f);
+}
+
+/* Compress path into path.gz (then remove path); 0 or -1. */
+static int
+gzip_file(const char *path, const char *gzpath)
+{
+	char buf[65536], tmp[PATH_MAX];
+	gzFile gz;
+	ssize_t n;
+	int fd, ok = 1;
+
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", gzpath) >= sizeof tmp)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((gz = gzopen(tmp, "wb1")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
+			ok = 0;
+			break;
+		}
+	if (n < 0)
+		ok = 0;
+	close(fd);
+	if (gzclose(gz) != Z_OK)
+		ok = 0;
+	if (!ok || rename(tmp, gzpath) == -1) {
+		(void)unlink(tmp);
+		return -1;
+	}
+	(void)unlink(path);
+	return 0;
+}
+
+/* A rotated file being compressed off the loop's thread. */
+struct gzjob {
+	uv_work_t work;
+	struct logfile *file; /* holds a reference */
+	char from[PATH_MAX];
+	char to[PATH_MAX];
+	unsigned flushes; /* the file's count when the job began */
+	int rc;
+};
+
+static void file_rotate(struct logfile *);
+
+static void
+gz_work(uv_work_t *w)
+{
+	struct gzjob *j = w->data;
+
+	j->rc = gzip_file(j->from, j->to);
+}
+
+static void
+gz_done(uv_work_t *w, int status)
+{
+	struct gzjob *j = w->data;
+	struct logfile *f = j->file;
+
+	char kept[PATH_MAX + 32];
+
+	if (status != 0 || j->rc != 0) {
+		/* Out of the way of the next rotation, which reuses .1. */
+		snprintf(kept, sizeof kept, "%s.%lld", j->from,
+		    (long long)daemon_now_wall());
+		if (rename(j->from, kept) == -1)
+			snprintf(kept, sizeof kept, "%s", j->from);
+		log_warnx("cannot compress %s; kept as %s", j->from, kept);
+	}
+	if (j->rc == 0 && j->flushes != f->flushes)
+		(void)unlink(j->to); /* flushed while it was compressed */
+	f->compressing = 0;
+	if (f->refs > 1 && f->fd != -1 && !f->full && f->max_size > 0 &&
+	    f->size >= f->max_size)
+		file_rotate(f);
+	file_unref(f);
+	free(j);
+}
+
+/*
+ * Rotate f: NAME.log.K becomes NAME.log.K+1 (the last one goes), NAME.log
+ * becomes NAME.log.1 and a new NAME.log is opened.  The daemon holds the
+ * only fd, and rotates between two writes: no line is lost or cut.
+ */
+static void
+file_rotate(struct logfile *f)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	const char *gz = f->compress ? ".gz" : "";
+	struct gzjob *j;
+	int k;
+
+	if (f->compressing)
+		return; /* once NAME.log.1 is compressed */
+	if (f->retain == 0) {
+		if (ftruncate(f->fd, 0) == -1)
+			log_warn("cannot empty %s", f->path);
+		f->size = 0;
+		return;
+	}
+	snprintf(to, sizeof to, "%s.%d%s", f->path, f->retain, gz);
+	(void)unlink(to);
+	for (k = f->retain - 1; k >= 1; k--) {
+		snprintf(from, sizeof from, "%s.%d%s", f->path, k, gz);
+		snprintf(to, sizeof to, "%s.%d%s", f->path, k + 1, gz);
+		if (rename(from, to) == -1 && errno != ENOENT)
+			log_warn("cannot rename %s", from);
+	}
+	snprintf(to, sizeof to, "%s.1", f->path);
+	if (rename(f->path, to) == -1) {
+		log_warn("cannot rotate %s", f->path);
+		f->size = 0; /* try again after as much again */
+		return;
+	}
+	close(f->fd);
+	file_open_fd(f);
+	log_debug("rotated %s", f->path);
+	if (f->compress && (j = calloc(1, sizeof *j)) != NULL) {
+		j->file = f;
+		j->flushes = f->flushes;
+		j->work.data = j;
+		snprintf(j->from, sizeof j->from, "%s", to);
+		snprintf(j->to, sizeof j->to, "%s.1.gz", f->path);
+		if (uv_queue_work(loop, &j->work, gz_work, gz_done) != 0) {
+			log_warnx("cannot compress %s; kept as it is", to);
+			free(j);
+			return;
+		}
+		f->refs++;
+		f->compressing = 1;
+	}
+}
+
+static void retry_cb(uv_timer_t *);
+
+/* f has no room: writes wait, and a timer tries again. */
+static void
+file_set_full(struct logfile *f, int err)
+{
+	if (!f->full) {
+		f->full = 1;
+		f->err = err;
+		f->err_since = daemon_now_wall();
+		log_warnx("cannot write log file %s: %s; its apps wait until "
+		    "it can be written", f->path, strerror(err));
+		daemon_changed();
+	}
+	if (!uv_is_active((uv_handle_t *)&retry_timer))
+		uv_timer_start(&retry_timer, retry_cb, RETRY_MS, RETRY_MS);
+}
+
+/*
+ * Write what can be written of buf to f: the bytes written; *err is set
+ * when the write stopped short.
+ */
+static size_t
+file_write(struct logfile *f, const char *buf, size_t n, int *err)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	*err = 0;
+	while (done < n) {
+		w = write(f->fd, buf + done, n - done);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			*err = errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	f->size += (int64_t)done;
+	return done;
+}
+
+/* Whether a failed write should wait for the disk rather than drop. */
+static int
+worth_waiting(int err)
+{
+	return err == ENOSPC || err == EDQUOT || err == EIO || err == EAGAIN ||
+	    err == EFBIG;
+}
+
+static int
+sink_keep(struct logsink *s, const char *buf, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (s->pendlen + n > s->pendcap) {
+		cap = s->pendcap ? s->pendcap : 4096;
+		while (cap < s->pendlen + n)
+			cap *= 2;
+		if ((p = realloc(s->pend, cap)) == NULL)
+			return -ENOMEM;
+		s->pend = p;
+		s->pendcap = cap;
+	}
+	memcpy(s->pend + s->pendlen, buf, n);
+	s->pendlen += n;
+	if (!s->queued) {
+		s->queued = 1;
+		TAILQ_INSERT_TAIL(&s->file->waitq, s, wentry);
+	}
+	return 0;
+}
+
+/*
+ * Write whole lines to a sink's file, or keep them until there is room:
+ * 1 when bytes wait in the sink (its owner should stop reading), or 0.
+ */
+int
+logf_sink_write(struct logsink *s, const char *buf, size_t n)
+{
+	struct logfile *f = s->file;
+	size_t done;
+	int err;
+
+	if (f->fd == -1 || n == 0)
+		return s->queued;
+	if (s->queued || f->full) {
+		if (sink_keep(s, buf, n) != 0)
+			log_warnx("out of memory: lines for %s dropped", f->path);
+		return s->queued;
+	}
+	done = file_write(f, buf, n, &err);
+	if (done < n) {
+		if (!worth_waiting(err)) {
+			errno = err;
+			log_warn("cannot write log file %s; lines dropped",
+			    f->path);
+			return 0;
+		}
+		if (sink_keep(s, buf + done, n - done) != 0)
+			log_warnx("out of memory: lines for %s dropped", f->path);
+		file_set_full(f, err);
+		return s->queued;
+	}
+	if (f->max_size > 0 && f->size >= f->max_size)
+		file_rotate(f);
+	return 0;
+}
+
+/* A sink writing to path (the file opened on first use); 0 or -ENOMEM. */
+int
+logf_sink_init(struct logsink *s, const char *path, const struct app_logs *l)
+{
+	memset(s, 0, sizeof *s);
+	if ((s->file = file_get(path, l)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Drop what s still holds and its reference to the file. */
+void
+logf_sink_release(struct logsink *s)
+{
+	if (s->queued)
+		TAILQ_REMOVE(&s->file->waitq, s, wentry);
+	s->queued = 0;
+	free(s->pend);
+	s->pend = NULL;
+	s->pendlen = s->pendcap = 0;
+	file_unref(s->file);
+	s->file = NULL;
+}
+
+/*
+ * Whether name, in the directory of a log file called base, is one of its
+ * rotated files: base.K, base.K.gz, or base.K.MS (kept when compressing
+ * it failed).
+ */
+static int
+rotated_name(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	const char *p;
+
+	if (strncmp(name, base, n) != 0 || name[n] != '.')
+		return 0;
+	p = name + n + 1;
+	if (*p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '\0' || strcmp(p, ".gz") == 0)
+		return 1;
+	if (*p++ != '.' || *p == '\0')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0';
+}
+
+/*
+ * Empty the file at path, open or not, and remove its rotated files
+ * (flush).  How many rotated files went.
+ */
+int
+logf_flush(const char *path)
+{
+	struct logfile *f = file_find(path);
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
+
+	if (f != NULL && f->fd != -1) {
+		if (ftruncate(f->fd, 0) == -1)
+			log_warn("cannot empty %s", path);
+		f->size = 0;
+	} else if (truncate(path, 0) == -1 && errno != ENOENT)
+		log_warn("cannot empty %s", path);
+	if (f != NULL)
+		f->flushes++;
+	if (base == NULL || (size_t)(base - path) >= sizeof dir)
+		return 0;
+	snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
+	if ((dp = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+		return 0;
+	while ((d = readdir(dp)) != NULL)
+		if (rotated_name(d->d_name, base + 1)) {
+			if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
+				n++;
+			else
+				log_warn("cannot remove %s/%s", dir, d->d_name);
+		}
+	closedir(dp);
+	return n;
+}
+
+/* The trouble the file at path is in, for describe: 1 and msg, or 0. */
+int
+logf_error(const char *path, char *msg, size_t len)
+{
+	struct logfile *f = file_find(path);
+
+	if (f == NULL || f->err == 0)
+		return 0;
+	snprintf(msg, len, "%s: %s%s", f->path, strerror(f->err),
+	    f->full ? " (the app waits)" : "");
+	return 1;
+}
+
+/*
+ * Reopen every log file by its path (after an external logrotate), the
+ * daemon's own log first; how many apps' files there are.
+ */
+int
+logf_reopen_all(void)
+{
+	struct logfile *f;
+	int n = 0;
+
+	(void)log_reopen();
+	TAILQ_FOREACH(f, &files, entry) {
+		if (f->fd != -1)
+			close(f->fd);
+		file_open_fd(f);
+		n++;
+	}
+	return n;
+}
+
+/* Try the files that had no room again, oldest waiting writer first. */
+static void
+retry_cb(uv_timer_t *t)
+{
+	struct logfile *f;
+	struct logsink *s;
+	size_t done;
+	int err = 0, left = 0;
+
+	(void)t;
+	TAILQ_FOREACH(f, &files, entry) {
+		if (!f->full)
+			continue;
+		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
+			done = f->fd == -1 ? s->pendlen :
+			    file_write(f, s->pend, s->pendlen, &err);
+			memmove(s->pend, s->pend + done, s->pendlen - done);
+			s->pendlen -= done;
+			if (s->pendlen > 0) {
+				if (!worth_waiting(err)) {
+					errno = err;
+					log_warn("cannot write log file %s; "
+					    "lines dropped", f->path);
+					s->pendlen = 0;
+				} else
+					break;
+			}
+			TAILQ_REMOVE(&f->waitq, s, wentry);
+			s->queued = 0;
+			if (s->drained != NULL)
+				s->drained(s);
+		}
+		if (TAILQ_EMPTY(&f->waitq)) {
+			f->full = 0;
+			f->err = 0;
+			log_info("log file %s can be written again", f->path);
+			daemon_changed();
+			if (f->max_size > 0 && f->size >= f->max_size)
+				file_rotate(f);
+		} else
+			left = 1;
+	}
+	if (!left)
+		uv_timer_stop(&retry_timer);
+}
+
