@@ -363,7 +363,8 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct logpipe *lp = h->data;
 
 	(void)hint;
-	memcpy(rbuf, lp->line, lp->linelen);
+	if (lp->linelen > 0)
+		memcpy(rbuf, lp->line, lp->linelen);
 	*b = uv_buf_init(rbuf + lp->linelen, READ_BYTES);
 }
 
