@@ -271,7 +271,8 @@ complete(int n, char **w, int describe)
 		if (opt != NULL && opt->arg != NULL) {
 			char pre[80];
 
-			snprintf(pre, sizeof pre, "%.*s", (int)(eq - cur + 1), cur);
+			snprintf(pre, sizeof pre, "%.*s", (int)(eq - cur + 1),
+			    cur);
 			o.prefix = pre;
 			o.cur = eq + 1;
 			emit_values(&o, opt->values);

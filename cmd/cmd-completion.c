@@ -37,8 +37,7 @@ const struct cmd_entry cmd_completion_entry = {
 	    "bash))",
 	.min_args = 1,
 	.max_args = 1,
-	.example =
-	    "clusterctl completion bash > "
-	    "~/.local/share/bash-completion/completions/clusterctl",
+	.example = "clusterctl completion bash > "
+		   "~/.local/share/bash-completion/completions/clusterctl",
 	.exec = exec_completion,
 };

@@ -39,22 +39,28 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	printf("  autorestart    %s\n",
 	    util_json_bool(a, "autorestart", 1) ? "yes" : "no");
 	printf("  mode           %s, ready %s (listen timeout %lldms)\n",
-	    util_json_str(a, "mode", "fork"), util_json_bool(a, "wait_ready",
-	    0) ? "on a signal only" : "on a signal or the timeout",
+	    util_json_str(a, "mode", "fork"),
+	    util_json_bool(a, "wait_ready", 0) ? "on a signal only" :
+						 "on a signal or the timeout",
 	    (long long)util_json_int(a, "listen_timeout", 0));
 	json_array_foreach(json_object_get(a, "sockets"), i, v)
 		printf("  socket         %s (%s%s%s)\n",
-		    util_json_str(v, "address", "?"), util_json_str(v, "kind",
-		    "?"), *util_json_str(v, "name", "") != '\0' &&
+		    util_json_str(v, "address", "?"),
+		    util_json_str(v, "kind", "?"),
+		    *util_json_str(v, "name", "") != '\0' &&
+			    strcmp(util_json_str(v, "kind", ""), "listen") ==
+				0 ?
+			", " :
+			"",
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
-		    ", " : "", strcmp(util_json_str(v, "kind", ""),
-		    "listen") == 0 ? util_json_str(v, "name", "") : "");
+			util_json_str(v, "name", "") :
+			"");
 	json_array_foreach(json_object_get(a, "processes"), i, p) {
 		const char *st = util_json_str(p, "status", "?");
 
-		printf("  instance %lld: %s%s%s", (long long)util_json_int(p,
-		    "instance", 0), color_status(ctx, st), st,
-		    color_reset(ctx));
+		printf("  instance %lld: %s%s%s",
+		    (long long)util_json_int(p, "instance", 0),
+		    color_status(ctx, st), st, color_reset(ctx));
 		if (json_is_integer(json_object_get(p, "pid"))) {
 			format_duration(d, sizeof d,
 			    util_json_int(p, "uptime_ms", 0));
@@ -72,8 +78,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		if (json_is_string(json_object_get(p, "restart_reason"))) {
 			print_time("    restarted    ",
 			    util_json_int(p, "restarted_at", 0));
-			printf(" (%s)\n", util_json_str(p, "restart_reason",
-			    "?"));
+			printf(" (%s)\n",
+			    util_json_str(p, "restart_reason", "?"));
 		}
 		if (json_is_string(json_object_get(p, "error")))
 			printf("    error        %s\n",
@@ -99,7 +105,8 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 				    util_json_str(e, "exit_signal", "?"));
 			else
 				printf("  code %lld",
-				    (long long)util_json_int(e, "exit_code", 0));
+				    (long long)util_json_int(e, "exit_code",
+					0));
 			format_duration(d, sizeof d,
 			    util_json_int(e, "uptime_ms", 0));
 			printf(" after %s\n", d);

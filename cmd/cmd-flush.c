@@ -12,8 +12,8 @@ exec_flush(struct cmd_ctx *ctx)
 	size_t i;
 	int rc;
 
-	rc = cmd_call(ctx, "flush", json_pack("{s:o}", "targets",
-	    cmd_targets(ctx)), &data);
+	rc = cmd_call(ctx, "flush",
+	    json_pack("{s:o}", "targets", cmd_targets(ctx)), &data);
 	if (rc != 0)
 		return rc;
 	if (ctx->json)
@@ -33,7 +33,7 @@ const struct cmd_entry cmd_flush_entry = {
 	.name = "flush",
 	.usage = "flush [target...] [options]",
 	.summary = "Empty apps' log files, rotated ones removed (every app's "
-	    "without a target)",
+		   "without a target)",
 	.flags = CMD_DAEMON | CMD_TARGETS,
 	.max_args = -1,
 	.example = "clusterctl flush web",

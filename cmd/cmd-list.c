@@ -13,7 +13,8 @@ exec_list(struct cmd_ctx *ctx)
 		cmd_print_json(rows);
 	else if (!ctx->quiet) {
 		if (json_array_size(rows) == 0)
-			printf("no apps (start one: clusterctl start <script>)\n");
+			printf(
+			    "no apps (start one: clusterctl start <script>)\n");
 		else
 			print_table(ctx, rows);
 	}

@@ -22,8 +22,10 @@ static const struct cmd_option options[] = {
 	    NULL, 0 },
 	{ "nostream", 0, NULL, "print the last lines and exit (do not follow)",
 	    NULL, 0 },
-	{ "follow", 'f', NULL, "then print new lines as they come (the "
-	    "default)", NULL, 0 },
+	{ "follow", 'f', NULL,
+	    "then print new lines as they come (the "
+	    "default)",
+	    NULL, 0 },
 	{ "daemon", 0, NULL, "the daemon's own log instead", NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
@@ -60,10 +62,12 @@ print_entry(const struct cmd_ctx *ctx, const json_t *e, int raw)
 	if (ctx->json) {
 		o = json_pack("{s:O, s:O, s:O, s:O, s:O}", "app",
 		    json_object_get(e, "app") ? json_object_get(e, "app") :
-		    json_null(), "instance", inst ? inst : json_null(),
-		    "stream", json_object_get(e, "stream"), "time",
+						json_null(),
+		    "instance", inst ? inst : json_null(), "stream",
+		    json_object_get(e, "stream"), "time",
 		    json_object_get(e, "time") ? json_object_get(e, "time") :
-		    json_null(), "line", json_object_get(e, "line"));
+						 json_null(),
+		    "line", json_object_get(e, "line"));
 		if (o != NULL) {
 			json_dumpf(o, stdout, JSON_COMPACT);
 			putchar('\n');
@@ -84,8 +88,7 @@ print_entry(const struct cmd_ctx *ctx, const json_t *e, int raw)
 	}
 	if (stamp != NULL)
 		printf("%s: ", stamp);
-	fwrite(line, 1, json_string_length(json_object_get(e, "line")),
-	    stdout);
+	fwrite(line, 1, json_string_length(json_object_get(e, "line")), stdout);
 	putchar('\n');
 }
 
@@ -105,9 +108,10 @@ handle_reply(struct cmd_ctx *ctx, json_t *reply, uint32_t id, int raw)
 	if ((rc = cmd_reply_status(reply, &data)) != 0)
 		return rc + 100;
 	if (util_json_int(data, "missed", 0) > 0)
-		fprintf(stderr, "%s: missed %lld lines (this reader was too "
-		    "slow)\n", progname, (long long)util_json_int(data,
-		    "missed", 0));
+		fprintf(stderr,
+		    "%s: missed %lld lines (this reader was too "
+		    "slow)\n",
+		    progname, (long long)util_json_int(data, "missed", 0));
 	json_array_foreach(json_object_get(data, "lines"), i, e)
 		print_entry(ctx, e, raw);
 	return util_json_bool(reply, "more", 0) ? 0 : 1;
@@ -126,7 +130,7 @@ stream(struct cmd_ctx *ctx, uint32_t id, int raw)
 
 	for (;;) {
 		while ((r = ipc_decoder_next(&c->dec, &reply, err,
-		    sizeof err)) == 1) {
+			    sizeof err)) == 1) {
 			r = handle_reply(ctx, reply, id, raw);
 			json_decref(reply);
 			if (r != 0) {
@@ -135,8 +139,10 @@ stream(struct cmd_ctx *ctx, uint32_t id, int raw)
 			}
 		}
 		if (r < 0)
-			return cmd_error(EXIT_FAIL, "bad reply from the daemon: "
-			    "%s", err);
+			return cmd_error(EXIT_FAIL,
+			    "bad reply from the daemon: "
+			    "%s",
+			    err);
 		if (fflush(stdout) != 0 || ferror(stdout))
 			return 0; /* the reader is gone (EPIPE) */
 		pfd[0].fd = c->fd;
@@ -148,10 +154,11 @@ stream(struct cmd_ctx *ctx, uint32_t id, int raw)
 				return 0;
 			if (errno == EINTR)
 				continue;
-			return cmd_error(EXIT_FAIL, "poll: %s", strerror(errno));
+			return cmd_error(EXIT_FAIL, "poll: %s",
+			    strerror(errno));
 		}
-		if (stop_signal || (pfd[1].revents & (POLLERR | POLLHUP |
-		    POLLNVAL)))
+		if (stop_signal ||
+		    (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)))
 			return 0;
 		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
@@ -182,19 +189,23 @@ exec_logs(struct cmd_ctx *ctx)
 		lines = strtol(v, &end, 10);
 		if (*v == '\0' || *end != '\0' || errno != 0 || lines < 0 ||
 		    lines > 1000000)
-			return cmd_usage_error(ctx, "invalid line count '%s' "
-			    "(0 to 1000000)", v);
+			return cmd_usage_error(ctx,
+			    "invalid line count '%s' "
+			    "(0 to 1000000)",
+			    v);
 	}
 	if (cmd_flag(ctx, "nostream") && cmd_flag(ctx, "follow"))
-		return cmd_usage_error(ctx, "--nostream and --follow do not "
+		return cmd_usage_error(ctx,
+		    "--nostream and --follow do not "
 		    "go together");
 	if (cmd_flag(ctx, "daemon") && ctx->argc > 0)
 		return cmd_usage_error(ctx, "--daemon takes no targets");
 	follow = !cmd_flag(ctx, "nostream");
 	args = json_pack("{s:o, s:i, s:s, s:b, s:b}", "targets",
 	    cmd_targets(ctx), "lines", (int)lines, "stream",
-	    cmd_flag(ctx, "out") && !cmd_flag(ctx, "err") ? "out" :
-	    cmd_flag(ctx, "err") && !cmd_flag(ctx, "out") ? "err" : "all",
+	    cmd_flag(ctx, "out") && !cmd_flag(ctx, "err")     ? "out" :
+		cmd_flag(ctx, "err") && !cmd_flag(ctx, "out") ? "err" :
+								"all",
 	    "follow", follow, "daemon", cmd_flag(ctx, "daemon"));
 	if ((r = cmd_connect(ctx, 1)) != 0) {
 		json_decref(args);
@@ -206,8 +217,10 @@ exec_logs(struct cmd_ctx *ctx)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if ((r = ipc_client_send(&ctx->client, "logs", args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: "
-		    "%s", strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot talk to the daemon: "
+		    "%s",
+		    strerror(-r));
 	return stream(ctx, id, cmd_flag(ctx, "raw"));
 }
 

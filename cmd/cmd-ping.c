@@ -21,9 +21,10 @@ exec_ping(struct cmd_ctx *ctx)
 		    (long long)util_json_int(data, "pid", 0),
 		    (long long)util_json_int(data, "generation", 1));
 	if (strcmp(v, CLUSTERCTL_VERSION) != 0)
-		cmd_error(0, "the daemon runs version %s but this is %s; "
-		    "'clusterctl kill' and start again to upgrade it", v,
-		    CLUSTERCTL_VERSION);
+		cmd_error(0,
+		    "the daemon runs version %s but this is %s; "
+		    "'clusterctl kill' and start again to upgrade it",
+		    v, CLUSTERCTL_VERSION);
 	json_decref(data);
 	return 0;
 }

@@ -12,8 +12,10 @@
 static const struct cmd_option options[] = {
 	{ "parallel", 0, "K", "replace K instances at a time (default 1)", NULL,
 	    0 },
-	{ "force", 0, NULL, "go on when a replacement fails (the old instance "
-	    "is stopped anyway)", NULL, 0 },
+	{ "force", 0, NULL,
+	    "go on when a replacement fails (the old instance "
+	    "is stopped anyway)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -53,8 +55,10 @@ exec_reload(struct cmd_ctx *ctx)
 		if (*v == '\0' || *end != '\0' || errno != 0 || k < 1 ||
 		    k > 4096) {
 			json_decref(args);
-			return cmd_usage_error(ctx, "invalid --parallel '%s' "
-			    "(a number from 1)", v);
+			return cmd_usage_error(ctx,
+			    "invalid --parallel '%s' "
+			    "(a number from 1)",
+			    v);
 		}
 		json_object_set_new(args, "parallel", json_integer(k));
 	}

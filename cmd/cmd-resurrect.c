@@ -13,10 +13,14 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "file", 'f', "FILE", "the dump to read (default: dump.json in the "
-	    "home)", VAL_FILE, 0 },
-	{ "update-env", 0, NULL, "give the apps this shell's environment "
-	    "instead of the saved one", NULL, 0 },
+	{ "file", 'f', "FILE",
+	    "the dump to read (default: dump.json in the "
+	    "home)",
+	    VAL_FILE, 0 },
+	{ "update-env", 0, NULL,
+	    "give the apps this shell's environment "
+	    "instead of the saved one",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -31,8 +35,9 @@ print_names(const char *label, const json_t *arr)
 		return;
 	printf("%s ", label);
 	json_array_foreach(arr, i, v)
-		printf("%s%s", i > 0 ? ", " : "", json_is_string(v) ?
-		    json_string_value(v) : util_json_str(v, "name", "?"));
+		printf("%s%s", i > 0 ? ", " : "",
+		    json_is_string(v) ? json_string_value(v) :
+					util_json_str(v, "name", "?"));
 	putchar('\n');
 }
 
@@ -50,7 +55,8 @@ exec_resurrect(struct cmd_ctx *ctx)
 		if (access(path, F_OK) != 0)
 			return cmd_error(EXIT_FAIL, "no dump at '%s'%s", path,
 			    cmd_opt(ctx, "file") == NULL ?
-			    " (write one with 'clusterctl save')" : "");
+				" (write one with 'clusterctl save')" :
+				"");
 		return cmd_error(EXIT_FAIL, "cannot read '%s': %s", path,
 		    je.text);
 	}
@@ -60,16 +66,17 @@ exec_resurrect(struct cmd_ctx *ctx)
 	if ((rc = cmd_call(ctx, "resurrect", args, &data)) != 0)
 		return rc;
 	json_array_foreach(json_object_get(data, "failed"), i, f)
-		cmd_error(0, "cannot resurrect '%s': %s", util_json_str(f,
-		    "name", "?"), util_json_str(f, "error", "?"));
+		cmd_error(0, "cannot resurrect '%s': %s",
+		    util_json_str(f, "name", "?"),
+		    util_json_str(f, "error", "?"));
 	rc = json_array_size(json_object_get(data, "failed")) > 0 ? EXIT_FAIL :
-	    0;
+								    0;
 	if (ctx->json)
 		cmd_print_json(data);
 	else if (!ctx->quiet) {
 		print_names("resurrected", json_object_get(data, "started"));
-		print_names("already running:", json_object_get(data,
-		    "running"));
+		print_names("already running:",
+		    json_object_get(data, "running"));
 		if (json_array_size(json_object_get(data, "started")) == 0 &&
 		    json_array_size(json_object_get(data, "running")) == 0 &&
 		    rc == 0)
@@ -80,7 +87,14 @@ exec_resurrect(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_resurrect_entry = {
-	"resurrect", NULL, "resurrect [options]",
-	"Start the apps of a dump file that are not running", options,
-	CMD_DAEMON, 0, 0, "clusterctl resurrect --update-env", exec_resurrect,
+	"resurrect",
+	NULL,
+	"resurrect [options]",
+	"Start the apps of a dump file that are not running",
+	options,
+	CMD_DAEMON,
+	0,
+	0,
+	"clusterctl resurrect --update-env",
+	exec_resurrect,
 };

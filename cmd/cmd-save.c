@@ -15,8 +15,10 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "file", 'f', "FILE", "the dump to write (default: dump.json in the "
-	    "home)", VAL_FILE, 0 },
+	{ "file", 'f', "FILE",
+	    "the dump to write (default: dump.json in the "
+	    "home)",
+	    VAL_FILE, 0 },
 	{ "force", 0, NULL, "replace a dump holding apps with an empty one",
 	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
@@ -52,7 +54,8 @@ exec_save(struct cmd_ctx *ctx)
 	json_decref(old);
 	if (napps == 0 && nold > 0 && !cmd_flag(ctx, "force")) {
 		json_decref(doc);
-		return cmd_error(EXIT_FAIL, "refusing to replace '%s', which "
+		return cmd_error(EXIT_FAIL,
+		    "refusing to replace '%s', which "
 		    "holds %zu app%s, with an empty dump (--force to do it)",
 		    path, nold, nold == 1 ? "" : "s");
 	}
@@ -84,26 +87,35 @@ exec_save(struct cmd_ctx *ctx)
 	json_decref(doc);
 	if (rc != 0)
 		return cmd_error(EXIT_FAIL, "cannot write '%s': %s%s", path,
-		    strerror(-rc), access(path, F_OK) == 0 ?
-		    " (the previous dump is intact)" : "");
+		    strerror(-rc),
+		    access(path, F_OK) == 0 ? " (the previous dump is intact)" :
+					      "");
 	if (ctx->quiet)
 		return 0;
 	if (ctx->json) {
 		json_t *o = json_pack("{s:s, s:I, s:o}", "file", path, "apps",
-		    (json_int_t)napps, "backup", backup ? json_string(bak) :
-		    json_null());
+		    (json_int_t)napps, "backup",
+		    backup ? json_string(bak) : json_null());
 
 		cmd_print_json(o);
 		json_decref(o);
 	} else
 		printf("saved %zu app%s to %s%s%s%s\n", napps,
-		    napps == 1 ? "" : "s", path, backup ? " (previous dump: " :
-		    "", backup ? bak : "", backup ? ")" : "");
+		    napps == 1 ? "" : "s", path,
+		    backup ? " (previous dump: " : "", backup ? bak : "",
+		    backup ? ")" : "");
 	return 0;
 }
 
 const struct cmd_entry cmd_save_entry = {
-	"save", "dump", "save [options]",
-	"Write the apps to a dump file that resurrect brings back", options,
-	CMD_DAEMON, 0, 0, "clusterctl save --file /srv/apps.json", exec_save,
+	"save",
+	"dump",
+	"save [options]",
+	"Write the apps to a dump file that resurrect brings back",
+	options,
+	CMD_DAEMON,
+	0,
+	0,
+	"clusterctl save --file /srv/apps.json",
+	exec_save,
 };

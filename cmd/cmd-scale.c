@@ -8,8 +8,10 @@
 #include "cmd.h"
 
 static const struct cmd_option options[] = {
-	{ "no-wait", 0, NULL, "return at once, not when the new instances are "
-	    "online and the removed ones stopped", NULL, 0 },
+	{ "no-wait", 0, NULL,
+	    "return at once, not when the new instances are "
+	    "online and the removed ones stopped",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -26,8 +28,10 @@ exec_scale(struct cmd_ctx *ctx)
 	n = strtol(v, &end, 10);
 	if (*v == '\0' || *end != '\0' || errno != 0 || n < -4096 || n > 4096 ||
 	    (n == 0 && *v != '+' && *v != '-'))
-		return cmd_usage_error(ctx, "invalid count '%s' (say 4, +2 or "
-		    "-1)", v);
+		return cmd_usage_error(ctx,
+		    "invalid count '%s' (say 4, +2 or "
+		    "-1)",
+		    v);
 	args = json_pack("{s:s, s:i, s:b}", "target", ctx->argv[0], "count",
 	    (int)n, "relative", *v == '+' || *v == '-');
 	if (cmd_flag(ctx, "no-wait"))

@@ -17,72 +17,112 @@ extern char **environ;
 static const struct cmd_option options[] = {
 	{ "name", 'n', "NAME", "the app's name (default: the file's base name)",
 	    NULL, 0 },
-	{ "instances", 'i', "N", "how many instances: a number, 'max' (one per "
-	    "CPU) or -1 (CPUs minus one); default 1", "max -1 1 2 4", 0 },
-	{ "interpreter", 0, "PROG", "run the script with PROG ('none': execute "
+	{ "instances", 'i', "N",
+	    "how many instances: a number, 'max' (one per "
+	    "CPU) or -1 (CPUs minus one); default 1",
+	    "max -1 1 2 4", 0 },
+	{ "interpreter", 0, "PROG",
+	    "run the script with PROG ('none': execute "
 	    "it); default by extension: .js node, .py python3, .sh bash",
 	    "node python3 bash none", 0 },
 	{ "cwd", 0, "DIR", "working directory (default: the current one)",
 	    VAL_DIR, 0 },
-	{ "env", 0, "KEY=VAL", "set an environment variable (repeatable; default: "
-	    "the environment clusterctl runs in)", NULL,
-	    1 },
-	{ "kill-signal", 0, "SIG", "signal that asks an instance to stop "
-	    "(default SIGINT)", VAL_SIGNAL, 0 },
-	{ "kill-timeout", 0, "MS", "time to stop before SIGKILL (default 1600ms)",
-	    NULL, 0 },
+	{ "env", 0, "KEY=VAL",
+	    "set an environment variable (repeatable; default: "
+	    "the environment clusterctl runs in)",
+	    NULL, 1 },
+	{ "kill-signal", 0, "SIG",
+	    "signal that asks an instance to stop "
+	    "(default SIGINT)",
+	    VAL_SIGNAL, 0 },
+	{ "kill-timeout", 0, "MS",
+	    "time to stop before SIGKILL (default 1600ms)", NULL, 0 },
 	{ "no-autorestart", 0, NULL, "leave an instance stopped when it exits",
 	    NULL, 0 },
-	{ "restart-delay", 0, "MS", "a fixed delay before each restart, instead "
-	    "of the exponential backoff (default: none, backoff)", NULL, 0 },
-	{ "exp-backoff-restart-delay", 0, "MS", "the backoff's first delay d0 "
-	    "(default 100ms); delay n = d0 * 1.5^n, up to --max-backoff", NULL,
-	    0 },
+	{ "restart-delay", 0, "MS",
+	    "a fixed delay before each restart, instead "
+	    "of the exponential backoff (default: none, backoff)",
+	    NULL, 0 },
+	{ "exp-backoff-restart-delay", 0, "MS",
+	    "the backoff's first delay d0 "
+	    "(default 100ms); delay n = d0 * 1.5^n, up to --max-backoff",
+	    NULL, 0 },
 	{ "max-backoff", 0, "MS", "the longest backoff delay (default 15s)",
 	    NULL, 0 },
-	{ "backoff-reset", 0, "MS", "uptime after which the backoff starts over "
-	    "(default 30s)", NULL, 0 },
-	{ "min-uptime", 0, "MS", "an exit sooner than this after starting is "
-	    "unstable (default 1000ms)", NULL, 0 },
-	{ "max-restarts", 0, "N", "unstable restarts in a row before the "
-	    "instance is errored (default 16)", NULL, 0 },
-	{ "stop-exit-codes", 0, "CODES", "exit codes that are not restarted "
-	    "(comma separated, e.g. 0,42; default: none)", NULL, 0 },
-	{ "out-file", 'o', "FILE", "write stdout there (with -i: one file per "
+	{ "backoff-reset", 0, "MS",
+	    "uptime after which the backoff starts over "
+	    "(default 30s)",
+	    NULL, 0 },
+	{ "min-uptime", 0, "MS",
+	    "an exit sooner than this after starting is "
+	    "unstable (default 1000ms)",
+	    NULL, 0 },
+	{ "max-restarts", 0, "N",
+	    "unstable restarts in a row before the "
+	    "instance is errored (default 16)",
+	    NULL, 0 },
+	{ "stop-exit-codes", 0, "CODES",
+	    "exit codes that are not restarted "
+	    "(comma separated, e.g. 0,42; default: none)",
+	    NULL, 0 },
+	{ "out-file", 'o', "FILE",
+	    "write stdout there (with -i: one file per "
 	    "instance, FILE-0, FILE-1... before the extension; /dev/null: "
 	    "discard; default: $CLUSTERCTL_HOME/logs/NAME-out-N.log)",
 	    VAL_FILE, 0 },
-	{ "error-file", 'e', "FILE", "write stderr there (with -i: one file "
+	{ "error-file", 'e', "FILE",
+	    "write stderr there (with -i: one file "
 	    "per instance, as -o; /dev/null: discard; default: "
 	    "$CLUSTERCTL_HOME/logs/NAME-err-N.log)",
 	    VAL_FILE, 0 },
-	{ "no-wait", 0, NULL, "return at once, not when the instances are "
-	    "online", NULL, 0 },
-	{ "log-file", 'l', "FILE", "also write stdout and stderr, combined, "
-	    "there (with -i: one file per instance, as -o; default: none)", VAL_FILE, 0 },
-	{ "merge-logs", 0, NULL, "one file per stream for all instances "
-	    "(logs/NAME-out.log), not one per instance", NULL, 0 },
-	{ "time", 0, NULL, "prefix each line with the local time (ISO 8601, "
-	    "ms)", NULL, 0 },
-	{ "log-date-format", 0, "FMT", "prefix each line with the time in this "
-	    "strftime format (e.g. '%F %T'; default: none)", NULL, 0 },
-	{ "log-type", 0, "TYPE", "'json': one JSON object per line (app, "
-	    "instance, stream, time, line); default raw", "json raw", 0 },
-	{ "log-max-size", 0, "SIZE", "rotate a log file at this size (default "
-	    "10M; 0: never)", NULL, 0 },
+	{ "no-wait", 0, NULL,
+	    "return at once, not when the instances are "
+	    "online",
+	    NULL, 0 },
+	{ "log-file", 'l', "FILE",
+	    "also write stdout and stderr, combined, "
+	    "there (with -i: one file per instance, as -o; default: none)",
+	    VAL_FILE, 0 },
+	{ "merge-logs", 0, NULL,
+	    "one file per stream for all instances "
+	    "(logs/NAME-out.log), not one per instance",
+	    NULL, 0 },
+	{ "time", 0, NULL,
+	    "prefix each line with the local time (ISO 8601, "
+	    "ms)",
+	    NULL, 0 },
+	{ "log-date-format", 0, "FMT",
+	    "prefix each line with the time in this "
+	    "strftime format (e.g. '%F %T'; default: none)",
+	    NULL, 0 },
+	{ "log-type", 0, "TYPE",
+	    "'json': one JSON object per line (app, "
+	    "instance, stream, time, line); default raw",
+	    "json raw", 0 },
+	{ "log-max-size", 0, "SIZE",
+	    "rotate a log file at this size (default "
+	    "10M; 0: never)",
+	    NULL, 0 },
 	{ "log-retain", 0, "N", "rotated files kept per log (default 5)", NULL,
 	    0 },
 	{ "log-compress", 0, NULL, "gzip rotated log files", NULL, 0 },
-	{ "listen", 0, "ADDR", "bind [name=]PORT, HOST:PORT, [V6]:PORT or "
+	{ "listen", 0, "ADDR",
+	    "bind [name=]PORT, HOST:PORT, [V6]:PORT or "
 	    "unix:PATH before starting; passed as LISTEN_FDS (repeatable; "
 	    "default: none)",
 	    NULL, 1 },
-	{ "no-share", 0, NULL, "fork mode: instances bind their own sockets "
-	    "(default: cluster mode, they share the daemon's)", NULL, 0 },
-	{ "wait-ready", 0, NULL, "online only on a ready signal: READY=1, "
-	    "process.send('ready') or a shared listen", NULL, 0 },
-	{ "listen-timeout", 0, "MS", "online anyway after this (default 3s; "
-	    "0: online once executed)", NULL, 0 },
+	{ "no-share", 0, NULL,
+	    "fork mode: instances bind their own sockets "
+	    "(default: cluster mode, they share the daemon's)",
+	    NULL, 0 },
+	{ "wait-ready", 0, NULL,
+	    "online only on a ready signal: READY=1, "
+	    "process.send('ready') or a shared listen",
+	    NULL, 0 },
+	{ "listen-timeout", 0, "MS",
+	    "online anyway after this (default 3s; "
+	    "0: online once executed)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -182,11 +222,12 @@ build(struct cmd_ctx *ctx, json_t *args)
 		else {
 			errno = 0;
 			n = strtol(v, &end, 10);
-			if (*v == '\0' || *end != '\0' || errno != 0 || n == 0 ||
-			    n < -1 || n > 4096)
+			if (*v == '\0' || *end != '\0' || errno != 0 ||
+			    n == 0 || n < -1 || n > 4096)
 				return cmd_usage_error(ctx,
 				    "invalid instance count '%s' (a number from 1 "
-				    "to 4096, 'max' or -1)", v);
+				    "to 4096, 'max' or -1)",
+				    v);
 		}
 		json_object_set_new(args, "instances", json_integer(n));
 	}
@@ -194,7 +235,8 @@ build(struct cmd_ctx *ctx, json_t *args)
 		json_object_set_new(args, "interpreter", json_string(v));
 	v = cmd_opt(ctx, "cwd");
 	if ((p = absolute(v != NULL ? v : ".")) == NULL)
-		return cmd_error(EXIT_FAIL, "cannot tell the current directory");
+		return cmd_error(EXIT_FAIL,
+		    "cannot tell the current directory");
 	if (v == NULL && strlen(p) > 2 && strcmp(p + strlen(p) - 2, "/.") == 0)
 		p[strlen(p) - 2] = '\0';
 	json_object_set_new(args, "cwd", json_string(p));
@@ -202,7 +244,7 @@ build(struct cmd_ctx *ctx, json_t *args)
 
 	env = cmd_environ_json();
 	for (vals = cmd_opt_all(ctx, "env"); vals != NULL && *vals != NULL;
-	    vals++) {
+	     vals++) {
 		if ((eq = strchr(*vals, '=')) == NULL || eq == *vals) {
 			json_decref(env);
 			return cmd_usage_error(ctx,
@@ -228,7 +270,7 @@ build(struct cmd_ctx *ctx, json_t *args)
 	if ((rc = set_ms(ctx, args, "kill-timeout", "kill_timeout")) != 0 ||
 	    (rc = set_ms(ctx, args, "restart-delay", "restart_delay")) != 0 ||
 	    (rc = set_ms(ctx, args, "exp-backoff-restart-delay",
-	    "exp_backoff_restart_delay")) != 0 ||
+		 "exp_backoff_restart_delay")) != 0 ||
 	    (rc = set_ms(ctx, args, "max-backoff", "max_backoff")) != 0 ||
 	    (rc = set_ms(ctx, args, "backoff-reset", "backoff_reset")) != 0 ||
 	    (rc = set_ms(ctx, args, "min-uptime", "min_uptime")) != 0 ||
@@ -245,7 +287,8 @@ build(struct cmd_ctx *ctx, json_t *args)
 			if (end == p || errno != 0 || n < 0 || n > 255 ||
 			    (*end != ',' && *end != '\0'))
 				return cmd_usage_error(ctx,
-				    "invalid --stop-exit-codes '%s' (say 0,42)", v);
+				    "invalid --stop-exit-codes '%s' (say 0,42)",
+				    v);
 			json_array_append_new(codes, json_integer(n));
 			p = *end == ',' ? end + 1 : end;
 		}
@@ -281,16 +324,18 @@ build(struct cmd_ctx *ctx, json_t *args)
 		int64_t size;
 
 		if (util_parse_size(v, &size) != 0)
-			return cmd_usage_error(ctx, "invalid size '%s' for "
-			    "--log-max-size (say 10M, 500K, 0)", v);
+			return cmd_usage_error(ctx,
+			    "invalid size '%s' for "
+			    "--log-max-size (say 10M, 500K, 0)",
+			    v);
 		json_object_set_new(args, "log_max_size", json_integer(size));
 	}
 	if ((rc = set_int(ctx, args, "log-retain", "log_retain")) != 0)
 		return rc;
 	if (cmd_flag(ctx, "log-compress"))
 		json_object_set_new(args, "log_compress", json_true());
-	json_object_set_new(args, "mode", json_string(cmd_flag(ctx,
-	    "no-share") ? "fork" : "cluster"));
+	json_object_set_new(args, "mode",
+	    json_string(cmd_flag(ctx, "no-share") ? "fork" : "cluster"));
 	if (cmd_flag(ctx, "wait-ready"))
 		json_object_set_new(args, "wait_ready", json_true());
 	if ((rc = set_ms(ctx, args, "listen-timeout", "listen_timeout")) != 0)

@@ -15,9 +15,8 @@ exec_stop(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_stop_entry = {
 	.name = "stop",
 	.usage = "stop <target>... [options]",
-	.summary =
-	    "Stop apps gracefully (kill signal, then SIGKILL after the "
-	    "timeout)",
+	.summary = "Stop apps gracefully (kill signal, then SIGKILL after the "
+		   "timeout)",
 	.options = options,
 	.flags = CMD_DAEMON | CMD_TARGETS,
 	.min_args = 1,

@@ -14,8 +14,10 @@
 #define WAIT_DEFAULT_MS 30000
 
 static const struct cmd_option options[] = {
-	{ "timeout", 't', "DURATION", "give up after this long, exit 5 "
-	    "(default 30s; 0: wait for ever)", NULL, 0 },
+	{ "timeout", 't', "DURATION",
+	    "give up after this long, exit 5 "
+	    "(default 30s; 0: wait for ever)",
+	    NULL, 0 },
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
@@ -28,7 +30,9 @@ name_targets(const struct cmd_ctx *ctx, char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; i < ctx->argc && i < 3; i++)
 		snprintf(buf + strlen(buf), len - strlen(buf), "%s'%s'",
-		    i == 0 ? "" : i == ctx->argc - 1 ? " and " : ", ",
+		    i == 0		   ? "" :
+			i == ctx->argc - 1 ? " and " :
+					     ", ",
 		    ctx->argv[i]);
 	if (ctx->argc > 3)
 		snprintf(buf + strlen(buf), len - strlen(buf), " and %d more",
@@ -52,12 +56,14 @@ exec_wait(struct cmd_ctx *ctx)
 	if ((rc = cmd_parse_ms(ctx, "timeout", &timeout)) != 0)
 		return rc;
 	if ((rc = cmd_connect(ctx, 0)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "no daemon is running (at "
-		    "'%s')", ctx->sock);
+		return cmd_error(EXIT_UNREACHABLE,
+		    "no daemon is running (at "
+		    "'%s')",
+		    ctx->sock);
 	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
 	if ((r = ipc_client_send(&ctx->client, "wait", args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
-		    strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot talk to the daemon: %s", strerror(-r));
 	deadline = util_now_ms() + timeout;
 	for (;;) {
 		left = -1;
@@ -99,8 +105,7 @@ const struct cmd_entry cmd_wait_entry = {
 	.flags = CMD_DAEMON | CMD_NO_START | CMD_TARGETS,
 	.min_args = 1,
 	.max_args = -1,
-	.example =
-	    "clusterctl start app.js --no-wait && clusterctl wait app "
-	    "--timeout 1m",
+	.example = "clusterctl start app.js --no-wait && clusterctl wait app "
+		   "--timeout 1m",
 	.exec = exec_wait,
 };

@@ -187,7 +187,8 @@ option_at(const struct cmd_entry *e, size_t i)
 int
 cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 {
-	size_t nopt = count_options(e->options) + count_options(cmd_global_options);
+	size_t nopt = count_options(e->options) +
+	    count_options(cmd_global_options);
 	struct option *lo;
 	const struct cmd_option *o;
 	char shorts[256], *p = shorts, **v;
@@ -207,7 +208,8 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	for (i = 0; i < nopt; i++) {
 		o = option_at(e, i);
 		lo[i].name = o->name;
-		lo[i].has_arg = o->arg != NULL ? required_argument : no_argument;
+		lo[i].has_arg = o->arg != NULL ? required_argument :
+						 no_argument;
 		lo[i].val = 256 + (int)i;
 		if (o->short_name != 0) {
 			*p++ = o->short_name;
@@ -243,8 +245,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 
 			if (optopt != 0 && optopt < 256)
 				bad = sb;
-			rc = cmd_usage_error(ctx, c == ':' ?
-			    "option '%s' needs a value" : "unknown option '%s'",
+			rc = cmd_usage_error(ctx,
+			    c == ':' ? "option '%s' needs a value" :
+				       "unknown option '%s'",
 			    bad);
 			goto out;
 		}
@@ -290,8 +293,9 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	}
 	if (ctx->argc < e->min_args) {
 		rc = cmd_usage_error(ctx, "'%s' needs %s", e->name,
-		    e->flags & CMD_TARGETS ? "a target (a name, an id or 'all')" :
-		    "more arguments");
+		    e->flags & CMD_TARGETS ?
+			"a target (a name, an id or 'all')" :
+			"more arguments");
 		goto out;
 	}
 	if (e->max_args >= 0 && ctx->argc > e->max_args) {
@@ -327,7 +331,8 @@ option_index(const struct cmd_ctx *ctx, const char *name)
 {
 	size_t i, n;
 
-	n = count_options(ctx->entry->options) + count_options(cmd_global_options);
+	n = count_options(ctx->entry->options) +
+	    count_options(cmd_global_options);
 	for (i = 0; i < n; i++)
 		if (strcmp(option_at(ctx->entry, i)->name, name) == 0)
 			return (ssize_t)i;
@@ -410,7 +415,8 @@ static void
 put_wrapped(FILE *f, const char *text, size_t col)
 {
 	size_t width = f == stdout && term_width() > 0 ? (size_t)term_width() :
-	    80, room, n, len;
+							 80,
+	       room, n, len;
 
 	if (width > 100)
 		width = 100;
@@ -457,7 +463,8 @@ print_options(const struct cmd_option *o, FILE *f)
 			put_wrapped(f, values, 32);
 		}
 		if (o->values != NULL && o->values[0] != '@') {
-			snprintf(values, sizeof values, "values: %s", o->values);
+			snprintf(values, sizeof values, "values: %s",
+			    o->values);
 			fprintf(f, "%32s", "");
 			put_wrapped(f, values, 32);
 		}
@@ -493,14 +500,16 @@ cmd_help_all(FILE *f)
 	    "usage: %s <command> [options] [targets]\n\n"
 	    "A process manager: keeps named apps running as clusters of\n"
 	    "instances, restarts them when they crash, shares their ports.\n\n"
-	    "Commands:\n", progname);
+	    "Commands:\n",
+	    progname);
 	for (i = 0; (e = cmd_table[i]) != NULL; i++)
 		if (!(e->flags & CMD_HIDDEN))
 			fprintf(f, "  %-12s  %s\n", e->name, e->summary);
 	fprintf(f,
 	    "\nTargets: an app name, an app id, name:instance, or 'all'.\n"
 	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
-	    "Run '%s help <command>' for a command's options.\n", progname);
+	    "Run '%s help <command>' for a command's options.\n",
+	    progname);
 }
 
 /* An option that is a duration: 0 (and *ms, unchanged if absent) or 2. */

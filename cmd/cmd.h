@@ -29,21 +29,21 @@
 #define VAL_TARGET "@target"
 
 struct cmd_option {
-	const char *name;     /* long name, without "--" */
-	char short_name;      /* or 0 */
-	const char *arg;      /* the value's name in help, NULL for a flag */
-	const char *help;     /* what it does, with its default */
-	const char *values;   /* fixed choices ("max -1") or a VAL_ kind */
-	int repeat;	      /* may be given more than once */
+	const char *name;   /* long name, without "--" */
+	char short_name;    /* or 0 */
+	const char *arg;    /* the value's name in help, NULL for a flag */
+	const char *help;   /* what it does, with its default */
+	const char *values; /* fixed choices ("max -1") or a VAL_ kind */
+	int repeat;	    /* may be given more than once */
 };
 
 /* Preconditions. */
-#define CMD_DAEMON 0x1	    /* talks to the daemon */
-#define CMD_NO_START 0x2    /* ... but never starts one */
-#define CMD_TARGETS 0x4	    /* positional arguments are targets */
-#define CMD_REST 0x8	    /* takes arguments after -- */
-#define CMD_HIDDEN 0x10	    /* not in help or completion */
-#define CMD_NEGNUM 0x20	    /* "-1" is an argument, not an option */
+#define CMD_DAEMON 0x1	 /* talks to the daemon */
+#define CMD_NO_START 0x2 /* ... but never starts one */
+#define CMD_TARGETS 0x4	 /* positional arguments are targets */
+#define CMD_REST 0x8	 /* takes arguments after -- */
+#define CMD_HIDDEN 0x10	 /* not in help or completion */
+#define CMD_NEGNUM 0x20	 /* "-1" is an argument, not an option */
 
 struct cmd_ctx;
 
@@ -69,8 +69,8 @@ struct cmd_ctx {
 	char ***vals; /* per option: NULL-terminated values given */
 	int json;
 	int quiet;
-	int color;   /* colour on stdout */
-	int ecolor;  /* colour on stderr */
+	int color;  /* colour on stdout */
+	int ecolor; /* colour on stderr */
 	const char *home;
 	char sock[4096];
 	struct ipc_client client;

@@ -43,7 +43,8 @@ home_path(void)
 			return NULL;
 		h = pw->pw_dir;
 	}
-	if ((size_t)snprintf(buf, sizeof buf, "%s/.clusterctl", h) >= sizeof buf)
+	if ((size_t)snprintf(buf, sizeof buf, "%s/.clusterctl", h) >=
+	    sizeof buf)
 		return NULL;
 	return buf;
 }
@@ -73,7 +74,8 @@ home_check(const char *h)
 	if (st.st_mode & 022)
 		return cmd_error(EXIT_FAIL,
 		    "refusing home '%s': it is group or world writable "
-		    "(chmod 700 '%s')", h, h);
+		    "(chmod 700 '%s')",
+		    h, h);
 	return 0;
 }
 
@@ -112,7 +114,8 @@ daemon_spawn(const char *h)
 			if (fd > 2)
 				close(fd);
 		}
-		/* Nothing of the caller's (a test runner's, a shell's) stays. */
+		/* Nothing of the caller's (a test runner's, a shell's) stays.
+		 */
 		(void)close_range(3, ~0U, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
@@ -176,8 +179,8 @@ cmd_connect(struct cmd_ctx *ctx, int may_start)
 	}
 	if ((r = daemon_spawn(ctx->home)) != 0) {
 		close(fd);
-		return cmd_error(EXIT_UNREACHABLE, "cannot start the daemon: %s",
-		    strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot start the daemon: %s", strerror(-r));
 	}
 	deadline = util_now_ms() + DAEMON_START_TIMEOUT_MS;
 	while ((r = try_connect(ctx)) != 0 && util_now_ms() < deadline) {
@@ -227,7 +230,8 @@ main(int argc, char **argv)
 			cmd_error(0, "unknown command '%s'", argv[1]);
 		if (hint != NULL)
 			fprintf(stderr, "Did you mean '%s'?\n", hint);
-		fprintf(stderr, "Run '%s --help' for the commands.\n", progname);
+		fprintf(stderr, "Run '%s --help' for the commands.\n",
+		    progname);
 		return EXIT_USAGE;
 	}
 	memset(&ctx, 0, sizeof ctx);
@@ -257,10 +261,10 @@ main(int argc, char **argv)
 			return rc;
 		}
 		if ((size_t)snprintf(ctx.sock, sizeof ctx.sock, "%s/sock",
-		    ctx.home) >= sizeof ctx.sock) {
+			ctx.home) >= sizeof ctx.sock) {
 			cmd_ctx_release(&ctx);
-			return cmd_error(EXIT_FAIL, "home path '%s' is too long",
-			    ctx.home);
+			return cmd_error(EXIT_FAIL,
+			    "home path '%s' is too long", ctx.home);
 		}
 	}
 	rc = e->exec(&ctx);

@@ -99,13 +99,14 @@ print_table(const struct cmd_ctx *ctx, const json_t *rows)
 			if (width > 0 && total > (size_t)width) {
 				size_t over = total - (size_t)width;
 				w[1] = w[1] > over + 8 ? w[1] - over :
-				    (w[1] < 8 ? w[1] : 8);
+							 (w[1] < 8 ? w[1] : 8);
 			}
-			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s%*s  %-*s  %-*s  %s\n",
+			printf(
+			    "%-*s  %-*s  %-*s  %-*s  %-*s  %s%*s  %-*s  %-*s  %s\n",
 			    (int)w[0], head[0], (int)w[1], head[1], (int)w[2],
 			    head[2], (int)w[3], head[3], (int)w[4], head[4],
-			    "\xe2\x86\xba", (int)w[5] - 1, "", (int)w[6], head[6],
-			    (int)w[7], head[7], head[8]);
+			    "\xe2\x86\xba", (int)w[5] - 1, "", (int)w[6],
+			    head[6], (int)w[7], head[7], head[8]);
 		}
 		json_array_foreach(rows, i, r) {
 			json_t *pid = json_object_get(r, "pid");
@@ -146,12 +147,12 @@ print_table(const struct cmd_ctx *ctx, const json_t *rows)
 				cell[1][w[1]] = '\0';
 			}
 			printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s%-*s%s  "
-			    "%-*s  %s\n",
+			       "%-*s  %s\n",
 			    (int)w[0], cell[0], (int)w[1], cell[1], (int)w[2],
 			    cell[2], (int)w[3], cell[3], (int)w[4], cell[4],
-			    (int)w[5], cell[5], color_status(ctx, st), (int)w[6],
-			    cell[6], color_reset(ctx), (int)w[7], cell[7],
-			    cell[8]);
+			    (int)w[5], cell[5], color_status(ctx, st),
+			    (int)w[6], cell[6], color_reset(ctx), (int)w[7],
+			    cell[7], cell[8]);
 		}
 	}
 }

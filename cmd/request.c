@@ -54,7 +54,8 @@ recv_error(int r)
 		return cmd_error(EXIT_UNREACHABLE,
 		    "the daemon closed the connection");
 	if (r == -ETIMEDOUT)
-		return cmd_error(EXIT_TIMEOUT, "timed out waiting for the daemon");
+		return cmd_error(EXIT_TIMEOUT,
+		    "timed out waiting for the daemon");
 	if (r == -EINTR)
 		return 130;
 	return cmd_error(EXIT_UNREACHABLE, "cannot read the daemon's reply: %s",
@@ -68,8 +69,7 @@ recv_error(int r)
  */
 int
 cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
-    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg,
-    int timeout_ms)
+    int (*each)(struct cmd_ctx *, json_t *, void *), void *arg, int timeout_ms)
 {
 	json_t *reply, *data;
 	uint32_t id;
@@ -80,10 +80,11 @@ cmd_call_stream(struct cmd_ctx *ctx, const char *cmd, json_t *args,
 		return r;
 	}
 	if ((r = ipc_client_send(&ctx->client, cmd, args, &id)) != 0)
-		return cmd_error(EXIT_UNREACHABLE, "cannot talk to the daemon: %s",
-		    strerror(-r));
+		return cmd_error(EXIT_UNREACHABLE,
+		    "cannot talk to the daemon: %s", strerror(-r));
 	for (;;) {
-		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) != 0)
+		if ((r = ipc_client_recv(&ctx->client, &reply, timeout_ms)) !=
+		    0)
 			return recv_error(r);
 		if (util_json_int(reply, "id", -1) != id) {
 			json_decref(reply);
@@ -160,8 +161,8 @@ cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
 			cmd_print_json(data);
 		else
 			json_array_foreach(json_object_get(data, "apps"), i, a)
-				printf("deleted %s\n", util_json_str(a, "name",
-				    "?"));
+				printf("deleted %s\n",
+				    util_json_str(a, "name", "?"));
 	} else if (rc == 0 && data != NULL)
 		rc = cmd_show_apps(ctx, data);
 	else if (rc == 0 && ctx->json)

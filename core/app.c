@@ -147,7 +147,8 @@ name_ok(const char *n, struct err *e)
 	const char *p;
 
 	if (*n == '\0' || strlen(n) > 64) {
-		err_set(e, IPC_E_BAD_REQUEST, "an app name has 1 to 64 characters");
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "an app name has 1 to 64 characters");
 		return 0;
 	}
 	if (strcmp(n, "all") == 0) {
@@ -155,7 +156,8 @@ name_ok(const char *n, struct err *e)
 		return 0;
 	}
 	for (p = n; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr("._-@+", *p) == NULL) {
+		if (!isalnum((unsigned char)*p) &&
+		    strchr("._-@+", *p) == NULL) {
 			err_set(e, IPC_E_BAD_REQUEST,
 			    "invalid app name '%s': use letters, digits and . _ - @ +",
 			    n);
@@ -164,8 +166,8 @@ name_ok(const char *n, struct err *e)
 	for (p = n; isdigit((unsigned char)*p); p++)
 		;
 	if (*p == '\0') {
-		err_set(e, IPC_E_BAD_REQUEST, "invalid app name '%s': it is a number",
-		    n);
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "invalid app name '%s': it is a number", n);
 		return 0;
 	}
 	return 1;
@@ -250,7 +252,8 @@ spec_check(const json_t *spec, struct err *e)
 	size_t i;
 
 	if (!json_is_object(spec)) {
-		err_set(e, IPC_E_BAD_REQUEST, "the start request is not an "
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "the start request is not an "
 		    "object");
 		return -1;
 	}
@@ -258,7 +261,7 @@ spec_check(const json_t *spec, struct err *e)
 		v = json_object_get(spec, spec_members[i].key);
 		if (v == NULL || json_is_null(v) ||
 		    json_unpack_ex(v, &je, JSON_VALIDATE_ONLY,
-		    spec_members[i].fmt) == 0)
+			spec_members[i].fmt) == 0)
 			continue;
 		err_set(e, IPC_E_BAD_REQUEST, "'%s' is not %s",
 		    spec_members[i].key, spec_members[i].what);
@@ -288,29 +291,36 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	script = util_json_str(spec, "script", NULL);
 	if (script == NULL || *script == '\0') {
-		err_set(e, IPC_E_BAD_REQUEST, "start needs a script or program");
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "start needs a script or program");
 		return -1;
 	}
 	cwd = util_json_str(spec, "cwd", "/");
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		err_set(e, IPC_E_BAD_REQUEST,
 		    "cannot use '%s' as the working directory: %s", cwd,
-		    *cwd != '/' ? "not an absolute path" :
-		    errno == 0 ? "Not a directory" : strerror(errno));
+		    *cwd != '/'	   ? "not an absolute path" :
+			errno == 0 ? "Not a directory" :
+				     strerror(errno));
 		return -1;
 	}
 	env = json_is_object(json_object_get(spec, "env")) ?
-	    json_object_get(spec, "env") : NULL;
+	    json_object_get(spec, "env") :
+	    NULL;
 	pathvar = util_json_str(env, "PATH", NULL);
 	args = json_is_array(json_object_get(spec, "args")) ?
-	    json_object_get(spec, "args") : NULL;
-	json_array_foreach(args, i, v) if (!json_is_string(v)) {
-		err_set(e, IPC_E_BAD_REQUEST, "'args' holds a non-string");
-		return -1;
-	}
+	    json_object_get(spec, "args") :
+	    NULL;
+	json_array_foreach(args, i, v)
+		if (!json_is_string(v)) {
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "'args' holds a non-string");
+			return -1;
+		}
 
 	name = json_is_string(json_object_get(spec, "name")) ?
-	    strdup(util_json_str(spec, "name", "")) : default_name(script);
+	    strdup(util_json_str(spec, "name", "")) :
+	    default_name(script);
 	if (name == NULL) {
 		err_set(e, IPC_E_INTERNAL, "out of memory");
 		return -1;
@@ -330,15 +340,16 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	interp = util_json_str(spec, "interpreter", NULL);
 	if (interp != NULL && (strcmp(interp, "none") == 0 || *interp == '\0'))
 		interp = NULL;
-	else if (interp == NULL && !json_is_string(json_object_get(spec,
-	    "interpreter")))
+	else if (interp == NULL &&
+	    !json_is_string(json_object_get(spec, "interpreter")))
 		interp = interpreter_for(script);
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
 			err_set(e, IPC_E_EXEC,
 			    "cannot execute interpreter '%s': %s", interp,
 			    errno == ENOENT && strchr(interp, '/') == NULL ?
-			    "not found in PATH" : strerror(errno));
+				"not found in PATH" :
+				strerror(errno));
 			free(name);
 			return -1;
 		}
@@ -354,11 +365,13 @@ app_create(json_t *spec, struct app **out, struct err *e)
 
 		lookup_errno = errno;
 		if (p == NULL || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-			err_set(e, IPC_E_EXEC, "cannot execute '%s': %s", script,
+			err_set(e, IPC_E_EXEC, "cannot execute '%s': %s",
+			    script,
 			    p != NULL ? "Not a regular file" :
-			    strchr(script, '/') == NULL &&
-				lookup_errno == ENOENT ?
-			    "not found in PATH" : strerror(lookup_errno));
+				strchr(script, '/') == NULL &&
+				    lookup_errno == ENOENT ?
+					"not found in PATH" :
+					strerror(lookup_errno));
 			free(p);
 			free(name);
 			return -1;
@@ -383,7 +396,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		a->argv[i++] = strdup(script);
 	} else
 		a->argv[i++] = strdup(script);
-	json_array_foreach(args, n, v) a->argv[i++] = strdup(json_string_value(v));
+	json_array_foreach(args, n, v)
+		a->argv[i++] = strdup(json_string_value(v));
 	a->cwd = strdup(cwd);
 	a->envp = env_from_json(env, &a->nenv);
 
@@ -406,10 +420,11 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		a->max_restarts = 16;
 	codes = json_object_get(spec, "stop_exit_codes");
 	json_array_foreach(codes, i, v) {
-		if (json_is_integer(v) && a->nstop_exit_codes <
-		    (int)(sizeof a->stop_exit_codes / sizeof a->stop_exit_codes[0]))
-			a->stop_exit_codes[a->nstop_exit_codes++] =
-			    (int)json_integer_value(v);
+		if (json_is_integer(v) &&
+		    a->nstop_exit_codes < (int)(sizeof a->stop_exit_codes /
+					      sizeof a->stop_exit_codes[0]))
+			a->stop_exit_codes[a->nstop_exit_codes++] = (int)
+			    json_integer_value(v);
 	}
 	if ((k = util_json_str(spec, "out_file", NULL)) != NULL)
 		a->out_file = strdup(k);
@@ -423,7 +438,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "unknown mode '%s' (cluster or fork)", k);
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "unknown mode '%s' (cluster or fork)", k);
 		app_free(a);
 		return -1;
 	}
@@ -442,8 +458,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	if (n < 1)
 		n = 1;
 	if (n > 4096) {
-		err_set(e, IPC_E_BAD_REQUEST, "%lld instances is more than 4096",
-		    (long long)n);
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "%lld instances is more than 4096", (long long)n);
 		app_free(a);
 		return -1;
 	}
@@ -668,14 +684,18 @@ exits_json(const struct instance *in)
 	first = in->nexits > EXIT_HISTORY ? in->nexits - EXIT_HISTORY : 0;
 	for (i = in->nexits - 1; i >= first; i--) {
 		e = &in->exits[i % EXIT_HISTORY];
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:I, s:o}",
-		    "time", (json_int_t)e->when, "exit_code",
-		    e->signal == 0 ? json_integer(e->code) : json_null(),
-		    "exit_signal",
-		    e->signal != 0 ? json_string(util_signal_name(e->signal)) :
-				     json_null(),
-		    "uptime_ms", (json_int_t)e->uptime_ms, "restart_delay_ms",
-		    e->delay_ms >= 0 ? json_integer(e->delay_ms) : json_null()));
+		json_array_append_new(arr,
+		    json_pack("{s:I, s:o, s:o, s:I, s:o}", "time",
+			(json_int_t)e->when, "exit_code",
+			e->signal == 0 ? json_integer(e->code) : json_null(),
+			"exit_signal",
+			e->signal != 0 ?
+			    json_string(util_signal_name(e->signal)) :
+			    json_null(),
+			"uptime_ms", (json_int_t)e->uptime_ms,
+			"restart_delay_ms",
+			e->delay_ms >= 0 ? json_integer(e->delay_ms) :
+					   json_null()));
 	}
 	return arr;
 }
@@ -693,7 +713,8 @@ app_describe_json(const struct app *a)
 	json_object_set_new(o, "instances", json_integer(a->ninst));
 	json_object_set_new(o, "kill_signal",
 	    json_string(util_signal_name(a->kill_signal)));
-	json_object_set_new(o, "kill_timeout", json_integer(a->kill_timeout_ms));
+	json_object_set_new(o, "kill_timeout",
+	    json_integer(a->kill_timeout_ms));
 	json_object_set_new(o, "argv", json_array());
 	for (i = 0; a->argv[i] != NULL; i++)
 		json_array_append_new(json_object_get(o, "argv"),
@@ -710,11 +731,12 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
-		json_object_set_new(row, "status_text", in->status_text != NULL ?
-		    json_string(in->status_text) : json_null());
+		json_object_set_new(row, "status_text",
+		    in->status_text != NULL ? json_string(in->status_text) :
+					      json_null());
 		json_object_set_new(row, "ready_by_timeout",
-		    json_boolean(inst_status(in) == ST_ONLINE &&
-		    in->ready_timeout));
+		    json_boolean(
+			inst_status(in) == ST_ONLINE && in->ready_timeout));
 		json_array_append_new(insts, row);
 	}
 	json_object_set_new(o, "processes", insts);

@@ -56,7 +56,7 @@ struct logpipe {
 	int grown;   /* its capacity was raised to FLOOD_PIPE_BYTES */
 	int resting; /* not reading until the rest timer fires */
 	TAILQ_ENTRY(logpipe) rentry;
-	char *line;  /* an incomplete line carried between reads */
+	char *line; /* an incomplete line carried between reads */
 	size_t linelen;
 	size_t linecap;
 };
@@ -498,4 +498,3 @@ logpipe_abort(struct logpipe *lp)
 {
 	uv_close((uv_handle_t *)&lp->pipe, logpipe_free);
 }
-

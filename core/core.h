@@ -20,10 +20,10 @@
 #include "logs.h"
 
 #ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
-	    (var) = (tvar))
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                             \
+	for ((var) = TAILQ_FIRST(head);                                        \
+	     (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);            \
+	     (var) = (tvar))
 #endif
 
 /*
@@ -51,9 +51,9 @@ struct app;
 
 /* One exit of an instance's process, for describe. */
 struct exit_record {
-	int64_t when;	/* ms since the epoch */
-	int code;	/* -1 when a signal ended it */
-	int signal;	/* 0 when it exited */
+	int64_t when; /* ms since the epoch */
+	int code;     /* -1 when a signal ended it */
+	int signal;   /* 0 when it exited */
 	int64_t uptime_ms;
 	int64_t delay_ms; /* the restart delay chosen, or -1: none */
 };
@@ -69,20 +69,20 @@ struct instance {
 	int nhandles;	  /* open handles; freed when 0 and dead */
 
 	pid_t pid;
-	int running;	    /* a process exists (exit not yet handled) */
-	int exited;	    /* exit callback seen for the current process */
-	int pgid_live;	    /* its group may still have members to reap */
-	int status_done;    /* exec status pipe reached EOF */
-	int exec_errno;	    /* the shim's exec failed with this */
+	int running;	     /* a process exists (exit not yet handled) */
+	int exited;	     /* exit callback seen for the current process */
+	int pgid_live;	     /* its group may still have members to reap */
+	int status_done;     /* exec status pipe reached EOF */
+	int exec_errno;	     /* the shim's exec failed with this */
 	int64_t exit_status; /* from the exit callback, pending EV_EXIT */
 	int exit_termsig;
 
-	uint64_t started_mono; /* uv_now at spawn */
-	int64_t started_wall;  /* ms since the epoch at spawn */
+	uint64_t started_mono;	/* uv_now at spawn */
+	int64_t started_wall;	/* ms since the epoch at spawn */
 	uint64_t stop_deadline; /* stopping: SIGKILL after this (uv_now) */
 
-	int restarts;	   /* automatic restarts, for list */
-	struct backoff backoff; /* instance.c's own */
+	int restarts;		 /* automatic restarts, for list */
+	struct backoff backoff;	 /* instance.c's own */
 	int64_t next_start_wall; /* when waiting: the next start */
 	struct exit_record exits[EXIT_HISTORY];
 	int nexits; /* how many exits ever; exits[] holds the last ones */
@@ -91,24 +91,24 @@ struct instance {
 	int exit_signal; /* of the last exit, when a signal ended it */
 	char *error;	 /* why it is errored, for list and describe */
 
-	int want_up;		/* stopping: start again once stopped */
+	int want_up;		      /* stopping: start again once stopped */
 	enum inst_reason next_reason; /* why the next spawn happens */
 	enum inst_reason reason;      /* why the current process started */
 	int64_t reason_wall;	      /* when it was (re)started for reason */
-	int dead;		/* removed: free once nhandles is 0 */
+	int dead;		      /* removed: free once nhandles is 0 */
 
 	uint64_t cpu_ticks; /* for cpu%: the previous sample */
 	uint64_t cpu_when;
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel;  /* a Node IPC channel (--wait-ready) */
+	uv_pipe_t channel; /* a Node IPC channel (--wait-ready) */
 	int has_channel;
-	char *chanline;	    /* an incomplete line read from the channel */
+	char *chanline; /* an incomplete line read from the channel */
 	size_t chanlen;
-	int ready_timeout;  /* became online because listen_timeout passed */
-	char *status_text;  /* the last STATUS= it sent */
-	int retiring;	    /* in app->gone: never restarted */
-	int refs;	    /* held by a reload: not freed while > 0 */
+	int ready_timeout; /* became online because listen_timeout passed */
+	char *status_text; /* the last STATUS= it sent */
+	int retiring;	   /* in app->gone: never restarted */
+	int refs;	   /* held by a reload: not freed while > 0 */
 
 	TAILQ_ENTRY(instance) retired;
 };
@@ -120,9 +120,9 @@ struct app {
 	char *name;
 	json_t *spec; /* the normalised start request, for describe */
 
-	char *exec_path;  /* what the shim executes */
-	char **argv;	  /* its argv, argv[0] included */
-	char **envp;	  /* the frozen environment, without instance vars */
+	char *exec_path; /* what the shim executes */
+	char **argv;	 /* its argv, argv[0] included */
+	char **envp;	 /* the frozen environment, without instance vars */
 	size_t nenv;
 	char *cwd;
 	int kill_signal;
@@ -141,19 +141,19 @@ struct app {
 	char *err_file;
 	struct app_logs logs; /* core/logs.c */
 
-	int ninst;		  /* the desired instance count */
+	int ninst; /* the desired instance count */
 	int instcap;
-	struct instance **inst;	  /* by instance number */
+	struct instance **inst;	   /* by instance number */
 	struct instance_list gone; /* removed instances still stopping */
 	int deleting;
 
 	/* Cluster mode (docs/cluster.md, core/share.c). */
-	int share;		  /* instances get the preload library */
-	int wait_ready;		  /* only a signal makes an instance ready */
+	int share;		   /* instances get the preload library */
+	int wait_ready;		   /* only a signal makes an instance ready */
 	int64_t listen_timeout_ms; /* ready anyway after this; 0: at exec */
-	struct lsock *socks;	  /* --listen sockets first, then shared */
-	int nlisten;		  /* how many of socks are --listen ones */
-	int reloading;		  /* a reload is running */
+	struct lsock *socks;	   /* --listen sockets first, then shared */
+	int nlisten;		   /* how many of socks are --listen ones */
+	int reloading;		   /* a reload is running */
 
 	TAILQ_ENTRY(app) entry;
 };
@@ -197,7 +197,7 @@ struct req {
 	/* A waiting request: check() is called after state changes until
 	 * it returns non-zero, having replied. */
 	int (*check)(struct req *);
-	json_t *wait; /* what it waits for: baselines, names */
+	json_t *wait;		/* what it waits for: baselines, names */
 	struct targets targets; /* what it acts on (released with r) */
 	TAILQ_ENTRY(req) centry;
 	TAILQ_ENTRY(req) wentry;
@@ -298,7 +298,6 @@ int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
 
-
 /* handlers.c */
 void handle_request(struct req *);
 void handlers_shutdown(struct req *);
@@ -316,8 +315,8 @@ struct lsock {
 	char addr[108]; /* numeric host, or the Unix path */
 	int port;
 	int v6only;
-	char name[64];	/* LISTEN_FDNAMES entry (--listen) */
-	int listen;	/* bound at start for --listen */
+	char name[64]; /* LISTEN_FDNAMES entry (--listen) */
+	int listen;    /* bound at start for --listen */
 };
 
 /* share.c */
@@ -357,8 +356,8 @@ void keeper_up(void);
 
 /* spawn.c */
 struct spawn_cbs {
-	uv_exit_cb exited;	/* the process handle's */
-	uv_close_cb closed;	/* every handle's */
+	uv_exit_cb exited;  /* the process handle's */
+	uv_close_cb closed; /* every handle's */
 };
 int spawn_process(struct instance *, const struct spawn_cbs *,
     struct logpipe *[2], int *);

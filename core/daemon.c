@@ -216,7 +216,8 @@ sweep_one(pid_t pid, void *arg)
 		log_warnx("killing pid %ld, left running by a previous daemon",
 		    (long)pid);
 		(void)kill(pid, SIGKILL);
-		if ((np = realloc(sw->pids, (sw->n + 1) * sizeof *np)) != NULL) {
+		if ((np = realloc(sw->pids, (sw->n + 1) * sizeof *np)) !=
+		    NULL) {
 			sw->pids = np;
 			sw->pids[sw->n++] = pid;
 		}

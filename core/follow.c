@@ -32,11 +32,11 @@
 
 /* A logs request that follows new lines. */
 struct logsub {
-	struct req *r;	 /* NULL once its client went away */
+	struct req *r;		/* NULL once its client went away */
 	struct targets targets; /* none: every app */
-	int streams;	 /* bit 1: out, bit 2: err */
-	int daemon;	 /* the daemon's own log instead */
-	int64_t missed;	 /* lines dropped since the last notice */
+	int streams;		/* bit 1: out, bit 2: err */
+	int daemon;		/* the daemon's own log instead */
+	int64_t missed;		/* lines dropped since the last notice */
 	TAILQ_ENTRY(logsub) entry;
 };
 
@@ -98,13 +98,13 @@ missed_cb(uv_timer_t *t)
 	TAILQ_FOREACH(s, &subs, entry) {
 		if (s->r == NULL || s->r->client == NULL || s->missed == 0)
 			continue;
-		if (uv_stream_get_write_queue_size((uv_stream_t *)
-		    &s->r->client->pipe) > SUB_MAX_QUEUE) {
+		if (uv_stream_get_write_queue_size(
+			(uv_stream_t *)&s->r->client->pipe) > SUB_MAX_QUEUE) {
 			left = 1;
 			continue;
 		}
-		req_more(s->r, json_pack("{s:I}", "missed",
-		    (json_int_t)s->missed));
+		req_more(s->r,
+		    json_pack("{s:I}", "missed", (json_int_t)s->missed));
 		s->missed = 0;
 	}
 	if (!left)
@@ -125,12 +125,13 @@ sub_send(struct logsub *s, json_t *entries)
 	if (queued > SUB_MAX_QUEUE) {
 		s->missed += (int64_t)json_array_size(entries);
 		if (!uv_is_active((uv_handle_t *)&missed_timer))
-			uv_timer_start(&missed_timer, missed_cb, MISSED_RETRY_MS,
-			    MISSED_RETRY_MS);
+			uv_timer_start(&missed_timer, missed_cb,
+			    MISSED_RETRY_MS, MISSED_RETRY_MS);
 		return;
 	}
 	if (s->missed > 0) {
-		req_more(r, json_pack("{s:I}", "missed", (json_int_t)s->missed));
+		req_more(r,
+		    json_pack("{s:I}", "missed", (json_int_t)s->missed));
 		s->missed = 0;
 		if (s->r == NULL)
 			return;
@@ -149,8 +150,9 @@ daemon_line(const char *buf, size_t n)
 		if (s->r == NULL || !s->daemon)
 			continue;
 		if (arr == NULL)
-			arr = json_pack("[o]", logs_entry(NULL, -1, "daemon",
-			    NULL, buf, n > 0 && buf[n - 1] == '\n' ? n - 1 : n));
+			arr = json_pack("[o]",
+			    logs_entry(NULL, -1, "daemon", NULL, buf,
+				n > 0 && buf[n - 1] == '\n' ? n - 1 : n));
 		sub_send(s, arr);
 	}
 	json_decref(arr);
@@ -415,16 +417,21 @@ follow_tail_file(struct follow_tail *tc, const struct app *a, int index,
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
 		o = NULL;
-		if (a->logs.format == LOGFMT_JSON && (j = json_loadb(p,
-		    (size_t)(nl - p), 0, NULL)) != NULL) {
+		if (a->logs.format == LOGFMT_JSON &&
+		    (j = json_loadb(p, (size_t)(nl - p), 0, NULL)) != NULL) {
 			if (json_is_string(json_object_get(j, "line")))
-				o = json_pack("{s:s, s:O, s:s, s:O, s:O}", "app",
-				    a->name, "instance", json_object_get(j,
-				    "instance") ? json_object_get(j, "instance") :
-				    json_null(), "stream", util_json_str(j,
-				    "stream", logs_stream_name(stream)), "time",
+				o = json_pack("{s:s, s:O, s:s, s:O, s:O}",
+				    "app", a->name, "instance",
+				    json_object_get(j, "instance") ?
+					json_object_get(j, "instance") :
+					json_null(),
+				    "stream",
+				    util_json_str(j, "stream",
+					logs_stream_name(stream)),
+				    "time",
 				    json_object_get(j, "time") ?
-				    json_object_get(j, "time") : json_null(),
+					json_object_get(j, "time") :
+					json_null(),
 				    "line", json_object_get(j, "line"));
 			json_decref(j);
 			if (o != NULL && want >= 0 && index < 0 &&
@@ -437,9 +444,9 @@ follow_tail_file(struct follow_tail *tc, const struct app *a, int index,
 			}
 		}
 		if (o == NULL) {
-			o = logs_entry(a->name, index, stream != 0 ?
-			    logs_stream_name(stream) : "log", NULL, p,
-			    (size_t)(nl - p));
+			o = logs_entry(a->name, index,
+			    stream != 0 ? logs_stream_name(stream) : "log",
+			    NULL, p, (size_t)(nl - p));
 			if (a->logs.format == LOGFMT_TIME &&
 			    a->logs.date_format == NULL &&
 			    (k = iso_prefix(p, (size_t)(nl - p))) > 0) {
@@ -450,7 +457,8 @@ follow_tail_file(struct follow_tail *tc, const struct app *a, int index,
 				json_object_set_new(o, "stamp",
 				    json_string(tbuf));
 				json_object_set_new(o, "line",
-				    logs_line_json(p + k, (size_t)(nl - p) - k));
+				    logs_line_json(p + k,
+					(size_t)(nl - p) - k));
 			}
 			if (a->logs.format == LOGFMT_TIME &&
 			    a->logs.date_format != NULL)
@@ -472,8 +480,8 @@ static int
 by_time(const void *x, const void *y)
 {
 	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-	int c = strcmp(util_json_str(a, "time", ""), util_json_str(b, "time",
-	    ""));
+	int c = strcmp(util_json_str(a, "time", ""),
+	    util_json_str(b, "time", ""));
 
 	if (c != 0)
 		return c;
@@ -514,7 +522,6 @@ sub_closed(struct req *r)
 	req_reply(r, NULL); /* frees r; nobody to tell */
 }
 
-
 /* The tail of the daemon's own log at path, as entries in tc. */
 void
 follow_tail_daemon(struct follow_tail *tc, const char *path)
@@ -528,8 +535,8 @@ follow_tail_daemon(struct follow_tail *tc, const char *path)
 	for (p = buf; buf != NULL && p < buf + len; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)
 			nl = buf + len;
-		json_array_append_new(tc->entries, logs_entry(NULL, -1,
-		    "daemon", NULL, p, (size_t)(nl - p)));
+		json_array_append_new(tc->entries,
+		    logs_entry(NULL, -1, "daemon", NULL, p, (size_t)(nl - p)));
 	}
 	free(buf);
 }

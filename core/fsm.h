@@ -51,22 +51,22 @@ enum inst_event {
 
 /* What an event does in a state: instance.c has one function for each. */
 enum inst_action {
-	A_NONE,		/* nothing */
-	A_LAUNCH,	/* clear the error, spawn (or wait for the handles) */
-	A_SPAWN,	/* the handles are closed: spawn now */
-	A_WANT_UP,	/* start again once stopped */
-	A_WANT_DOWN,	/* stay stopped once stopped */
-	A_SIGNAL,	/* send kill_signal to the group, arm the kill timer */
-	A_CANCEL,	/* drop the pending start or restart: stopped */
-	A_DROP_SELF,	/* a stop while exiting: its exit is no crash */
-	A_EXEC_OK,	/* online now, or arm the readiness timer */
-	A_ONLINE,	/* online */
-	A_READY_LATE,	/* the readiness timer: online anyway */
-	A_SELF_STOP,	/* it exits by itself: arm the kill timer */
-	A_EXITED,	/* it exited on its own: restart, stop or give up */
-	A_LEADER_GONE,	/* a stopped process exited: wait for its group */
-	A_STOP_TIMER,	/* check the group; SIGKILL when the time is up */
-	A_RESTART,	/* the backoff passed: spawn again */
+	A_NONE,	       /* nothing */
+	A_LAUNCH,      /* clear the error, spawn (or wait for the handles) */
+	A_SPAWN,       /* the handles are closed: spawn now */
+	A_WANT_UP,     /* start again once stopped */
+	A_WANT_DOWN,   /* stay stopped once stopped */
+	A_SIGNAL,      /* send kill_signal to the group, arm the kill timer */
+	A_CANCEL,      /* drop the pending start or restart: stopped */
+	A_DROP_SELF,   /* a stop while exiting: its exit is no crash */
+	A_EXEC_OK,     /* online now, or arm the readiness timer */
+	A_ONLINE,      /* online */
+	A_READY_LATE,  /* the readiness timer: online anyway */
+	A_SELF_STOP,   /* it exits by itself: arm the kill timer */
+	A_EXITED,      /* it exited on its own: restart, stop or give up */
+	A_LEADER_GONE, /* a stopped process exited: wait for its group */
+	A_STOP_TIMER,  /* check the group; SIGKILL when the time is up */
+	A_RESTART,     /* the backoff passed: spawn again */
 	A_ACTION_COUNT
 };
 

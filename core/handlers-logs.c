@@ -28,7 +28,8 @@ resolve(struct req *r, struct targets *targets, int *all)
 	}
 	*all = t == NULL || json_array_size(t) == 0;
 	json_array_foreach(t, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), "all") == 0)
 			*all = 1;
 	if (t == NULL || json_array_size(t) == 0)
 		t = every = json_pack("[s]", "all");
@@ -74,7 +75,8 @@ each_file(const struct targets *targets, int streams, int combined,
 				if (json_object_get(seen, key) == NULL) {
 					json_object_set_new(seen, key,
 					    json_true());
-					fn(a, shared ? -1 : k, inst, st, p, arg);
+					fn(a, shared ? -1 : k, inst, st, p,
+					    arg);
 				}
 				free(p);
 			}
@@ -123,8 +125,8 @@ handle_flush(struct req *r)
 	targets_release(&targets);
 	log_info("flushed %zu log files, removed %d rotated ones",
 	    json_array_size(fl.files), fl.rotated);
-	req_reply(r, json_pack("{s:o, s:i}", "files", fl.files, "rotated",
-	    fl.rotated));
+	req_reply(r,
+	    json_pack("{s:o, s:i}", "files", fl.files, "rotated", fl.rotated));
 }
 
 /* reload-logs: reopen every file, as SIGUSR1 does. */
@@ -139,8 +141,8 @@ handle_reload_logs(struct req *r)
 
 /* each_file's call for the tails: the tail of one file. */
 static void
-tail_one(const struct app *a, int index, int want, int stream,
-    const char *path, void *arg)
+tail_one(const struct app *a, int index, int want, int stream, const char *path,
+    void *arg)
 {
 	follow_tail_file(arg, a, index, want, stream, path);
 }
@@ -168,7 +170,9 @@ handle_logs(struct req *r)
 		return;
 	}
 	streams = strcmp(stream, "out") == 0 ? 1 :
-	    strcmp(stream, "err") == 0 ? 2 : strcmp(stream, "all") == 0 ? 3 : 0;
+	    strcmp(stream, "err") == 0	     ? 2 :
+	    strcmp(stream, "all") == 0	     ? 3 :
+					       0;
 	if (streams == 0) {
 		req_error(r, IPC_E_BAD_REQUEST,
 		    "invalid stream '%s' (out, err or all)", stream);

@@ -91,8 +91,10 @@ check_online(struct req *r)
 				json_decref(done);
 				req_error(r, IPC_E_APP_FAILED,
 				    "%s:%d %s before it was online%s", a->name,
-				    k, why, inst_status(in) == ST_WAITING ?
-				    " (it will be restarted)" : "");
+				    k, why,
+				    inst_status(in) == ST_WAITING ?
+					" (it will be restarted)" :
+					"");
 				return 1;
 			}
 		}
@@ -165,8 +167,8 @@ check_deleted(struct req *r)
 			log_info("%s deleted", a->name);
 			app_reap(a);
 		}
-	req_reply(r, json_pack("{s:O}", "apps", json_object_get(r->wait,
-	    "names")));
+	req_reply(r,
+	    json_pack("{s:O}", "apps", json_object_get(r->wait, "names")));
 	return 1;
 }
 
@@ -386,8 +388,8 @@ h_describe(struct req *r)
 		return;
 	arr = json_array();
 	for (i = 0; i < r->targets.n; i++)
-		json_array_append_new(arr, app_describe_json(target_app(
-		    &r->targets.v[i])));
+		json_array_append_new(arr,
+		    app_describe_json(target_app(&r->targets.v[i])));
 	req_reply(r, arr);
 }
 
@@ -472,8 +474,9 @@ check_ready(struct req *r)
 			in = a->inst[k];
 			if (inst_status(in) == ST_ERRORED ||
 			    inst_status(in) == ST_STOPPED) {
-				req_error(r, IPC_E_APP_FAILED, "%s:%d is %s%s%s",
-				    a->name, k, inst_status_name(in),
+				req_error(r, IPC_E_APP_FAILED,
+				    "%s:%d is %s%s%s", a->name, k,
+				    inst_status_name(in),
 				    in->error != NULL ? ": " : "",
 				    in->error != NULL ? in->error : "");
 				return 1;

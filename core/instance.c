@@ -226,8 +226,8 @@ channel_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		if (nl == NULL) {
 			if (in->chanlen + (size_t)(end - p) > 65536)
 				in->chanlen = 0; /* a runaway line: dropped */
-			nb = realloc(in->chanline, in->chanlen +
-			    (size_t)(end - p));
+			nb = realloc(in->chanline,
+			    in->chanlen + (size_t)(end - p));
 			if (nb == NULL)
 				return;
 			memcpy(nb + in->chanlen, p, (size_t)(end - p));
@@ -236,13 +236,13 @@ channel_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			return;
 		}
 		if (in->chanlen > 0) {
-			nb = realloc(in->chanline, in->chanlen +
-			    (size_t)(nl - p));
+			nb = realloc(in->chanline,
+			    in->chanlen + (size_t)(nl - p));
 			if (nb != NULL) {
 				memcpy(nb + in->chanlen, p, (size_t)(nl - p));
 				in->chanline = nb;
-				channel_line(in, nb, in->chanlen +
-				    (size_t)(nl - p));
+				channel_line(in, nb,
+				    in->chanlen + (size_t)(nl - p));
 			}
 			in->chanlen = 0;
 		} else
@@ -275,8 +275,8 @@ inst_spawn(struct instance *in)
 	int r, k, chanfd;
 
 	if ((r = spawn_process(in, &cbs, lp, &chanfd)) != 0) {
-		snprintf(msg, sizeof msg, "cannot start '%s': %s",
-		    a->exec_path, uv_strerror(r));
+		snprintf(msg, sizeof msg, "cannot start '%s': %s", a->exec_path,
+		    uv_strerror(r));
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
@@ -400,16 +400,18 @@ kill_escalate(struct instance *in)
 	log_warnx("%s:%d did not stop within %lld ms; SIGKILL", in->app->name,
 	    in->index, (long long)in->app->kill_timeout_ms);
 	(void)group_kill(in, SIGKILL);
-	set_state(in, in->fsm_state == IS_EXITING ? IS_EXIT_KILLING :
-	    in->fsm_state == IS_STOPPING ? IS_KILLING : in->fsm_state);
+	set_state(in,
+	    in->fsm_state == IS_EXITING	     ? IS_EXIT_KILLING :
+		in->fsm_state == IS_STOPPING ? IS_KILLING :
+					       in->fsm_state);
 }
 
 /* The leader lives on after its exit was due: it is gone unreported. */
 static void
 leader_lost(struct instance *in)
 {
-	log_warnx("%s:%d pid %ld is gone without an exit status",
-	    in->app->name, in->index, (long)in->pid);
+	log_warnx("%s:%d pid %ld is gone without an exit status", in->app->name,
+	    in->index, (long)in->pid);
 	in->exited = 1;
 	in->exit_status = 0;
 	in->exit_termsig = SIGKILL;
@@ -450,8 +452,10 @@ stop_next(struct instance *in)
 		timer_start(in, STOP_POLL_MS);
 		break;
 	case STOP_WAIT:
-		timer_start(in, !f.killed && in->stop_deadline > now ?
-		    in->stop_deadline - now : KILL_GRACE_MS);
+		timer_start(in,
+		    !f.killed && in->stop_deadline > now ?
+			in->stop_deadline - now :
+			KILL_GRACE_MS);
 		break;
 	case STOP_LOST:
 		leader_lost(in);
@@ -491,8 +495,8 @@ exited_on_own(struct instance *in)
 	f.uptime_ms = uptime;
 	switch (fsm_exit_verdict(&p, &f, &in->backoff)) {
 	case VERDICT_CANNOT_EXEC:
-		snprintf(msg, sizeof msg, "cannot execute '%s': %s",
-		    a->argv[0], strerror(in->exec_errno));
+		snprintf(msg, sizeof msg, "cannot execute '%s': %s", a->argv[0],
+		    strerror(in->exec_errno));
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
@@ -509,16 +513,17 @@ exited_on_own(struct instance *in)
 		set_state(in, IS_STOPPED);
 		break;
 	case VERDICT_CRASH_LOOP:
-		snprintf(msg, sizeof msg, "%s %d times in a row within %lld ms "
-		    "of starting; given up", how, in->backoff.unstable,
-		    (long long)a->min_uptime_ms);
+		snprintf(msg, sizeof msg,
+		    "%s %d times in a row within %lld ms "
+		    "of starting; given up",
+		    how, in->backoff.unstable, (long long)a->min_uptime_ms);
 		log_warnx("%s:%d %s", a->name, in->index, msg);
 		set_error(in, msg);
 		set_state(in, IS_ERRORED);
 		break;
 	case VERDICT_RESTART:
-		in->exits[(in->nexits - 1) % EXIT_HISTORY].delay_ms =
-		    in->backoff.delay_ms;
+		in->exits[(in->nexits - 1) % EXIT_HISTORY]
+		    .delay_ms = in->backoff.delay_ms;
 		in->next_start_wall = daemon_now_wall() + in->backoff.delay_ms;
 		log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
 		    in->index, how, (long long)uptime,
@@ -588,8 +593,8 @@ act_cancel(struct instance *in)
 static void
 act_drop_self(struct instance *in)
 {
-	set_state(in, in->fsm_state == IS_EXIT_KILLING ? IS_KILLING :
-	    IS_STOPPING);
+	set_state(in,
+	    in->fsm_state == IS_EXIT_KILLING ? IS_KILLING : IS_STOPPING);
 }
 
 static void
@@ -619,8 +624,8 @@ act_ready_late(struct instance *in)
 		return; /* its exit is being handled */
 	if (a->wait_ready)
 		log_warnx("%s:%d sent no ready signal within %lld ms; taken "
-		    "as online", a->name, in->index,
-		    (long long)a->listen_timeout_ms);
+			  "as online",
+		    a->name, in->index, (long long)a->listen_timeout_ms);
 	in->ready_timeout = 1;
 	act_online(in);
 }
@@ -854,28 +859,31 @@ inst_json(struct instance *in)
 	json_object_set_new(o, "pid",
 	    in->running && !in->exited ? json_integer(in->pid) : json_null());
 	json_object_set_new(o, "exit_code",
-	    in->have_exit && in->exit_signal == 0 ? json_integer(in->exit_code)
-						   : json_null());
+	    in->have_exit && in->exit_signal == 0 ?
+		json_integer(in->exit_code) :
+		json_null());
 	json_object_set_new(o, "exit_signal",
-	    in->have_exit && in->exit_signal != 0
-		? json_string(util_signal_name(in->exit_signal))
-		: json_null());
+	    in->have_exit && in->exit_signal != 0 ?
+		json_string(util_signal_name(in->exit_signal)) :
+		json_null());
 	json_object_set_new(o, "started_at",
 	    in->running ? json_integer(in->started_wall) : json_null());
 	json_object_set_new(o, "next_start_at",
-	    in->fsm_state == IS_WAITING ? json_integer(in->next_start_wall)
-				    : json_null());
+	    in->fsm_state == IS_WAITING ? json_integer(in->next_start_wall) :
+					  json_null());
 	json_object_set_new(o, "restart_delay_ms",
 	    in->fsm_state == IS_WAITING ? json_integer(in->backoff.delay_ms) :
-	    json_null());
+					  json_null());
 	json_object_set_new(o, "error",
 	    in->error != NULL ? json_string(in->error) : json_null());
-	json_object_set_new(o, "restart_reason", in->started_wall != 0 &&
-	    in->reason != REASON_START ? json_string(inst_reason_name(
-	    in->reason)) : json_null());
-	json_object_set_new(o, "restarted_at", in->started_wall != 0 &&
-	    in->reason != REASON_START ? json_integer(in->reason_wall) :
-	    json_null());
+	json_object_set_new(o, "restart_reason",
+	    in->started_wall != 0 && in->reason != REASON_START ?
+		json_string(inst_reason_name(in->reason)) :
+		json_null());
+	json_object_set_new(o, "restarted_at",
+	    in->started_wall != 0 && in->reason != REASON_START ?
+		json_integer(in->reason_wall) :
+		json_null());
 	return o;
 }
 
@@ -896,8 +904,8 @@ inst_notify(struct instance *in, const char *msg, size_t n)
 			inst_event(in, EV_STOPPING);
 		else if (len >= 7 && memcmp(p, "STATUS=", 7) == 0) {
 			free(in->status_text);
-			in->status_text = strndup(p + 7, len - 7 > 200 ? 200 :
-			    len - 7);
+			in->status_text = strndup(p + 7,
+			    len - 7 > 200 ? 200 : len - 7);
 			daemon_changed();
 		}
 	}

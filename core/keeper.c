@@ -104,7 +104,8 @@ msg_recv(int sock, char *buf, size_t len, int *fd)
 	if (n < 0)
 		return -errno;
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			if (*fd >= 0)
 				close(*fd); /* one per message */
@@ -204,7 +205,8 @@ keeper_spawn(const char *h, int *chan)
 			fcntl(3, F_SETFD, 0);
 		snprintf(num, sizeof num, "%d", 3);
 		setenv(KEEPER_ENV, num, 1);
-		execl(self_exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);
+		execl(self_exe, "clusterctl-daemon", "__daemon", h,
+		    (char *)NULL);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -295,7 +297,7 @@ keeper_main(const char *h)
 	for (;;) {
 		if (delay > 0) {
 			struct timespec ts = { delay / 1000,
-			    (delay % 1000) * 1000000L };
+				(delay % 1000) * 1000000L };
 
 			nanosleep(&ts, NULL);
 		}
@@ -314,7 +316,8 @@ keeper_main(const char *h)
 			if (poll(pfd, chan != -1 ? 2 : 1, -1) == -1 &&
 			    errno != EINTR)
 				return 1;
-			if (chan != -1 && (pfd[1].revents & (POLLIN | POLLHUP))) {
+			if (chan != -1 &&
+			    (pfd[1].revents & (POLLIN | POLLHUP))) {
 				keeper_message(chan, &up);
 				if (pfd[1].revents & POLLHUP) {
 					close(chan);
@@ -348,13 +351,14 @@ keeper_main(const char *h)
 		describe_status(st, how, sizeof how);
 		if (!up) {
 			log_warnx("keeper: the daemon (pid %ld) %s before it "
-			    "served; not starting it again", (long)daemon_pid,
-			    how);
+				  "served; not starting it again",
+			    (long)daemon_pid, how);
 			break;
 		}
 		if (mono_ms() - started < KEEPER_QUICK_MS) {
 			if (++quick >= KEEPER_MAX_QUICK_DEATHS) {
-				log_warnx("keeper: the daemon died %d times in a "
+				log_warnx(
+				    "keeper: the daemon died %d times in a "
 				    "row within %d ms of starting; giving up",
 				    quick, KEEPER_QUICK_MS);
 				break;
@@ -364,7 +368,8 @@ keeper_main(const char *h)
 			quick = 0;
 			delay = 0;
 		}
-		log_warnx("keeper: the daemon (pid %ld) %s; starting a new one%s",
+		log_warnx(
+		    "keeper: the daemon (pid %ld) %s; starting a new one%s",
 		    (long)daemon_pid, how, delay > 0 ? " after a pause" : "");
 	}
 	/* Reap what is left to us, then go: the held sockets close. */
@@ -422,7 +427,8 @@ keeper_attach(void)
 			continue;
 		}
 		pool = np;
-		snprintf(pool[npool].key, sizeof pool[npool].key, "%s", buf + 3);
+		snprintf(pool[npool].key, sizeof pool[npool].key, "%s",
+		    buf + 3);
 		pool[npool++].fd = fd;
 	}
 	if (npool > 0)
@@ -462,8 +468,10 @@ keeper_send(const char *text, int fd)
 		return;
 	if ((r = msg_send(kchan, text, fd)) != 0 && !kwarned) {
 		kwarned = 1;
-		log_warnx("cannot talk to the keeper: %s; a crash of this daemon "
-		    "will not be recovered", strerror(-r));
+		log_warnx(
+		    "cannot talk to the keeper: %s; a crash of this daemon "
+		    "will not be recovered",
+		    strerror(-r));
 	}
 }
 

@@ -40,11 +40,11 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
-	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
-	unsigned flushes;    /* how many times it was flushed */
-	int full;	     /* writes wait for room */
-	int err;	     /* why: the errno of the failed write or open */
-	int64_t err_since;   /* ms since the epoch */
+	int compressing;   /* a worker gzips NAME.log.1: no rotation now */
+	unsigned flushes;  /* how many times it was flushed */
+	int full;	   /* writes wait for room */
+	int err;	   /* why: the errno of the failed write or open */
+	int64_t err_since; /* ms since the epoch */
 	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
 	TAILQ_ENTRY(logfile) entry;
 };
@@ -96,8 +96,9 @@ dir_open(const char *path, const char **base)
 		while (end > dir && end[-1] == '/')
 			end--;
 		*end = '\0';
-		dfd = end == dir ? open(dir[0] == '/' || path[0] == '/' ? "/" :
-		    ".", O_PATH | O_DIRECTORY | O_CLOEXEC) :
+		dfd = end == dir ?
+		    open(dir[0] == '/' || path[0] == '/' ? "/" : ".",
+			O_PATH | O_DIRECTORY | O_CLOEXEC) :
 		    open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} while (dfd == -1 && errno == ENOENT && end > dir);
 	if (dfd == -1)
@@ -116,8 +117,8 @@ dir_open(const char *path, const char **base)
 			errno = err;
 			return -1;
 		}
-		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		nfd = openat(dfd, comp,
+		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		err = errno;
 		close(dfd);
 		if ((dfd = nfd) == -1) {
@@ -146,8 +147,8 @@ logf_open(const char *path)
 
 	if ((dfd = dir_open(path, &base)) == -1)
 		return -1;
-	fd = openat(dfd, base, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0644);
+	fd = openat(dfd, base,
+	    O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	err = errno;
 	close(dfd);
 	errno = err;
@@ -367,7 +368,8 @@ file_set_full(struct logfile *f, int err)
 		f->err = err;
 		f->err_since = daemon_now_wall();
 		log_warnx("cannot write log file %s: %s; its apps wait until "
-		    "it can be written", f->path, strerror(err));
+			  "it can be written",
+		    f->path, strerror(err));
 		daemon_changed();
 	}
 	if (!uv_is_active((uv_handle_t *)&retry_timer))
@@ -446,7 +448,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 		return s->queued;
 	if (s->queued || f->full) {
 		if (sink_keep(s, buf, n) != 0)
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 		return s->queued;
 	}
 	done = file_write(f, buf, n, &err);
@@ -458,7 +461,8 @@ logf_sink_write(struct logsink *s, const char *buf, size_t n)
 			return 0;
 		}
 		if (sink_keep(s, buf + done, n - done) != 0)
-			log_warnx("out of memory: lines for %s dropped", f->path);
+			log_warnx("out of memory: lines for %s dropped",
+			    f->path);
 		file_set_full(f, err);
 		return s->queued;
 	}
@@ -603,7 +607,8 @@ retry_cb(uv_timer_t *t)
 		if (!f->full)
 			continue;
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
-			done = f->fd == -1 ? s->pendlen :
+			done = f->fd == -1 ?
+			    s->pendlen :
 			    file_write(f, s->pend, s->pendlen, &err);
 			memmove(s->pend, s->pend + done, s->pendlen - done);
 			s->pendlen -= done;
@@ -611,7 +616,8 @@ retry_cb(uv_timer_t *t)
 				if (!worth_waiting(err)) {
 					errno = err;
 					log_warn("cannot write log file %s; "
-					    "lines dropped", f->path);
+						 "lines dropped",
+					    f->path);
 					s->pendlen = 0;
 				} else
 					break;
@@ -634,4 +640,3 @@ retry_cb(uv_timer_t *t)
 	if (!left)
 		uv_timer_stop(&retry_timer);
 }
-

@@ -52,7 +52,7 @@ logs_path(const struct app *a, int index, int stream)
 	char *p;
 
 	if (asprintf(&p, "%s/logs/%s-%s-%d.log", home, a->name,
-	    logs_stream_name(stream), index) == -1)
+		logs_stream_name(stream), index) == -1)
 		return NULL;
 	return p;
 }
@@ -66,6 +66,14 @@ static int
 per_instance(const struct app *a)
 {
 	return a->logs.per_instance && !a->logs.merge;
+}
+
+/* Whether file names a device (/dev/stdout), never one per instance. */
+static int
+device_path(const char *file)
+{
+	return strncmp(file, "/dev/", 5) == 0 ||
+	    strncmp(file, "/proc/", 6) == 0;
 }
 
 /*
@@ -97,18 +105,20 @@ char *
 logs_stream_path(const struct app *a, int index, int stream)
 {
 	const char *file = stream == 0 ? a->logs.log_file :
-	    stream == 1 ? a->out_file : a->err_file;
+	    stream == 1		       ? a->out_file :
+					 a->err_file;
 	char *p;
 
 	if (disabled(file) || (stream == 0 && file == NULL))
 		return NULL;
+	if (file != NULL && per_instance(a) && !device_path(file))
+		return instance_path(file, index);
 	if (file != NULL)
-		return per_instance(a) ? instance_path(file, index) :
-		    strdup(file);
+		return strdup(file);
 	if (!a->logs.merge)
 		return logs_path(a, index, stream);
 	if (asprintf(&p, "%s/logs/%s-%s.log", home, a->name,
-	    logs_stream_name(stream)) == -1)
+		logs_stream_name(stream)) == -1)
 		return NULL;
 	return p;
 }
@@ -118,7 +128,8 @@ int
 logs_stream_shared(const struct app *a, int stream)
 {
 	const char *file = stream == 0 ? a->logs.log_file :
-	    stream == 1 ? a->out_file : a->err_file;
+	    stream == 1		       ? a->out_file :
+					 a->err_file;
 
 	return a->logs.merge || (file != NULL && !per_instance(a));
 }
@@ -183,7 +194,8 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 	    json_integer_value(j) <= 1000)
 		l->retain = (int)json_integer_value(j);
 	else if (j != NULL) {
-		snprintf(err, errlen, "'log_retain' is not a count from 0 to 1000");
+		snprintf(err, errlen,
+		    "'log_retain' is not a count from 0 to 1000");
 		return -1;
 	}
 	l->compress = util_json_bool(spec, "log_compress", 0);
@@ -241,18 +253,22 @@ utf8_clean(const char *p, size_t n, size_t *outlen)
 		return NULL;
 	while (i < n) {
 		c = (unsigned char)p[i];
-		len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
-		    (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ?
-		    4 : 0;
+		len = c < 0x80			    ? 1 :
+		    (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 :
+		    (c & 0xF0) == 0xE0		    ? 3 :
+		    (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 :
+						      0;
 		for (j = 1; len > 0 && j < len; j++)
 			if (i + j >= n ||
 			    ((unsigned char)p[i + j] & 0xC0) != 0x80)
 				len = 0;
-		if (len == 3 && ((c == 0xE0 && (unsigned char)p[i + 1] < 0xA0) ||
-		    (c == 0xED && (unsigned char)p[i + 1] >= 0xA0)))
+		if (len == 3 &&
+		    ((c == 0xE0 && (unsigned char)p[i + 1] < 0xA0) ||
+			(c == 0xED && (unsigned char)p[i + 1] >= 0xA0)))
 			len = 0;
-		if (len == 4 && ((c == 0xF0 && (unsigned char)p[i + 1] < 0x90) ||
-		    (c == 0xF4 && (unsigned char)p[i + 1] >= 0x90)))
+		if (len == 4 &&
+		    ((c == 0xF0 && (unsigned char)p[i + 1] < 0x90) ||
+			(c == 0xF4 && (unsigned char)p[i + 1] >= 0x90)))
 			len = 0;
 		if (len == 0) {
 			memcpy(o + k, "\xEF\xBF\xBD", 3);
@@ -289,7 +305,7 @@ json_t *
 logs_entry(const char *app, int index, const char *stream, const char *time,
     const char *line, size_t n)
 {
-	return json_pack("{s:s?, s:o, s:s, s:s?, s:o}", "app", app,
-	    "instance", index >= 0 ? json_integer(index) : json_null(),
-	    "stream", stream, "time", time, "line", logs_line_json(line, n));
+	return json_pack("{s:s?, s:o, s:s, s:s?, s:o}", "app", app, "instance",
+	    index >= 0 ? json_integer(index) : json_null(), "stream", stream,
+	    "time", time, "line", logs_line_json(line, n));
 }

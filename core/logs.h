@@ -80,8 +80,8 @@ const char *logs_stream_name(int);
 int logs_app_init(struct app *, const json_t *, char *, size_t);
 void logs_app_release(struct app *);
 void logs_describe(const struct app *, int, json_t *);
-json_t *logs_entry(const char *, int, const char *, const char *,
-    const char *, size_t);
+json_t *logs_entry(const char *, int, const char *, const char *, const char *,
+    size_t);
 json_t *logs_line_json(const char *, size_t);
 
 /* logfile.c */
@@ -109,10 +109,10 @@ struct follow_tail {
 
 void follow_init(void);
 int follow_active(void);
-void follow_publish(const struct logsrc *, const char *, size_t,
-    const char *, const char *);
-void follow_tail_file(struct follow_tail *, const struct app *, int, int,
-    int, const char *);
+void follow_publish(const struct logsrc *, const char *, size_t, const char *,
+    const char *);
+void follow_tail_file(struct follow_tail *, const struct app *, int, int, int,
+    const char *);
 void follow_tail_daemon(struct follow_tail *, const char *);
 void follow_tail_sort(struct follow_tail *);
 void follow_send(struct req *, json_t *);

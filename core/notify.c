@@ -29,8 +29,9 @@ notify_socket_path(void)
 static void
 notify_cb(uv_poll_t *h, int status, int events)
 {
-	char buf[4096], cbuf[CMSG_SPACE(sizeof(struct ucred)) +
-	    CMSG_SPACE(sizeof(int) * 8)];
+	char buf[4096],
+	    cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+		CMSG_SPACE(sizeof(int) * 8)];
 	struct msghdr mh;
 	struct iovec iov;
 	struct cmsghdr *cm;
@@ -61,7 +62,7 @@ notify_cb(uv_poll_t *h, int status, int events)
 		}
 		have_cred = 0;
 		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-		    cm = CMSG_NXTHDR(&mh, cm)) {
+		     cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level != SOL_SOCKET)
 				continue;
 			if (cm->cmsg_type == SCM_CREDENTIALS) {
@@ -69,12 +70,15 @@ notify_cb(uv_poll_t *h, int status, int events)
 				have_cred = 1;
 			} else if (cm->cmsg_type == SCM_RIGHTS) {
 				/* Descriptors are not ours to keep. */
-				for (k = 0; (size_t)k < (cm->cmsg_len -
-				    CMSG_LEN(0)) / sizeof(int); k++) {
+				for (k = 0; (size_t)k <
+				     (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				     k++) {
 					int fd;
 
-					memcpy(&fd, CMSG_DATA(cm) +
-					    (size_t)k * sizeof(int), sizeof fd);
+					memcpy(&fd,
+					    CMSG_DATA(cm) +
+						(size_t)k * sizeof(int),
+					    sizeof fd);
 					close(fd);
 				}
 			}

@@ -41,13 +41,26 @@ proc_parse_stat(const char *buf, struct proc_stat *st)
 		if (end == p)
 			return -1;
 		switch (field) {
-		case 4: st->ppid = (pid_t)v; break;
-		case 5: st->pgrp = (pid_t)v; break;
-		case 6: st->sid = (pid_t)v; break;
-		case 14: st->utime = v; break;
-		case 15: st->stime = v; break;
-		case 24: st->rss = (long)v; break;
-		default: break;
+		case 4:
+			st->ppid = (pid_t)v;
+			break;
+		case 5:
+			st->pgrp = (pid_t)v;
+			break;
+		case 6:
+			st->sid = (pid_t)v;
+			break;
+		case 14:
+			st->utime = v;
+			break;
+		case 15:
+			st->stime = v;
+			break;
+		case 24:
+			st->rss = (long)v;
+			break;
+		default:
+			break;
 		}
 		p = end + strspn(end, " ");
 	}

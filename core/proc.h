@@ -11,13 +11,13 @@
 
 /* What /proc/PID/stat says about a process. */
 struct proc_stat {
-	char state;		/* R, S, Z... */
+	char state; /* R, S, Z... */
 	pid_t ppid;
 	pid_t pgrp;
 	pid_t sid;
 	unsigned long long utime; /* clock ticks */
 	unsigned long long stime;
-	long rss;		/* pages */
+	long rss; /* pages */
 };
 
 int proc_parse_stat(const char *, struct proc_stat *);

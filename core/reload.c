@@ -46,8 +46,7 @@ struct reload {
 
 static struct reload *reloads;
 
-static void
-progress(struct reload *rl, const char *event, const struct slot *s,
+static void progress(struct reload *rl, const char *event, const struct slot *s,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* One line of progress to the client (a reply with "more"). */
@@ -62,8 +61,9 @@ progress(struct reload *rl, const char *event, const struct slot *s,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	log_info("reload %s: %s", s->label, msg);
-	req_more(rl->req, json_pack("{s:s, s:s, s:s}", "event", event,
-	    "instance", s->label, "message", msg));
+	req_more(rl->req,
+	    json_pack("{s:s, s:s, s:s}", "event", event, "instance", s->label,
+		"message", msg));
 }
 
 /* Why an instance that should have become ready did not. */
@@ -102,8 +102,7 @@ slot_start(struct reload *rl, struct slot *s)
 		return;
 	}
 	old = a->inst[s->index];
-	if (inst_status(old) == ST_STOPPED ||
-	    inst_status(old) == ST_STOPPING) {
+	if (inst_status(old) == ST_STOPPED || inst_status(old) == ST_STOPPING) {
 		/* Stopped on purpose: a reload does not start it. */
 		progress(rl, "skip", s, "%s; left alone",
 		    inst_status_name(old));
@@ -111,8 +110,7 @@ slot_start(struct reload *rl, struct slot *s)
 		return;
 	}
 	/* A reload clears the backoff, as a restart does. */
-	if (inst_status(old) == ST_ERRORED ||
-	    inst_status(old) == ST_WAITING) {
+	if (inst_status(old) == ST_ERRORED || inst_status(old) == ST_WAITING) {
 		/* Nothing serves here: just start it. */
 		progress(rl, "start", s, "starting (it was %s)",
 		    inst_status_name(old));
@@ -125,7 +123,8 @@ slot_start(struct reload *rl, struct slot *s)
 	}
 	if ((repl = inst_new(a, s->index)) == NULL) {
 		rl->nfailed++;
-		snprintf(rl->why, sizeof rl->why, "%s: out of memory", s->label);
+		snprintf(rl->why, sizeof rl->why, "%s: out of memory",
+		    s->label);
 		s->phase = SLOT_DONE;
 		return;
 	}
@@ -157,8 +156,9 @@ slot_failed(struct reload *rl, struct slot *s, const char *why)
 	if (rl->nfailed == 1)
 		snprintf(rl->why, sizeof rl->why, "%s %s", s->label, why);
 	if (rl->force && s->old != NULL && !s->old->dead) {
-		progress(rl, "failed", s, "%s; --force: stopping pid %ld anyway",
-		    why, (long)s->old->pid);
+		progress(rl, "failed", s,
+		    "%s; --force: stopping pid %ld anyway", why,
+		    (long)s->old->pid);
 		inst_stop(s->old);
 		s->phase = SLOT_STOPPING;
 		return;
@@ -198,15 +198,18 @@ slot_step(struct reload *rl, struct slot *s)
 		a = repl->app;
 		if (inst_status(repl) == ST_ONLINE) {
 			if (a->wait_ready && repl->ready_timeout) {
-				snprintf(why, sizeof why, "sent no ready signal "
-				    "within %lld ms", (long long)
-				    a->listen_timeout_ms);
+				snprintf(why, sizeof why,
+				    "sent no ready signal "
+				    "within %lld ms",
+				    (long long)a->listen_timeout_ms);
 				slot_failed(rl, s, why);
 				return s->phase != SLOT_DONE;
 			}
 			progress(rl, "ready", s, "pid %ld is %s",
-			    (long)repl->pid, repl->ready_timeout ?
-			    "online (listen timeout passed)" : "ready");
+			    (long)repl->pid,
+			    repl->ready_timeout ?
+				"online (listen timeout passed)" :
+				"ready");
 			rl->nreplaced++;
 			if (s->old == NULL || s->old->dead) {
 				slot_release(s);
@@ -270,7 +273,8 @@ check_reload(struct req *r)
 	for (i = 0; i < rl->nslots; i++)
 		busy += slot_step(rl, &rl->slots[i]);
 	for (i = 0; i < rl->nslots && busy < rl->parallel &&
-	    (rl->nfailed == 0 || rl->force); i++) {
+	     (rl->nfailed == 0 || rl->force);
+	     i++) {
 		if (rl->slots[i].phase != SLOT_PENDING)
 			continue;
 		slot_start(rl, &rl->slots[i]);
@@ -278,16 +282,19 @@ check_reload(struct req *r)
 	}
 	for (i = 0; i < rl->nslots; i++)
 		if (rl->slots[i].phase != SLOT_DONE &&
-		    (rl->slots[i].phase != SLOT_PENDING ||
-		    rl->nfailed == 0 || rl->force))
+		    (rl->slots[i].phase != SLOT_PENDING || rl->nfailed == 0 ||
+			rl->force))
 			return 0;
 	if (rl->nfailed > 0 && rl->force)
-		req_error(r, IPC_E_APP_FAILED, "reload finished with %d "
-		    "failure%s, the first: %s", rl->nfailed,
-		    rl->nfailed > 1 ? "s" : "", rl->why);
+		req_error(r, IPC_E_APP_FAILED,
+		    "reload finished with %d "
+		    "failure%s, the first: %s",
+		    rl->nfailed, rl->nfailed > 1 ? "s" : "", rl->why);
 	else if (rl->nfailed > 0)
-		req_error(r, IPC_E_APP_FAILED, "reload stopped: %s; the old "
-		    "instances keep serving", rl->why);
+		req_error(r, IPC_E_APP_FAILED,
+		    "reload stopped: %s; the old "
+		    "instances keep serving",
+		    rl->why);
 	else
 		req_reply(r, json_pack("{s:i}", "replaced", rl->nreplaced));
 	reload_free(rl);
@@ -308,14 +315,17 @@ reload_handle(struct req *r)
 		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
 		return;
 	}
-	if (req_args(r, "{s?i, s?b}", "parallel", &parallel, "force",
-	    &force) != 0 || req_targets(r, &r->targets) != 0)
+	if (req_args(r, "{s?i, s?b}", "parallel", &parallel, "force", &force) !=
+		0 ||
+	    req_targets(r, &r->targets) != 0)
 		return;
 	for (i = 0; i < r->targets.n; i++) {
 		a = target_app(&r->targets.v[i]);
 		if (a->reloading) {
-			req_error(r, IPC_E_BUSY, "a reload of '%s' is running "
-			    "already", a->name);
+			req_error(r, IPC_E_BUSY,
+			    "a reload of '%s' is running "
+			    "already",
+			    a->name);
 			return;
 		}
 		target_range(&r->targets.v[i], a, &lo, &hi);
@@ -386,8 +396,9 @@ check_scaled(struct req *r)
 			return 1;
 		}
 	}
-	req_reply(r, json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id,
-	    "name", a->name, "instances", a->ninst));
+	req_reply(r,
+	    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id, "name",
+		a->name, "instances", a->ninst));
 	return 1;
 }
 
@@ -409,13 +420,14 @@ scale_handle(struct req *r)
 		return;
 	}
 	if (json_unpack(r->args, "{s:s, s:I}", "target", &word, "count",
-	    &count) != 0) {
-		req_error(r, IPC_E_BAD_REQUEST, "scale needs a target and a "
+		&count) != 0) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "scale needs a target and a "
 		    "count");
 		return;
 	}
-	if (req_args(r, "{s?b, s?b}", "relative", &relative, "wait",
-	    &wait) != 0)
+	if (req_args(r, "{s?b, s?b}", "relative", &relative, "wait", &wait) !=
+	    0)
 		return;
 	words = json_pack("[s]", word);
 	rc = targets_resolve(words, &r->targets, &e);
@@ -430,20 +442,25 @@ scale_handle(struct req *r)
 		return;
 	}
 	if (a->reloading) {
-		req_error(r, IPC_E_BUSY, "'%s' is being reloaded; scale it "
-		    "afterwards", a->name);
+		req_error(r, IPC_E_BUSY,
+		    "'%s' is being reloaded; scale it "
+		    "afterwards",
+		    a->name);
 		return;
 	}
 	if (count < -4096 || count > 4096) {
-		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' by or to "
-		    "%lld instances (at most 4096)", a->name, (long long)count);
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "cannot scale '%s' by or to "
+		    "%lld instances (at most 4096)",
+		    a->name, (long long)count);
 		return;
 	}
 	n = relative ? a->ninst + count : count;
 	if (n < 1 || n > 4096) {
-		req_error(r, IPC_E_BAD_REQUEST, "cannot scale '%s' to %lld "
-		    "instances (1 to 4096; to stop it all, use stop)", a->name,
-		    (long long)n);
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "cannot scale '%s' to %lld "
+		    "instances (1 to 4096; to stop it all, use stop)",
+		    a->name, (long long)n);
 		return;
 	}
 	from = a->ninst;
@@ -465,10 +482,12 @@ scale_handle(struct req *r)
 	}
 	log_info("%s scaled from %d to %d instances", a->name, from, a->ninst);
 	if (!wait) {
-		req_reply(r, json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id",
-		    a->id, "name", a->name, "instances", a->ninst));
+		req_reply(r,
+		    json_pack("{s:[{s:i, s:s, s:i}]}", "apps", "id", a->id,
+			"name", a->name, "instances", a->ninst));
 		return;
 	}
-	req_wait(r, check_scaled, json_pack("{s:i, s:i}", "app", a->id, "from",
-	    from < n ? from : (int)n));
+	req_wait(r, check_scaled,
+	    json_pack("{s:i, s:i}", "app", a->id, "from",
+		from < n ? from : (int)n));
 }

@@ -93,8 +93,8 @@ client_send(struct client *c, json_t *msg)
 	wr->client = c;
 	wr->buf = buf;
 	b = uv_buf_init(buf, (unsigned int)len);
-	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1,
-	    write_cb)) != 0) {
+	if ((r = uv_write(&wr->w, (uv_stream_t *)&c->pipe, &b, 1, write_cb)) !=
+	    0) {
 		free(buf);
 		free(wr);
 		client_close(c);
@@ -202,8 +202,8 @@ req_args(struct req *r, const char *fmt, ...)
 	json_decref(args);
 	if (rc == 0)
 		return 0;
-	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s",
-	    r->cmd, je.text);
+	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s", r->cmd,
+	    je.text);
 	return -1;
 }
 
@@ -413,15 +413,18 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			break;
 		if (rc < 0) {
 			client_protocol_error(c,
-			    rc == -EMSGSIZE ? IPC_E_TOO_LARGE : IPC_E_BAD_REQUEST,
+			    rc == -EMSGSIZE ? IPC_E_TOO_LARGE :
+					      IPC_E_BAD_REQUEST,
 			    err);
 			return;
 		}
 		rc = ipc_request_check(msg, &id, &cmd, &args, err, sizeof err);
 		if (rc != 0) {
-			client_send(c, ipc_reply_error(id,
-			    rc == -EPROTO ? IPC_E_VERSION : IPC_E_BAD_REQUEST,
-			    "%s", err));
+			client_send(c,
+			    ipc_reply_error(id,
+				rc == -EPROTO ? IPC_E_VERSION :
+						IPC_E_BAD_REQUEST,
+				"%s", err));
 			json_decref(msg);
 			continue;
 		}
@@ -519,7 +522,8 @@ server_listen(const char *path, void (*fn)(struct req *))
 serve:
 	uv_pipe_init(loop, &listener, 0);
 	if ((r = uv_pipe_open(&listener, fd)) != 0 ||
-	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) != 0) {
+	    (r = uv_listen((uv_stream_t *)&listener, 128, connection_cb)) !=
+		0) {
 		close(fd);
 		goto out;
 	}

@@ -3,8 +3,8 @@
  * --listen ones, bound before any instance starts and passed as fds 3..,
  * and the shared ones, created when an instance's bind() asks for them
  * (through the preload library, core/preload/share-preload.c) and then
- * handed to every instance that binds the same address.  The daemon's copy keeps a
- * port open while instances crash, restart, reload or scale.
+ * handed to every instance that binds the same address.  The daemon's copy
+ * keeps a port open while instances crash, restart, reload or scale.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -119,7 +119,8 @@ lsock_bind(struct lsock *ls)
 	if ((fd = socket(ls->family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return errno;
 	if (ls->family != AF_UNIX)
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof one);
 	if (ls->family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &ls->v6only,
 		    sizeof ls->v6only);
@@ -205,8 +206,8 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 		if (n == 0 || n >= sizeof ls->name)
 			goto bad;
 		for (p = spec; p < eq; p++)
-			if (!isalnum((unsigned char)*p) && strchr("._-", *p) ==
-			    NULL)
+			if (!isalnum((unsigned char)*p) &&
+			    strchr("._-", *p) == NULL)
 				goto bad;
 		memcpy(ls->name, spec, n);
 		ls->name[n] = '\0';
@@ -219,13 +220,16 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 			goto bad;
 		ls->family = AF_UNIX;
 		if (*v == '/')
-			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s", v);
+			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s",
+			    v);
 		else
 			n = (size_t)snprintf(ls->addr, sizeof ls->addr, "%s/%s",
 			    cwd, v);
 		if (n >= sizeof ls->addr) {
-			snprintf(err, errlen, "invalid --listen '%s': the path "
-			    "is too long", spec);
+			snprintf(err, errlen,
+			    "invalid --listen '%s': the path "
+			    "is too long",
+			    spec);
 			return -1;
 		}
 		return 0;
@@ -267,8 +271,10 @@ parse_one(const char *spec, const char *cwd, struct lsock *ls, char *err,
 	inet_ntop(AF_INET, tmp, ls->addr, sizeof ls->addr);
 	return 0;
 bad:
-	snprintf(err, errlen, "invalid --listen '%s' (say 8000, 127.0.0.1:8000, "
-	    "[::1]:8000, unix:/path, with an optional name= before)", spec);
+	snprintf(err, errlen,
+	    "invalid --listen '%s' (say 8000, 127.0.0.1:8000, "
+	    "[::1]:8000, unix:/path, with an optional name= before)",
+	    spec);
 	return -1;
 }
 
@@ -278,8 +284,7 @@ bad:
  * malformed value, -2 when one cannot be bound.
  */
 int
-share_parse_listen(struct app *a, const json_t *spec, char *err,
-    size_t errlen)
+share_parse_listen(struct app *a, const json_t *spec, char *err, size_t errlen)
 {
 	const json_t *arr = json_object_get(spec, "listen"), *v;
 	struct lsock *ls;
@@ -304,8 +309,8 @@ share_parse_listen(struct app *a, const json_t *spec, char *err,
 		}
 		ls->fd = -1;
 		ls->listen = 1;
-		if (parse_one(json_string_value(v), a->cwd, ls, err,
-		    errlen) != 0) {
+		if (parse_one(json_string_value(v), a->cwd, ls, err, errlen) !=
+		    0) {
 			free(ls);
 			goto fail;
 		}
@@ -319,9 +324,11 @@ share_parse_listen(struct app *a, const json_t *spec, char *err,
 		if (e != 0) {
 			lsock_label(ls, label, sizeof label);
 			snprintf(err, errlen, "cannot listen on '%s': %s%s",
-			    label, strerror(e), e == EACCES && ls->port < 1024 ?
-			    " (a port below 1024 needs root or "
-			    "CAP_NET_BIND_SERVICE)" : "");
+			    label, strerror(e),
+			    e == EACCES && ls->port < 1024 ?
+				" (a port below 1024 needs root or "
+				"CAP_NET_BIND_SERVICE)" :
+				"");
 			free(ls);
 			rc = -2;
 			goto fail;
@@ -405,8 +412,9 @@ share_handle(struct req *r)
 	else if (strcmp(fam, "unix") == 0)
 		key.family = AF_UNIX;
 	if (key.family == 0 || strlen(addr) >= sizeof key.addr ||
-	    (key.family != AF_UNIX && (key.port < 1 || key.port > 65535 ||
-	    inet_pton(key.family, addr, tmp) != 1)) ||
+	    (key.family != AF_UNIX &&
+		(key.port < 1 || key.port > 65535 ||
+		    inet_pton(key.family, addr, tmp) != 1)) ||
 	    (key.family == AF_UNIX && addr[0] != '/')) {
 		req_error(r, IPC_E_BAD_REQUEST, "invalid share request");
 		return;
@@ -432,12 +440,13 @@ share_handle(struct req *r)
 			log_warnx("%s:%d cannot listen on %s: %s", a->name,
 			    in->index, label, strerror(e));
 			free(ls);
-			req_error_errno(r, e, "cannot listen on '%s': %s", label,
-			    strerror(e));
+			req_error_errno(r, e, "cannot listen on '%s': %s",
+			    label, strerror(e));
 			return;
 		}
 		lsock_append(a, ls);
-		log_info("%s: listening on %s for its instances", a->name, label);
+		log_info("%s: listening on %s for its instances", a->name,
+		    label);
 	}
 	log_debug("%s:%d shares %s", a->name, in->index, label);
 	req_reply_fd(r, json_pack("{s:s}", "address", label), ls->fd);
@@ -455,9 +464,10 @@ share_sockets_json(const struct app *a)
 
 	for (ls = a->socks; ls != NULL; ls = ls->next) {
 		lsock_label(ls, label, sizeof label);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
-		    "address", label, "kind", ls->listen ? "listen" : "shared",
-		    "name", ls->name[0] != '\0' ? ls->name : ""));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s, s:s}", "address", label, "kind",
+			ls->listen ? "listen" : "shared", "name",
+			ls->name[0] != '\0' ? ls->name : ""));
 	}
 	return arr;
 }

@@ -62,8 +62,7 @@ struct envb {
 	size_t borrowed;
 };
 
-static void
-env_add(struct envb *e, const char *key, const char *fmt, ...)
+static void env_add(struct envb *e, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Add KEY=VALUE (a value of at most 511 bytes). */
@@ -124,12 +123,12 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 	if (a->nlisten > 0) {
 		names[0] = '\0';
 		for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-		    ls = ls->next, k++) {
+		     ls = ls->next, k++) {
 			if (k > 0)
-				strncat(names, ":", sizeof names -
-				    strlen(names) - 1);
-			strncat(names, ls->name, sizeof names -
-			    strlen(names) - 1);
+				strncat(names, ":",
+				    sizeof names - strlen(names) - 1);
+			strncat(names, ls->name,
+			    sizeof names - strlen(names) - 1);
 			if (port == 0 && ls->family != AF_UNIX)
 				port = ls->port;
 		}
@@ -218,7 +217,7 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		stdio[k + 1].data.fd = wfd[k];
 	}
 	for (ls = a->socks, k = 0; ls != NULL && k < a->nlisten;
-	    ls = ls->next, k++) {
+	     ls = ls->next, k++) {
 		stdio[3 + k].flags = UV_INHERIT_FD;
 		stdio[3 + k].data.fd = ls->fd;
 	}

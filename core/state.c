@@ -29,11 +29,11 @@
 #define STATE_MAX_SIZE (64 * 1024 * 1024)
 
 static char state_path[PATH_MAX];
-static json_t *saved_apps;  /* the "apps" last written (a deep copy) */
-static int save_errno;	    /* the last write failed with this */
-static int generation = 1;  /* daemons of this home so far, this one too */
-static json_t *restored;    /* what this daemon restored at start */
-static char *notice;	    /* for the next client that asks something */
+static json_t *saved_apps; /* the "apps" last written (a deep copy) */
+static int save_errno;	   /* the last write failed with this */
+static int generation = 1; /* daemons of this home so far, this one too */
+static json_t *restored;   /* what this daemon restored at start */
+static char *notice;	   /* for the next client that asks something */
 
 /* One app of the state file: a new object (its spec shared, not copied). */
 static json_t *
@@ -43,8 +43,9 @@ app_state_json(const struct app *a)
 	int i;
 
 	for (i = 0; i < a->ninst; i++)
-		json_array_append_new(desired, json_string(
-		    inst_wants_up(a->inst[i]) ? "running" : "stopped"));
+		json_array_append_new(desired,
+		    json_string(
+			inst_wants_up(a->inst[i]) ? "running" : "stopped"));
 	return json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name",
 	    a->name, "instances", a->ninst, "desired", desired, "spec",
 	    a->spec);
@@ -130,8 +131,10 @@ state_sync(void)
 	json_decref(doc);
 	if (r != 0) {
 		if (save_errno != -r)
-			log_warnx("cannot save the state to %s: %s (the previous "
-			    "file is kept)", state_path, strerror(-r));
+			log_warnx(
+			    "cannot save the state to %s: %s (the previous "
+			    "file is kept)",
+			    state_path, strerror(-r));
 		save_errno = -r;
 		json_decref(arr);
 		return r;
@@ -154,9 +157,10 @@ state_sync_error(char *err, size_t errlen)
 
 	if (r == 0)
 		return 0;
-	snprintf(err, errlen, "done, but the daemon could not save its state "
-	    "to '%s': %s (the previous state file is kept)", state_path,
-	    strerror(-r));
+	snprintf(err, errlen,
+	    "done, but the daemon could not save its state "
+	    "to '%s': %s (the previous state file is kept)",
+	    state_path, strerror(-r));
 	return r;
 }
 
@@ -174,7 +178,7 @@ state_check(const json_t *doc, char *err, size_t errlen)
 	size_t i, k;
 
 	if (json_unpack_ex((json_t *)doc, &je, 0, "{s:s, s:I, s:o}", "format",
-	    &fmt, "version", &version, "apps", &arr) != 0) {
+		&fmt, "version", &version, "apps", &arr) != 0) {
 		snprintf(err, errlen, "not a clusterctl state or dump: %s",
 		    je.text);
 		return -1;
@@ -185,10 +189,13 @@ state_check(const json_t *doc, char *err, size_t errlen)
 		return -1;
 	}
 	if (version > STATE_VERSION || version < 1) {
-		snprintf(err, errlen, "format version %lld, but this clusterctl "
-		    "(%s) reads version %d%s", (long long)version,
-		    CLUSTERCTL_VERSION, STATE_VERSION, version > STATE_VERSION ?
-		    ": written by a newer clusterctl" : "");
+		snprintf(err, errlen,
+		    "format version %lld, but this clusterctl "
+		    "(%s) reads version %d%s",
+		    (long long)version, CLUSTERCTL_VERSION, STATE_VERSION,
+		    version > STATE_VERSION ?
+			": written by a newer clusterctl" :
+			"");
 		return -1;
 	}
 	if (!json_is_array(arr)) {
@@ -197,12 +204,13 @@ state_check(const json_t *doc, char *err, size_t errlen)
 	}
 	json_array_foreach(arr, i, app) {
 		desired = NULL;
-		if (json_unpack_ex(app, &je, 0, "{s:o, s:I, s?o}", "spec", &spec,
-		    "instances", &n, "desired", &desired) != 0 ||
+		if (json_unpack_ex(app, &je, 0, "{s:o, s:I, s?o}", "spec",
+			&spec, "instances", &n, "desired", &desired) != 0 ||
 		    !json_is_object(spec)) {
 			snprintf(err, errlen, "app %zu: %s", i,
 			    json_is_object(app) && !json_is_object(spec) ?
-			    "'spec' is not an object" : je.text);
+				"'spec' is not an object" :
+				je.text);
 			return -1;
 		}
 		if (n < 1 || n > 4096) {
@@ -211,17 +219,21 @@ state_check(const json_t *doc, char *err, size_t errlen)
 			return -1;
 		}
 		if (desired != NULL && !json_is_array(desired)) {
-			snprintf(err, errlen, "app %zu: 'desired' is not an "
-			    "array", i);
+			snprintf(err, errlen,
+			    "app %zu: 'desired' is not an "
+			    "array",
+			    i);
 			return -1;
 		}
 		json_array_foreach(desired, k, v)
 			if (!json_is_string(v) ||
 			    (strcmp(json_string_value(v), "running") != 0 &&
-			    strcmp(json_string_value(v), "stopped") != 0)) {
-				snprintf(err, errlen, "app %zu: 'desired' holds "
+				strcmp(json_string_value(v), "stopped") != 0)) {
+				snprintf(err, errlen,
+				    "app %zu: 'desired' holds "
 				    "something else than \"running\" or "
-				    "\"stopped\"", i);
+				    "\"stopped\"",
+				    i);
 				return -1;
 			}
 	}
@@ -241,8 +253,8 @@ state_read_file(const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot read '%s': %s", path,
 			    je.text);
 		else
-			snprintf(err, errlen, "'%s' line %d: %s", path,
-			    je.line, je.text);
+			snprintf(err, errlen, "'%s' line %d: %s", path, je.line,
+			    je.text);
 		return NULL;
 	}
 	if (state_check(doc, err, errlen) != 0) {
@@ -316,8 +328,9 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 		if (rc != 0) {
 			log_warnx("cannot bring back %s: %s",
 			    name != NULL ? name : "an app", err.msg);
-			json_array_append_new(failed, json_pack("{s:s, s:s}",
-			    "name", name != NULL ? name : "?", "error", err.msg));
+			json_array_append_new(failed,
+			    json_pack("{s:s, s:s}", "name",
+				name != NULL ? name : "?", "error", err.msg));
 			json_decref(spec);
 			continue;
 		}
@@ -326,8 +339,8 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 			app_restore_id(a, (int)util_json_int(entry, "id", -1));
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,
 		    a->exec_path);
-		(void)start_desired(a, entry, 0, (flags & STATE_RESTORE) ?
-		    REASON_RESTORE : REASON_START);
+		(void)start_desired(a, entry, 0,
+		    (flags & STATE_RESTORE) ? REASON_RESTORE : REASON_START);
 		json_array_append_new(started, json_string(a->name));
 	}
 	return json_pack("{s:o, s:o, s:o}", "started", started, "running",
@@ -356,8 +369,10 @@ join_names(const json_t *arr, char *buf, size_t len)
 	json_array_foreach(arr, i, v) {
 		if (i > 0)
 			strncat(buf, ", ", len - strlen(buf) - 1);
-		strncat(buf, json_is_string(v) ? json_string_value(v) :
-		    util_json_str(v, "name", "?"), len - strlen(buf) - 1);
+		strncat(buf,
+		    json_is_string(v) ? json_string_value(v) :
+					util_json_str(v, "name", "?"),
+		    len - strlen(buf) - 1);
 	}
 }
 
@@ -381,7 +396,8 @@ state_init(void)
 	if (access(state_path, F_OK) != 0) {
 		/* Count the generations on from a clean exit. */
 		if ((doc = json_load_file(path, 0, NULL)) != NULL)
-			generation = (int)util_json_int(doc, "generation", 0) + 1;
+			generation = (int)util_json_int(doc, "generation", 0) +
+			    1;
 		json_decref(doc);
 		if (generation < 1)
 			generation = 1;
@@ -410,21 +426,24 @@ state_init(void)
 	format_time(saved_at, when, sizeof when);
 	if (json_array_size(json_object_get(doc, "apps")) == 0) {
 		log_info("the previous daemon (pid %ld) did not exit through "
-		    "'kill'; it had no apps", pid);
+			 "'kill'; it had no apps",
+		    pid);
 		json_decref(doc);
 		return;
 	}
 	rep = state_apply(doc, NULL, STATE_KEEP_IDS | STATE_RESTORE);
 	join_names(json_object_get(rep, "started"), names, sizeof names);
 	log_info("the previous daemon (pid %ld) did not exit through 'kill': "
-	    "restored %zu app%s (%s) from its state of %s", pid,
-	    json_array_size(json_object_get(rep, "started")),
+		 "restored %zu app%s (%s) from its state of %s",
+	    pid, json_array_size(json_object_get(rep, "started")),
 	    json_array_size(json_object_get(rep, "started")) == 1 ? "" : "s",
 	    names, when);
 	free(notice);
 	notice = NULL;
-	if (asprintf(&notice, "the daemon had died (pid %ld); restored %s "
-	    "from its state of %s", pid, names, when) == -1)
+	if (asprintf(&notice,
+		"the daemon had died (pid %ld); restored %s "
+		"from its state of %s",
+		pid, names, when) == -1)
 		notice = NULL;
 	if (json_array_size(json_object_get(rep, "failed")) > 0) {
 		char failed[1024], *n2 = NULL;
@@ -432,7 +451,7 @@ state_init(void)
 		join_names(json_object_get(rep, "failed"), failed,
 		    sizeof failed);
 		if (asprintf(&n2, "%s; could not restore %s (see daemon.log)",
-		    notice != NULL ? notice : "", failed) != -1) {
+			notice != NULL ? notice : "", failed) != -1) {
 			free(notice);
 			notice = n2;
 		}
@@ -510,7 +529,7 @@ state_handle_resurrect(struct req *r)
 		return;
 	}
 	if (json_unpack_ex(r->args, &je, 0, "{s:o, s?o}", "dump", &doc, "env",
-	    &env) != 0) {
+		&env) != 0) {
 		req_error(r, IPC_E_BAD_REQUEST, "invalid resurrect request: %s",
 		    je.text);
 		return;
@@ -525,7 +544,8 @@ state_handle_resurrect(struct req *r)
 	}
 	json_object_foreach(env, k, v)
 		if (!json_is_string(v)) {
-			req_error(r, IPC_E_BAD_REQUEST, "'env' holds a non-string");
+			req_error(r, IPC_E_BAD_REQUEST,
+			    "'env' holds a non-string");
 			return;
 		}
 	req_reply(r, state_apply(doc, env, STATE_KEEP_IDS));

@@ -114,9 +114,10 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	ts->v = NULL;
 	ts->n = 0;
 	if (!json_is_array(words) || json_array_size(words) == 0) {
-		err_set(e, IPC_E_BAD_REQUEST, "%s", json_is_array(words) ||
-		    words == NULL ? "no target given" :
-		    "'targets' is not an array");
+		err_set(e, IPC_E_BAD_REQUEST, "%s",
+		    json_is_array(words) || words == NULL ?
+			"no target given" :
+			"'targets' is not an array");
 		return -1;
 	}
 	if (json_array_size(words) > MAX_TARGETS) {
@@ -126,7 +127,8 @@ targets_resolve(const json_t *words, struct targets *ts, struct err *e)
 	}
 	json_array_foreach(words, i, w) {
 		if (!json_is_string(w)) {
-			err_set(e, IPC_E_BAD_REQUEST, "a target is not a string");
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "a target is not a string");
 			targets_release(ts);
 			return -1;
 		}
@@ -174,8 +176,7 @@ target_range(const struct target *t, const struct app *a, int *lo, int *hi)
 int
 target_has(const struct target *t, int app_id, int index)
 {
-	return t->app_id == app_id && (t->instance < 0 ||
-	    t->instance == index);
+	return t->app_id == app_id && (t->instance < 0 || t->instance == index);
 }
 
 /* Call fn on each instance the targets name (of apps still there). */

@@ -70,8 +70,8 @@ ipc_decoder_next(struct ipc_decoder *d, json_t **out, char *err, size_t errlen)
 	*out = NULL;
 	if (d->len < IPC_HEADER_SIZE)
 		return 0;
-	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+	    (uint32_t)p[3];
 	if (n > IPC_MAX_FRAME) {
 		snprintf(err, errlen, "frame of %u bytes is larger than %u", n,
 		    IPC_MAX_FRAME);

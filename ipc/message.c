@@ -118,7 +118,8 @@ ipc_sockaddr(const char *path, struct sockaddr_un *sa, socklen_t *salen,
 	n = strlen(path);
 	if (n < sizeof sa->sun_path) {
 		memcpy(sa->sun_path, path, n + 1);
-		*salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+		*salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    n + 1);
 		return 0;
 	}
 	if ((base = strrchr(path, '/')) == NULL || n >= sizeof dir)
