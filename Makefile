@@ -8,8 +8,8 @@ PKG_CONFIG ?= pkg-config
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Werror
 CFLAGS ?= -O2 -g
-DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson zlib 2>/dev/null)
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib 2>/dev/null)
+DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson zlib yaml-0.1 2>/dev/null)
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib yaml-0.1 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
 	-DCLUSTERCTL_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)

@@ -13,10 +13,15 @@
  * directory names.  With --describe a candidate may be followed by a tab
  * and a description (fish shows them).
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../ipc/util.h"
 #include "cmd.h"
+#include "procfile.h"
 
 /* How long completion waits for the daemon before giving up silently. */
 #define COMPLETE_TIMEOUT_MS 500
@@ -145,12 +150,70 @@ emit_targets(const struct out *o)
 	json_decref(reply);
 }
 
+/* The process file among the words typed so far, if any. */
+static const char *typed_file;
+
+/* The process files in the current directory (by name, as start tells). */
+static void
+emit_procfiles(const struct out *o)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	if ((dir = opendir(".")) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.' && procfile_is_file(d->d_name))
+			emit(o, d->d_name, "process file");
+	closedir(dir);
+}
+
+/* The environment names (env_NAME) or the app names of the typed
+ * process file, read quietly (no daemon is asked). */
+static void
+emit_from_file(const struct out *o, int envs)
+{
+	struct procfile_opts opts = { 0 };
+	struct procfile pf;
+	json_t *v;
+	size_t i;
+	int saved, null;
+
+	if (typed_file == NULL || strcmp(typed_file, "-") == 0)
+		return;
+	opts.quiet_warnings = 1;
+	fflush(stderr);
+	saved = dup(2);
+	if ((null = open("/dev/null", O_WRONLY)) != -1) {
+		dup2(null, 2);
+		close(null);
+	}
+	if (procfile_load(typed_file, &opts, &pf) == 0) {
+		json_array_foreach(envs ? pf.env_names : pf.all_names, i, v)
+			emit(o, json_string_value(v),
+			    envs ? "environment" : "app");
+	}
+	procfile_release(&pf);
+	if (saved != -1) {
+		dup2(saved, 2);
+		close(saved);
+	}
+}
+
 /* The candidates for a value of kind or fixed choices `values`. */
 static void
 emit_values(const struct out *o, const char *values)
 {
 	if (values == NULL)
 		return;
+	if (strcmp(values, VAL_ENVNAME) == 0) {
+		emit_from_file(o, 1);
+		return;
+	}
+	if (strcmp(values, VAL_APPNAME) == 0) {
+		emit_from_file(o, 0);
+		return;
+	}
 	if (strcmp(values, VAL_FILE) == 0)
 		printf("@file\n");
 	else if (strcmp(values, VAL_DIR) == 0)
@@ -260,6 +323,8 @@ complete(int n, char **w, int describe)
 			}
 			continue;
 		}
+		if (procfile_is_file(w[i]) && access(w[i], R_OK) == 0)
+			typed_file = w[i];
 		npos++;
 	}
 	if (rest) {
@@ -288,11 +353,18 @@ complete(int n, char **w, int describe)
 		return;
 	if (e->flags & CMD_TARGETS) {
 		emit_targets(&o);
+		if (npos == 0 && (e->flags & CMD_FILES))
+			emit_procfiles(&o);
 		return;
 	}
 	if (e->flags & CMD_REST) {
 		/* start: a script or program (files), or a stopped app. */
 		emit_targets(&o);
+		printf("@file\n");
+		return;
+	}
+	if (e->flags & CMD_FILES) {
+		emit_procfiles(&o);
 		printf("@file\n");
 		return;
 	}

@@ -21,6 +21,7 @@ static void
 describe_one(const struct cmd_ctx *ctx, const json_t *a)
 {
 	json_t *p, *e, *v;
+	const char *k;
 	size_t i, j;
 	char d[32];
 
@@ -31,6 +32,21 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 	json_array_foreach(json_object_get(a, "argv"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\n  cwd            %s\n", util_json_str(a, "cwd", "?"));
+	if (json_is_string(json_object_get(a, "process_file")))
+		printf("  process file   %s%s%s\n",
+		    util_json_str(a, "process_file", ""),
+		    json_is_string(json_object_get(a, "env_name")) ? ", env_" :
+								     "",
+		    util_json_str(a, "env_name", ""));
+	if (json_is_string(json_object_get(a, "namespace")))
+		printf("  namespace      %s\n",
+		    util_json_str(a, "namespace", ""));
+	/* The variables set on purpose (the rest is the caller's
+	 * environment), and where each came from. */
+	json_object_foreach(json_object_get(a, "env_source"), k, v)
+		printf("  env            %s=%s (%s)\n", k,
+		    util_json_str(json_object_get(a, "env"), k, "(unset)"),
+		    json_string_value(v));
 	printf("  instances      %lld\n",
 	    (long long)util_json_int(a, "instances", 0));
 	printf("  kill           %s, then SIGKILL after %lldms\n",

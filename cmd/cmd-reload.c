@@ -8,6 +8,7 @@
 
 #include "../ipc/util.h"
 #include "cmd.h"
+#include "procfile.h"
 
 static const struct cmd_option options[] = {
 	{ "parallel", 0, "K", "replace K instances at a time (default 1)", NULL,
@@ -16,12 +17,18 @@ static const struct cmd_option options[] = {
 	    "go on when a replacement fails (the old instance "
 	    "is stopped anyway)",
 	    NULL, 0 },
+	{ "update-env", 0, NULL,
+	    "the apps take the environment clusterctl "
+	    "runs in (what their file or --env set stays); default: the one "
+	    "they were started with",
+	    NULL, 0 },
+	PROCFILE_OPTIONS,
 	{ NULL, 0, NULL, NULL, NULL, 0 },
 };
 
 /* One step of the reload, or the final reply. */
-static int
-show_step(struct cmd_ctx *ctx, json_t *data, void *arg)
+int
+cmd_reload_show(struct cmd_ctx *ctx, json_t *data, void *arg)
 {
 	(void)arg;
 	if (ctx->quiet || data == NULL)
@@ -47,7 +54,12 @@ exec_reload(struct cmd_ctx *ctx)
 	const char *v;
 	char *end;
 	long k;
+	int rc;
 
+	if (procfile_target(ctx))
+		return procfile_run(ctx, ctx->argv[0], PF_RELOAD);
+	if ((rc = procfile_by_name(ctx)) != 0)
+		return rc;
 	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
 	if ((v = cmd_opt(ctx, "parallel")) != NULL) {
 		errno = 0;
@@ -64,18 +76,18 @@ exec_reload(struct cmd_ctx *ctx)
 	}
 	if (cmd_flag(ctx, "force"))
 		json_object_set_new(args, "force", json_true());
-	return cmd_call_stream(ctx, "reload", args, show_step, NULL, -1);
+	return cmd_call_stream(ctx, "reload", args, cmd_reload_show, NULL, -1);
 }
 
 const struct cmd_entry cmd_reload_entry = {
 	.name = "reload",
-	.usage = "reload <target>... [options]",
+	.usage = "reload <target|file>... [options]",
 	.summary =
 	    "Replace instances one by one, each new one ready before the old "
 	    "one "
 	    "stops: no downtime",
 	.options = options,
-	.flags = CMD_DAEMON | CMD_TARGETS,
+	.flags = CMD_DAEMON | CMD_TARGETS | CMD_FILES,
 	.min_args = 1,
 	.max_args = -1,
 	.example = "clusterctl reload web --parallel 2",

@@ -1,6 +1,7 @@
 /*
- * start: run a script or program as a named app of N instances, or start
- * stopped apps again (start web).  Returns once every instance is online.
+ * start: run a script or program as a named app of N instances, start
+ * stopped apps again (start web), or start the apps of a process file
+ * (cmd/procfile*.c).  Returns once every instance is online.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 
 #include "../ipc/util.h"
 #include "cmd.h"
+#include "procfile.h"
 
 extern char **environ;
 
@@ -27,10 +29,27 @@ static const struct cmd_option options[] = {
 	    "node python3 bash none", 0 },
 	{ "cwd", 0, "DIR", "working directory (default: the current one)",
 	    VAL_DIR, 0 },
-	{ "env", 0, "KEY=VAL",
-	    "set an environment variable (repeatable; default: "
-	    "the environment clusterctl runs in)",
-	    NULL, 1 },
+	{ "env", 0, "KEY=VAL|NAME",
+	    "set an environment variable (repeatable; "
+	    "default: the environment clusterctl runs in); with a process "
+	    "file, a NAME picks its env_NAME",
+	    VAL_ENVNAME, 1 },
+	{ "only", 0, "APPS",
+	    "with a process file: only these apps (comma "
+	    "separated, repeatable; default: all)",
+	    VAL_APPNAME, 1 },
+	{ "namespace", 0, "NS",
+	    "put the app in a namespace, which works as a "
+	    "target (default: 'default')",
+	    NULL, 0 },
+	{ "interpreter-args", 0, "ARGS",
+	    "arguments for the interpreter, split "
+	    "like a shell would (e.g. '--max-old-space-size=512'; default: none)",
+	    NULL, 0 },
+	{ "node-args", 0, "ARGS",
+	    "the same as --interpreter-args (default: "
+	    "none)",
+	    NULL, 0 },
 	{ "kill-signal", 0, "SIG",
 	    "signal that asks an instance to stop "
 	    "(default SIGINT)",
@@ -198,7 +217,7 @@ static int
 build(struct cmd_ctx *ctx, json_t *args)
 {
 	const char *script = ctx->argv[0], *v;
-	json_t *env, *jargs, *codes;
+	json_t *env, *jargs, *codes, *sources;
 	struct stat st;
 	char **vals, *p, *end, *eq;
 	long n;
@@ -243,18 +262,39 @@ build(struct cmd_ctx *ctx, json_t *args)
 	free(p);
 
 	env = cmd_environ_json();
+	sources = json_object();
 	for (vals = cmd_opt_all(ctx, "env"); vals != NULL && *vals != NULL;
 	     vals++) {
 		if ((eq = strchr(*vals, '=')) == NULL || eq == *vals) {
 			json_decref(env);
+			json_decref(sources);
 			return cmd_usage_error(ctx,
-			    "invalid --env '%s' (say KEY=VALUE)", *vals);
+			    "invalid --env '%s' (say KEY=VALUE; an environment's "
+			    "name is for a process file)",
+			    *vals);
 		}
 		p = strndup(*vals, (size_t)(eq - *vals));
 		json_object_set_new(env, p, json_string(eq + 1));
+		json_object_set_new(sources, p, json_string("cli"));
 		free(p);
 	}
 	json_object_set_new(args, "env", env);
+	json_object_set_new(args, "env_source", sources);
+	if (cmd_opt_all(ctx, "only") != NULL)
+		return cmd_usage_error(ctx, "--only is for a process file");
+	if ((v = cmd_opt(ctx, "namespace")) != NULL)
+		json_object_set_new(args, "namespace", json_string(v));
+	if ((v = cmd_opt(ctx, "interpreter-args")) != NULL ||
+	    (v = cmd_opt(ctx, "node-args")) != NULL) {
+		char why[128];
+
+		if (procfile_split_words(v, &jargs, why, sizeof why) != 0)
+			return cmd_usage_error(ctx,
+			    "invalid --interpreter-args "
+			    "'%s': %s",
+			    v, why);
+		json_object_set_new(args, "interpreter_args", jargs);
+	}
 
 	jargs = json_array();
 	for (i = 0; i < ctx->nrest; i++)
@@ -382,9 +422,17 @@ cmd_show_apps(struct cmd_ctx *ctx, const json_t *data)
 static int
 exec_start(struct cmd_ctx *ctx)
 {
-	json_t *args = json_object(), *data = NULL;
+	json_t *args, *data = NULL;
 	int rc;
 
+	if (procfile_target(ctx)) {
+		if (ctx->nrest > 0)
+			return cmd_usage_error(ctx,
+			    "arguments after -- are for a "
+			    "script; a process file has 'args'");
+		return procfile_run(ctx, ctx->argv[0], PF_START);
+	}
+	args = json_object();
 	if ((rc = build(ctx, args)) != 0) {
 		json_decref(args);
 		return rc;
@@ -398,12 +446,11 @@ exec_start(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_start_entry = {
 	.name = "start",
-	.usage = "start <script|program|app> [options] [-- args...]",
-	.summary =
-	    "Start a script or program as an app of N instances (or a stopped "
-	    "app)",
+	.usage = "start <script|program|app|file> [options] [-- args...]",
+	.summary = "Start a script or program as an app of N instances, the "
+		   "apps of a process file, or a stopped app",
 	.options = options,
-	.flags = CMD_DAEMON | CMD_REST,
+	.flags = CMD_DAEMON | CMD_REST | CMD_FILES,
 	.min_args = 1,
 	.max_args = 1,
 	.example =

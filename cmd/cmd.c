@@ -19,6 +19,8 @@ extern const struct cmd_entry cmd_wait_entry, cmd_completion_entry,
     cmd_complete_entry, cmd_man_entry;
 extern const struct cmd_entry cmd_logs_entry, cmd_flush_entry,
     cmd_reload_logs_entry;
+extern const struct cmd_entry cmd_apply_entry, cmd_validate_entry,
+    cmd_init_entry, cmd_start_or_restart_entry, cmd_start_or_reload_entry;
 extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
 
 const struct cmd_entry *cmd_table[] = {
@@ -35,6 +37,11 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_flush_entry,
 	&cmd_reload_logs_entry,
 	&cmd_wait_entry,
+	&cmd_apply_entry,
+	&cmd_validate_entry,
+	&cmd_init_entry,
+	&cmd_start_or_restart_entry,
+	&cmd_start_or_reload_entry,
 	&cmd_save_entry,
 	&cmd_resurrect_entry,
 	&cmd_ping_entry,
@@ -506,7 +513,9 @@ cmd_help_all(FILE *f)
 		if (!(e->flags & CMD_HIDDEN))
 			fprintf(f, "  %-12s  %s\n", e->name, e->summary);
 	fprintf(f,
-	    "\nTargets: an app name, an app id, name:instance, or 'all'.\n"
+	    "\nTargets: an app name, an app id, name:instance, a namespace, or\n"
+	    "'all'; start, stop, restart, reload and delete also take a\n"
+	    "process file (ecosystem.config.js, .json, .yaml, Procfile, -).\n"
 	    "Environment: CLUSTERCTL_HOME (default ~/.clusterctl), NO_COLOR.\n"
 	    "Run '%s help <command>' for a command's options.\n",
 	    progname);

@@ -27,6 +27,8 @@
 #define VAL_DIR "@dir"
 #define VAL_SIGNAL "@signal"
 #define VAL_TARGET "@target"
+#define VAL_ENVNAME "@envname" /* env_NAME of the process file typed */
+#define VAL_APPNAME "@appname" /* an app of the process file typed */
 
 struct cmd_option {
 	const char *name;   /* long name, without "--" */
@@ -44,6 +46,7 @@ struct cmd_option {
 #define CMD_REST 0x8	 /* takes arguments after -- */
 #define CMD_HIDDEN 0x10	 /* not in help or completion */
 #define CMD_NEGNUM 0x20	 /* "-1" is an argument, not an option */
+#define CMD_FILES 0x40	 /* takes a process file (completion offers them) */
 
 struct cmd_ctx;
 
@@ -105,11 +108,17 @@ const char *cmd_home_path(void);
 
 /* request.c: requests and replies */
 int cmd_call(struct cmd_ctx *, const char *, json_t *, json_t **);
+int cmd_call_capture(struct cmd_ctx *, const char *, json_t *, json_t **,
+    char *, size_t);
 int cmd_call_stream(struct cmd_ctx *, const char *, json_t *,
     int (*)(struct cmd_ctx *, json_t *, void *), void *, int);
 int cmd_reply_status(const json_t *, json_t **);
 json_t *cmd_targets(const struct cmd_ctx *);
 int cmd_act_on_targets(struct cmd_ctx *, const char *);
+int cmd_act_on(struct cmd_ctx *, const char *, json_t *);
+
+/* cmd-reload.c: one step of a reload, printed */
+int cmd_reload_show(struct cmd_ctx *, json_t *, void *);
 
 /* cmd-start.c: the table of apps a command acted on; the environment */
 int cmd_show_apps(struct cmd_ctx *, const json_t *);

@@ -26,6 +26,10 @@ error_exit_code(const char *code)
 	return EXIT_FAIL;
 }
 
+/* Where cmd_call_capture wants an error's message instead of stderr. */
+static char *capture_buf;
+static size_t capture_len;
+
 /*
  * Read a reply: 0 with *data (borrowed from reply) for success, or print
  * the error and return its exit code.
@@ -43,7 +47,12 @@ cmd_reply_status(const json_t *reply, json_t **data)
 	if (util_json_bool(reply, "ok", 0))
 		return 0;
 	err = json_object_get(reply, "error");
-	cmd_error(0, "%s", util_json_str(err, "message", "unknown error"));
+	if (capture_buf != NULL)
+		snprintf(capture_buf, capture_len, "%s",
+		    util_json_str(err, "message", "unknown error"));
+	else
+		cmd_error(0, "%s",
+		    util_json_str(err, "message", "unknown error"));
 	return error_exit_code(util_json_str(err, "code", IPC_E_INTERNAL));
 }
 
@@ -127,6 +136,25 @@ cmd_call(struct cmd_ctx *ctx, const char *cmd, json_t *args, json_t **data)
 	return rc;
 }
 
+/*
+ * cmd_call, but a refusal's message goes into msg (empty when the failure
+ * was not the daemon's answer, which is printed as usual) for the caller
+ * to put in context.
+ */
+int
+cmd_call_capture(struct cmd_ctx *ctx, const char *cmd, json_t *args,
+    json_t **data, char *msg, size_t msglen)
+{
+	int rc;
+
+	msg[0] = '\0';
+	capture_buf = msg;
+	capture_len = msglen;
+	rc = cmd_call(ctx, cmd, args, data);
+	capture_buf = NULL;
+	return rc;
+}
+
 /* The positional arguments as a JSON array of targets. */
 json_t *
 cmd_targets(const struct cmd_ctx *ctx)
@@ -146,10 +174,17 @@ cmd_targets(const struct cmd_ctx *ctx)
 int
 cmd_act_on_targets(struct cmd_ctx *ctx, const char *cmd)
 {
+	return cmd_act_on(ctx, cmd, cmd_targets(ctx));
+}
+
+/* cmd_act_on_targets with the targets given (stolen). */
+int
+cmd_act_on(struct cmd_ctx *ctx, const char *cmd, json_t *targets)
+{
 	json_t *args, *data = NULL;
 	int rc;
 
-	args = json_pack("{s:o}", "targets", cmd_targets(ctx));
+	args = json_pack("{s:o}", "targets", targets);
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	rc = cmd_call(ctx, cmd, args, &data);

@@ -207,6 +207,41 @@ opt_ms(const json_t *spec, const char *key, int64_t def)
 	return v > MAX_DURATION_MS ? MAX_DURATION_MS : v;
 }
 
+/* Whether two specs ask for the same sockets. */
+static int
+spec_listen_equal(const json_t *a, const json_t *b)
+{
+	const json_t *la = json_object_get(a, "listen"),
+		     *lb = json_object_get(b, "listen");
+
+	if (json_array_size(la) == 0 && json_array_size(lb) == 0)
+		return 1;
+	return json_equal(la, lb);
+}
+
+/* The instance count a spec asks for: 0 or -1 with err. */
+static int
+spec_instances(const json_t *spec, int *out, struct err *e)
+{
+	int64_t n = util_json_int(spec, "instances", 1);
+
+	if (n < -4096)
+		n = 1;
+	if (n == 0)
+		n = uv_available_parallelism();
+	else if (n < 0)
+		n = (int64_t)uv_available_parallelism() + n;
+	if (n < 1)
+		n = 1;
+	if (n > 4096) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "%lld instances is more than 4096", (long long)n);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
 /*
  * The members of a start request this file reads, with their types as
  * json_unpack formats.  A member that is absent or null takes its default;
@@ -241,15 +276,22 @@ static const struct {
 	{ "share", "b", "true or false" },
 	{ "wait_ready", "b", "true or false" },
 	{ "listen_timeout", "I", "an integer" },
+	{ "interpreter_args", "[]", "an array" },
+	{ "namespace", "s", "a string" },
+	{ "process_file", "s", "a string" },
+	{ "env_source", "{}", "an object" },
+	{ "env_name", "s", "a string" },
 };
 
 /* Check the types of spec's members in one place: 0, or -1 with e. */
 static int
 spec_check(const json_t *spec, struct err *e)
 {
+	static const char *strv[] = { "args", "interpreter_args" };
 	json_error_t je;
+	const char *k;
 	json_t *v;
-	size_t i;
+	size_t i, j;
 
 	if (!json_is_object(spec)) {
 		err_set(e, IPC_E_BAD_REQUEST,
@@ -267,24 +309,40 @@ spec_check(const json_t *spec, struct err *e)
 		    spec_members[i].key, spec_members[i].what);
 		return -1;
 	}
+	/* Members holding strings: the environment's values, arguments. */
+	json_object_foreach((json_t *)json_object_get(spec, "env"), k, v)
+		if (!json_is_string(v)) {
+			err_set(e, IPC_E_BAD_REQUEST,
+			    "'env.%s' is not a string", k);
+			return -1;
+		}
+	for (i = 0; i < sizeof strv / sizeof strv[0]; i++)
+		json_array_foreach(json_object_get(spec, strv[i]), j, v)
+			if (!json_is_string(v)) {
+				err_set(e, IPC_E_BAD_REQUEST,
+				    "'%s' holds a "
+				    "non-string",
+				    strv[i]);
+				return -1;
+			}
 	return 0;
 }
 
 /*
- * Make an app from a start request's args, without starting it: 0, or -1
- * with e saying what is wrong (and nothing changed).
+ * Make an app's configuration from a spec, without instances, sockets or
+ * a place in the table: 0, or -1 with e saying what is wrong.  app_create,
+ * app_check and app_update build on it.
  */
-int
-app_create(json_t *spec, struct app **out, struct err *e)
+static int
+app_build(json_t *spec, struct app **out, struct err *e)
 {
 	const char *script, *interp, *cwd, *sig, *pathvar = NULL, *k;
-	json_t *args, *env, *codes, *v;
+	json_t *args, *iargs, *env, *codes, *v;
 	struct app *a;
 	struct stat st;
 	char *resolved_interp = NULL, *name = NULL;
 	size_t i, nargs;
-	int64_t n;
-	int lookup_errno, rc;
+	int lookup_errno;
 
 	*out = NULL;
 	if (spec_check(spec, e) != 0)
@@ -296,6 +354,7 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	}
 	cwd = util_json_str(spec, "cwd", "/");
+	errno = 0;
 	if (*cwd != '/' || stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		err_set(e, IPC_E_BAD_REQUEST,
 		    "cannot use '%s' as the working directory: %s", cwd,
@@ -308,15 +367,8 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    json_object_get(spec, "env") :
 	    NULL;
 	pathvar = util_json_str(env, "PATH", NULL);
-	args = json_is_array(json_object_get(spec, "args")) ?
-	    json_object_get(spec, "args") :
-	    NULL;
-	json_array_foreach(args, i, v)
-		if (!json_is_string(v)) {
-			err_set(e, IPC_E_BAD_REQUEST,
-			    "'args' holds a non-string");
-			return -1;
-		}
+	args = json_object_get(spec, "args");
+	iargs = json_object_get(spec, "interpreter_args");
 
 	name = json_is_string(json_object_get(spec, "name")) ?
 	    strdup(util_json_str(spec, "name", "")) :
@@ -329,13 +381,6 @@ app_create(json_t *spec, struct app **out, struct err *e)
 		free(name);
 		return -1;
 	}
-	if (app_find_name(name) != NULL) {
-		err_set(e, IPC_E_EXISTS,
-		    "an app named '%s' exists already (restart it, or use --name)",
-		    name);
-		free(name);
-		return -1;
-	}
 
 	interp = util_json_str(spec, "interpreter", NULL);
 	if (interp != NULL && (strcmp(interp, "none") == 0 || *interp == '\0'))
@@ -343,6 +388,14 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	else if (interp == NULL &&
 	    !json_is_string(json_object_get(spec, "interpreter")))
 		interp = interpreter_for(script);
+	if (interp == NULL && json_array_size(iargs) > 0) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'interpreter_args' needs an "
+		    "interpreter ('%s' is executed directly)",
+		    script);
+		free(name);
+		return -1;
+	}
 	if (interp != NULL) {
 		if ((resolved_interp = path_lookup(interp, pathvar)) == NULL) {
 			err_set(e, IPC_E_EXEC,
@@ -388,18 +441,25 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	TAILQ_INIT(&a->gone);
 	a->name = name;
 	a->exec_path = resolved_interp;
-	nargs = json_array_size(args);
+	nargs = json_array_size(args) + json_array_size(iargs);
 	a->argv = calloc(nargs + 3, sizeof *a->argv);
-	i = 0;
-	if (interp != NULL) {
-		a->argv[i++] = strdup(interp);
-		a->argv[i++] = strdup(script);
-	} else
-		a->argv[i++] = strdup(script);
-	json_array_foreach(args, n, v)
-		a->argv[i++] = strdup(json_string_value(v));
 	a->cwd = strdup(cwd);
 	a->envp = env_from_json(env, &a->nenv);
+	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL) {
+		err_set(e, IPC_E_INTERNAL, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	i = 0;
+	if (interp != NULL) {
+		/* interpreter [interpreter_args...] script [args...] */
+		a->argv[i++] = strdup(interp);
+		json_array_foreach(iargs, nargs, v)
+			a->argv[i++] = strdup(json_string_value(v));
+	}
+	a->argv[i++] = strdup(script);
+	json_array_foreach(args, nargs, v)
+		a->argv[i++] = strdup(json_string_value(v));
 
 	sig = util_json_str(spec, "kill_signal", "SIGINT");
 	if ((a->kill_signal = util_signal_number(sig)) <= 0) {
@@ -447,44 +507,152 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	    util_json_bool(spec, "share", 1);
 	a->wait_ready = util_json_bool(spec, "wait_ready", 0);
 	a->listen_timeout_ms = opt_ms(spec, "listen_timeout", 3000);
+	*out = a;
+	return 0;
+}
 
-	n = util_json_int(spec, "instances", 1);
-	if (n < -4096)
-		n = 1;
-	if (n == 0)
-		n = uv_available_parallelism();
-	else if (n < 0)
-		n = (int64_t)uv_available_parallelism() + n;
-	if (n < 1)
-		n = 1;
-	if (n > 4096) {
-		err_set(e, IPC_E_BAD_REQUEST,
-		    "%lld instances is more than 4096", (long long)n);
+/* Keep a normalised copy of spec in a->spec, for describe and update. */
+static void
+app_keep_spec(struct app *a, const json_t *spec)
+{
+	json_decref(a->spec);
+	a->spec = json_deep_copy(spec);
+	json_object_set_new(a->spec, "mode",
+	    json_string(a->share ? "cluster" : "fork"));
+	json_object_set_new(a->spec, "name", json_string(a->name));
+	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	json_object_del(a->spec, "wait");
+	json_object_del(a->spec, "check");
+}
+
+/*
+ * Check a spec as app_create would, without creating anything (start
+ * with "check"): 0, or -1 with e.
+ */
+int
+app_check(json_t *spec, struct err *e)
+{
+	struct app *a;
+	int rc, n;
+
+	if ((rc = app_build(spec, &a, e)) != 0)
+		return rc;
+	rc = spec_instances(spec, &n, e);
+	app_free(a);
+	return rc;
+}
+
+/*
+ * Make an app from a start request's args, without starting it: 0, or -1
+ * with e saying what is wrong (and nothing changed).
+ */
+int
+app_create(json_t *spec, struct app **out, struct err *e)
+{
+	struct app *a;
+	int n, rc;
+
+	*out = NULL;
+	if ((rc = app_build(spec, &a, e)) != 0)
+		return rc;
+	if (app_find_name(a->name) != NULL) {
+		err_set(e, IPC_E_EXISTS,
+		    "an app named '%s' exists already (restart it, or use --name)",
+		    a->name);
 		app_free(a);
 		return -1;
 	}
-	if (a->argv != NULL && a->cwd != NULL &&
-	    (rc = share_parse_listen(a, spec, e->msg, sizeof e->msg)) != 0) {
+	if (spec_instances(spec, &n, e) != 0) {
+		app_free(a);
+		return -1;
+	}
+	if ((rc = share_parse_listen(a, spec, e->msg, sizeof e->msg)) != 0) {
 		/* A port that cannot be bound is like a program that cannot
 		 * be executed: the app cannot run. */
 		e->code = rc == -2 ? IPC_E_EXEC : IPC_E_BAD_REQUEST;
 		app_free(a);
 		return -1;
 	}
-	if (a->argv == NULL || a->cwd == NULL || a->envp == NULL ||
-	    app_set_instances(a, (int)n) != 0) {
+	if (app_set_instances(a, n) != 0) {
 		err_set(e, IPC_E_INTERNAL, "out of memory");
 		app_free(a);
 		return -1;
 	}
-	a->spec = json_deep_copy(spec);
-	json_object_set_new(a->spec, "mode",
-	    json_string(a->share ? "cluster" : "fork"));
-	json_object_set_new(a->spec, "name", json_string(a->name));
-	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	app_keep_spec(a, spec);
 	a->id = next_app_id++;
 	TAILQ_INSERT_TAIL(&apps, a, entry);
 	*out = a;
+	return 0;
+}
+
+#define SWAP(x, y)                                                             \
+	do {                                                                   \
+		__typeof__(x) tmp_ = x;                                        \
+		x = y;                                                         \
+		y = tmp_;                                                      \
+	} while (0)
+
+/*
+ * Give app a the configuration of spec (a new environment, arguments,
+ * options), keeping its instances as they are: processes started from now
+ * on (a restart, a reload, a crash) run with it.  The instance count is
+ * scale's job (*ninst: the count spec asks for); sockets (listen, mode)
+ * cannot change this way.  0, or -1 with e and a unchanged.
+ */
+int
+app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
+{
+	struct app *t;
+	const char *name = util_json_str(spec, "name", a->name);
+	int rc, n;
+
+	if (strcmp(name, a->name) != 0) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "cannot rename '%s' to '%s' this way", a->name, name);
+		return -1;
+	}
+	if ((rc = app_build(spec, &t, e)) != 0)
+		return rc;
+	if (spec_instances(spec, &n, e) != 0) {
+		app_free(t);
+		return -1;
+	}
+	if (t->share != a->share || !spec_listen_equal(a->spec, spec)) {
+		err_set(e, IPC_E_BAD_REQUEST,
+		    "'%s': its sockets (listen, exec "
+		    "mode) cannot change while it exists: delete and start it",
+		    a->name);
+		app_free(t);
+		return -1;
+	}
+	/* Every configuration member of struct app; t gets a's old ones
+	 * and frees them. */
+	SWAP(a->exec_path, t->exec_path);
+	SWAP(a->argv, t->argv);
+	SWAP(a->envp, t->envp);
+	SWAP(a->nenv, t->nenv);
+	SWAP(a->cwd, t->cwd);
+	SWAP(a->kill_signal, t->kill_signal);
+	SWAP(a->kill_timeout_ms, t->kill_timeout_ms);
+	SWAP(a->autorestart, t->autorestart);
+	SWAP(a->restart_delay_ms, t->restart_delay_ms);
+	SWAP(a->backoff_base_ms, t->backoff_base_ms);
+	SWAP(a->backoff_max_ms, t->backoff_max_ms);
+	SWAP(a->backoff_reset_ms, t->backoff_reset_ms);
+	SWAP(a->min_uptime_ms, t->min_uptime_ms);
+	SWAP(a->max_restarts, t->max_restarts);
+	memcpy(a->stop_exit_codes, t->stop_exit_codes,
+	    sizeof a->stop_exit_codes);
+	a->nstop_exit_codes = t->nstop_exit_codes;
+	SWAP(a->out_file, t->out_file);
+	SWAP(a->err_file, t->err_file);
+	SWAP(a->logs, t->logs);
+	SWAP(a->wait_ready, t->wait_ready);
+	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
+	app_free(t);
+	app_keep_spec(a, spec);
+	*ninst = n;
+	log_info("%s updated (%s)", a->name, a->exec_path);
 	return 0;
 }
 
@@ -709,6 +877,7 @@ app_describe_json(const struct app *a)
 	int i;
 
 	o = json_deep_copy(a->spec);
+	json_object_set_new(o, "spec", json_deep_copy(a->spec));
 	json_object_set_new(o, "id", json_integer(a->id));
 	json_object_set_new(o, "instances", json_integer(a->ninst));
 	json_object_set_new(o, "kill_signal",

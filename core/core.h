@@ -120,6 +120,8 @@ struct app {
 	char *name;
 	json_t *spec; /* the normalised start request, for describe */
 
+	/* The configuration, from the spec (app_build); app_update swaps
+	 * each member, so a new one gets a line there too. */
 	char *exec_path; /* what the shim executes */
 	char **argv;	 /* its argv, argv[0] included */
 	char **envp;	 /* the frozen environment, without instance vars */
@@ -261,6 +263,8 @@ void server_run_waiters(void);
 struct app *app_find_name(const char *);
 struct app *app_find_id(int);
 int app_create(json_t *, struct app **, struct err *);
+int app_check(json_t *, struct err *);
+int app_update(struct app *, json_t *, int *, struct err *);
 void app_free(struct app *);
 int app_set_instances(struct app *, int);
 void app_start(struct app *);

@@ -261,6 +261,15 @@ h_start(struct req *r)
 
 	if (refuse_if_quitting(r) || wait_arg(r, &wait) != 0)
 		return;
+	/* "check": only say whether the spec could start (a process file is
+	 * checked whole before any of its apps starts). */
+	if (json_is_true(json_object_get(r->args, "check"))) {
+		if (app_check(r->args, &e) != 0)
+			req_fail(r, &e);
+		else
+			req_reply(r, NULL);
+		return;
+	}
 	/* start TARGET...: start stopped apps. */
 	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {
 		if (req_targets(r, &r->targets) != 0)
@@ -360,6 +369,46 @@ h_delete(struct req *r)
 		a->deleting = 1;
 	}
 	req_wait(r, check_deleted, names);
+}
+
+/* update {"spec"}: the app named by spec.name takes spec's configuration
+ * for the processes it starts from now on (restart, reload or scale
+ * then replace the running ones). */
+static void
+h_update(struct req *r)
+{
+	const char *name;
+	json_t *spec;
+	struct app *a;
+	struct err e;
+	int n;
+
+	if (refuse_if_quitting(r) || req_args(r, "{s:o}", "spec", &spec) != 0)
+		return;
+	if (!json_is_object(spec) ||
+	    (name = util_json_str(spec, "name", NULL)) == NULL) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "update needs a spec with a name");
+		return;
+	}
+	if ((a = app_find_name(name)) == NULL) {
+		req_error(r, IPC_E_NOT_FOUND, "no app named '%s'", name);
+		return;
+	}
+	if (a->reloading) {
+		req_error(r, IPC_E_BUSY,
+		    "'%s' is being reloaded; update it "
+		    "afterwards",
+		    a->name);
+		return;
+	}
+	if (app_update(a, spec, &n, &e) != 0) {
+		req_fail(r, &e);
+		return;
+	}
+	req_reply(r,
+	    json_pack("{s:[o], s:i}", "apps", app_summary(a),
+		"instances_wanted", n));
 }
 
 static void
@@ -512,6 +561,7 @@ static const struct handler handlers[] = {
 	{ "list", h_list, H_LOOKS },
 	{ "describe", h_describe, H_LOOKS },
 	{ "kill", h_kill, 0 },
+	{ "update", h_update, 0 },
 	{ "wait", h_wait, H_LOOKS },
 	{ "logs", handle_logs, H_LOOKS },
 	{ "flush", handle_flush, H_LOOKS },

@@ -1,7 +1,7 @@
 /*
  * Targets as values: the words a request names ("web", "3", "web:1",
- * "all") resolve once into a struct targets, an array of (app id,
- * instance or every instance), which handlers, waiters and log followers
+ * "all", a namespace) resolve once into a struct targets, an array of
+ * (app id, instance or every instance), which handlers, waiters and log followers
  * keep and walk.  An app that was deleted since is skipped by whoever walks
  * the targets later (target_app returns NULL).
  */
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 
 /* The most targets one request may name. */
@@ -83,6 +84,23 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 		a = app_find_id((int)id);
 	if (a == NULL)
 		a = app_find_name(s);
+	if (a == NULL && inst == -1) {
+		/* A namespace (pm2): every app in it. */
+		int found = 0;
+
+		TAILQ_FOREACH(a, &apps, entry)
+			if (!a->deleting &&
+			    strcmp(util_json_str(a->spec, "namespace",
+				       "default"),
+				s) == 0) {
+				if (targets_add(ts, a->id, -1) != 0)
+					goto nomem;
+				found = 1;
+			}
+		if (found)
+			return 0;
+		a = NULL;
+	}
 	if (a == NULL) {
 		err_set(e, IPC_E_NOT_FOUND, "no app named '%s'", s);
 		return -1;

@@ -14,7 +14,9 @@ options_of() {
 	clusterctl describe "$1" --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)[0]
-for k in ("processes", "wait"):
+# "spec" is the request as the daemon keeps it: a resurrect sends the
+# saved instance count in it (the same count is in "instances").
+for k in ("processes", "wait", "spec"):
     d.pop(k, None)
 print(json.dumps(d, sort_keys=True))'
 }
