@@ -521,6 +521,7 @@ app_keep_spec(struct app *a, const json_t *spec)
 	    json_string(a->share ? "cluster" : "fork"));
 	json_object_set_new(a->spec, "name", json_string(a->name));
 	json_object_set_new(a->spec, "exec", json_string(a->exec_path));
+	logs_spec(a, a->spec);
 	json_object_del(a->spec, "wait");
 	json_object_del(a->spec, "check");
 }

@@ -156,10 +156,15 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 		l->log_file = strdup(v);
 	l->merge = util_json_bool(spec, "merge_logs", 0) ||
 	    util_json_bool(spec, "combine_logs", 0);
-	/* pm2: cluster mode, or an instance count given, without merge. */
-	v = util_json_str(spec, "exec_mode", "");
-	l->per_instance = json_object_get(spec, "instances") != NULL ||
-	    strcmp(v, "cluster") == 0 || strcmp(v, "cluster_mode") == 0;
+	/*
+	 * pm2: one file per instance when an instance count was asked for
+	 * (-i).  Decided once: the spec records it (logs_spec), as a restored
+	 * app's spec always has a count.
+	 */
+	j = json_object_get(spec, "log_per_instance");
+	l->per_instance = json_is_boolean(j) ?
+	    json_is_true(j) :
+	    json_object_get(spec, "instances") != NULL;
 	if (util_json_bool(spec, "time", 0))
 		l->format = LOGFMT_TIME;
 	if ((v = util_json_str(spec, "log_date_format", NULL)) != NULL &&
@@ -200,6 +205,14 @@ logs_app_init(struct app *a, const json_t *spec, char *err, size_t errlen)
 	}
 	l->compress = util_json_bool(spec, "log_compress", 0);
 	return 0;
+}
+
+/* Record in an app's spec what logs_app_init decided from the request. */
+void
+logs_spec(const struct app *a, json_t *spec)
+{
+	json_object_set_new(spec, "log_per_instance",
+	    json_boolean(a->logs.per_instance));
 }
 
 void

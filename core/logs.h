@@ -78,6 +78,7 @@ char *logs_stream_path(const struct app *, int, int);
 int logs_stream_shared(const struct app *, int);
 const char *logs_stream_name(int);
 int logs_app_init(struct app *, const json_t *, char *, size_t);
+void logs_spec(const struct app *, json_t *);
 void logs_app_release(struct app *);
 void logs_describe(const struct app *, int, json_t *);
 json_t *logs_entry(const char *, int, const char *, const char *, const char *,

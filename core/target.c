@@ -1,9 +1,9 @@
 /*
  * Targets as values: the words a request names ("web", "3", "web:1",
  * "all", a namespace) resolve once into a struct targets, an array of
- * (app id, instance or every instance), which handlers, waiters and log followers
- * keep and walk.  An app that was deleted since is skipped by whoever walks
- * the targets later (target_app returns NULL).
+ * (app id, instance or every instance), which handlers, waiters and log
+ * followers keep and walk.  An app that was deleted since is skipped by whoever
+ * walks the targets later (target_app returns NULL).
  */
 #include <errno.h>
 #include <limits.h>

@@ -504,3 +504,19 @@ SH
 	run clusterctl logs tp --lines 25 --nostream --raw --out
 	assert_output "$(printf 'line %s\n' $(seq 16 40))"
 }
+
+@test "per-instance log files stay the same after the daemon restores an app" {
+	write_both_app
+	D=$BATS_TEST_TMPDIR
+	clusterctl start "$D/both.sh" --name ri -i 2 -o "$D/ri.log"
+	clusterctl start "$D/both.sh" --name rf -o "$D/rf.log"
+	wait_until 10 grep -qx "out 1" "$D/ri-1.log"
+	wait_until 10 grep -qx "out 0" "$D/rf.log"
+	run clusterctl describe rf --json
+	echo "$output" | json_get "d[0]['log_per_instance']" | grep -qx False
+	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
+	wait_until 20 eval '[ "$(status_of rf 0)" = online ] && [ "$(status_of ri 1)" = online ]'
+	wait_until 10 eval '[ "$(grep -cx "out 0" "$D/rf.log")" -ge 2 ]'
+	wait_until 10 eval '[ "$(grep -cx "out 1" "$D/ri-1.log")" -ge 2 ]'
+	[ ! -e "$D/rf-0.log" ] && [ ! -e "$D/ri.log" ]
+}
