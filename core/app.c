@@ -63,7 +63,7 @@ app_free(struct app *a)
 {
 	watch_stop(a);
 	schedule_stop(a);
-	share_close(a, 1);
+	share_close_all(a);
 	free(a->name);
 	json_decref(a->spec);
 	free(a->exec_path);

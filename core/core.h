@@ -7,6 +7,7 @@
 #define CORE_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -219,6 +220,15 @@ struct targets {
 	size_t n;
 };
 
+/* Free what ts holds (a value type: any layer may release one). */
+static inline void
+targets_release(struct targets *ts)
+{
+	free(ts->v);
+	ts->v = NULL;
+	ts->n = 0;
+}
+
 /* A request being answered, possibly over several replies. */
 struct client;
 struct req {
@@ -323,7 +333,6 @@ json_t *app_describe_json(const struct app *);
 void err_set(struct err *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 int targets_resolve(const json_t *, struct targets *, struct err *);
-void targets_release(struct targets *);
 int req_targets(struct req *, struct targets *);
 struct app *target_app(const struct target *);
 void target_range(const struct target *, const struct app *, int *, int *);
@@ -339,6 +348,7 @@ void inst_restart(struct instance *, enum inst_reason);
 void inst_reset(struct instance *);
 void inst_backoff_reset(struct instance *);
 enum inst_status inst_status(const struct instance *);
+int inst_wants_up(const struct instance *);
 const char *inst_status_name(const struct instance *);
 const char *inst_reason_name(enum inst_reason);
 void inst_why_down(const struct instance *, char *, size_t);
@@ -396,7 +406,8 @@ struct lsock {
 
 /* share.c */
 int share_parse_listen(struct app *, const json_t *, char *, size_t);
-void share_close(struct app *, int);
+void share_close_shared(struct app *);
+void share_close_all(struct app *);
 void share_handle(struct req *);
 json_t *share_sockets_json(const struct app *);
 int share_fd(struct app *, struct lsock *, int);

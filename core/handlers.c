@@ -318,7 +318,7 @@ h_stop(struct req *r)
 		a = target_app(t);
 		if (t->instance < 0) {
 			app_stop(a);
-			share_close(a, 0);
+			share_close_shared(a);
 			continue;
 		}
 		target_range(t, a, &lo, &hi);

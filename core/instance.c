@@ -834,6 +834,25 @@ inst_reset(struct instance *in)
 }
 
 /* The status list shows. */
+/*
+ * Whether the instance is meant to run (what the user asked, not whether
+ * it runs now): on its way up, up, waiting for a restart, given up, or
+ * stopping for a restart.  The state file saves this.
+ */
+int
+inst_wants_up(const struct instance *in)
+{
+	switch (in->fsm_state) {
+	case IS_STOPPED:
+		return 0;
+	case IS_STOPPING:
+	case IS_KILLING:
+		return in->want_up;
+	default:
+		return 1;
+	}
+}
+
 /* The status list shows: the state's, never worked out elsewhere. */
 enum inst_status
 inst_status(const struct instance *in)

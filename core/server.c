@@ -298,19 +298,31 @@ server_self_request(const char *cmd, json_t *args)
 }
 
 /*
- * Unpack r's arguments with jansson's format fmt (json_unpack_ex): 0, or
- * -1 having replied bad_request with what is wrong and where.
+ * Unpack r's arguments with jansson's format fmt (json_unpack_ex), a null
+ * member counting as absent: 0, or -1 having replied bad_request with
+ * what is wrong.
  */
 int
 req_args(struct req *r, const char *fmt, ...)
 {
 	json_error_t je;
+	json_t *args, *v;
+	const char *k;
+	void *tmp;
 	va_list ap;
 	int rc;
 
+	if ((args = json_copy(r->args)) == NULL) {
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	json_object_foreach_safe(args, tmp, k, v)
+		if (json_is_null(v))
+			json_object_del(args, k);
 	va_start(ap, fmt);
-	rc = json_vunpack_ex(r->args, &je, 0, fmt, ap);
+	rc = json_vunpack_ex(args, &je, 0, fmt, ap);
 	va_end(ap);
+	json_decref(args);
 	if (rc == 0)
 		return 0;
 	req_error(r, IPC_E_BAD_REQUEST, "invalid arguments to '%s': %s", r->cmd,

@@ -443,16 +443,13 @@ share_parse_listen(struct app *a, const json_t *spec, char *err, size_t errlen)
 	}
 	return 0;
 fail:
-	share_close(a, 1);
+	share_close_all(a);
 	return rc;
 }
 
-/*
- * Close a's shared sockets (the app stopped), and its --listen ones too
- * when all is set (the app is deleted).
- */
-void
-share_close(struct app *a, int all)
+/* Close a's shared sockets, and its --listen ones too when all is set. */
+static void
+close_socks(struct app *a, int all)
 {
 	struct lsock **pp = &a->socks, *ls;
 	char label[160];
@@ -469,6 +466,20 @@ share_close(struct app *a, int all)
 		log_info("%s: closed %s", a->name, label);
 		lsock_free(ls);
 	}
+}
+
+/* The app stopped: let go of the sockets its instances shared. */
+void
+share_close_shared(struct app *a)
+{
+	close_socks(a, 0);
+}
+
+/* The app goes: close every socket, --listen ones too. */
+void
+share_close_all(struct app *a)
+{
+	close_socks(a, 1);
 }
 
 /*

@@ -35,21 +35,6 @@ static int generation = 1; /* daemons of this home so far, this one too */
 static json_t *restored;   /* what this daemon restored at start */
 static char *notice;	   /* for the next client that asks something */
 
-/* Whether instance in should run: what the user asked, not its state. */
-static int
-inst_desired_running(const struct instance *in)
-{
-	switch (in->fsm_state) {
-	case IS_STOPPED:
-		return 0;
-	case IS_STOPPING:
-	case IS_KILLING:
-		return in->want_up;
-	default:
-		return 1; /* on its way up, up, or to be restarted */
-	}
-}
-
 /* One app of the state file: a new object (its spec shared, not copied). */
 static json_t *
 app_state_json(const struct app *a)
@@ -59,8 +44,8 @@ app_state_json(const struct app *a)
 
 	for (i = 0; i < a->ninst; i++)
 		json_array_append_new(desired,
-		    json_string(inst_desired_running(a->inst[i]) ? "running" :
-								   "stopped"));
+		    json_string(
+			inst_wants_up(a->inst[i]) ? "running" : "stopped"));
 	return json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name",
 	    a->name, "instances", a->ninst, "desired", desired, "spec",
 	    a->spec);

@@ -40,14 +40,6 @@ err_set(struct err *e, const char *code, const char *fmt, ...)
 	}
 }
 
-void
-targets_release(struct targets *ts)
-{
-	free(ts->v);
-	ts->v = NULL;
-	ts->n = 0;
-}
-
 /* Append (app, instance) unless it is there already. */
 static int
 targets_add(struct targets *ts, int app_id, int instance)
