@@ -19,10 +19,75 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "../ipc/util.h"
 #include "core.h"
+
+/*
+ * libmicrohttpd is loaded when an endpoint first starts, not linked: it
+ * pulls in gnutls and a dozen more libraries, which every exec of the
+ * binary (each CLI command, each instance's __exec shim) would load.
+ */
+static struct {
+	void *so;
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_run) *run;
+	__typeof__(MHD_get_timeout) *get_timeout;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_create_response_from_buffer) *create_response;
+	__typeof__(MHD_add_response_header) *add_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+} mhd;
+
+#define MHD_start_daemon mhd.start_daemon
+#define MHD_stop_daemon mhd.stop_daemon
+#define MHD_run mhd.run
+#define MHD_get_timeout mhd.get_timeout
+#define MHD_get_daemon_info mhd.get_daemon_info
+#define MHD_create_response_from_buffer mhd.create_response
+#define MHD_add_response_header mhd.add_header
+#define MHD_queue_response mhd.queue_response
+#define MHD_destroy_response mhd.destroy_response
+
+/* Load libmicrohttpd once: 0, or -1 with err saying why. */
+static int
+mhd_load(char *err, size_t errlen)
+{
+	static const char *const names[] = { "MHD_start_daemon",
+		"MHD_stop_daemon", "MHD_run", "MHD_get_timeout",
+		"MHD_get_daemon_info", "MHD_create_response_from_buffer",
+		"MHD_add_response_header", "MHD_queue_response",
+		"MHD_destroy_response" };
+	void **slot[] = { (void **)&mhd.start_daemon,
+		(void **)&mhd.stop_daemon, (void **)&mhd.run,
+		(void **)&mhd.get_timeout, (void **)&mhd.get_daemon_info,
+		(void **)&mhd.create_response, (void **)&mhd.add_header,
+		(void **)&mhd.queue_response, (void **)&mhd.destroy_response };
+	void *so;
+	size_t i;
+
+	if (mhd.so != NULL)
+		return 0;
+	if ((so = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL)) ==
+	    NULL) {
+		snprintf(err, errlen, "cannot load libmicrohttpd: %s",
+		    dlerror());
+		return -1;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if ((*slot[i] = dlsym(so, names[i])) == NULL) {
+			snprintf(err, errlen, "cannot load libmicrohttpd: no "
+			    "%s", names[i]);
+			dlclose(so);
+			return -1;
+		}
+	mhd.so = so;
+	return 0;
+}
 
 /* Connections the endpoint serves at once, and their idle timeout (s). */
 #define METRICS_MAX_CONN 32
@@ -455,6 +520,10 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 		    (fd = bind_addr(addr, canon, sizeof canon, err, errlen)) <
 			0)
 			return -1;
+	}
+	if (mhd_load(err, errlen) != 0) {
+		close(fd);
+		return -1;
 	}
 	if ((ep = calloc(1, sizeof *ep)) == NULL) {
 		close(fd);
