@@ -62,11 +62,11 @@ mhd_load(char *err, size_t errlen)
 		"MHD_get_daemon_info", "MHD_create_response_from_buffer",
 		"MHD_add_response_header", "MHD_queue_response",
 		"MHD_destroy_response" };
-	void **slot[] = { (void **)&mhd.start_daemon,
-		(void **)&mhd.stop_daemon, (void **)&mhd.run,
-		(void **)&mhd.get_timeout, (void **)&mhd.get_daemon_info,
-		(void **)&mhd.create_response, (void **)&mhd.add_header,
-		(void **)&mhd.queue_response, (void **)&mhd.destroy_response };
+	void **slot[] = { (void **)&mhd.start_daemon, (void **)&mhd.stop_daemon,
+		(void **)&mhd.run, (void **)&mhd.get_timeout,
+		(void **)&mhd.get_daemon_info, (void **)&mhd.create_response,
+		(void **)&mhd.add_header, (void **)&mhd.queue_response,
+		(void **)&mhd.destroy_response };
 	void *so;
 	size_t i;
 
@@ -80,8 +80,10 @@ mhd_load(char *err, size_t errlen)
 	}
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		if ((*slot[i] = dlsym(so, names[i])) == NULL) {
-			snprintf(err, errlen, "cannot load libmicrohttpd: no "
-			    "%s", names[i]);
+			snprintf(err, errlen,
+			    "cannot load libmicrohttpd: no "
+			    "%s",
+			    names[i]);
 			dlclose(so);
 			return -1;
 		}
