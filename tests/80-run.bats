@@ -139,6 +139,8 @@ assert [e["line"] for e in d] == ["oops"], d'
 
 @test "clusterctl list and kill work beside a running run" {
 	bg_run run /bin/sleep --name nap -i 2 -- 1000
+	# list starts a daemon of its own if none listens yet: wait for run's.
+	wait_until 20 test -S "$CLUSTERCTL_HOME/sock"
 	wait_until 20 all_status nap online
 	run clusterctl list --json
 	assert_success
