@@ -1,6 +1,7 @@
 /*
- * run: the daemon in the foreground with the given app, for a container's
- * CMD or a service manager (pm2-runtime; start --no-daemon is the same).
+ * run: the daemon in the foreground with the given app (or the apps of a
+ * process file, cmd/procfile*.c), for a container's CMD or a service
+ * manager (pm2-runtime; start --no-daemon is the same).
  * This process becomes the daemon: logs on its stdout and stderr, the
  * control socket beside it, and an exit code that says how the apps
  * ended (docs/containers.md).
@@ -16,6 +17,7 @@
 #include "../core/run.h"
 #include "../ipc/util.h"
 #include "cmd.h"
+#include "procfile.h"
 
 /* How long a takeover waits for the other daemon to let go of the home. */
 #define TAKEOVER_TIMEOUT_MS 60000
@@ -113,9 +115,9 @@ cmd_run_exec(struct cmd_ctx *ctx)
 	struct run_opts o = { NULL, NULL, 1, RUN_EXIT_NEVER, ctx->json,
 		ctx->quiet };
 	const char *v = cmd_opt(ctx, "exit-on");
-	json_t *spec;
+	json_t *spec = NULL;
 	size_t i;
-	int rc;
+	int rc = 0;
 
 	o.apps = json_array();
 	o.idle = json_array();
@@ -125,15 +127,32 @@ cmd_run_exec(struct cmd_ctx *ctx)
 		json_decref(o.idle);
 		return rc;
 	}
-	if (ctx->argc > 0) {
+	if (ctx->argc > 1) /* start a b --no-daemon */
+		rc = cmd_usage_error(ctx,
+		    "run takes one script or process "
+		    "file ('%s' is a second one)",
+		    ctx->argv[1]);
+	else if (ctx->argc > 0 && procfile_target(ctx)) {
+		/* a process file: its apps, as start FILE starts them */
+		if (ctx->nrest > 0)
+			rc = cmd_usage_error(ctx,
+			    "arguments after -- are for a "
+			    "script; a process file has 'args'");
+		else if ((rc = procfile_specs(ctx, ctx->argv[0], &spec)) == 0)
+			json_array_extend(o.apps, spec);
+		json_decref(spec);
+	} else if (ctx->argc > 0) {
 		spec = json_object();
-		if ((rc = cmd_start_build(ctx, spec)) != 0) {
-			json_decref(spec);
-			json_decref(o.apps);
-			json_decref(o.idle);
-			return rc;
-		}
-		json_array_append_new(o.apps, spec);
+		if ((rc = cmd_start_build(ctx, spec)) == 0)
+			json_array_append(o.apps, spec);
+		json_decref(spec);
+	}
+	if (rc != 0) {
+		json_decref(o.apps);
+		json_decref(o.idle);
+		return rc;
+	}
+	if (ctx->argc > 0) {
 		o.exit_on = RUN_EXIT_ALL;
 		o.service = 0;
 	}
@@ -160,11 +179,12 @@ cmd_run_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_run_entry = {
 	"run",
 	NULL,
-	"run [script|program] [options] [-- args...]",
-	"Run the daemon in the foreground with an app, logs on stdout, for a "
-	"container or a service (as pm2-runtime)",
+	"run [script|program|file] [options] [-- args...]",
+	"Run the daemon in the foreground with an app or the apps of a "
+	"process file, logs on stdout, for a container or a service (as "
+	"pm2-runtime)",
 	options,
-	CMD_DAEMON | CMD_NO_START | CMD_REST,
+	CMD_DAEMON | CMD_NO_START | CMD_REST | CMD_FILES,
 	0,
 	1,
 	"clusterctl run server.js -i 4 --kill-timeout 10s",

@@ -29,6 +29,7 @@ procfile_target(const struct cmd_ctx *ctx)
 	/* start reads it (and says so when it is missing); the others act
 	 * on an app by that name when there is no such file. */
 	return strcmp(ctx->entry->name, "start") == 0 ||
+	    strcmp(ctx->entry->name, "run") == 0 ||
 	    access(ctx->argv[0], F_OK) == 0;
 }
 
@@ -186,6 +187,24 @@ load(struct cmd_ctx *ctx, const char *arg, struct procfile *pf, int quiet)
 	rc = procfile_load(arg, &o, pf);
 	procfile_opts_release(&o);
 	return rc;
+}
+
+/*
+ * run FILE: the file's apps (those of --only, with --env) as start specs
+ * in *apps (a new array), for the daemon of this process, which checks
+ * them all before it starts any.  0, or an exit code.
+ */
+int
+procfile_specs(struct cmd_ctx *ctx, const char *arg, json_t **apps)
+{
+	struct procfile pf;
+	int rc;
+
+	if ((rc = load(ctx, arg, &pf, 0)) != 0)
+		return rc;
+	*apps = json_incref(pf.apps);
+	procfile_release(&pf);
+	return 0;
 }
 
 /*

@@ -836,19 +836,21 @@ split_list(char **vals)
 int
 procfile_opts_from_ctx(const struct cmd_ctx *ctx, struct procfile_opts *o)
 {
-	const struct cmd_option *opt;
+	const struct cmd_option *sets[3], *opt;
 	char **vals;
 	size_t n = 0;
-	int has_only = 0, has_env = 0;
+	int has_only = 0, has_env = 0, k, nsets;
 
 	memset(o, 0, sizeof *o);
-	for (opt = ctx->entry->options; opt != NULL && opt->name != NULL;
-	     opt++) {
-		if (strcmp(opt->name, "only") == 0)
-			has_only = 1;
-		if (strcmp(opt->name, "env") == 0)
-			has_env = 1;
-	}
+	/* run takes start's options */
+	nsets = cmd_option_sets(ctx->entry, sets);
+	for (k = 0; k < nsets; k++)
+		for (opt = sets[k]; opt->name != NULL; opt++) {
+			if (strcmp(opt->name, "only") == 0)
+				has_only = 1;
+			if (strcmp(opt->name, "env") == 0)
+				has_env = 1;
+		}
 	if (has_only)
 		o->only = split_list(cmd_opt_all(ctx, "only"));
 	if (!has_env)

@@ -84,6 +84,7 @@ enum procfile_action {
 	PF_START_OR_RELOAD, /* = PF_RELOAD, pm2's name */
 };
 int procfile_run(struct cmd_ctx *, const char *, enum procfile_action);
+int procfile_specs(struct cmd_ctx *, const char *, json_t **);
 int procfile_apply(struct cmd_ctx *, const char *, int);
 int procfile_validate(struct cmd_ctx *, const char *);
 int procfile_update_env(struct cmd_ctx *);

@@ -271,14 +271,29 @@ create_apps(const struct run_opts *o)
 	struct app **made;
 	struct err e;
 	json_t *spec;
+	const char *file;
+	char msg[sizeof e.msg + PATH_MAX + 64];
 	size_t i, n = 0;
 
 	if ((made = calloc(json_array_size(o->apps) + 1, sizeof *made)) == NULL)
 		return RUN_EXIT_FAIL;
 	json_array_foreach(o->apps, i, spec) {
 		if (app_create(spec, &made[n], &e) != 0) {
-			console_error(e.msg);
-			log_warnx("run: %s", e.msg);
+			/* an app of a process file: say which */
+			if ((file = json_string_value(json_object_get(spec,
+				 "process_file"))) != NULL)
+				snprintf(msg, sizeof msg, "%s: app '%s': %s",
+				    file,
+				    json_is_string(json_object_get(spec,
+					"name")) ?
+					json_string_value(json_object_get(spec,
+					    "name")) :
+					"?",
+				    e.msg);
+			else
+				snprintf(msg, sizeof msg, "%s", e.msg);
+			console_error(msg);
+			log_warnx("run: %s", msg);
 			free(made);
 			return RUN_EXIT_FAIL;
 		}

@@ -176,3 +176,50 @@ assert [e["line"] for e in d] == ["oops"], d'
 	[ "$RUN_RC" -eq 0 ]
 	wait_until 10 grep -qx "STOPPING=1" sd.log
 }
+
+@test "run FILE runs the apps of a process file, with --env NAME and --only" {
+	cat > ecosystem.json <<'JSON'
+{"apps": [
+  {"name": "greet", "script": "/bin/sh", "args": ["-c", "echo \"$GREETING $CLUSTERCTL_INSTANCE\""],
+   "instances": 2, "autorestart": false,
+   "env": {"GREETING": "hello"}, "env_production": {"GREETING": "bonjour"}},
+  {"name": "fail", "script": "/bin/sh", "args": ["-c", "exit 5"], "autorestart": false}
+]}
+JSON
+	run --separate-stderr clusterctl run ecosystem.json --only greet --json
+	assert_success
+	echo "$output" | python3 -c '
+import json, sys
+d = sorted((e["app"], e["instance"], e["line"]) for e in map(json.loads, sys.stdin))
+assert d == [("greet", 0, "hello 0"), ("greet", 1, "hello 1")], d'
+	run --separate-stderr clusterctl run ecosystem.json --env production
+	# The app of the file that exits 5 gives run its code.
+	[ "$status" -eq 5 ]
+	[[ "$output" == *"greet:0 | bonjour 0"* ]]
+	[[ "$output" == *"greet:1 | bonjour 1"* ]]
+	# A YAML file is a process file as well.
+	printf 'apps:\n  - name: y\n    script: /bin/echo\n    args: [from yaml]\n    autorestart: false\n' > app.yaml
+	run clusterctl run app.yaml -q
+	assert_success
+	assert_output "y:0 | from yaml"
+}
+
+@test "run FILE with a bad app names the file and the app, and starts nothing" {
+	printf 'apps:\n  - name: fine\n    script: /bin/sleep\n    args: ["1000"]\n  - name: broken\n    script: ./nope.sh\n' > bad.yaml
+	run clusterctl run bad.yaml
+	[ "$status" -eq 1 ]
+	assert_output --partial "bad.yaml: app 'broken': cannot read"
+	refute_output --partial "fine:0 started"
+	run clusterctl run bad.yaml --only nothing
+	[ "$status" -eq 2 ]
+	assert_output --partial "--only names 'nothing'"
+	run clusterctl run missing.json
+	[ "$status" -eq 3 ]
+	assert_output --partial "cannot read 'missing.json'"
+	run clusterctl run bad.yaml -- extra
+	[ "$status" -eq 2 ]
+	run clusterctl start /bin/true /bin/false --no-daemon
+	[ "$status" -eq 2 ]
+	assert_output --partial "run takes one script or process file"
+	[ ! -e "$CLUSTERCTL_HOME/sock" ]
+}
