@@ -679,9 +679,7 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		return -1;
 	}
 	/* Its log files are the user's it runs as. */
-	a->logs.chown = a->creds.set;
-	a->logs.uid = a->creds.uid;
-	a->logs.gid = a->creds.gid;
+	a->logs.owner = a->creds;
 	/* Cluster mode (the default) shares sockets; fork mode does not. */
 	k = util_json_str(spec, "mode", "cluster");
 	if (strcmp(k, "cluster") != 0 && strcmp(k, "fork") != 0) {

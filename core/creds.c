@@ -6,6 +6,11 @@
  * cannot be done between libuv's fork and exec, where no lookup in the
  * group database is safe.  The daemon tells it through CLUSTERCTL_CREDS,
  * which the shim removes.
+ *
+ * The daemon itself touches files for such an app (its log files) with
+ * the user's file-system credentials where the user controls the
+ * directory (creds_fs_enter): the kernel then checks the user's rights,
+ * so a link the user planted leads nowhere the user could not go.
  */
 #include <errno.h>
 #include <grp.h>
@@ -13,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -111,6 +118,14 @@ creds_from_spec(const json_t *spec, struct creds *c, struct err *e)
 	}
 	if (geteuid() != 0)
 		c->set = 0;
+	/* The groups the shim's initgroups gives it (or the one gid). */
+	c->ngroups = CREDS_GROUPS;
+	if (c->user[0] == '\0' ||
+	    getgrouplist(c->user, c->gid, c->groups, &c->ngroups) == -1) {
+		/* none, or more than we keep: the gid alone, never more */
+		c->groups[0] = c->gid;
+		c->ngroups = 1;
+	}
 	return 0;
 }
 
@@ -151,4 +166,56 @@ creds_drop_from_env(void)
 	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0))
 		return EPERM;
 	return 0;
+}
+
+/*
+ * Make this thread's file-system calls as c's user, its groups and gid
+ * (a root daemon only), saving what they were into saved; undone by
+ * creds_fs_leave.  Raw system calls: they change the calling thread only,
+ * where glibc's setgroups would change every thread of the daemon.  The
+ * kernel drops the file capabilities (CAP_DAC_OVERRIDE...) while the
+ * fsuid is not 0.  0, or -1 and errno (nothing changed).
+ */
+int
+creds_fs_enter(const struct creds *c, struct creds_fs *saved)
+{
+	int n;
+
+	memset(saved, 0, sizeof *saved);
+	if (c == NULL || !c->set || geteuid() != 0)
+		return 0;
+	n = getgroups(CREDS_GROUPS * 2, saved->groups);
+	if (n == -1)
+		return -1;
+	saved->ngroups = n;
+	saved->fsuid = (uid_t)setfsuid((uid_t)-1);
+	saved->fsgid = (gid_t)setfsgid((gid_t)-1);
+	if (syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) == -1)
+		return -1;
+	saved->on = 1;
+	(void)setfsgid(c->gid);
+	(void)setfsuid(c->uid);
+	/* setfsuid says nothing of a failure: ask again */
+	if ((uid_t)setfsuid((uid_t)-1) != c->uid ||
+	    (gid_t)setfsgid((gid_t)-1) != c->gid) {
+		creds_fs_leave(saved);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/* Back to the file-system credentials creds_fs_enter saved. */
+void
+creds_fs_leave(struct creds_fs *saved)
+{
+	if (!saved->on)
+		return;
+	(void)setfsuid(saved->fsuid);
+	(void)setfsgid(saved->fsgid);
+	if (syscall(SYS_setgroups, (size_t)saved->ngroups, saved->groups) ==
+		-1 ||
+	    (uid_t)setfsuid((uid_t)-1) != saved->fsuid)
+		fatal("cannot take back the daemon's own file credentials");
+	saved->on = 0;
 }

@@ -34,18 +34,9 @@ exec_shim_main(int argc, char **argv)
 		return 127;
 	fd = atoi(argv[2]);
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	/* First: a change of credentials clears the parent-death signal. */
-	if ((e = creds_drop_from_env()) != 0) {
-		if (write(fd, &e, sizeof e) == -1)
-			_exit(126);
-		_exit(127);
-	}
-	/* Never outlive the daemon: its death is ours (no orphans). */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != (pid_t)atol(argv[3]))
-		_exit(127);
 	/* The instance's cgroup (core/cgroup.c): what the app starts stays
-	 * there, however it detaches. */
+	 * there, however it detaches.  Joined first, with the daemon's
+	 * credentials: the user of --uid may not. */
 	if ((cg = getenv("CLUSTERCTL_CGROUP")) != NULL) {
 		snprintf(cgpath, sizeof cgpath, "%s/cgroup.procs", cg);
 		if ((cgfd = open(cgpath, O_WRONLY | O_CLOEXEC)) == -1 ||
@@ -56,6 +47,16 @@ exec_shim_main(int argc, char **argv)
 			close(cgfd);
 		unsetenv("CLUSTERCTL_CGROUP");
 	}
+	/* Then: a change of credentials clears the parent-death signal. */
+	if ((e = creds_drop_from_env()) != 0) {
+		if (write(fd, &e, sizeof e) == -1)
+			_exit(126);
+		_exit(127);
+	}
+	/* Never outlive the daemon: its death is ours (no orphans). */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != (pid_t)atol(argv[3]))
+		_exit(127);
 	/* The caller's descriptor limit, which the daemon raised for itself. */
 	if ((nofile = getenv("CLUSTERCTL_NOFILE")) != NULL) {
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && atoll(nofile) > 0) {

@@ -244,7 +244,7 @@ keep_last(char *buf, size_t have, int n, int front_cut, size_t *len)
  * whole lines (*len bytes), read backwards; NULL when it cannot be read.
  */
 static char *
-tail_plain(const char *path, int n, size_t *len)
+tail_plain(const char *path, const struct creds *owner, int n, size_t *len)
 {
 	struct stat st;
 	char *buf = NULL, *nb;
@@ -254,7 +254,7 @@ tail_plain(const char *path, int n, size_t *len)
 	int fd, lines = 0;
 
 	*len = 0;
-	if ((fd = logf_open(path, O_RDONLY)) == -1)
+	if ((fd = logf_open(path, O_RDONLY, owner, NULL)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1) {
 		close(fd);
@@ -296,7 +296,7 @@ tail_plain(const char *path, int n, size_t *len)
  * cannot be read.
  */
 static char *
-tail_gz(const char *path, int n, size_t *len)
+tail_gz(const char *path, const struct creds *owner, int n, size_t *len)
 {
 	size_t have = 0, cap = 2 * TAIL_MAX_BYTES;
 	int got, fd, cut = 0;
@@ -304,7 +304,7 @@ tail_gz(const char *path, int n, size_t *len)
 	gzFile gz;
 
 	*len = 0;
-	if ((fd = logf_open(path, O_RDONLY)) == -1)
+	if ((fd = logf_open(path, O_RDONLY, owner, NULL)) == -1)
 		return NULL;
 	if ((gz = gzdopen(fd, "rb")) == NULL) {
 		close(fd);
@@ -351,7 +351,7 @@ count_lines(const char *buf, size_t len)
  * from its rotated files, NAME.log.1 (or .1.gz), then .2 and on.
  */
 static char *
-tail_read(const char *path, int n, size_t *len)
+tail_read(const char *path, const struct creds *owner, int n, size_t *len)
 {
 	char *buf, *older, *nb, rpath[PATH_MAX + 32];
 	size_t olen;
@@ -360,7 +360,7 @@ tail_read(const char *path, int n, size_t *len)
 	*len = 0;
 	if (n <= 0)
 		return NULL;
-	if ((buf = tail_plain(path, n, len)) == NULL) {
+	if ((buf = tail_plain(path, owner, n, len)) == NULL) {
 		/* Empty (just rotated), or not there at all. */
 		if (access(path, F_OK) != 0 || (buf = malloc(1)) == NULL)
 			return NULL;
@@ -369,9 +369,11 @@ tail_read(const char *path, int n, size_t *len)
 	have = count_lines(buf, *len);
 	for (k = 1; have < n && *len < TAIL_MAX_BYTES && k <= 1000; k++) {
 		snprintf(rpath, sizeof rpath, "%s.%d", path, k);
-		if ((older = tail_plain(rpath, n - have, &olen)) == NULL) {
+		if ((older = tail_plain(rpath, owner, n - have, &olen)) ==
+		    NULL) {
 			snprintf(rpath, sizeof rpath, "%s.%d.gz", path, k);
-			if ((older = tail_gz(rpath, n - have, &olen)) == NULL)
+			if ((older = tail_gz(rpath, owner, n - have, &olen)) ==
+			    NULL)
 				break;
 		}
 		if ((nb = realloc(older, olen + *len + 1)) == NULL) {
@@ -425,7 +427,7 @@ follow_tail_file(struct follow_tail *tc, const struct app *a, int index,
 	size_t len, k;
 	json_t *o, *j;
 
-	if ((buf = tail_read(path, tc->lines, &len)) == NULL)
+	if ((buf = tail_read(path, &a->logs.owner, tc->lines, &len)) == NULL)
 		return;
 	end = buf + len;
 	for (p = buf; p < end; p = nl + 1) {
@@ -628,7 +630,7 @@ follow_tail_daemon(struct follow_tail *tc, const char *path)
 
 	if (tc->lines <= 0)
 		return;
-	buf = tail_read(path, tc->lines, &len);
+	buf = tail_read(path, NULL, tc->lines, &len);
 	for (p = buf; buf != NULL && p < buf + len; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL)
 			nl = buf + len;

@@ -98,14 +98,13 @@ flush_one(const struct app *a, int index, int want, int stream,
 	json_t *v;
 	size_t i;
 
-	(void)a;
 	(void)index;
 	(void)want;
 	(void)stream;
 	json_array_foreach(fl->files, i, v)
 		if (strcmp(json_string_value(v), path) == 0)
 			return;
-	fl->rotated += logf_flush(path);
+	fl->rotated += logf_flush(path, &a->logs.owner);
 	json_array_append_new(fl->files, json_string(path));
 }
 

@@ -13,6 +13,14 @@
  *
  * Rotation renames NAME.log to NAME.log.1 (older ones shift up) between
  * two writes; with compression a worker thread gzips NAME.log.1.
+ *
+ * The files of an app run as another user (--uid) are that user's: in a
+ * directory only root controls (the home's logs/) the daemon creates
+ * them and gives them to the user; in one the user controls, every call
+ * on them (open, rotate, compress, flush) is made with the user's
+ * file-system credentials (creds_fs_enter), so the kernel checks what
+ * the user may do, and a link the user planted leads nowhere the user
+ * could not go.  In any other directory a root daemon opens nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +49,8 @@ struct logfile {
 	int retain;
 	int compress;
 	int compressing;   /* a worker gzips NAME.log.1: no rotation now */
+	struct creds owner; /* --uid: the files are this user's */
+	int as_user;	    /* its directory is the user's: act as it */
 	unsigned flushes;  /* how many times it was flushed */
 	int full;	   /* writes wait for room */
 	int err;	   /* why: the errno of the failed write or open */
@@ -176,6 +186,81 @@ dir_unsafe(const struct stat *st)
 	    ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX));
 }
 
+/* How the daemon acts in a directory of an owner's files. */
+#define AS_DAEMON 0 /* as itself: nobody else controls the directory */
+#define AS_USER 1   /* with the owner's credentials: the owner may */
+
+/*
+ * How to act on files of owner (NULL, or unset: the daemon's own) in a
+ * directory of status st: AS_DAEMON, AS_USER, or -1 when a root daemon
+ * must not touch it (another user controls it).
+ */
+static int
+dir_mode(const struct stat *st, const struct creds *owner)
+{
+	if (geteuid() != 0 || !dir_unsafe(st))
+		return AS_DAEMON;
+	return owner != NULL && owner->set ? AS_USER : -1;
+}
+
+/*
+ * The directory of path for logf_open (made when missing): as owner
+ * first, so that what it makes in its own directories is its own; as the
+ * daemon where owner may not go (the home's logs/ of a root daemon).
+ */
+static int
+dir_open_as(const char *path, const struct creds *owner, const char **base)
+{
+	struct creds_fs fs;
+	int dfd, err;
+
+	if (owner == NULL || !owner->set)
+		return dir_open(path, base);
+	if (creds_fs_enter(owner, &fs) == -1)
+		return -1;
+	dfd = dir_open(path, base);
+	err = errno;
+	creds_fs_leave(&fs);
+	if (dfd == -1 && (err == EACCES || err == EPERM))
+		return dir_open(path, base);
+	errno = err;
+	return dfd;
+}
+
+/*
+ * openat as the daemon, or as owner (AS_USER); a file the daemon creates
+ * for owner is given to it.  The fd, or -1 and errno.
+ */
+static int
+open_in(int dfd, const char *base, int flags, const struct creds *owner,
+    int mode)
+{
+	struct creds_fs fs;
+	int fd, err, made = 0;
+
+	flags |= O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	if (mode == AS_USER) {
+		if (creds_fs_enter(owner, &fs) == -1)
+			return -1;
+		fd = openat(dfd, base, flags, 0644);
+		err = errno;
+		creds_fs_leave(&fs);
+		errno = err;
+		return fd;
+	}
+	if (owner == NULL || !owner->set || !(flags & O_CREAT))
+		return openat(dfd, base, flags, 0644);
+	/* Made here, or there already: only a new file changes owner. */
+	if ((fd = openat(dfd, base, flags | O_EXCL, 0644)) != -1)
+		made = 1;
+	else if (errno == EEXIST)
+		fd = openat(dfd, base, flags & ~O_CREAT, 0644);
+	if (made && fchown(fd, owner->uid, owner->gid) == -1)
+		log_warn("cannot give log file %s to uid %ld", base,
+		    (long)owner->uid);
+	return fd;
+}
+
 /*
  * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
  * write, which also makes missing directories; O_WRONLY to empty it;
@@ -183,19 +268,23 @@ dir_unsafe(const struct stat *st)
  * file.  Never through a symbolic link, never blocking (a FIFO, a
  * device), only a regular file; running as root, only in a directory that
  * no other user controls and not a file with other hard links (as
- * logrotate and systemd do).  The fd, or -1 and errno (an errno, or
- * ERR_*: logf_strerror says it in words).
+ * logrotate and systemd do).  The files of owner (an app's --uid, or
+ * NULL) are made for it, and opened as it in a directory it controls;
+ * *as_user (unless NULL) says whether that was so.  The fd, or -1 and
+ * errno (an errno, or ERR_*: logf_strerror says it in words).
  */
 int
-logf_open(const char *path, int flags)
+logf_open(const char *path, int flags, const struct creds *owner, int *as_user)
 {
 	const char *base = strrchr(path, '/');
 	char dir[PATH_MAX];
 	struct stat st;
-	int dfd, fd, err;
+	int dfd, fd, err, mode = AS_DAEMON;
 
+	if (as_user != NULL)
+		*as_user = 0;
 	if (flags & O_CREAT)
-		dfd = dir_open(path, &base);
+		dfd = dir_open_as(path, owner, &base);
 	else if (base == NULL) {
 		base = path;
 		dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -210,13 +299,13 @@ logf_open(const char *path, int flags)
 	}
 	if (dfd == -1)
 		return -1;
-	if (geteuid() == 0 && (fstat(dfd, &st) == -1 || dir_unsafe(&st))) {
+	if (geteuid() == 0 &&
+	    (fstat(dfd, &st) == -1 || (mode = dir_mode(&st, owner)) < 0)) {
 		close(dfd);
 		errno = ERR_UNSAFE_DIR;
 		return -1;
 	}
-	fd = openat(dfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	    0644);
+	fd = open_in(dfd, base, flags, owner, mode);
 	err = errno;
 	close(dfd);
 	if (fd == -1) {
@@ -229,11 +318,13 @@ logf_open(const char *path, int flags)
 		errno = ERR_NOT_REGULAR;
 		return -1;
 	}
-	if (geteuid() == 0 && st.st_nlink > 1) {
+	if (geteuid() == 0 && mode == AS_DAEMON && st.st_nlink > 1) {
 		close(fd);
 		errno = ERR_LINKED;
 		return -1;
 	}
+	if (as_user != NULL)
+		*as_user = mode == AS_USER;
 	return fd;
 }
 
@@ -251,7 +342,8 @@ file_open_fd(struct logfile *f)
 {
 	struct stat st;
 
-	f->fd = logf_open(f->path, O_WRONLY | O_APPEND | O_CREAT);
+	f->fd = logf_open(f->path, O_WRONLY | O_APPEND | O_CREAT, &f->owner,
+	    &f->as_user);
 	if (f->fd == -1 && transient(errno)) {
 		file_set_full(f, errno);
 		return;
@@ -299,6 +391,7 @@ file_get(const char *path, const struct app_logs *l)
 	f->max_size = l->max_size;
 	f->retain = l->retain;
 	f->compress = l->compress;
+	f->owner = l->owner;
 	TAILQ_INIT(&f->waitq);
 	file_open_fd(f);
 	TAILQ_INSERT_TAIL(&files, f, entry);
@@ -322,6 +415,7 @@ static int
 gzip_file(const char *path, const char *gzpath)
 {
 	char buf[65536], tmp[PATH_MAX];
+	struct stat st;
 	gzFile gz;
 	ssize_t n;
 	int fd, tfd, ok = 1;
@@ -336,6 +430,15 @@ gzip_file(const char *path, const char *gzpath)
 		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) ==
 	    -1) {
 		close(fd);
+		return -1;
+	}
+	/* The compressed file belongs to whom the rotated one did (an
+	 * app's --uid user). */
+	if (fstat(fd, &st) == 0 && geteuid() == 0 &&
+	    fchown(tfd, st.st_uid, st.st_gid) == -1 && errno != EPERM) {
+		close(tfd);
+		close(fd);
+		(void)unlink(tmp);
 		return -1;
 	}
 	if ((gz = gzdopen(tfd, "wb1")) == NULL) {
@@ -373,12 +476,31 @@ struct gzjob {
 
 static void file_rotate(struct logfile *);
 
+/*
+ * On this thread, act as f's user when its directory is the user's
+ * (AS_USER); creds_fs_leave(fs) after.  0, or -1 and errno: then nothing
+ * may be done to f's files.
+ */
+static int
+file_enter(const struct logfile *f, struct creds_fs *fs)
+{
+	memset(fs, 0, sizeof *fs);
+	return f->as_user ? creds_fs_enter(&f->owner, fs) : 0;
+}
+
 static void
 gz_work(uv_work_t *w)
 {
 	struct gzjob *j = w->data;
+	struct creds_fs fs;
 
+	/* file_enter and creds_fs_leave change this worker thread only */
+	if (file_enter(j->file, &fs) == -1) {
+		j->rc = -1;
+		return;
+	}
 	j->rc = gzip_file(j->from, j->to);
+	creds_fs_leave(&fs);
 }
 
 static void
@@ -386,19 +508,27 @@ gz_done(uv_work_t *w, int status)
 {
 	struct gzjob *j = w->data;
 	struct logfile *f = j->file;
-
+	struct creds_fs fs;
 	char kept[PATH_MAX + 32];
 
-	if (status != 0 || j->rc != 0) {
-		/* Out of the way of the next rotation, which reuses .1. */
-		snprintf(kept, sizeof kept, "%s.%lld", j->from,
-		    (long long)daemon_now_wall());
-		if (rename(j->from, kept) == -1)
-			snprintf(kept, sizeof kept, "%s", j->from);
-		log_warnx("cannot compress %s; kept as %s", j->from, kept);
+	if (file_enter(f, &fs) == -1)
+		log_warn("cannot act as uid %ld on %s", (long)f->owner.uid,
+		    j->from);
+	else {
+		if (status != 0 || j->rc != 0) {
+			/* Out of the way of the next rotation, which reuses
+			 * .1. */
+			snprintf(kept, sizeof kept, "%s.%lld", j->from,
+			    (long long)daemon_now_wall());
+			if (rename(j->from, kept) == -1)
+				snprintf(kept, sizeof kept, "%s", j->from);
+			log_warnx("cannot compress %s; kept as %s", j->from,
+			    kept);
+		}
+		if (j->rc == 0 && j->flushes != f->flushes)
+			(void)unlink(j->to); /* flushed while compressed */
+		creds_fs_leave(&fs);
 	}
-	if (j->rc == 0 && j->flushes != f->flushes)
-		(void)unlink(j->to); /* flushed while it was compressed */
 	f->compressing = 0;
 	if (f->refs > 1 && f->fd != -1 && !f->full && f->max_size > 0 &&
 	    f->size >= f->max_size)
@@ -417,14 +547,21 @@ file_rotate(struct logfile *f)
 {
 	char from[PATH_MAX], to[PATH_MAX];
 	const char *gz = f->compress ? ".gz" : "";
+	struct creds_fs fs;
 	struct gzjob *j;
-	int k;
+	int k, rc;
 
 	if (f->compressing)
 		return; /* once NAME.log.1 is compressed */
 	if (f->retain == 0) {
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", f->path);
+		f->size = 0;
+		return;
+	}
+	if (file_enter(f, &fs) == -1) {
+		log_warn("cannot act as uid %ld to rotate %s",
+		    (long)f->owner.uid, f->path);
 		f->size = 0;
 		return;
 	}
@@ -437,7 +574,9 @@ file_rotate(struct logfile *f)
 			log_warn("cannot rename %s", from);
 	}
 	snprintf(to, sizeof to, "%s.1", f->path);
-	if (rename(f->path, to) == -1) {
+	rc = rename(f->path, to);
+	creds_fs_leave(&fs);
+	if (rc == -1) {
 		log_warn("cannot rotate %s", f->path);
 		f->size = 0; /* try again after as much again */
 		return;
@@ -662,12 +801,14 @@ rotated_name(const char *name, const char *base)
  * (flush).  How many rotated files went.
  */
 int
-logf_flush(const char *path)
+logf_flush(const char *path, const struct creds *owner)
 {
 	struct logfile *f = file_find(path);
 	char dir[PATH_MAX];
 	const char *base = strrchr(path, '/');
+	struct creds_fs fs;
 	struct dirent *d;
+	struct stat st;
 	DIR *dp;
 	int n = 0, fd;
 
@@ -675,7 +816,7 @@ logf_flush(const char *path)
 		if (ftruncate(f->fd, 0) == -1)
 			log_warn("cannot empty %s", path);
 		f->size = 0;
-	} else if ((fd = logf_open(path, O_WRONLY)) != -1) {
+	} else if ((fd = logf_open(path, O_WRONLY, owner, NULL)) != -1) {
 		if (ftruncate(fd, 0) == -1)
 			log_warn("cannot empty %s", path);
 		close(fd);
@@ -691,6 +832,14 @@ logf_flush(const char *path)
 	snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
 	if ((dp = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
 		return 0;
+	/* In a directory of the app's user, removed as that user. */
+	memset(&fs, 0, sizeof fs);
+	if (fstat(dirfd(dp), &st) == -1 ||
+	    (dir_mode(&st, owner) == AS_USER &&
+		creds_fs_enter(owner, &fs) == -1)) {
+		closedir(dp);
+		return 0;
+	}
 	while ((d = readdir(dp)) != NULL)
 		if (rotated_name(d->d_name, base + 1)) {
 			if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
@@ -698,6 +847,7 @@ logf_flush(const char *path)
 			else
 				log_warn("cannot remove %s/%s", dir, d->d_name);
 		}
+	creds_fs_leave(&fs);
 	closedir(dp);
 	return n;
 }

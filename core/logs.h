@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "creds.h"
+
 struct app;
 struct instance;
 struct req;
@@ -43,9 +45,8 @@ struct app_logs {
 	int64_t max_size;  /* rotate at this size; 0: never */
 	int retain;	   /* rotated files kept */
 	int compress;	   /* gzip rotated files */
-	int chown;	   /* files it creates belong to uid:gid (--uid) */
-	uid_t uid;
-	gid_t gid;
+	struct creds owner; /* --uid: files are made for this user, and
+			     * touched as it in a directory it controls */
 };
 
 /* Who wrote a line: copies, as a pipe may outlive its app. */
@@ -102,10 +103,10 @@ void logf_init(void);
 int logf_sink_init(struct logsink *, const char *, const struct app_logs *);
 int logf_sink_write(struct logsink *, const char *, size_t);
 void logf_sink_release(struct logsink *);
-int logf_flush(const char *);
+int logf_flush(const char *, const struct creds *);
 int logf_error(const char *, char *, size_t);
 int logf_reopen_all(void);
-int logf_open(const char *, int);
+int logf_open(const char *, int, const struct creds *, int *);
 const char *logf_strerror(int);
 int logf_refused(int);
 json_t *logs_drop_pending(void);

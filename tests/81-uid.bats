@@ -4,6 +4,7 @@
 load helpers
 
 local_teardown() {
+	if [ -n "$LOGDIR" ]; then rm -rf "$LOGDIR"; fi
 	if [ -n "$NOBODY_HOME" ]; then
 		as_nobody "$CLUSTERCTL_BIN" kill >/dev/null 2>&1
 		rm -rf "$NOBODY_HOME"
@@ -15,6 +16,18 @@ local_teardown() {
 as_nobody() {
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env HOME="$NOBODY_HOME" CLUSTERCTL_HOME="$NOBODY_HOME/cc" "$@"
+}
+
+# owner FILE: its user:group
+owner() {
+	stat -c %U:%G "$1"
+}
+
+# nobody_dir: a directory of nobody's in LOGDIR (under /tmp, where nobody
+# can reach it), removed by the teardown.
+nobody_dir() {
+	LOGDIR=$(mktemp -d /tmp/clusterctl-logs.XXXXXX)
+	chown nobody:nogroup "$LOGDIR"
 }
 
 # ids PID FIELD: the four numbers of /proc/PID/status's Uid or Gid line.
@@ -31,6 +44,10 @@ ids() {
 		[ "$(ids "$pid" Uid)" = "65534 65534 65534 65534" ]
 		[ "$(ids "$pid" Gid)" = "65534 65534 65534 65534" ]
 		[ "$(awk '$1 == "Groups:" { print $2 }' "/proc/$pid/status")" = 65534 ]
+		# It joined its cgroup before it became nobody (where there are).
+		if clusterctl describe who | grep -q "a cgroup per instance"; then
+			grep -q "/clusterctl\.[0-9a-f]*/app-who\.$i-" "/proc/$pid/cgroup"
+		fi
 	done
 	log="$CLUSTERCTL_HOME/logs/who-out-0.log"
 	wait_until 10 grep -qx 65534 "$log"
@@ -78,4 +95,56 @@ ids() {
 	assert_success
 	[ "$(ids "$(pid_of pf 0)" Uid)" = "65534 65534 65534 65534" ]
 	[ "$(ids "$(pid_of pf 0)" Gid)" = "65534 65534 65534 65534" ]
+}
+
+@test "the log files of a --uid app are created for its user, rotated and compressed ones too" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	clusterctl start /bin/sh --name lg --uid nobody --log-max-size 100 --log-compress -q -- \
+		-c 'i=0; while [ $i -lt 20 ]; do echo "line-$i-xxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done; echo oops >&2; exec sleep 1000'
+	logs=$CLUSTERCTL_HOME/logs
+	wait_until 10 test -f "$logs/lg-out-0.log.1.gz"
+	wait_until 10 grep -q oops "$logs/lg-err-0.log"
+	[ "$(owner "$logs/lg-out-0.log")" = nobody:nogroup ]
+	[ "$(owner "$logs/lg-err-0.log")" = nobody:nogroup ]
+	[ "$(owner "$logs/lg-out-0.log.1.gz")" = nobody:nogroup ]
+	# The directory stays the daemon's: the user may not swap its files.
+	[ "$(owner "$logs")" = root:root ]
+	run clusterctl logs lg --out --nostream --raw --lines 1
+	assert_output "line-19-xxxxxxxxxxxxxxxxxxxxxxxx"
+	# A file of an app without --uid stays root's.
+	clusterctl start /bin/sleep --name mine -q -- 1000
+	[ "$(owner "$logs/mine-out-0.log")" = root:root ]
+}
+
+@test "in a directory of the --uid user, log files are made and rotated as that user, never through its links" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	nobody_dir
+	echo secret > victim
+	setpriv --reuid=nobody --regid=nogroup --clear-groups ln -s "$PWD/victim" "$LOGDIR/link.log"
+	# A file root left there is not the user's to write: the daemon,
+	# acting as the user, may not either.
+	: > "$LOGDIR/roots.log"
+	clusterctl start /bin/sh --name u1 --uid nobody --log-max-size 100 -q \
+		-o "$LOGDIR/new/out.log" -e "$LOGDIR/link.log" -- \
+		-c 'i=0; while [ $i -lt 20 ]; do echo "line-$i-xxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done; echo oops >&2; exec sleep 1000'
+	wait_until 10 test -f "$LOGDIR/new/out.log.1"
+	[ "$(owner "$LOGDIR/new")" = nobody:nogroup ]
+	[ "$(owner "$LOGDIR/new/out.log")" = nobody:nogroup ]
+	[ "$(owner "$LOGDIR/new/out.log.1")" = nobody:nogroup ]
+	run clusterctl describe u1
+	assert_output --partial "link.log: it is a symbolic link"
+	[ "$(cat victim)" = secret ]
+	clusterctl start /bin/sh --name u2 --uid nobody -q -o "$LOGDIR/roots.log" -- -c "echo hi; exec sleep 1000"
+	run clusterctl describe u2
+	assert_output --partial "roots.log: Permission denied"
+	[ ! -s "$LOGDIR/roots.log" ]
+	# flush empties the file and removes the rotated ones, as the user.
+	run clusterctl flush u1
+	assert_success
+	[ ! -e "$LOGDIR/new/out.log.1" ]
+	# An app of the daemon's own user is refused the user's directory.
+	clusterctl start /bin/sh --name r -q -o "$LOGDIR/r.log" -- -c "echo hi; exec sleep 1000"
+	run clusterctl describe r
+	assert_output --partial "may be changed by another user"
+	[ ! -e "$LOGDIR/r.log" ]
 }
