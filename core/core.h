@@ -266,6 +266,7 @@ struct client {
 	pid_t pid;
 	int closing;
 	int draining; /* a protocol error: no more requests */
+	int door;     /* came through the door: may only ask "share" */
 	int exit_after_flush;
 	TAILQ_ENTRY(client) entry;
 };
@@ -304,6 +305,7 @@ int log_reopen(void);
 /* server.c */
 int server_listen(const char *, void (*)(struct req *));
 void server_close(void);
+int server_door_fd(void);
 void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
 int req_room(const struct req *);
@@ -468,8 +470,8 @@ int spawn_process(struct instance *, const struct spawn_cbs *,
 const char *spawn_preload_path(void);
 
 /* notify.c */
-int notify_open(void (*)(pid_t, const char *, size_t));
-const char *notify_socket_path(void);
+int notify_open(void (*)(pid_t, uid_t, const char *, size_t));
+const char *notify_socket_path(int);
 
 /* reload.c */
 void reload_handle(struct req *);

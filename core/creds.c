@@ -129,6 +129,17 @@ creds_from_spec(const json_t *spec, struct creds *c, struct err *e)
 	return 0;
 }
 
+/*
+ * Whether c runs its app as a user other than the daemon's (which cannot
+ * reach the owner-only home), and, unless uid is -1, as that uid.
+ */
+int
+creds_other_user(const struct creds *c, long long uid)
+{
+	return c->set && c->uid != geteuid() &&
+	    (uid == -1 || (long long)c->uid == uid);
+}
+
 /* CLUSTERCTL_CREDS's value for the shim: "UID GID [USER]". */
 void
 creds_env_value(const struct creds *c, char *buf, size_t len)

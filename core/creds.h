@@ -34,6 +34,7 @@ struct creds_fs {
 };
 
 int creds_from_spec(const json_t *, struct creds *, struct err *);
+int creds_other_user(const struct creds *, long long);
 void creds_env_value(const struct creds *, char *, size_t);
 int creds_drop_from_env(void);
 int creds_fs_enter(const struct creds *, struct creds_fs *);

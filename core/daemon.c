@@ -87,12 +87,18 @@ daemon_loop_init(void)
 
 /* An sd_notify datagram from pid: its instance's, or nobody's. */
 static void
-notify_deliver(pid_t pid, const char *msg, size_t n)
+notify_deliver(pid_t pid, uid_t uid, const char *msg, size_t n)
 {
 	struct instance *in;
 
 	if ((in = app_instance_of_pid(pid)) == NULL) {
 		log_debug("notify from pid %ld of no instance", (long)pid);
+		return;
+	}
+	/* Another user speaks only for the apps run as it (--uid). */
+	if (uid != getuid() && !creds_other_user(&in->app->creds, uid)) {
+		log_debug("notify from pid %ld of uid %ld for %s: not its app",
+		    (long)pid, (long)uid, in->app->name);
 		return;
 	}
 	inst_notify(in, msg, n);
@@ -228,8 +234,8 @@ daemon_quit(void)
 		state_exit_clean();
 	(void)unlink(sock_path);
 	(void)unlink(pid_path);
-	if (notify_socket_path() != NULL && notify_socket_path()[0] == '/')
-		(void)unlink(notify_socket_path());
+	if (notify_socket_path(0) != NULL && notify_socket_path(0)[0] == '/')
+		(void)unlink(notify_socket_path(0));
 	cgroup_release();
 	if (code != 0)
 		log_info("daemon exits with code %d", code);

@@ -1,34 +1,57 @@
 /*
  * The sd_notify socket: one datagram socket of the daemon, given to every
- * instance as NOTIFY_SOCKET.  The kernel tells the sender's pid
- * (SO_PASSCRED); the daemon's callback finds the instance from it (the
- * pid's session), so a process cannot speak for another app.
+ * instance as NOTIFY_SOCKET.  The kernel tells the sender's pid and uid
+ * (SO_PASSCRED); the daemon's callback finds the instance from the pid
+ * (its session), so a process cannot speak for another app.
+ *
+ * $CLUSTERCTL_HOME/notify is in the owner-only home, out of reach of the
+ * apps a root daemon runs as another user (--uid).  Those get a second
+ * socket in the abstract namespace (NOTIFY_SOCKET=@..., which sd_notify(3)
+ * takes), under a name with 128 random bits that nobody can take first.
+ * Anyone may send to it, so nothing is believed but the kernel's word:
+ * a datagram counts only when its sender's pid is an instance of an app
+ * run as the sender's uid (the callback checks), and only as that
+ * instance's readiness or status.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "core.h"
 
-static uv_poll_t poller;
-static int notify_fd = -1;
-static void (*deliver)(pid_t, const char *, size_t); /* the layer above */
-static char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+/* One socket: the home's, or the one for other users' apps. */
+struct nsock {
+	uv_poll_t poller;
+	int fd;
+	int others; /* senders of any uid (the callback checks them) */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+};
 
-/* NOTIFY_SOCKET for the instances, or NULL when there is none. */
+static struct nsock own = { .fd = -1 }, others = { .fd = -1, .others = 1 };
+/* the layer above */
+static void (*deliver)(pid_t, uid_t, const char *, size_t);
+
+/*
+ * NOTIFY_SOCKET for the instances of an app run as another user
+ * (other_user), or as the daemon's; NULL when there is none.
+ */
 const char *
-notify_socket_path(void)
+notify_socket_path(int other_user)
 {
-	return notify_fd != -1 ? notify_path : NULL;
+	const struct nsock *s = other_user ? &others : &own;
+
+	return s->fd != -1 ? s->path : NULL;
 }
 
 static void
 notify_cb(uv_poll_t *h, int status, int events)
 {
+	struct nsock *s = h->data;
 	char buf[4096],
 	    cbuf[CMSG_SPACE(sizeof(struct ucred)) +
 		CMSG_SPACE(sizeof(int) * 8)];
@@ -51,7 +74,7 @@ notify_cb(uv_poll_t *h, int status, int events)
 		mh.msg_iovlen = 1;
 		mh.msg_control = cbuf;
 		mh.msg_controllen = sizeof cbuf;
-		n = recvmsg(notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = recvmsg(s->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0) {
 			if (errno != EINTR && errno != EAGAIN &&
 			    errno != EWOULDBLOCK)
@@ -83,26 +106,88 @@ notify_cb(uv_poll_t *h, int status, int events)
 				}
 			}
 		}
-		if (!have_cred || cred.uid != getuid())
+		if (!have_cred || (!s->others && cred.uid != getuid()))
 			continue;
 		buf[n] = '\0';
-		deliver(cred.pid, buf, (size_t)n);
+		deliver(cred.pid, cred.uid, buf, (size_t)n);
 	}
+}
+
+/* Bind s at sa and poll it: 0, or a negative errno. */
+static int
+nsock_open(struct nsock *s, const struct sockaddr_un *sa, socklen_t salen)
+{
+	int fd, one = 1, r;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -errno;
+	if (bind(fd, (const struct sockaddr *)sa, salen) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if ((r = uv_poll_init(loop, &s->poller, fd)) != 0) {
+		close(fd);
+		return r;
+	}
+	s->fd = fd;
+	s->poller.data = s;
+	uv_poll_start(&s->poller, UV_READABLE, notify_cb);
+	uv_unref((uv_handle_t *)&s->poller);
+	return 0;
+}
+
+/*
+ * A root daemon's socket for the apps it runs as other users: an
+ * abstract address, "@clusterctl/PID/RANDOM/notify".
+ */
+static void
+others_open(void)
+{
+	struct sockaddr_un sa;
+	unsigned char rnd[16];
+	char hex[33];
+	size_t i;
+	int r;
+
+	if (geteuid() != 0)
+		return;
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+		log_warn("no notify socket for apps run as other users");
+		return;
+	}
+	for (i = 0; i < sizeof rnd; i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1,
+	    "clusterctl/%ld/%s/notify", (long)getpid(), hex);
+	snprintf(others.path, sizeof others.path, "@%s", sa.sun_path + 1);
+	if ((r = nsock_open(&others,
+		 &sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			  strlen(sa.sun_path + 1)))) != 0)
+		log_warnx("no notify socket for apps run as other users: %s",
+		    uv_strerror(r));
 }
 
 /*
  * Open $CLUSTERCTL_HOME/notify (an abstract address when the path is too
- * long for a socket address); each datagram of ours goes to fn with its
- * sender's pid.  0, or a negative errno: the daemon runs on without
- * sd_notify support.
+ * long for a socket address), and as root the socket for other users'
+ * apps; each datagram goes to fn with its sender's pid and uid (from the
+ * home's socket, only the daemon's uid).  0, or a negative errno: the
+ * daemon runs on without sd_notify support.
  */
 int
-notify_open(void (*fn)(pid_t, const char *, size_t))
+notify_open(void (*fn)(pid_t, uid_t, const char *, size_t))
 {
 	struct sockaddr_un sa;
 	socklen_t salen;
-	int fd, one = 1, r;
+	int r;
 
+	deliver = fn;
+	others_open();
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(home) + strlen("/notify") < sizeof sa.sun_path) {
@@ -110,32 +195,15 @@ notify_open(void (*fn)(pid_t, const char *, size_t))
 		(void)unlink(sa.sun_path);
 		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 		    strlen(sa.sun_path) + 1);
-		snprintf(notify_path, sizeof notify_path, "%s", sa.sun_path);
+		snprintf(own.path, sizeof own.path, "%s", sa.sun_path);
 	} else {
 		/* "@name" in NOTIFY_SOCKET is the abstract "\0name". */
 		snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1,
 		    "clusterctl/%ld/notify", (long)getpid());
 		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 		    strlen(sa.sun_path + 1));
-		snprintf(notify_path, sizeof notify_path, "@%s",
-		    sa.sun_path + 1);
+		snprintf(own.path, sizeof own.path, "@%s", sa.sun_path + 1);
 	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, salen) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if ((r = uv_poll_init(loop, &poller, fd)) != 0) {
-		close(fd);
-		return r;
-	}
-	notify_fd = fd;
-	deliver = fn;
-	uv_poll_start(&poller, UV_READABLE, notify_cb);
-	uv_unref((uv_handle_t *)&poller);
-	return 0;
+	r = nsock_open(&own, &sa, salen);
+	return r;
 }

@@ -1,6 +1,16 @@
 /*
  * The control server: the listening socket, its clients, framing, and
  * requests that are answered later (waiters) or over several replies.
+ *
+ * The door: the control socket is for its owner only, so the apps a root
+ * daemon runs as other users (--uid) reach it another way for their
+ * shared sockets (cluster mode).  A datagram socket pair: each such
+ * instance inherits one end (CLUSTERCTL_SHARE_FD); its preload library
+ * sends one end of a new stream pair through it (SCM_RIGHTS), and the
+ * daemon serves the other end as a client that may ask only "share".
+ * Nobody without the inherited descriptor can knock, nothing is bound to
+ * a name, and the kernel says who sent each (SO_PASSCRED): that pid and
+ * uid are the client's, which share_handle checks against the app's.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "../ipc/util.h"
@@ -25,6 +36,9 @@ static struct client_list clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct req_list waiters = TAILQ_HEAD_INITIALIZER(waiters);
 static void (*handle)(struct req *); /* the layer above's dispatcher */
 static uint64_t last_accept_warn;
+static uv_poll_t door_poll;
+static int door_fd = -1;     /* the daemon's end */
+static int door_app_fd = -1; /* the instances' end */
 
 static void client_close(struct client *);
 static void write_cb(uv_write_t *, int);
@@ -528,6 +542,13 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 			json_decref(msg);
 			continue;
 		}
+		if (c->door && strcmp(cmd, "share") != 0) {
+			client_send(c, id,
+			    ipc_reply_error(id, IPC_E_DENIED,
+				"an app may only ask for its shared sockets"));
+			json_decref(msg);
+			continue;
+		}
 		if ((r = calloc(1, sizeof *r)) == NULL) {
 			json_decref(msg);
 			client_close(c);
@@ -594,6 +615,130 @@ connection_cb(uv_stream_t *l, int status)
 	daemon_nofile_check(0);
 }
 
+/* Serve fd, a stream socket from the door, as a client that sent cred. */
+static void
+door_adopt(int fd, const struct ucred *cred)
+{
+	struct client *c;
+	socklen_t len;
+	int type = 0, domain = 0;
+
+	len = sizeof type;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+	    type != SOCK_STREAM ||
+	    (len = sizeof domain,
+		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) ||
+	    domain != AF_UNIX || (c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return;
+	}
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	ipc_decoder_init(&c->dec);
+	TAILQ_INIT(&c->reqs);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	c->uid = cred->uid;
+	c->pid = cred->pid;
+	c->door = 1;
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		close(fd);
+		client_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	daemon_nofile_check(0);
+}
+
+/* A knock on the door: each datagram brings a socket and its sender. */
+static void
+door_cb(uv_poll_t *h, int status, int events)
+{
+	char byte,
+	    cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+		CMSG_SPACE(sizeof(int) * 8)];
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	struct ucred cred;
+	int fds[8], nfds, have_cred, k;
+	size_t nb;
+	ssize_t n;
+
+	(void)h;
+	(void)events;
+	if (status != 0)
+		return;
+	for (;;) {
+		memset(&mh, 0, sizeof mh);
+		iov.iov_base = &byte;
+		iov.iov_len = 1;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof cbuf;
+		n = recvmsg(door_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;
+		nfds = 0;
+		have_cred = 0;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		     cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET)
+				continue;
+			if (cm->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&cred, CMSG_DATA(cm), sizeof cred);
+				have_cred = 1;
+			} else if (cm->cmsg_type == SCM_RIGHTS) {
+				nb = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (k = 0; (size_t)k < nb && nfds < 8; k++)
+					memcpy(&fds[nfds++],
+					    CMSG_DATA(cm) +
+						(size_t)k * sizeof(int),
+					    sizeof(int));
+			}
+		}
+		/* One socket a knock; anything more is not ours to keep. */
+		for (k = 1; k < nfds; k++)
+			close(fds[k]);
+		if (nfds > 0 && have_cred && !(mh.msg_flags & MSG_CTRUNC))
+			door_adopt(fds[0], &cred);
+		else if (nfds > 0)
+			close(fds[0]);
+	}
+}
+
+/*
+ * The instances' end of the door (opened on first use, by a root daemon
+ * only), for the apps run as other users; -1 when there is none.
+ */
+int
+server_door_fd(void)
+{
+	int sv[2], one = 1;
+
+	if (door_app_fd != -1 || geteuid() != 0)
+		return door_app_fd;
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("cannot open the door for apps run as other users");
+		return -1;
+	}
+	if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) ==
+		-1 ||
+	    uv_poll_init(loop, &door_poll, sv[0]) != 0) {
+		log_warn("cannot open the door for apps run as other users");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	door_fd = sv[0];
+	door_app_fd = sv[1];
+	uv_poll_start(&door_poll, UV_READABLE, door_cb);
+	uv_unref((uv_handle_t *)&door_poll);
+	return door_app_fd;
+}
+
 /*
  * Bind the control socket at path, owner-only (0600), and serve it: each
  * request goes to fn.  The caller holds the daemon lock, so a socket file
@@ -654,5 +799,11 @@ server_close(void)
 	if (listening) {
 		listening = 0;
 		uv_close((uv_handle_t *)&listener, NULL);
+	}
+	if (door_fd != -1) {
+		uv_close((uv_handle_t *)&door_poll, NULL);
+		close(door_fd);
+		close(door_app_fd);
+		door_fd = door_app_fd = -1;
 	}
 }

@@ -791,6 +791,38 @@ share_inst_json(struct instance *in, json_t *row)
 		       json_null());
 }
 
+/* The lowest port any user may bind (net.ipv4.ip_unprivileged_port_start). */
+static int
+unprivileged_port_start(void)
+{
+	char buf[32];
+	ssize_t n;
+	int fd, port = 1024;
+
+	if ((fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+		 O_RDONLY | O_CLOEXEC)) == -1)
+		return port;
+	if ((n = read(fd, buf, sizeof buf - 1)) > 0) {
+		buf[n] = '\0';
+		port = atoi(buf);
+	}
+	close(fd);
+	return port;
+}
+
+/*
+ * Whether a socket to bind for another user's app (through the door) is
+ * one the daemon must not bind for it: a path (a root daemon makes no
+ * file where a user says), a port below the unprivileged ones.  The app
+ * then binds it itself, with its own rights.
+ */
+static int
+not_for_others(const struct req *r, const struct lsock *key)
+{
+	return r->client->uid != getuid() &&
+	    (key->family == AF_UNIX || key->port < unprivileged_port_start());
+}
+
 /* "share" with op "unlink": whether path is one of a's Unix sockets
  * (the preload library then leaves the file alone). */
 static void
@@ -828,6 +860,13 @@ share_handle(struct req *r)
 		return;
 	}
 	a = in->app;
+	/* Through the door (server.c): only an app run as that user. */
+	if (r->client->uid != getuid() &&
+	    !creds_other_user(&a->creds, r->client->uid)) {
+		req_error(r, IPC_E_DENIED, "pid %ld is not an instance of uid %ld",
+		    (long)r->client->pid, (long)r->client->uid);
+		return;
+	}
 	memset(&key, 0, sizeof key);
 	op = "listen";
 	if (req_args(r, "{s:s, s:s, s?i, s?b, s?i, s?b, s?s}", "family", &fam,
@@ -866,6 +905,13 @@ share_handle(struct req *r)
 		    ls->v6only == key.v6only && strcmp(ls->addr, key.addr) == 0)
 			break;
 	lsock_label(&key, label, sizeof label);
+	if (ls == NULL && not_for_others(r, &key)) {
+		/* no errno in the reply: the preload binds it for real */
+		req_error(r, IPC_E_DENIED,
+		    "'%s' is bound by the app itself (uid %ld)", label,
+		    (long)r->client->uid);
+		return;
+	}
 	if (ls == NULL) {
 		if ((ls = malloc(sizeof *ls)) == NULL) {
 			req_error(r, IPC_E_INTERNAL, "out of memory");

@@ -107,6 +107,7 @@ env_shadowed(const char *kv, char *const *own, size_t n)
 		"LISTEN_FDNAMES",
 		"NOTIFY_SOCKET",
 		"CLUSTERCTL_SHARE",
+		"CLUSTERCTL_SHARE_FD",
 		"CLUSTERCTL_LD_PRELOAD",
 		"CLUSTERCTL_NOFILE",
 		"CLUSTERCTL_CGROUP",
@@ -126,11 +127,12 @@ env_shadowed(const char *kv, char *const *own, size_t n)
 }
 
 /*
- * The instance's environment; chanfd is the Node channel's fd, or -1.
- * The daemon's variables replace the app's copies: none appears twice.
+ * The instance's environment; chanfd is the Node channel's fd, doorfd
+ * the door's (server.c), or -1.  The daemon's variables replace the
+ * app's copies: none appears twice.
  */
 static int
-env_build(struct envb *e, const struct instance *in, int chanfd)
+env_build(struct envb *e, const struct instance *in, int chanfd, int doorfd)
 {
 	const struct app *a = in->app;
 	const struct lsock *ls;
@@ -160,10 +162,15 @@ env_build(struct envb *e, const struct instance *in, int chanfd)
 	/* The shim joins the instance's cgroup before it executes the app. */
 	if (in->cgroup != NULL)
 		env_add(e, "CLUSTERCTL_CGROUP", "%s", in->cgroup);
-	if (notify_socket_path() != NULL)
-		env_add(e, "NOTIFY_SOCKET", "%s", notify_socket_path());
+	/* Another user cannot reach the home's socket: its own socket. */
+	if (notify_socket_path(creds_other_user(&a->creds, -1)) != NULL)
+		env_add(e, "NOTIFY_SOCKET", "%s",
+		    notify_socket_path(creds_other_user(&a->creds, -1)));
 	if (a->share && spawn_preload_path() != NULL) {
 		env_add(e, "CLUSTERCTL_SHARE", "1");
+		/* Another user cannot reach the control socket: the door. */
+		if (doorfd >= 0)
+			env_add(e, "CLUSTERCTL_SHARE_FD", "%d", doorfd);
 		/* The shim moves it to LD_PRELOAD, after its own start. */
 		env_add(e, "CLUSTERCTL_LD_PRELOAD", "%s", spawn_preload_path());
 	}
@@ -241,7 +248,7 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	struct lsock *ls;
 	int wfd[2] = { -1, -1 };
 	char **args = NULL, fdarg[16], pidarg[32];
-	int r, k, nfds, statusfd, chanfd = -1;
+	int r, k, nfds, statusfd, chanfd = -1, doorfd = -1, door = -1;
 
 	lp[0] = lp[1] = NULL;
 	/* 0-2, the --listen sockets, the exec status, a Node channel. */
@@ -251,11 +258,15 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	 * process.on('message') work in every instance. */
 	if (a->node_channel)
 		chanfd = nfds++;
+	/* Cluster mode as another user: the door to ask for sockets. */
+	if (a->share && spawn_preload_path() != NULL &&
+	    creds_other_user(&a->creds, -1) && (door = server_door_fd()) >= 0)
+		doorfd = nfds++;
 	snprintf(fdarg, sizeof fdarg, "%d", statusfd);
 	snprintf(pidarg, sizeof pidarg, "%ld", (long)getpid());
 	if (in->cgroup == NULL)
 		in->cgroup = cgroup_instance(a, in->index);
-	if ((r = env_build(&env, in, chanfd)) != 0)
+	if ((r = env_build(&env, in, chanfd, doorfd)) != 0)
 		goto fail;
 	args = argv_build(a, fdarg, pidarg);
 	stdio = calloc((size_t)nfds, sizeof *stdio);
@@ -296,6 +307,10 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	in->nhandles++;
 	stdio[statusfd].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	stdio[statusfd].data.stream = (uv_stream_t *)&in->status;
+	if (doorfd >= 0) {
+		stdio[doorfd].flags = UV_INHERIT_FD;
+		stdio[doorfd].data.fd = door;
+	}
 	if (chanfd >= 0) {
 		uv_pipe_init(loop, &in->channel, 1);
 		in->channel.data = in;

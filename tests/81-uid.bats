@@ -148,3 +148,58 @@ ids() {
 	assert_output --partial "may be changed by another user"
 	[ ! -e "$LOGDIR/r.log" ]
 }
+
+@test "--uid apps in cluster mode share their port through the door, and are ready on it" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	nobody_dir
+	port=$(free_port)
+	echo "$port" > "$LOGDIR/ports"
+	PORTS=$LOGDIR/ports clusterctl start "$FIXTURES/ports.py" --interpreter /usr/bin/python3 \
+		--name web --uid nobody -i 2 --wait-ready --listen-timeout 1m -q
+	run clusterctl describe web
+	assert_output --partial "127.0.0.1:$port (shared)"
+	[ "$(echo "$output" | grep -c "preload      loaded")" -eq 2 ]
+	# Both instances hold the daemon's one socket (so does the daemon).
+	for i in 0 1; do
+		ss -ltnp "sport = :$port" | grep -q "pid=$(pid_of web $i),"
+	done
+	run curl -s "http://127.0.0.1:$port/"
+	assert_output --regexp "^pid [0-9]+$"
+	! grep -q "did not share" "$CLUSTERCTL_HOME"/logs/web-err-*.log
+}
+
+@test "a --uid app binds a Unix socket path itself: the daemon makes no file for it" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	nobody_dir
+	SOCKPATH=$LOGDIR/app.sock clusterctl start /usr/bin/python3 --name us --uid nobody -q -- \
+		-c 'import os, socket, time; s = socket.socket(socket.AF_UNIX); s.bind(os.environ["SOCKPATH"]); s.listen(); time.sleep(1000)'
+	wait_until 10 test -S "$LOGDIR/app.sock"
+	[ "$(owner "$LOGDIR/app.sock")" = nobody:nogroup ]
+	wait_until 10 grep -q "did not share" "$CLUSTERCTL_HOME/logs/us-err-0.log"
+}
+
+@test "--uid apps say READY=1 on a notify socket of their own" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	nobody_dir
+	GATE=$LOGDIR/gate clusterctl start "$FIXTURES/notify_app.py" --interpreter /usr/bin/python3 \
+		--name n --uid nobody --wait-ready --listen-timeout 1m --no-wait -q
+	wait_until 10 all_status n launching
+	env=$(tr '\0' '\n' < "/proc/$(pid_of n 0)/environ")
+	[[ "$env" == *"NOTIFY_SOCKET=@clusterctl/"* ]]
+	[[ "$env" != *"NOTIFY_SOCKET=$CLUSTERCTL_HOME"* ]]
+	touch "$LOGDIR/gate"
+	wait_until 10 all_status n online
+}
+
+@test "through its door a --uid app may ask only for sockets" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	clusterctl start "$FIXTURES/door_knock.py" --interpreter /usr/bin/python3 \
+		--name knock --uid nobody --no-wait -q -- kill
+	wait_until 10 grep -q '"ok"' "$CLUSTERCTL_HOME/logs/knock-out-0.log"
+	grep -q '"code": *"denied"' "$CLUSTERCTL_HOME/logs/knock-out-0.log"
+	run clusterctl ping
+	assert_success
+	# An app of the daemon's own user has no door.
+	clusterctl start /bin/sh --name own -q -- -c 'echo "fd=${CLUSTERCTL_SHARE_FD:-none}"; exec sleep 1000'
+	wait_until 10 grep -qx "fd=none" "$CLUSTERCTL_HOME/logs/own-out-0.log"
+}

@@ -196,16 +196,66 @@ json_str(char *buf, size_t off, size_t cap, const char *s)
 	return off + 1;
 }
 
-/* Connect to $CLUSTERCTL_SOCK (through its directory when too long). */
+/*
+ * An app run as another user than the daemon's (--uid) cannot reach the
+ * control socket: it knocks on the door it inherited (fd door), handing
+ * the daemon one end of a new socket pair, and speaks on the other.
+ */
+static int
+door_connect(int door)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 'k';
+	struct timeval tv = { 10, 0 };
+	struct cmsghdr *cm;
+	struct msghdr mh;
+	struct iovec iov;
+	int sv[2];
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	memset(&mh, 0, sizeof mh);
+	memset(cbuf, 0, sizeof cbuf);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
+	do
+		n = sendmsg(door, &mh, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	close(sv[1]);
+	if (n != 1) {
+		close(sv[0]);
+		return -1;
+	}
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return sv[0];
+}
+
+/*
+ * Connect to $CLUSTERCTL_SOCK (through its directory when too long), or
+ * through the door of $CLUSTERCTL_SHARE_FD.
+ */
 static int
 daemon_connect(void)
 {
 	const char *path = getenv("CLUSTERCTL_SOCK"), *base;
+	const char *door = getenv("CLUSTERCTL_SHARE_FD");
 	struct sockaddr_un sa;
 	struct timeval tv = { 10, 0 };
 	char dir[PATH_MAX];
 	int fd, dirfd = -1, r;
 
+	if (door != NULL && *door >= '0' && *door <= '9')
+		return door_connect(atoi(door));
 	if (path == NULL || *path == '\0')
 		return -1;
 	memset(&sa, 0, sizeof sa);
