@@ -112,8 +112,12 @@ cmd_run_exec(struct cmd_ctx *ctx)
 		[RUN_EXIT_ANY] = "any",
 		[RUN_EXIT_ERRORED] = "errored",
 		[RUN_EXIT_NEVER] = "never" };
-	struct run_opts o = { NULL, NULL, 1, RUN_EXIT_NEVER, ctx->json,
-		ctx->quiet };
+	struct run_opts o = { .service = 1,
+		.exit_on = RUN_EXIT_NEVER,
+		.metrics = cmd_opt(ctx, "metrics"),
+		.health = cmd_opt(ctx, "health"),
+		.json = ctx->json,
+		.quiet = ctx->quiet };
 	const char *v = cmd_opt(ctx, "exit-on");
 	json_t *spec = NULL;
 	size_t i;

@@ -159,6 +159,12 @@ static const struct cmd_option options[] = {
 	    "on ADDR (PORT, HOST:PORT; a daemon-wide setting, see 'clusterctl "
 	    "metrics'; default: off)",
 	    NULL, 0 },
+	{ "health", 0, "ADDR",
+	    "also serve /readyz (200 once every app is "
+	    "online, else 503) and /livez on ADDR (PORT, HOST:PORT), for "
+	    "probes; with --metrics' address, one server (daemon-wide; "
+	    "default: off)",
+	    NULL, 0 },
 	{ "instance-var", 0, "NAME",
 	    "the variable that holds the instance "
 	    "number (default NODE_APP_INSTANCE; CLUSTERCTL_INSTANCE too)",
@@ -463,6 +469,9 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 	if (cmd_opt(ctx, "metrics") != NULL)
 		json_object_set_new(args, "metrics",
 		    json_string(cmd_opt(ctx, "metrics")));
+	if (cmd_opt(ctx, "health") != NULL)
+		json_object_set_new(args, "health",
+		    json_string(cmd_opt(ctx, "health")));
 	if (cmd_flag(ctx, "stdin-messages"))
 		json_object_set_new(args, "stdin_messages", json_true());
 	if ((v = cmd_opt(ctx, "instance-var")) != NULL)

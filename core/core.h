@@ -487,10 +487,22 @@ void inst_inherit(struct instance *, struct instance *);
 int inst_send(struct instance *, const json_t *, const char **);
 
 /* metrics.c */
-int metrics_listen(const char *, char *, size_t);
-const char *metrics_address(void);
 void metrics_handle(struct req *);
 char *metrics_render(size_t *);
+
+/* http.c: the HTTP endpoints, one address per role */
+enum http_role {
+	HTTP_METRICS, /* /metrics */
+	HTTP_HEALTH,  /* /readyz, /livez */
+	HTTP_NROLES
+};
+int http_serve(enum http_role, const char *, char *, size_t);
+const char *http_address(enum http_role);
+int http_from_spec(json_t *, char *, size_t);
+
+/* health.c */
+char *health_readyz(int *, size_t *);
+char *health_livez(size_t *);
 
 /* memlimit.c */
 void memlimit_update(void);

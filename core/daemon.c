@@ -526,7 +526,12 @@ daemon_setup(const char *h, int foreground)
 	if ((r = notify_open(notify_deliver)) != 0)
 		log_warnx("no sd_notify socket: %s", uv_strerror(r));
 	if (getenv("CLUSTERCTL_METRICS") != NULL &&
-	    metrics_listen(getenv("CLUSTERCTL_METRICS"), err, sizeof err) != 0)
+	    http_serve(HTTP_METRICS, getenv("CLUSTERCTL_METRICS"), err,
+		sizeof err) != 0)
+		log_warnx("%s", err);
+	if (getenv("CLUSTERCTL_HEALTH") != NULL &&
+	    http_serve(HTTP_HEALTH, getenv("CLUSTERCTL_HEALTH"), err,
+		sizeof err) != 0)
 		log_warnx("%s", err);
 	if ((r = write_pid(pid_path)) != 0)
 		log_warnx("cannot write %s: %s", pid_path, strerror(-r));

@@ -266,14 +266,11 @@ h_start(struct req *r)
 			req_reply(r, NULL);
 		return;
 	}
-	/* --metrics ADDR: the daemon-wide endpoint, not part of the app. */
-	if (json_is_string(json_object_get(r->args, "metrics"))) {
-		if (metrics_listen(util_json_str(r->args, "metrics", ""), e.msg,
-			sizeof e.msg) != 0) {
-			req_error(r, IPC_E_EXEC, "%s", e.msg);
-			return;
-		}
-		json_object_del(r->args, "metrics");
+	/* --metrics, --health ADDR: the daemon-wide endpoints, not part of
+	 * the app. */
+	if (http_from_spec(r->args, e.msg, sizeof e.msg) != 0) {
+		req_error(r, IPC_E_EXEC, "%s", e.msg);
+		return;
 	}
 	/* start TARGET...: start stopped apps. */
 	if (names_apps(r) || json_object_get(r->args, "targets") != NULL) {

@@ -277,7 +277,18 @@ create_apps(const struct run_opts *o)
 
 	if ((made = calloc(json_array_size(o->apps) + 1, sizeof *made)) == NULL)
 		return RUN_EXIT_FAIL;
+	/* --metrics, --health: the daemon's endpoints, not an app's */
+	if ((o->metrics != NULL &&
+		http_serve(HTTP_METRICS, o->metrics, e.msg, sizeof e.msg) != 0) ||
+	    (o->health != NULL &&
+		http_serve(HTTP_HEALTH, o->health, e.msg, sizeof e.msg) != 0)) {
+		console_error(e.msg);
+		free(made);
+		return RUN_EXIT_FAIL;
+	}
 	json_array_foreach(o->apps, i, spec) {
+		json_object_del(spec, "metrics");
+		json_object_del(spec, "health");
 		if (app_create(spec, &made[n], &e) != 0) {
 			/* an app of a process file: say which */
 			if ((file = json_string_value(json_object_get(spec,

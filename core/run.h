@@ -26,7 +26,9 @@ struct run_opts {
 	int service;  /* no app given: restore the apps of a daemon that
 		       * died, else resurrect the dump (a boot) */
 	enum run_exit_on exit_on;
-	int json;  /* lines on stdout and stderr as JSON objects */
+	const char *metrics; /* --metrics ADDR, or NULL */
+	const char *health;  /* --health ADDR, or NULL */
+	int json;	     /* lines on stdout and stderr as JSON objects */
 	int quiet; /* not the daemon's own lines */
 };
 

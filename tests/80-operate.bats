@@ -188,6 +188,43 @@ value() {
 	assert_failure
 }
 
+@test "health: start --health, CLUSTERCTL_HEALTH and metrics --health; one server with metrics, or two; off" {
+	p1=$(free_port)
+	CLUSTERCTL_HEALTH=$p1 clusterctl start /bin/sleep --name nap --listen-timeout 0 -q -- 1000
+	run curl -s -w ' %{http_code}' "http://127.0.0.1:$p1/readyz"
+	assert_output "ready: 1 app, 1 of 1 instance online
+ 200"
+	# Metrics join the same server.
+	clusterctl metrics --listen "$p1" -q
+	curl -sf "http://127.0.0.1:$p1/metrics" | grep -q clusterctl_daemon_memory_bytes
+	curl -sf "http://127.0.0.1:$p1/readyz"
+	# Health moves to a server of its own; metrics stay.
+	p2=$(free_port)
+	run clusterctl metrics --health "$p2"
+	assert_output "health on http://127.0.0.1:$p2/readyz and /livez"
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p1/readyz"
+	assert_output 404
+	curl -sf "http://127.0.0.1:$p1/metrics" >/dev/null
+	clusterctl stop nap -q
+	run curl -s -w ' %{http_code}' "http://127.0.0.1:$p2/readyz"
+	assert_output --partial "not ready: nap:0 is stopped"
+	assert_output --partial " 503"
+	p3=$(free_port)
+	clusterctl start /bin/sleep --name other --health "$p3" -q -- 1000
+	curl -sf "http://127.0.0.1:$p3/livez"
+	run curl -s "http://127.0.0.1:$p2/livez"
+	assert_failure
+	run clusterctl metrics --json
+	[ "$(echo "$output" | json_get "d['health']")" = "127.0.0.1:$p3" ]
+	run clusterctl metrics --health nope
+	assert_failure
+	assert_output --partial "invalid health address 'nope'"
+	clusterctl metrics --health off -q
+	run curl -s "http://127.0.0.1:$p3/livez"
+	assert_failure
+	curl -sf "http://127.0.0.1:$p1/metrics" >/dev/null
+}
+
 @test "monit: in a terminal, keys act and the screen shows the change; q restores the terminal" {
 	clusterctl start "$FIXTURES/listener.js" -i 2 --name api \
 		--env OUT="$BATS_TEST_TMPDIR/o"

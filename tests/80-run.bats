@@ -223,3 +223,45 @@ assert d == [("greet", 0, "hello 0"), ("greet", 1, "hello 1")], d'
 	assert_output --partial "run takes one script or process file"
 	[ ! -e "$CLUSTERCTL_HOME/sock" ]
 }
+
+@test "run --health: /readyz is 503 until every instance is online, then 200; /livez answers" {
+	port=$(free_port)
+	GATE=$BATS_TEST_TMPDIR/gate bg_run run "$FIXTURES/notify_app.py" --name gated -i 2 \
+		--wait-ready --listen-timeout 1m --health "$port"
+	wait_until 20 curl -sf "http://127.0.0.1:$port/livez"
+	run curl -s "http://127.0.0.1:$port/livez"
+	assert_output --regexp "^alive: pid [0-9]+$"
+	run curl -s -w '%{http_code}' "http://127.0.0.1:$port/readyz"
+	assert_output --partial "not ready: gated:0 is launching"
+	assert_output --partial "not ready: 1 app, 0 of 2 instances online"
+	[[ "$output" == *503 ]]
+	touch gate
+	wait_until 20 curl -sf "http://127.0.0.1:$port/readyz"
+	run curl -s "http://127.0.0.1:$port/readyz"
+	assert_output "ready: 1 app, 2 of 2 instances online"
+	# Only what was asked for is served.
+	run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics"
+	assert_output 404
+	kill -TERM "$RUN_PID"
+	wait_run
+	[ "$RUN_RC" -eq 0 ]
+	run curl -s "http://127.0.0.1:$port/livez"
+	assert_failure
+}
+
+@test "run FILE --health and --metrics on one address: one server for both" {
+	port=$(free_port)
+	echo '{"apps": [{"name": "nap", "script": "/bin/sleep", "args": ["1000"], "listen_timeout": 0}]}' > eco.json
+	# A bad address is refused before anything starts.
+	run clusterctl run eco.json --health nowhere
+	[ "$status" -eq 1 ]
+	assert_output --partial "invalid health address 'nowhere'"
+	refute_output --partial "nap:0 started"
+	bg_run run eco.json --health "127.0.0.1:$port" --metrics "$port"
+	wait_until 20 curl -sf "http://127.0.0.1:$port/readyz"
+	curl -sf "http://127.0.0.1:$port/metrics" | grep -q 'clusterctl_instance_up{app="nap",instance="0"} 1'
+	[ "$(ss -ltn "sport = :$port" | grep -c LISTEN)" -eq 1 ]
+	kill -TERM "$RUN_PID"
+	wait_run
+	[ "$RUN_RC" -eq 0 ]
+}
