@@ -26,8 +26,8 @@ static const struct cmd_option options[] = {
 static int
 exec_metrics(struct cmd_ctx *ctx)
 {
-	const char *addr = cmd_opt(ctx, "listen"), *health = cmd_opt(ctx,
-								 "health");
+	const char *addr = cmd_opt(ctx, "listen"),
+		   *health = cmd_opt(ctx, "health");
 	json_t *args = json_object(), *data = NULL;
 	int rc;
 

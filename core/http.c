@@ -191,7 +191,7 @@ answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	}
 	return respond_text(c, MHD_HTTP_NOT_FOUND,
 	    m && h ? "not found: try /metrics, /readyz or /livez\n" :
-	    m	   ? "not found: try /metrics\n" :
+		m  ? "not found: try /metrics\n" :
 		     "not found: try /readyz or /livez\n");
 }
 
@@ -260,8 +260,9 @@ role_detach(enum http_role role)
 
 /*
  * Parse HOST:PORT, [V6]:PORT or PORT (127.0.0.1) into a bound, listening
- * socket for what (a role's name, for messages): the descriptor (and the address in canonical form in canon),
- * -2 when the port is in use, or -1; err says why.
+ * socket for what (a role's name, for messages): the descriptor (and the
+ * address in canonical form in canon), -2 when the port is in use, or -1; err
+ * says why.
  */
 static int
 bind_addr(const char *what, const char *addr, char *canon, size_t canonlen,
@@ -398,7 +399,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 		return 0;
 	/* Bound first: a bad address or a busy port leaves the old endpoint
 	 * serving, unless an endpoint of ours holds the port. */
-	fd = bind_addr(role_names[role], addr, canon, sizeof canon, err, errlen);
+	fd = bind_addr(role_names[role], addr, canon, sizeof canon, err,
+	    errlen);
 	if (fd == -1)
 		return -1;
 	if (old != NULL && strcmp(old->addr, canon) == 0) {
@@ -407,7 +409,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 		return 0;
 	}
 	for (r = 0; r < HTTP_NROLES; r++)
-		if (serving[r] != NULL && strcmp(serving[r]->addr, canon) == 0) {
+		if (serving[r] != NULL &&
+		    strcmp(serving[r]->addr, canon) == 0) {
 			/* the other role's: one endpoint serves both */
 			if (fd >= 0)
 				close(fd);
@@ -415,7 +418,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 			role_detach(role);
 			ep->roles |= 1u << role;
 			serving[role] = ep;
-			log_info("%s on http://%s too", role_names[role], canon);
+			log_info("%s on http://%s too", role_names[role],
+			    canon);
 			return 0;
 		}
 	if (fd == -2) {
@@ -423,7 +427,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 		if (old == NULL || old->roles != (1u << role))
 			return -1;
 		role_detach(role);
-		if ((fd = bind_addr(role_names[role], addr, canon, sizeof canon, err, errlen)) < 0)
+		if ((fd = bind_addr(role_names[role], addr, canon, sizeof canon,
+			 err, errlen)) < 0)
 			return -1;
 	}
 	if ((ep = endpoint_start(fd, canon, err, errlen)) == NULL)

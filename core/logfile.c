@@ -48,13 +48,13 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
-	int compressing;   /* a worker gzips NAME.log.1: no rotation now */
+	int compressing;    /* a worker gzips NAME.log.1: no rotation now */
 	struct creds owner; /* --uid: the files are this user's */
 	int as_user;	    /* its directory is the user's: act as it */
-	unsigned flushes;  /* how many times it was flushed */
-	int full;	   /* writes wait for room */
-	int err;	   /* why: the errno of the failed write or open */
-	int64_t err_since; /* ms since the epoch */
+	unsigned flushes;   /* how many times it was flushed */
+	int full;	    /* writes wait for room */
+	int err;	    /* why: the errno of the failed write or open */
+	int64_t err_since;  /* ms since the epoch */
 	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
 	TAILQ_ENTRY(logfile) entry;
 };

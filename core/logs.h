@@ -37,14 +37,14 @@ struct targets;
 
 /* An app's log settings, from the start request (logs_app_init). */
 struct app_logs {
-	char *log_file;	   /* -l: out and err combined, or NULL */
-	int merge;	   /* one file per stream for all instances */
-	int per_instance;  /* -o, -e, -l name one file per instance */
-	int format;	   /* LOGFMT_* */
-	char *date_format; /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
-	int64_t max_size;  /* rotate at this size; 0: never */
-	int retain;	   /* rotated files kept */
-	int compress;	   /* gzip rotated files */
+	char *log_file;	    /* -l: out and err combined, or NULL */
+	int merge;	    /* one file per stream for all instances */
+	int per_instance;   /* -o, -e, -l name one file per instance */
+	int format;	    /* LOGFMT_* */
+	char *date_format;  /* strftime, for LOGFMT_TIME; NULL: ISO 8601 */
+	int64_t max_size;   /* rotate at this size; 0: never */
+	int retain;	    /* rotated files kept */
+	int compress;	    /* gzip rotated files */
 	struct creds owner; /* --uid: files are made for this user, and
 			     * touched as it in a directory it controls */
 };

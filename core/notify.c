@@ -165,9 +165,9 @@ others_open(void)
 	snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1,
 	    "clusterctl/%ld/%s/notify", (long)getpid(), hex);
 	snprintf(others.path, sizeof others.path, "@%s", sa.sun_path + 1);
-	if ((r = nsock_open(&others,
-		 &sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-			  strlen(sa.sun_path + 1)))) != 0)
+	if ((r = nsock_open(&others, &sa,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		     strlen(sa.sun_path + 1)))) != 0)
 		log_warnx("no notify socket for apps run as other users: %s",
 		    uv_strerror(r));
 }

@@ -279,7 +279,8 @@ create_apps(const struct run_opts *o)
 		return RUN_EXIT_FAIL;
 	/* --metrics, --health: the daemon's endpoints, not an app's */
 	if ((o->metrics != NULL &&
-		http_serve(HTTP_METRICS, o->metrics, e.msg, sizeof e.msg) != 0) ||
+		http_serve(HTTP_METRICS, o->metrics, e.msg, sizeof e.msg) !=
+		    0) ||
 	    (o->health != NULL &&
 		http_serve(HTTP_HEALTH, o->health, e.msg, sizeof e.msg) != 0)) {
 		console_error(e.msg);
@@ -295,10 +296,10 @@ create_apps(const struct run_opts *o)
 				 "process_file"))) != NULL)
 				snprintf(msg, sizeof msg, "%s: app '%s': %s",
 				    file,
-				    json_is_string(json_object_get(spec,
-					"name")) ?
-					json_string_value(json_object_get(spec,
-					    "name")) :
+				    json_is_string(
+					json_object_get(spec, "name")) ?
+					json_string_value(
+					    json_object_get(spec, "name")) :
 					"?",
 				    e.msg);
 			else

@@ -29,7 +29,7 @@ struct run_opts {
 	const char *metrics; /* --metrics ADDR, or NULL */
 	const char *health;  /* --health ADDR, or NULL */
 	int json;	     /* lines on stdout and stderr as JSON objects */
-	int quiet; /* not the daemon's own lines */
+	int quiet;	     /* not the daemon's own lines */
 };
 
 /* Run the daemon of home h in this process; returns its exit code. */

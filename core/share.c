@@ -863,7 +863,8 @@ share_handle(struct req *r)
 	/* Through the door (server.c): only an app run as that user. */
 	if (r->client->uid != getuid() &&
 	    !creds_other_user(&a->creds, r->client->uid)) {
-		req_error(r, IPC_E_DENIED, "pid %ld is not an instance of uid %ld",
+		req_error(r, IPC_E_DENIED,
+		    "pid %ld is not an instance of uid %ld",
 		    (long)r->client->pid, (long)r->client->uid);
 		return;
 	}
