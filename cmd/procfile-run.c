@@ -208,6 +208,22 @@ procfile_specs(struct cmd_ctx *ctx, const char *arg, json_t **apps)
 }
 
 /*
+ * start FILE --metrics ADDR --health ADDR: the daemon's endpoints, as a
+ * start of a script sets them.  0, or an exit code.
+ */
+static int
+endpoints(struct cmd_ctx *ctx)
+{
+	const char *m = cmd_opt(ctx, "metrics"), *h = cmd_opt(ctx, "health");
+
+	if (m == NULL && h == NULL)
+		return 0;
+	return cmd_call(ctx, "metrics",
+	    json_pack("{s:s?, s:s?, s:b}", "listen", m, "health", h, "text", 0),
+	    NULL);
+}
+
+/*
  * start|restart|reload|stop|delete FILE: act on the file's apps (those
  * of --only).  start restarts the apps that exist, as pm2 does; restart
  * and reload start those that do not.
@@ -252,7 +268,7 @@ procfile_run(struct cmd_ctx *ctx, const char *arg, enum procfile_action act)
 			    targets);
 		goto out;
 	}
-	if ((rc = check_all(ctx, &pf)) != 0)
+	if ((rc = check_all(ctx, &pf)) != 0 || (rc = endpoints(ctx)) != 0)
 		goto out;
 	done = json_array();
 	json_array_foreach(pf.apps, i, spec) {

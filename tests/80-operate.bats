@@ -210,7 +210,9 @@ value() {
 	assert_output --partial "not ready: nap:0 is stopped"
 	assert_output --partial " 503"
 	p3=$(free_port)
-	clusterctl start /bin/sleep --name other --health "$p3" -q -- 1000
+	# A process file's start sets it too.
+	echo '{"apps": [{"name": "other", "script": "/bin/sleep", "args": ["1000"]}]}' > eco.json
+	clusterctl start eco.json --health "$p3" -q
 	curl -sf "http://127.0.0.1:$p3/livez"
 	run curl -s "http://127.0.0.1:$p2/livez"
 	assert_failure
