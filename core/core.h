@@ -306,6 +306,9 @@ int log_reopen(void);
 int server_listen(const char *, void (*)(struct req *));
 void server_close(void);
 int server_door_fd(void);
+struct ucred;
+ssize_t server_recv_dgram(int, char *, size_t, struct ucred *, int *, int *,
+    int, int *);
 void req_reply(struct req *, json_t *);
 void req_more(struct req *, json_t *);
 int req_room(const struct req *);

@@ -52,65 +52,24 @@ static void
 notify_cb(uv_poll_t *h, int status, int events)
 {
 	struct nsock *s = h->data;
-	char buf[4096],
-	    cbuf[CMSG_SPACE(sizeof(struct ucred)) +
-		CMSG_SPACE(sizeof(int) * 8)];
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *cm;
 	struct ucred cred;
+	char buf[4096];
 	ssize_t n;
-	int have_cred, k;
+	int have_cred, nfds;
 
-	(void)h;
 	(void)events;
 	if (status != 0)
 		return;
-	for (;;) {
-		memset(&mh, 0, sizeof mh);
-		iov.iov_base = buf;
-		iov.iov_len = sizeof buf - 1;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		n = recvmsg(s->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0) {
-			if (errno != EINTR && errno != EAGAIN &&
-			    errno != EWOULDBLOCK)
-				log_warn("notify socket");
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		have_cred = 0;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-		     cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET)
-				continue;
-			if (cm->cmsg_type == SCM_CREDENTIALS) {
-				memcpy(&cred, CMSG_DATA(cm), sizeof cred);
-				have_cred = 1;
-			} else if (cm->cmsg_type == SCM_RIGHTS) {
-				/* Descriptors are not ours to keep. */
-				for (k = 0; (size_t)k <
-				     (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				     k++) {
-					int fd;
-
-					memcpy(&fd,
-					    CMSG_DATA(cm) +
-						(size_t)k * sizeof(int),
-					    sizeof fd);
-					close(fd);
-				}
-			}
-		}
+	/* Descriptors are not ours to keep: none is taken. */
+	while ((n = server_recv_dgram(s->fd, buf, sizeof buf - 1, &cred,
+		    &have_cred, NULL, 0, &nfds)) >= 0) {
 		if (!have_cred || (!s->others && cred.uid != getuid()))
 			continue;
 		buf[n] = '\0';
 		deliver(cred.pid, cred.uid, buf, (size_t)n);
 	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		log_warn("notify socket");
 }
 
 /* Bind s at sa and poll it: 0, or a negative errno. */

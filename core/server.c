@@ -567,6 +567,22 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 }
 
+/* A new client, in the list, its pipe initialised (not open yet). */
+static struct client *
+client_new(void)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	ipc_decoder_init(&c->dec);
+	TAILQ_INIT(&c->reqs);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	return c;
+}
+
 static void
 connection_cb(uv_stream_t *l, int status)
 {
@@ -587,13 +603,8 @@ connection_cb(uv_stream_t *l, int status)
 		daemon_nofile_check(status == UV_EMFILE || status == UV_ENFILE);
 		return;
 	}
-	if ((c = calloc(1, sizeof *c)) == NULL)
+	if ((c = client_new()) == NULL)
 		return;
-	uv_pipe_init(loop, &c->pipe, 0);
-	c->pipe.data = c;
-	ipc_decoder_init(&c->dec);
-	TAILQ_INIT(&c->reqs);
-	TAILQ_INSERT_TAIL(&clients, c, entry);
 	if (uv_accept(l, (uv_stream_t *)&c->pipe) != 0) {
 		client_close(c);
 		return;
@@ -628,15 +639,10 @@ door_adopt(int fd, const struct ucred *cred)
 	    type != SOCK_STREAM ||
 	    (len = sizeof domain,
 		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) ||
-	    domain != AF_UNIX || (c = calloc(1, sizeof *c)) == NULL) {
+	    domain != AF_UNIX || (c = client_new()) == NULL) {
 		close(fd);
 		return;
 	}
-	uv_pipe_init(loop, &c->pipe, 0);
-	c->pipe.data = c;
-	ipc_decoder_init(&c->dec);
-	TAILQ_INIT(&c->reqs);
-	TAILQ_INSERT_TAIL(&clients, c, entry);
 	c->uid = cred->uid;
 	c->pid = cred->pid;
 	c->door = 1;
@@ -649,63 +655,79 @@ door_adopt(int fd, const struct ucred *cred)
 	daemon_nofile_check(0);
 }
 
+/*
+ * One datagram from the non-blocking datagram socket fd (SO_PASSCRED)
+ * into buf (cap bytes): its length, and the kernel's word on its sender
+ * in *cred (*have_cred); the descriptors it carried, up to maxfds of
+ * them, into fds (*nfds), the rest closed.  -1 and errno when there is
+ * none (EAGAIN) or it cannot be read.  For the door and notify.c.
+ */
+ssize_t
+server_recv_dgram(int fd, char *buf, size_t cap, struct ucred *cred,
+    int *have_cred, int *fds, int maxfds, int *nfds)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct ucred)) +
+	    CMSG_SPACE(sizeof(int) * 8)];
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	size_t nb, k;
+	ssize_t n;
+	int one;
+
+	*have_cred = 0;
+	*nfds = 0;
+	memset(&mh, 0, sizeof mh);
+	iov.iov_base = buf;
+	iov.iov_len = cap;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
+	do
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET)
+			continue;
+		if (cm->cmsg_type == SCM_CREDENTIALS) {
+			memcpy(cred, CMSG_DATA(cm), sizeof *cred);
+			*have_cred = 1;
+		} else if (cm->cmsg_type == SCM_RIGHTS) {
+			nb = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (k = 0; k < nb; k++) {
+				memcpy(&one, CMSG_DATA(cm) + k * sizeof(int),
+				    sizeof one);
+				if (*nfds < maxfds)
+					fds[(*nfds)++] = one;
+				else
+					close(one); /* not ours to keep */
+			}
+		}
+	}
+	return n;
+}
+
 /* A knock on the door: each datagram brings a socket and its sender. */
 static void
 door_cb(uv_poll_t *h, int status, int events)
 {
-	char byte,
-	    cbuf[CMSG_SPACE(sizeof(struct ucred)) +
-		CMSG_SPACE(sizeof(int) * 8)];
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *cm;
 	struct ucred cred;
-	int fds[8], nfds, have_cred, k;
-	size_t nb;
-	ssize_t n;
+	int sock, nfds, have_cred;
+	char byte;
 
 	(void)h;
 	(void)events;
 	if (status != 0)
 		return;
-	for (;;) {
-		memset(&mh, 0, sizeof mh);
-		iov.iov_base = &byte;
-		iov.iov_len = 1;
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof cbuf;
-		n = recvmsg(door_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return;
-		nfds = 0;
-		have_cred = 0;
-		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-		     cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET)
-				continue;
-			if (cm->cmsg_type == SCM_CREDENTIALS) {
-				memcpy(&cred, CMSG_DATA(cm), sizeof cred);
-				have_cred = 1;
-			} else if (cm->cmsg_type == SCM_RIGHTS) {
-				nb = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-				for (k = 0; (size_t)k < nb && nfds < 8; k++)
-					memcpy(&fds[nfds++],
-					    CMSG_DATA(cm) +
-						(size_t)k * sizeof(int),
-					    sizeof(int));
-			}
-		}
-		/* One socket a knock; anything more is not ours to keep. */
-		for (k = 1; k < nfds; k++)
-			close(fds[k]);
-		if (nfds > 0 && have_cred && !(mh.msg_flags & MSG_CTRUNC))
-			door_adopt(fds[0], &cred);
-		else if (nfds > 0)
-			close(fds[0]);
+	while (server_recv_dgram(door_fd, &byte, 1, &cred, &have_cred, &sock, 1,
+		   &nfds) >= 0) {
+		if (nfds == 1 && have_cred)
+			door_adopt(sock, &cred);
+		else if (nfds == 1)
+			close(sock);
 	}
 }
 
