@@ -196,6 +196,29 @@ json_str(char *buf, size_t off, size_t cap, const char *s)
 	return off + 1;
 }
 
+/* The door's socket as the program was started with it (door_note). */
+static ino_t door_ino;
+static dev_t door_dev;
+
+/*
+ * Note which socket the door is when the program starts: an app may close
+ * the descriptor and reuse its number, and then the library must not
+ * write to whatever holds it.
+ */
+static void door_note(void) __attribute__((constructor));
+static void
+door_note(void)
+{
+	const char *door = getenv("CLUSTERCTL_SHARE_FD");
+	struct stat st;
+
+	if (door != NULL && *door >= '0' && *door <= '9' &&
+	    fstat(atoi(door), &st) == 0 && S_ISSOCK(st.st_mode)) {
+		door_ino = st.st_ino;
+		door_dev = st.st_dev;
+	}
+}
+
 /*
  * An app run as another user than the daemon's (--uid) cannot reach the
  * control socket: it knocks on the door it inherited (fd door), handing
@@ -209,9 +232,13 @@ door_connect(int door)
 	struct cmsghdr *cm;
 	struct msghdr mh;
 	struct iovec iov;
+	struct stat st;
 	int sv[2];
 	ssize_t n;
 
+	if (fstat(door, &st) != 0 || st.st_ino != door_ino ||
+	    st.st_dev != door_dev || door_ino == 0)
+		return -1; /* not the door any more */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
 		return -1;
 	memset(&mh, 0, sizeof mh);
