@@ -104,6 +104,11 @@ static const struct cmd_option options[] = {
 	    "also write stdout and stderr, combined, "
 	    "there (with -i: one file per instance, as -o; default: none)",
 	    VAL_FILE, 0 },
+	{ "pid", 0, "FILE",
+	    "write each instance's pid to a file while it "
+	    "runs: FILE-N.pid for instance N, as pm2 (default: none; "
+	    "'clusterctl pid' prints them)",
+	    VAL_FILE, 0 },
 	{ "merge-logs", 0, NULL,
 	    "one file per stream for all instances "
 	    "(logs/NAME-out.log), not one per instance",
@@ -416,6 +421,11 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 	if ((v = cmd_opt(ctx, "log-file")) != NULL) {
 		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
 		json_object_set_new(args, "log_file", json_string(p));
+		free(p);
+	}
+	if ((v = cmd_opt(ctx, "pid")) != NULL) {
+		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
+		json_object_set_new(args, "pid_file", json_string(p));
 		free(p);
 	}
 	if (cmd_flag(ctx, "merge-logs"))

@@ -72,6 +72,7 @@ app_free(struct app *a)
 	free(a->cwd);
 	free(a->out_file);
 	free(a->err_file);
+	free(a->pid_file);
 	free(a->instance_var);
 	free(a->increment_var);
 	logs_app_release(a);
@@ -349,6 +350,7 @@ static const struct {
 	{ "stop_exit_codes", "[]", "an array" },
 	{ "out_file", "s", "a string" },
 	{ "error_file", "s", "a string" },
+	{ "pid_file", "s", "a string" },
 	{ "mode", "s", "a string" },
 	{ "share", "b", "true or false" },
 	{ "balance", "s", "a string" },
@@ -669,6 +671,27 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
+	/* pm2's pid_file: a path relative to the app's directory; NULL or
+	 * /dev/null for none. */
+	if ((k = util_json_str(spec, "pid_file", NULL)) != NULL && *k != '\0' &&
+	    strcmp(k, "NULL") != 0 && strcmp(k, "/dev/null") != 0 &&
+	    (*k == '/' ? (a->pid_file = strdup(k)) == NULL :
+			 asprintf(&a->pid_file, "%s/%s", a->cwd, k) == -1)) {
+		a->pid_file = NULL;
+		err_set(e, IPC_E_INTERNAL, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	if (a->pid_file != NULL &&
+	    (strlen(a->pid_file) > PATH_MAX - 16 ||
+		a->pid_file[strlen(a->pid_file) - 1] == '/')) {
+		err_set(e, IPC_E_BAD_REQUEST, "invalid pid file '%.200s': %s",
+		    a->pid_file,
+		    strlen(a->pid_file) > PATH_MAX - 16 ? "too long" :
+							  "a directory");
+		app_free(a);
+		return -1;
+	}
 	if (creds_from_spec(spec, &a->creds, e) != 0) {
 		app_free(a);
 		return -1;
@@ -867,6 +890,7 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	a->nstop_exit_codes = t->nstop_exit_codes;
 	SWAP(a->out_file, t->out_file);
 	SWAP(a->err_file, t->err_file);
+	SWAP(a->pid_file, t->pid_file);
 	SWAP(a->logs, t->logs);
 	SWAP(a->wait_ready, t->wait_ready);
 	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
@@ -1107,6 +1131,7 @@ app_describe_json(const struct app *a)
 {
 	json_t *o, *insts, *row;
 	struct instance *in;
+	char *pidpath;
 	int i;
 
 	o = json_deep_copy(a->spec);
@@ -1136,6 +1161,10 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
+		pidpath = pidfile_path(a, i);
+		json_object_set_new(row, "pid_file",
+		    pidpath != NULL ? json_string(pidpath) : json_null());
+		free(pidpath);
 		json_object_set_new(row, "cgroup",
 		    in->cgroup != NULL ? json_string(in->cgroup) : json_null());
 		json_object_set_new(row, "status_text",

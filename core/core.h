@@ -167,6 +167,7 @@ struct app {
 	int nstop_exit_codes;
 	char *out_file; /* NULL: the default per-instance file */
 	char *err_file;
+	char *pid_file;	      /* pm2's --pid, as given; NULL: none */
 	struct app_logs logs; /* core/logs.c */
 
 	int ninst; /* the desired instance count */
@@ -466,6 +467,11 @@ int spawn_process(struct instance *, const struct spawn_cbs *,
 /* The cluster-mode preload library (core/share-preload.c). */
 #define SPAWN_PRELOAD_NAME "libclusterctl-share.so"
 const char *spawn_preload_path(void);
+
+/* pidfile.c: pm2's --pid, a file per instance */
+char *pidfile_path(const struct app *, int);
+void pidfile_write(const struct instance *);
+void pidfile_remove(const struct instance *);
 
 /* notify.c */
 int notify_open(void (*)(pid_t, const char *, size_t));

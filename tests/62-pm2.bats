@@ -269,3 +269,55 @@ JSON
 	assert_failure 2
 	assert_output --partial "increment_var 'NOPE' needs a number"
 }
+
+@test "pm2 --pid FILE writes each instance's pid to FILE-N.pid while it runs" {
+	export CLUSTERCTL_NO_KEEPER=1
+	d="$BATS_TEST_TMPDIR/run/pids"
+	clusterctl start /bin/sleep --name p -i 2 --listen-timeout 0 \
+		--pid "$d/web.pid" -- 1000
+	[ "$(cat "$d/web-0.pid")" = "$(pid_of p 0)" ]
+	[ "$(cat "$d/web-1.pid")" = "$(pid_of p 1)" ]
+	[ ! -e "$d/web.pid" ]
+	run clusterctl describe p --json
+	assert_output --partial "\"pid_file\": \"$d/web-1.pid\""
+	# A restart writes the new pid; a stop removes the file.
+	clusterctl restart p:1
+	[ "$(cat "$d/web-1.pid")" = "$(pid_of p 1)" ]
+	clusterctl stop p:0
+	[ ! -e "$d/web-0.pid" ]
+	[ -e "$d/web-1.pid" ]
+	# The spec survives a daemon that died: the restored instance writes
+	# its new pid there.
+	old=$(pid_of p 1)
+	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
+	wait_until 10 eval "! alive $old"
+	clusterctl ping
+	wait_until 10 eval '[ "$(status_of p 1)" = online ]'
+	wait_until 10 eval '[ "$(cat "$d/web-1.pid" 2>/dev/null)" = "$(pid_of p 1)" ]'
+	[ ! -e "$d/web-0.pid" ]
+	clusterctl delete p
+	[ ! -e "$d/web-1.pid" ]
+}
+
+@test "pm2 pid_file in a process file, numbered as pm2 numbers it; a link is not followed" {
+	cd "$BATS_TEST_TMPDIR"
+	cat > eco.json <<-'JSON'
+	{ "apps": [ { "name": "w", "script": "/bin/sleep", "args": "1000",
+	  "listen_timeout": 0, "pid_file": "pids/w-7.pid" } ] }
+	JSON
+	clusterctl start eco.json
+	[ "$(cat pids/w-0.pid)" = "$(pid_of w 0)" ]
+	[ ! -e pids/w-7-0.pid ]
+	# A name that does not end in .pid is numbered too.
+	clusterctl start /bin/sleep --name x --listen-timeout 0 --pid x.pidfile -- 1000
+	[ "$(cat x.pidfile-0)" = "$(pid_of x 0)" ]
+	# A symbolic link in the file's place is left alone, and said.
+	echo keep > target
+	ln -s "$BATS_TEST_TMPDIR/target" y-0.pid
+	clusterctl start /bin/sleep --name y --listen-timeout 0 --pid y.pid -- 1000
+	[ "$(cat target)" = keep ]
+	grep -q "y:0 cannot write the pid file '$BATS_TEST_TMPDIR/y-0.pid': it is a symbolic link" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	clusterctl delete y
+	[ -L y-0.pid ]
+}
