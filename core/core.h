@@ -84,6 +84,7 @@ struct instance {
 	int nhandles;	  /* open handles; freed when 0 and dead */
 
 	pid_t pid;
+	char *pid_file;	     /* the pid file written for pid (pidfile.c) */
 	int running;	     /* a process exists (exit not yet handled) */
 	int exited;	     /* exit callback seen for the current process */
 	int pgid_live;	     /* its group may still have members to reap */
@@ -470,8 +471,8 @@ const char *spawn_preload_path(void);
 
 /* pidfile.c: pm2's --pid, a file per instance */
 char *pidfile_path(const struct app *, int);
-void pidfile_write(const struct instance *);
-void pidfile_remove(const struct instance *);
+void pidfile_write(struct instance *);
+void pidfile_remove(struct instance *);
 
 /* notify.c */
 int notify_open(void (*)(pid_t, const char *, size_t));

@@ -37,6 +37,7 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	free(in->pid_file);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
 	free(in);

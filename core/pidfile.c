@@ -48,14 +48,18 @@ pidfile_path(const struct app *a, int index)
 	return p;
 }
 
-/* Write the pid of in's new process to its pid file, if it has one. */
+/*
+ * Write the pid of in's new process to its pid file, if it has one; in
+ * keeps the path (its app's may change before the process ends).
+ */
 void
-pidfile_write(const struct instance *in)
+pidfile_write(struct instance *in)
 {
 	char *path = pidfile_path(in->app, in->index), buf[32];
 	int fd, n, err = 0;
 
-	if (path == NULL)
+	free(in->pid_file);
+	if ((in->pid_file = path) == NULL)
 		return;
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)in->pid);
 	if ((fd = logf_open(path, O_WRONLY | O_CREAT | O_TRUNC)) == -1)
@@ -69,19 +73,19 @@ pidfile_write(const struct instance *in)
 	if (err != 0)
 		log_warnx("%s:%d cannot write the pid file '%s': %s",
 		    in->app->name, in->index, path, logf_strerror(err));
-	free(path);
 }
 
 /* Remove in's pid file, when it still holds in's pid. */
 void
-pidfile_remove(const struct instance *in)
+pidfile_remove(struct instance *in)
 {
-	char *path = pidfile_path(in->app, in->index), buf[32];
+	char *path = in->pid_file, buf[32];
 	ssize_t n;
 	int fd;
 
 	if (path == NULL)
 		return;
+	in->pid_file = NULL;
 	if ((fd = logf_open(path, O_RDONLY)) != -1) {
 		n = read(fd, buf, sizeof buf - 1);
 		close(fd);
