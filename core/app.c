@@ -34,6 +34,19 @@ app_find_name(const char *name)
 	return NULL;
 }
 
+/* How many apps have that name (more than one: started with --force). */
+int
+app_count_name(const char *name)
+{
+	struct app *a;
+	int n = 0;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(a->name, name) == 0)
+			n++;
+	return n;
+}
+
 struct app *
 app_find_id(int id)
 {
@@ -362,6 +375,7 @@ static const struct {
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
 	{ "namespace", "s", "a string" },
+	{ "force", "b", "true or false" },
 	{ "process_file", "s", "a string" },
 	{ "env_source", "{}", "an object" },
 	{ "env_name", "s", "a string" },
@@ -791,9 +805,13 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	*out = NULL;
 	if ((rc = app_build(spec, &a, e)) != 0)
 		return rc;
-	if (app_find_name(a->name) != NULL) {
+	/* pm2's -f: another app of the same name, with an id of its own;
+	 * the spec keeps "force", so the state file brings both back. */
+	if (app_find_name(a->name) != NULL &&
+	    !util_json_bool(spec, "force", 0)) {
 		err_set(e, IPC_E_EXISTS,
-		    "an app named '%s' exists already (restart it, or use --name)",
+		    "an app named '%s' exists already (restart it, use --name, "
+		    "or --force for another one of that name)",
 		    a->name);
 		app_free(a);
 		return -1;
@@ -847,9 +865,10 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	const char *name = util_json_str(spec, "name", a->name);
 	int rc, n;
 
-	if (strcmp(name, a->name) != 0) {
-		err_set(e, IPC_E_BAD_REQUEST,
-		    "cannot rename '%s' to '%s' this way", a->name, name);
+	if (strcmp(name, a->name) != 0 && app_find_name(name) != NULL) {
+		err_set(e, IPC_E_EXISTS,
+		    "cannot rename '%s': an app named '%s' exists already",
+		    a->name, name);
 		return -1;
 	}
 	if ((rc = app_build(spec, &t, e)) != 0)
@@ -869,7 +888,11 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 		return -1;
 	}
 	/* Every configuration member of struct app; t gets a's old ones
-	 * and frees them. */
+	 * and frees them.  A new name (pm2's restart --name) reaches the
+	 * files of the processes started from now on. */
+	if (strcmp(a->name, t->name) != 0)
+		log_info("%s renamed to %s", a->name, t->name);
+	SWAP(a->name, t->name);
 	SWAP(a->exec_path, t->exec_path);
 	SWAP(a->shell, t->shell);
 	SWAP(a->argv, t->argv);

@@ -224,7 +224,8 @@ restart_one(struct instance *in)
 
 /*
  * "start web" (or an id, web:1, all), naming apps and no file: start
- * those apps again, as pm2 does.  The CLI sends a path for a file.
+ * those apps again, as pm2 does (with --force: a new app instead).  The
+ * CLI sends a path for a file.
  */
 static int
 names_apps(struct req *r)
@@ -237,7 +238,7 @@ names_apps(struct req *r)
 
 	if (json_object_get(r->args, "targets") != NULL || script == NULL ||
 	    json_object_get(r->args, "name") != NULL ||
-	    strchr(script, '/') != NULL)
+	    util_json_bool(r->args, "force", 0) || strchr(script, '/') != NULL)
 		return 0;
 	words = json_pack("[s]", script);
 	rc = targets_resolve(words, &ts, &e) == 0;
@@ -375,9 +376,12 @@ h_delete(struct req *r)
 	req_wait(r, check_deleted, names);
 }
 
-/* update {"spec"}: the app named by spec.name takes spec's configuration
- * for the processes it starts from now on (restart, reload or scale
- * then replace the running ones). */
+/*
+ * update {"spec", "id"}: the app with that id (else the one named by
+ * spec.name) takes spec's configuration for the processes it starts from
+ * now on (restart, reload or scale then replace the running ones); with
+ * an id, a new name in the spec renames it (pm2's restart --name).
+ */
 static void
 h_update(struct req *r)
 {
@@ -385,9 +389,9 @@ h_update(struct req *r)
 	json_t *spec;
 	struct app *a;
 	struct err e;
-	int n;
+	int n, id = -1;
 
-	if (req_args(r, "{s:o}", "spec", &spec) != 0)
+	if (req_args(r, "{s:o, s?i}", "spec", &spec, "id", &id) != 0)
 		return;
 	if (!json_is_object(spec) ||
 	    (name = util_json_str(spec, "name", NULL)) == NULL) {
@@ -395,8 +399,19 @@ h_update(struct req *r)
 		    "update needs a spec with a name");
 		return;
 	}
-	if ((a = app_find_name(name)) == NULL) {
+	if (id >= 0 && (a = app_find_id(id)) == NULL) {
+		req_error(r, IPC_E_NOT_FOUND, "no app with id %d", id);
+		return;
+	}
+	if (id < 0 && (a = app_find_name(name)) == NULL) {
 		req_error(r, IPC_E_NOT_FOUND, "no app named '%s'", name);
+		return;
+	}
+	if (id < 0 && app_count_name(name) > 1) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "%d apps are named '%s' (started with --force): give the "
+		    "id",
+		    app_count_name(name), name);
 		return;
 	}
 	if (a->reloading) {
