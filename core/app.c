@@ -793,6 +793,27 @@ app_check(json_t *spec, struct err *e)
 }
 
 /*
+ * The app a start of spec means again, as pm2 tells it: the name spec
+ * gives (or its default) and the same script.  NULL when none.
+ */
+struct app *
+app_find_same(json_t *spec)
+{
+	const char *script = util_json_str(spec, "script", "");
+	struct app *t, *a;
+	struct err e;
+
+	if (app_build(spec, &t, &e) != 0)
+		return NULL;
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(a->name, t->name) == 0 &&
+		    strcmp(util_json_str(a->spec, "script", ""), script) == 0)
+			break;
+	app_free(t);
+	return a;
+}
+
+/*
  * Make an app from a start request's args, without starting it: 0, or -1
  * with e saying what is wrong (and nothing changed).
  */

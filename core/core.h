@@ -319,6 +319,7 @@ void server_run_waiters(void);
 /* app.c */
 struct app *app_find_name(const char *);
 int app_count_name(const char *);
+struct app *app_find_same(json_t *);
 struct app *app_find_id(int);
 int app_create(json_t *, struct app **, struct err *);
 int app_check(json_t *, struct err *);

@@ -249,6 +249,39 @@ names_apps(struct req *r)
 	return rc;
 }
 
+/* Whether an instance of a runs, or is on its way up. */
+static int
+app_running(const struct app *a)
+{
+	int k;
+
+	for (k = 0; k < a->ninst; k++)
+		switch (inst_status(a->inst[k])) {
+		case ST_LAUNCHING:
+		case ST_ONLINE:
+		case ST_WAITING:
+			return 1;
+		default:
+			break;
+		}
+	return 0;
+}
+
+/* r's targets are the whole of a: 0, or -1 having replied. */
+static int
+app_target(struct req *r, const struct app *a)
+{
+	r->targets.v = calloc(1, sizeof *r->targets.v);
+	if (r->targets.v == NULL) {
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	r->targets.v[0].app_id = a->id;
+	r->targets.v[0].instance = -1;
+	r->targets.n = 1;
+	return 0;
+}
+
 static void
 h_start(struct req *r)
 {
@@ -284,6 +317,24 @@ h_start(struct req *r)
 		wait_or_reply(r, wait, check_online);
 		return;
 	}
+	/* The script of an app that is down: it starts again (pm2); one that
+	 * runs is said to run, unless --force starts another. */
+	if (!util_json_bool(r->args, "force", 0) &&
+	    (a = app_find_same(r->args)) != NULL) {
+		if (app_running(a)) {
+			req_error(r, IPC_E_EXISTS,
+			    "an app named '%s' exists already and runs '%s' "
+			    "(restart it, or --force to start another one of "
+			    "that name)",
+			    a->name, util_json_str(a->spec, "script", ""));
+			return;
+		}
+		if (app_target(r, a) != 0)
+			return;
+		targets_each(&r->targets, start_one);
+		wait_or_reply(r, wait, check_online);
+		return;
+	}
 	if (app_create(r->args, &a, &e) != 0) {
 		req_fail(r, &e);
 		return;
@@ -291,14 +342,8 @@ h_start(struct req *r)
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
 	    a->exec_path);
 	app_start(a);
-	r->targets.v = calloc(1, sizeof *r->targets.v);
-	if (r->targets.v == NULL) {
-		req_error(r, IPC_E_INTERNAL, "out of memory");
+	if (app_target(r, a) != 0)
 		return;
-	}
-	r->targets.v[0].app_id = a->id;
-	r->targets.v[0].instance = -1;
-	r->targets.n = 1;
 	wait_or_reply(r, wait, check_online);
 }
 

@@ -328,8 +328,11 @@ JSON
 	# Without -f, a clear refusal that says how.
 	run clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
 	assert_failure 1
-	assert_output --partial "an app named 'w' exists already"
+	assert_output --partial "an app named 'w' exists already and runs '/bin/sleep'"
 	assert_output --partial "--force"
+	run clusterctl start /bin/true --name w
+	assert_failure 1
+	assert_output --partial "an app named 'w' exists already (restart it, use --name, or --force"
 	run clusterctl start /bin/sleep --name w -f -i 2 --listen-timeout 0 -- 1000
 	assert_success
 	ids=$(clusterctl list --json | json_get '" ".join(sorted(set(str(r["id"]) for r in d if r["name"]=="w")))')
@@ -397,4 +400,23 @@ JSON
 	# --update-env and --name together.
 	FOO=bar clusterctl restart new --name newer --update-env
 	tr '\0' '\n' < "/proc/$(pid_of newer 0)/environ" | grep -qx FOO=bar
+}
+
+@test "pm2 start app.js of its stopped app starts that app again, as it was" {
+	clusterctl start /bin/sleep --name nap -i 2 --listen-timeout 0 -- 1000
+	clusterctl stop nap
+	run clusterctl start /bin/sleep --name nap --listen-timeout 0 -- 1000
+	assert_success
+	all_status nap online
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 2 ]
+	# With an instance running it is refused, and so is another script
+	# under that name.
+	clusterctl stop nap:1
+	run clusterctl start /bin/sleep --name nap -- 1000
+	assert_failure 1
+	assert_output --partial "runs '/bin/sleep'"
+	clusterctl stop nap
+	run clusterctl start /bin/cat --name nap
+	assert_failure 1
+	assert_output --partial "exists already (restart it, use --name"
 }
