@@ -262,49 +262,71 @@ open_in(int dfd, const char *base, int flags, const struct creds *owner,
 }
 
 /*
- * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
- * write, which also makes missing directories; O_WRONLY to empty it;
- * O_RDONLY to read it back): the one place the daemon opens an app's log
- * file.  Never through a symbolic link, never blocking (a FIFO, a
- * device), only a regular file; running as root, only in a directory that
- * no other user controls and not a file with other hard links (as
- * logrotate and systemd do).  The files of owner (an app's --uid, or
- * NULL) are made for it, and opened as it in a directory it controls;
- * *as_user (unless NULL) says whether that was so.  The fd, or -1 and
- * errno (an errno, or ERR_*: logf_strerror says it in words).
+ * The directory of path opened (O_PATH), made first when flags has
+ * O_CREAT (as owner first: dir_open_as); *base is the file's name in it,
+ * *mode how to act there for owner (dir_mode).  Running as root, a
+ * directory another user controls is refused (ERR_UNSAFE_DIR), unless
+ * owner's files are touched as owner there.  The fd, or -1 and errno.
  */
-int
-logf_open(const char *path, int flags, const struct creds *owner, int *as_user)
+static int
+parent_open(const char *path, int flags, const struct creds *owner,
+    const char **base, int *mode)
 {
-	const char *base = strrchr(path, '/');
 	char dir[PATH_MAX];
 	struct stat st;
-	int dfd, fd, err, mode = AS_DAEMON;
+	int dfd;
 
-	if (as_user != NULL)
-		*as_user = 0;
+	*mode = AS_DAEMON;
+	*base = strrchr(path, '/');
 	if (flags & O_CREAT)
-		dfd = dir_open_as(path, owner, &base);
-	else if (base == NULL) {
-		base = path;
+		dfd = dir_open_as(path, owner, base);
+	else if (*base == NULL) {
+		*base = path;
 		dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	} else if ((size_t)(base - path) >= sizeof dir) {
+	} else if ((size_t)(*base - path) >= sizeof dir) {
 		errno = ENAMETOOLONG;
 		return -1;
 	} else {
-		snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
-		base++;
+		snprintf(dir, sizeof dir, "%.*s", (int)(*base - path), path);
+		(*base)++;
 		dfd = open(dir[0] != '\0' ? dir : "/",
 		    O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (dfd == -1)
 		return -1;
 	if (geteuid() == 0 &&
-	    (fstat(dfd, &st) == -1 || (mode = dir_mode(&st, owner)) < 0)) {
+	    (fstat(dfd, &st) == -1 || (*mode = dir_mode(&st, owner)) < 0)) {
 		close(dfd);
 		errno = ERR_UNSAFE_DIR;
 		return -1;
 	}
+	return dfd;
+}
+
+/*
+ * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
+ * write, which also makes missing directories; O_WRONLY to empty it;
+ * O_RDONLY to read it back): the one place the daemon opens a file an
+ * app's spec names (its logs, its pid files: pidfile.c).  Never through a
+ * symbolic link, never blocking (a FIFO, a device), only a regular file;
+ * running as root, only in a directory that no other user controls and
+ * not a file with other hard links (as logrotate and systemd do).  The
+ * files of owner (an app's --uid, or NULL) are made for it, and opened as
+ * it in a directory it controls; *as_user (unless NULL) says whether that
+ * was so.  The fd, or -1 and errno (an errno, or ERR_*: logf_strerror
+ * says it in words).
+ */
+int
+logf_open(const char *path, int flags, const struct creds *owner, int *as_user)
+{
+	const char *base;
+	struct stat st;
+	int dfd, fd, err, mode;
+
+	if (as_user != NULL)
+		*as_user = 0;
+	if ((dfd = parent_open(path, flags, owner, &base, &mode)) == -1)
+		return -1;
 	fd = open_in(dfd, base, flags, owner, mode);
 	err = errno;
 	close(dfd);
@@ -326,6 +348,31 @@ logf_open(const char *path, int flags, const struct creds *owner, int *as_user)
 	if (as_user != NULL)
 		*as_user = mode == AS_USER;
 	return fd;
+}
+
+/*
+ * Remove the file at path, with logf_open's care for its directory (as
+ * owner where logf_open acts as it): 0, or -1 and errno.
+ */
+int
+logf_unlink(const char *path, const struct creds *owner)
+{
+	struct creds_fs fs;
+	const char *base;
+	int dfd, rc, err, mode;
+
+	if ((dfd = parent_open(path, 0, owner, &base, &mode)) == -1)
+		return -1;
+	memset(&fs, 0, sizeof fs);
+	if (mode == AS_USER && creds_fs_enter(owner, &fs) == -1)
+		rc = -1;
+	else
+		rc = unlinkat(dfd, base, 0);
+	err = errno;
+	creds_fs_leave(&fs);
+	close(dfd);
+	errno = err;
+	return rc;
 }
 
 /* A shortage of the moment: writers wait and the open is tried again. */
