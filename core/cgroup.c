@@ -200,7 +200,7 @@ fnv1a(const char *s)
  * their process group only.  Called once at start, before any app.
  */
 void
-cgroup_init(void)
+cgroup_init(int sweep_left)
 {
 	char mnt[PATH_MAX], own[PATH_MAX];
 
@@ -219,7 +219,9 @@ cgroup_init(void)
 		base[0] = '\0';
 		return;
 	}
-	sweep();
+	/* After an upgrade, what runs there is ours. */
+	if (sweep_left)
+		sweep();
 	log_info("each instance runs in a cgroup of its own under %s", base);
 }
 

@@ -656,3 +656,71 @@ server_close(void)
 		uv_close((uv_handle_t *)&listener, NULL);
 	}
 }
+
+/* The control socket's descriptor, for an upgrade's handover, or -1. */
+int
+server_listen_fd(void)
+{
+	uv_os_fd_t fd;
+
+	return listening && uv_fileno((uv_handle_t *)&listener, &fd) == 0 ?
+	    fd :
+	    -1;
+}
+
+/* The descriptor of r's client connection, or -1 (gone). */
+int
+server_client_fd(const struct req *r)
+{
+	uv_os_fd_t fd;
+
+	return r->client != NULL && !r->client->closing &&
+		uv_fileno((uv_handle_t *)&r->client->pipe, &fd) == 0 ?
+	    fd :
+	    -1;
+}
+
+/*
+ * After an upgrade: the connection fd of the client that asked for it,
+ * served again, and its request id to reply to (a request without
+ * arguments, cmd).  The request, or NULL (fd closed).
+ */
+struct req *
+server_adopt_client(int fd, uint32_t id, const char *cmd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct client *c;
+	struct req *r;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	ipc_decoder_init(&c->dec);
+	TAILQ_INIT(&c->reqs);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		close(fd);
+		client_close(c);
+		return NULL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	if ((r = calloc(1, sizeof *r)) == NULL ||
+	    (r->cmd = strdup(cmd)) == NULL) {
+		free(r);
+		client_close(c);
+		return NULL;
+	}
+	r->client = c;
+	r->id = id;
+	r->args = json_object();
+	TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	return r;
+}
