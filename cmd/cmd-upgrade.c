@@ -45,6 +45,13 @@ exec_upgrade(struct cmd_ctx *ctx)
 		}
 		json_object_set_new(args, "binary", json_string(path));
 	}
+	/* No daemon: nothing to upgrade, and none is started for it. */
+	if ((rc = cmd_connect(ctx, 0)) != 0) {
+		json_decref(args);
+		return cmd_error(EXIT_UNREACHABLE,
+		    "no daemon is running (at '%s'): nothing to upgrade",
+		    ctx->sock);
+	}
 	if ((rc = cmd_call(ctx, "upgrade", args, &data)) != 0)
 		return rc;
 	if (ctx->json)

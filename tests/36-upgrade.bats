@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# The in-place upgrade: the daemon executes its binary again and adopts
+# every app, pid, pipe and socket (core/upgrade.c, docs/state.md).
+
+load helpers
+
+# The pids of every instance, "name:instance=pid ..." (stopped: -).
+pids() {
+	clusterctl list --json |
+		json_get '" ".join("%s:%d=%s" % (r["name"], r["instance"], r["pid"] or "-") for r in d)'
+}
+
+generation() {
+	clusterctl ping --json | json_get 'd["generation"]'
+}
+
+# Numbers 1..N, one a line, with no gap and no repeat (the last line may
+# be cut: the app was stopped in the middle of it).
+consecutive() {
+	python3 - "$1" <<'PY'
+import sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+whole = [int(l) for l in lines[:-1]]
+if whole != list(range(1, len(whole) + 1)):
+    bad = next(i for i, v in enumerate(whole) if v != i + 1)
+    sys.exit("line %d is %r, not %d" % (bad + 1, lines[bad], bad + 1))
+print(len(whole))
+PY
+}
+
+@test "upgrade keeps the daemon's pid and every instance's, and the generation goes up" {
+	clusterctl start /bin/sleep --name a -i 3 -- 1000
+	clusterctl start /bin/sleep --name b -i 2 -- 1000
+	clusterctl stop b
+	clusterctl stop a:2
+	before=$(pids)
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	gen=$(generation)
+	run clusterctl upgrade
+	assert_success
+	assert_output --partial "upgraded the daemon (pid $daemon)"
+	assert_output --partial "generation $((gen + 1)): 2 apps and 2 processes kept"
+	# list works at once, with the same processes; stopped ones stay so.
+	[ "$(pids)" = "$before" ]
+	[ "$(status_of b 0)" = stopped ] && [ "$(status_of b 1)" = stopped ]
+	[ "$(status_of a 2)" = stopped ]
+	[ "$(cat "$CLUSTERCTL_HOME/daemon.pid")" = "$daemon" ]
+	[ "$(clusterctl ping --json | json_get 'd["pid"]')" = "$daemon" ]
+	[ "$(generation)" = $((gen + 1)) ]
+	[ "$(clusterctl ping --json | json_get 'd["upgraded"]["from_version"]')" = \
+		"$(clusterctl version | awk '{print $2}')" ]
+	run clusterctl ping
+	assert_output --partial "generation $((gen + 1))"
+	[ "$(json_get 'd["generation"]' < "$CLUSTERCTL_HOME/state.json")" = $((gen + 1)) ]
+	clusterctl upgrade
+	[ "$(pids)" = "$before" ]
+	[ "$(generation)" = $((gen + 2)) ]
+	grep -q "upgraded in place from .* generation $((gen + 2)): adopted 2 apps and 2 running processes" \
+		"$CLUSTERCTL_HOME/daemon.log"
+}
+
+@test "an adopted instance is still supervised: its crash restarts it, stop and kill stop it" {
+	clusterctl start /bin/sleep --name a -i 2 -- 1000
+	clusterctl upgrade
+	old=$(pid_of a 0)
+	kill -KILL "$old"
+	wait_until 10 eval '[ "$(pid_of a 0)" != "$old" ] && [ "$(pid_of a 0)" != None ]'
+	wait_until 10 all_status a online
+	run clusterctl describe a --json
+	assert_output --partial '"restart_reason": "crash"'
+	other=$(pid_of a 1)
+	clusterctl stop a:1
+	! alive "$other"
+	clusterctl kill
+	wait_until 10 no_test_pids
+}
+
+@test "a shared port refuses and fails no request across upgrades" {
+	port=$(free_port)
+	clusterctl start "$EXAMPLES/python/server.py" --name web -i 2 --env PORT=$port
+	wait_until 20 all_status web online
+	before=$(pids)
+	python3 "$FIXTURES/load.py" "$port" "$BATS_TEST_TMPDIR/load" \
+		"$BATS_TEST_TMPDIR/stop" 20000 &
+	loader=$!
+	wait_until 20 test -e "$BATS_TEST_TMPDIR/load.started"
+	for i in 1 2 3 4 5; do
+		clusterctl upgrade
+	done
+	clusterctl list --json | json_get '" ".join(str(r["pid"]) for r in d)' \
+		> "$BATS_TEST_TMPDIR/stop"
+	wait "$loader"
+	echo "# load: $(cat "$BATS_TEST_TMPDIR/load")" >&3
+	[ "$(json_get 'd["failed"]' < "$BATS_TEST_TMPDIR/load")" = 0 ]
+	[ "$(json_get 'd["ok"] > 0' < "$BATS_TEST_TMPDIR/load")" = True ]
+	[ "$(pids)" = "$before" ]
+	# The daemon still holds the port: a restarted instance gets it back.
+	clusterctl restart web
+	wait_until 20 all_status web online
+	run python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/').read().decode())"
+	assert_success
+	assert_output --partial "pid "
+}
+
+@test "no log line is lost or repeated across upgrades" {
+	clusterctl start "$FIXTURES/numbered.py" --name n
+	log="$CLUSTERCTL_HOME/logs/n-out-0.log"
+	wait_until 10 test -s "$log"
+	for i in 1 2 3 4 5; do
+		clusterctl upgrade
+	done
+	size=$(stat -c %s "$log")
+	# Lines written after the last upgrade reach the file too.
+	wait_until 10 eval '[ "$(stat -c %s "$log")" -gt $((size + 1000)) ]'
+	clusterctl stop n
+	run consecutive "$log"
+	assert_success
+	echo "# $output consecutive lines" >&3
+}
+
+@test "a binary that cannot take the state is refused and the daemon runs on untouched" {
+	clusterctl start /bin/sleep --name a -i 2 -- 1000
+	clusterctl start /bin/sleep --name b -- 1000
+	clusterctl stop b
+	before=$(pids)
+	gen=$(generation)
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	fake="$BATS_TEST_TMPDIR/fake"
+	printf '#!/bin/sh\necho %s\n' \
+		"'{\"format\": \"clusterctl-upgrade-check\", \"version\": \"9.0.0\", \"protocol\": 1, \"state\": {\"min\": 2, \"max\": 3}, \"handover\": {\"min\": 1, \"max\": 1}}'" \
+		> "$fake"
+	chmod +x "$fake"
+	run clusterctl upgrade --binary "$fake"
+	assert_failure
+	assert_output --partial "'$fake' (clusterctl 9.0.0) reads state versions 2 to 3, this daemon's state is version 1; the daemon keeps running as it is"
+	sed -i 's/"protocol": 1/"protocol": 7/; s/"min": 2/"min": 1/' "$fake"
+	run clusterctl upgrade --binary "$fake"
+	assert_failure
+	assert_output --partial "speaks protocol version 7, this daemon version 1"
+	run clusterctl upgrade --binary "$BATS_TEST_TMPDIR/missing"
+	assert_failure
+	assert_output --partial "cannot upgrade to '$BATS_TEST_TMPDIR/missing': No such file or directory"
+	chmod -x "$fake"
+	run clusterctl upgrade --binary "$fake"
+	assert_failure
+	assert_output --partial "Permission denied"
+	run clusterctl upgrade --binary /bin/true
+	assert_failure
+	assert_output --partial "true' cannot take over this daemon: it does not answer '__upgrade-check'"
+	# Nothing moved.
+	[ "$(pids)" = "$before" ]
+	[ "$(generation)" = "$gen" ]
+	[ "$(cat "$CLUSTERCTL_HOME/daemon.pid")" = "$daemon" ]
+	[ "$(status_of b 0)" = stopped ]
+	grep -q "upgrade refused: .*reads state versions 2 to 3" "$CLUSTERCTL_HOME/daemon.log"
+}
+
+@test "upgrade --binary runs another binary from then on, the keeper's next daemon too" {
+	cp "$CLUSTERCTL_BIN" "$BATS_TEST_TMPDIR/clusterctl-new"
+	for f in "$(dirname "$CLUSTERCTL_BIN")"/libclusterctl-share.so; do
+		[ -e "$f" ] && cp "$f" "$BATS_TEST_TMPDIR/"
+	done
+	clusterctl start /bin/sleep --name a -- 1000
+	before=$(pids)
+	run clusterctl upgrade --binary "$BATS_TEST_TMPDIR/clusterctl-new"
+	assert_success
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	[ "$(readlink /proc/$daemon/exe)" = "$BATS_TEST_TMPDIR/clusterctl-new" ]
+	[ "$(clusterctl ping --json | json_get 'd["upgraded"]["binary"]')" = \
+		"$BATS_TEST_TMPDIR/clusterctl-new" ]
+	[ "$(pids)" = "$before" ]
+	kill -KILL "$daemon"
+	wait_until 10 eval '[ "$(cat "$CLUSTERCTL_HOME/daemon.pid" 2>/dev/null)" != "$daemon" ]'
+	wait_until 10 all_status a online
+	[ "$(readlink /proc/$(cat "$CLUSTERCTL_HOME/daemon.pid")/exe)" = \
+		"$BATS_TEST_TMPDIR/clusterctl-new" ]
+}
+
+@test "upgrade with no daemon says so and starts none" {
+	run clusterctl upgrade
+	assert_failure
+	assert_output --partial "no daemon"
+	[ ! -S "$CLUSTERCTL_HOME/sock" ]
+	run clusterctl upgrade --bogus
+	assert_failure 2
+}
