@@ -44,6 +44,8 @@
 #define UPGRADE_CHECK_FORMAT "clusterctl-upgrade-check"
 /* How long the new binary has to answer __upgrade-check. */
 #define UPGRADE_CHECK_MS 5000
+/* How long an upgrade waits for a reload or a restart to be done. */
+#define UPGRADE_WAIT_MS 10000
 /* The largest handover document read. */
 #define UPGRADE_MAX_SIZE (256 * 1024 * 1024)
 
@@ -437,17 +439,54 @@ out:
 	json_decref(doc);
 }
 
+static uv_timer_t wait_timer;
+
+static void
+wait_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	daemon_changed(); /* the waiter looks at its deadline */
+}
+
+/*
+ * The waiter of an upgrade: once nothing is in the middle of a change
+ * (busy), hand over and execute; at the deadline, say what kept it.
+ * Returns only having replied (1), or to wait on (0).
+ */
+static int
+try_upgrade(struct req *r)
+{
+	const char *path = util_json_str(r->wait, "binary", "");
+	char err[1024];
+	json_t *arr;
+
+	if (busy(err, sizeof err) != 0 ||
+	    (arr = apps_handover(err, sizeof err)) == NULL) {
+		if ((int64_t)uv_now(loop) < util_json_int(r->wait, "until", 0))
+			return 0;
+		req_error(r, IPC_E_BUSY, "cannot upgrade now: %s; try again",
+		    err);
+		return 1;
+	}
+	(void)state_sync();
+	exec_upgrade(r, path, arr, err, sizeof err);
+	log_warnx("upgrade failed: %s; the daemon keeps running", err);
+	req_error(r, IPC_E_EXEC, "%s; the daemon keeps running as it is", err);
+	return 1;
+}
+
 /*
  * "upgrade" {"binary": PATH (optional)}: re-execute the daemon's binary,
  * or PATH, keeping every app, pid, pipe and socket.  Answered by the new
- * image; an error leaves this one running as it was.
+ * image; an error leaves this one running as it was.  What is in the
+ * middle of a change (a reload, a restart) is waited for, up to
+ * UPGRADE_WAIT_MS.
  */
 void
 upgrade_handle(struct req *r)
 {
 	const char *bin = NULL, *code;
 	char err[1024], path[PATH_MAX];
-	json_t *arr;
 
 	if (req_args(r, "{s?s}", "binary", &bin) != 0)
 		return;
@@ -463,28 +502,20 @@ upgrade_handle(struct req *r)
 		    "the binary must be an absolute path, not '%.400s'", path);
 		return;
 	}
-	if (busy(err, sizeof err) != 0) {
-		req_error(r, IPC_E_BUSY, "cannot upgrade now: %s; try again",
-		    err);
-		return;
-	}
 	if (check_binary(path, err, sizeof err, &code) != 0) {
 		log_warnx("upgrade refused: %s", err);
 		req_error(r, code, "%s; the daemon keeps running as it is",
 		    err);
 		return;
 	}
-	/* Nothing the check's wait let happen may be lost: busy again. */
-	if (busy(err, sizeof err) != 0 ||
-	    (arr = apps_handover(err, sizeof err)) == NULL) {
-		req_error(r, IPC_E_BUSY, "cannot upgrade now: %s; try again",
-		    err);
-		return;
+	if (wait_timer.loop == NULL) {
+		uv_timer_init(loop, &wait_timer);
+		uv_unref((uv_handle_t *)&wait_timer);
 	}
-	(void)state_sync();
-	exec_upgrade(r, path, arr, err, sizeof err);
-	log_warnx("upgrade failed: %s; the daemon keeps running", err);
-	req_error(r, IPC_E_EXEC, "%s; the daemon keeps running as it is", err);
+	uv_timer_start(&wait_timer, wait_timer_cb, UPGRADE_WAIT_MS + 1, 0);
+	req_wait(r, try_upgrade,
+	    json_pack("{s:s, s:I}", "binary", path, "until",
+		(json_int_t)(uv_now(loop) + UPGRADE_WAIT_MS)));
 }
 
 /* ---- the new image: adopt it all ---- */
