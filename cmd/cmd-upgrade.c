@@ -69,9 +69,11 @@ exec_upgrade(struct cmd_ctx *ctx)
 		    util_json_int(data, "processes", 0) == 1 ? "" : "es");
 	rc = 0;
 	json_array_foreach(json_object_get(data, "failed"), i, v) {
-		cmd_error(0, "'%s' could not be taken over, its processes "
-			     "were stopped: %s",
-		    util_json_str(v, "name", "?"), util_json_str(v, "error", "?"));
+		cmd_error(0,
+		    "'%s' could not be taken over, its processes "
+		    "were stopped: %s",
+		    util_json_str(v, "name", "?"),
+		    util_json_str(v, "error", "?"));
 		rc = EXIT_FAIL;
 	}
 	json_decref(data);

@@ -1351,7 +1351,8 @@ inst_adopt(struct instance *in, const json_t *o)
 	    adopt_pipe(in, &in->channel, 1, fd) == 0) {
 		in->has_channel = 1;
 		if ((line = util_hex_value(json_object_get(o, "chanline"),
-			 &in->chanlen)) != NULL && in->chanlen > 0)
+			 &in->chanlen)) != NULL &&
+		    in->chanlen > 0)
 			in->chanline = line;
 		else
 			free(line);

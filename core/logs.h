@@ -119,8 +119,7 @@ int logpipe_start(struct logpipe *);
 void logpipe_abort(struct logpipe *);
 int logpipe_busy(void);
 json_t *logpipe_handover(void);
-int logpipe_adopt(const struct app *, int, int, int, const char *, size_t,
-    int);
+int logpipe_adopt(const struct app *, int, int, int, const char *, size_t, int);
 
 /* follow.c */
 struct follow_tail {

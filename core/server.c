@@ -663,9 +663,8 @@ server_listen_fd(void)
 {
 	uv_os_fd_t fd;
 
-	return listening && uv_fileno((uv_handle_t *)&listener, &fd) == 0 ?
-	    fd :
-	    -1;
+	return listening && uv_fileno((uv_handle_t *)&listener, &fd) == 0 ? fd :
+									    -1;
 }
 
 /* The descriptor of r's client connection, or -1 (gone). */

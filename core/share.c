@@ -939,10 +939,9 @@ share_handover(const struct app *a)
 		for (i = 0; i < ls->nfds; i++) {
 			lsock_key(ls, i, key, sizeof key);
 			json_array_append_new(slots,
-			    ls->fds[i] == -1 ?
-				json_null() :
-				json_pack("{s:s, s:i}", "key", key, "fd",
-				    ls->fds[i]));
+			    ls->fds[i] == -1 ? json_null() :
+					       json_pack("{s:s, s:i}", "key",
+						   key, "fd", ls->fds[i]));
 		}
 		json_array_append_new(arr,
 		    json_pack("{s:b, s:i, s:s, s:i, s:i, s:i, s:s, s:o, s:o}",

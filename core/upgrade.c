@@ -59,11 +59,10 @@ static json_t *upgraded; /* for ping: {"from_version", "at", "binary"} */
 int
 upgrade_check_main(void)
 {
-	json_t *o = json_pack(
-	    "{s:s, s:s, s:i, s:{s:i, s:i}, s:{s:i, s:i}}", "format",
-	    UPGRADE_CHECK_FORMAT, "version", CLUSTERCTL_VERSION, "protocol",
-	    IPC_VERSION, "state", "min", 1, "max", STATE_VERSION, "handover",
-	    "min", 1, "max", UPGRADE_HANDOVER_VERSION);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:{s:i, s:i}, s:{s:i, s:i}}",
+	    "format", UPGRADE_CHECK_FORMAT, "version", CLUSTERCTL_VERSION,
+	    "protocol", IPC_VERSION, "state", "min", 1, "max", STATE_VERSION,
+	    "handover", "min", 1, "max", UPGRADE_HANDOVER_VERSION);
 	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	json_decref(o);
@@ -176,8 +175,7 @@ check_binary(const char *path, char *err, size_t errlen, const char **code)
 	free(out);
 	*code = IPC_E_VERSION;
 	if (o == NULL ||
-	    strcmp(util_json_str(o, "format", ""), UPGRADE_CHECK_FORMAT) !=
-		0) {
+	    strcmp(util_json_str(o, "format", ""), UPGRADE_CHECK_FORMAT) != 0) {
 		snprintf(err, errlen,
 		    "'%.400s' cannot take over this daemon: it does not answer "
 		    "'__upgrade-check' (not a clusterctl, or one older than "
@@ -236,7 +234,8 @@ busy(char *err, size_t errlen)
 			return -1;
 		}
 		if (a->deleting) {
-			snprintf(err, errlen, "'%.400s' is being deleted", a->name);
+			snprintf(err, errlen, "'%.400s' is being deleted",
+			    a->name);
 			return -1;
 		}
 	}
@@ -423,8 +422,8 @@ exec_upgrade(struct req *r, const char *path, json_t *apps_arr, char *err,
 			(void)fcntl(l.fd[i], F_SETFD, l.flags[i] & ~FD_CLOEXEC);
 	}
 	setenv(UPGRADE_ENV, num, 1);
-	log_info("upgrading in place to %s: %zu descriptors handed over",
-	    path, l.n);
+	log_info("upgrading in place to %s: %zu descriptors handed over", path,
+	    l.n);
 	execv(path, argv);
 	e = errno;
 	unsetenv(UPGRADE_ENV);
@@ -576,7 +575,8 @@ read_handover(int fd, char *err, size_t errlen)
 	}
 	if (strcmp(util_json_str(doc, "format", ""), UPGRADE_FORMAT) != 0 ||
 	    util_json_int(doc, "version", 0) != UPGRADE_HANDOVER_VERSION) {
-		snprintf(err, errlen, "a handover of another format or version");
+		snprintf(err, errlen,
+		    "a handover of another format or version");
 		json_decref(doc);
 		return NULL;
 	}
@@ -623,8 +623,9 @@ upgrade_begin(void)
 			    slot)
 				if ((fd = (int)util_json_int(slot, "fd", -1)) >=
 				    0)
-					keeper_pool_put(
-					    util_json_str(slot, "key", ""), fd);
+					keeper_pool_put(util_json_str(slot,
+							    "key", ""),
+					    fd);
 	if ((fd = (int)util_json_int(handover, "keeper_fd", -1)) >= 0)
 		keeper_adopt(fd);
 	return (int)util_json_int(handover, "lock_fd", -1);

@@ -118,6 +118,22 @@ PY
 	echo "# $output consecutive lines" >&3
 }
 
+@test "a waiting instance keeps its backoff, its restart count and the time of its next start" {
+	clusterctl start "$FIXTURES/crash.sh" --name c --no-wait --restart-delay 2500 \
+		-- "$BATS_TEST_TMPDIR/count" 1 1 up
+	wait_until 10 eval '[ "$(status_of c 0)" = waiting ]'
+	row() {
+		clusterctl list --json | json_get '[(r["restarts"], r["next_start_at"], r["restart_delay_ms"]) for r in d][0]'
+	}
+	before=$(row)
+	clusterctl upgrade
+	[ "$(status_of c 0)" = waiting ]
+	[ "$(row)" = "$before" ]
+	# The timer was carried over: the restart comes, and the next.
+	wait_until 20 eval '[ "$(status_of c 0)" = online ]'
+	[ "$(clusterctl list --json | json_get 'd[0]["restarts"]')" = 2 ]
+}
+
 @test "a binary that cannot take the state is refused and the daemon runs on untouched" {
 	clusterctl start /bin/sleep --name a -i 2 -- 1000
 	clusterctl start /bin/sleep --name b -- 1000
