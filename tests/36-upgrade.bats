@@ -75,6 +75,30 @@ PY
 	wait_until 10 no_test_pids
 }
 
+@test "reload, scale and restart work on adopted instances" {
+	port=$(free_port)
+	clusterctl start "$EXAMPLES/python/server.py" --name web -i 2 --env PORT=$port
+	wait_until 20 all_status web online
+	clusterctl upgrade
+	old="$(pid_of web 0) $(pid_of web 1)"
+	clusterctl reload web
+	wait_until 20 all_status web online
+	for p in $old; do
+		! alive "$p"
+		[ "$(pid_of web 0)" != "$p" ] && [ "$(pid_of web 1)" != "$p" ]
+	done
+	clusterctl upgrade
+	clusterctl scale web 3
+	wait_until 20 all_status web online
+	clusterctl scale web 1
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 1 ]
+	clusterctl upgrade
+	clusterctl restart web
+	wait_until 20 all_status web online
+	run python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$port/').read().decode())"
+	assert_output --partial "pid $(pid_of web 0)"
+}
+
 @test "a shared port refuses and fails no request across upgrades" {
 	port=$(free_port)
 	clusterctl start "$EXAMPLES/python/server.py" --name web -i 2 --env PORT=$port
