@@ -459,6 +459,10 @@ try_upgrade(struct req *r)
 	char err[1024];
 	json_t *arr;
 
+	if (quitting) {
+		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+		return 1;
+	}
 	if (busy(err, sizeof err) != 0 ||
 	    (arr = apps_handover(err, sizeof err)) == NULL) {
 		if ((int64_t)uv_now(loop) < util_json_int(r->wait, "until", 0))
@@ -489,6 +493,10 @@ upgrade_handle(struct req *r)
 
 	if (req_args(r, "{s?s}", "binary", &bin) != 0)
 		return;
+	if (quitting) {
+		req_error(r, IPC_E_BUSY, "the daemon is shutting down");
+		return;
+	}
 	if (daemon_foreground) {
 		req_error(r, IPC_E_DENIED,
 		    "this daemon runs in the foreground ('clusterctl run', a "
