@@ -639,21 +639,29 @@ upgrade_begin(void)
 	return (int)util_json_int(handover, "lock_fd", -1);
 }
 
+/* The process of an instance that is not adopted goes, with its group. */
+static void
+kill_process(const json_t *o)
+{
+	pid_t pid = (pid_t)util_json_int(o, "pid", 0);
+
+	if (pid > 0 && util_json_int(o, "running", 0) &&
+	    !util_json_int(o, "exited", 0)) {
+		(void)kill(-pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+	}
+}
+
 /* An app that could not be created again: its processes go. */
 static void
 kill_orphans(const json_t *entry)
 {
 	const json_t *o;
 	size_t i;
-	pid_t pid;
 
-	json_array_foreach(json_object_get(entry, "instance_states"), i, o) {
-		pid = (pid_t)util_json_int(o, "pid", 0);
-		if (pid > 0 && util_json_int(o, "running", 0)) {
-			(void)kill(-pid, SIGKILL);
-			(void)waitpid(pid, NULL, 0);
-		}
-	}
+	json_array_foreach(json_object_get(entry, "instance_states"), i, o)
+		kill_process(o);
 }
 
 /* One app of the handover, created again and its instances adopted:
@@ -662,6 +670,7 @@ static int
 adopt_app(const json_t *entry, json_t *failed)
 {
 	const json_t *o;
+	const char *d;
 	struct app *a;
 	struct err e;
 	size_t i;
@@ -680,10 +689,21 @@ adopt_app(const json_t *entry, json_t *failed)
 	json_array_foreach(json_object_get(entry, "instance_states"), i, o) {
 		if ((int)i >= a->ninst)
 			break;
-		if (inst_adopt(a->inst[i], o) != 0)
-			log_warnx("%s:%zu cannot be adopted", a->name, i);
-		else if (a->inst[i]->running)
-			n++;
+		if (inst_adopt(a->inst[i], o) == 0) {
+			if (a->inst[i]->running)
+				n++;
+			continue;
+		}
+		/* A state this image does not know (a downgrade): its
+		 * process is replaced, for reason upgrade. */
+		log_warnx("%s:%zu cannot be adopted (state '%s'): started "
+			  "again",
+		    a->name, i, util_json_str(o, "state", "?"));
+		kill_process(o);
+		d = json_string_value(
+		    json_array_get(json_object_get(entry, "desired"), i));
+		if (d == NULL || strcmp(d, "stopped") != 0)
+			inst_start(a->inst[i], REASON_UPGRADE);
 	}
 	return n;
 }

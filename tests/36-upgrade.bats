@@ -216,6 +216,36 @@ PY
 		"$BATS_TEST_TMPDIR/clusterctl-new" ]
 }
 
+@test "an instance the new image cannot adopt is started again, for reason upgrade" {
+	clusterctl start /bin/sleep --name a -i 2 --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name b --listen-timeout 0 -- 1000
+	clusterctl stop b
+	old="$(pid_of a 0) $(pid_of a 1)"
+	# A "new binary" that knows no state called online (as an older
+	# clusterctl would not know a newer state): the handover is edited.
+	wrapper="$BATS_TEST_TMPDIR/older"
+	cat > "$wrapper" <<-EOF
+		#!/bin/bash
+		[ "\$1" = __upgrade-check ] && exec "$CLUSTERCTL_BIN" "\$@"
+		sed 's/"state":"online"/"state":"bogus"/g' \
+			/proc/self/fd/\$CLUSTERCTL_UPGRADE_FD > "$BATS_TEST_TMPDIR/handover"
+		exec {fd}< "$BATS_TEST_TMPDIR/handover"
+		CLUSTERCTL_UPGRADE_FD=\$fd exec "$CLUSTERCTL_BIN" "\$@"
+	EOF
+	chmod +x "$wrapper"
+	run clusterctl upgrade --binary "$wrapper"
+	assert_success
+	assert_output --partial "2 apps and 0 processes kept"
+	wait_until 10 all_status a online
+	for p in $old; do
+		! alive "$p"
+	done
+	[ "$(clusterctl list --json | json_get '[r["restart_reason"] for r in d if r["name"] == "a"]')" = \
+		"['upgrade', 'upgrade']" ]
+	[ "$(status_of b 0)" = stopped ]
+	grep -q "a:0 cannot be adopted (state 'bogus'): started again" "$CLUSTERCTL_HOME/daemon.log"
+}
+
 @test "upgrade with no daemon says so and starts none" {
 	run clusterctl upgrade
 	assert_failure
