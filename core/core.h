@@ -317,8 +317,10 @@ int req_args(struct req *, const char *, ...);
 void req_wait(struct req *, int (*)(struct req *), json_t *);
 void server_run_waiters(void);
 int server_listen_fd(void);
-int server_client_fd(const struct req *);
-struct req *server_adopt_client(int, uint32_t, const char *);
+int server_nwaiting(const struct req *);
+int server_nsending(void);
+json_t *server_handover(const struct req *);
+struct req *server_adopt(const json_t *, const char *);
 
 /* app.c */
 struct app *app_find_name(const char *);

@@ -488,16 +488,12 @@ client_protocol_error(struct client *c, const char *code, const char *msg)
 	}
 }
 
+static void client_process(struct client *);
+
 static void
 read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct client *c = s->data;
-	const char *cmd;
-	char err[256];
-	json_t *msg, *args;
-	struct req *r;
-	uint32_t id;
-	int rc;
 
 	if (n < 0) {
 		client_close(c);
@@ -507,6 +503,20 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		client_close(c);
 		return;
 	}
+	client_process(c);
+}
+
+/* Handle every whole request c's decoder holds. */
+static void
+client_process(struct client *c)
+{
+	const char *cmd;
+	char err[256];
+	json_t *msg, *args;
+	struct req *r;
+	uint32_t id;
+	int rc;
+
 	while (!c->closing && !c->draining) {
 		rc = ipc_decoder_next(&c->dec, &msg, err, sizeof err);
 		if (rc == 0)
@@ -667,30 +677,72 @@ server_listen_fd(void)
 									    -1;
 }
 
-/* The descriptor of r's client connection, or -1 (gone). */
-int
-server_client_fd(const struct req *r)
+/*
+ * Whether a client may be handed over to an upgraded image now: r's own,
+ * or one between two requests (nothing pending, nothing queued to it).
+ * A stream (logs --follow, monit) cannot be: it ends with the exec.
+ */
+static int
+client_movable(const struct client *c, const struct req *r)
 {
-	uv_os_fd_t fd;
+	const struct req *q;
 
-	return r->client != NULL && !r->client->closing &&
-		uv_fileno((uv_handle_t *)&r->client->pipe, &fd) == 0 ?
-	    fd :
-	    -1;
+	if (c->closing || c->draining)
+		return 0;
+	TAILQ_FOREACH(q, &c->reqs, centry)
+		if (q != r)
+			return 0;
+	return 1;
+}
+
+/* How many clients that could be handed over still have replies on
+ * their way (an upgrade waits for them). */
+int
+server_nsending(void)
+{
+	struct client *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->closing &&
+		    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > 0)
+			n++;
+	return n;
 }
 
 /*
- * After an upgrade: the connection fd of the client that asked for it,
- * served again, and its request id to reply to (a request without
- * arguments, cmd).  The request, or NULL (fd closed).
+ * The clients an upgraded image takes over (r's, and every one between
+ * two requests): each one's descriptor and what it sent that is not a
+ * whole request yet; r's with its id ("request_id").
  */
-struct req *
-server_adopt_client(int fd, uint32_t id, const char *cmd)
+json_t *
+server_handover(const struct req *r)
+{
+	json_t *arr = json_array(), *o;
+	struct client *c;
+	uv_os_fd_t fd;
+
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (!client_movable(c, r) ||
+		    uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+			continue;
+		o = json_pack("{s:i, s:o}", "fd", fd, "pending",
+		    util_json_hex(c->dec.buf, c->dec.len));
+		if (r != NULL && r->client == c)
+			json_object_set_new(o, "request_id",
+			    json_integer(r->id));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* One client connection fd served again; NULL (fd closed) on failure. */
+static struct client *
+client_adopt(int fd, const char *pending, size_t len)
 {
 	struct ucred cred;
-	socklen_t len = sizeof cred;
+	socklen_t clen = sizeof cred;
 	struct client *c;
-	struct req *r;
 
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		close(fd);
@@ -706,20 +758,68 @@ server_adopt_client(int fd, uint32_t id, const char *cmd)
 		client_close(c);
 		return NULL;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 		c->uid = cred.uid;
 		c->pid = cred.pid;
 	}
-	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
-	if ((r = calloc(1, sizeof *r)) == NULL ||
-	    (r->cmd = strdup(cmd)) == NULL) {
-		free(r);
+	if (ipc_decoder_feed(&c->dec, pending, len) != 0) {
 		client_close(c);
 		return NULL;
 	}
-	r->client = c;
-	r->id = id;
-	r->args = json_object();
-	TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	return c;
+}
+
+/*
+ * After an upgrade: the clients of server_handover served again, what
+ * they had sent already handled.  The request of the one that asked for
+ * the upgrade (a request of kind cmd, to answer), or NULL.
+ */
+struct req *
+server_adopt(const json_t *arr, const char *cmd)
+{
+	struct client *c;
+	struct req *r = NULL;
+	const json_t *o;
+	size_t i, len;
+	char *pending;
+	int fd;
+
+	json_array_foreach(arr, i, o) {
+		if ((fd = (int)util_json_int(o, "fd", -1)) < 0)
+			continue;
+		pending = util_hex_value(json_object_get(o, "pending"), &len);
+		c = client_adopt(fd, pending != NULL ? pending : "",
+		    pending != NULL ? len : 0);
+		free(pending);
+		if (c == NULL || json_object_get(o, "request_id") == NULL)
+			continue;
+		if ((r = calloc(1, sizeof *r)) == NULL ||
+		    (r->cmd = strdup(cmd)) == NULL) {
+			free(r);
+			r = NULL;
+			client_close(c);
+			continue;
+		}
+		r->client = c;
+		r->id = (uint32_t)util_json_int(o, "request_id", 0);
+		r->args = json_object();
+		TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	}
+	TAILQ_FOREACH(c, &clients, entry)
+		client_process(c);
 	return r;
+}
+
+/* How many requests other than r wait for an answer a client awaits. */
+int
+server_nwaiting(const struct req *r)
+{
+	struct req *w;
+	int n = 0;
+
+	TAILQ_FOREACH(w, &waiters, wentry)
+		if (w != r && w->client != NULL && !w->client->closing)
+			n++;
+	return n;
 }

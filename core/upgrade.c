@@ -402,10 +402,7 @@ exec_upgrade(struct req *r, const char *path, json_t *apps_arr, char *err,
 	put_fd(doc, "control_fd", server_listen_fd());
 	put_fd(doc, "notify_fd", notify_fd_get());
 	put_fd(doc, "keeper_fd", keeper_channel());
-	if (r != NULL && server_client_fd(r) >= 0) {
-		put_fd(doc, "client_fd", server_client_fd(r));
-		json_object_set_new(doc, "request_id", json_integer(r->id));
-	}
+	json_object_set_new(doc, "clients", server_handover(r));
 	if (metrics_address() != NULL)
 		json_object_set_new(doc, "metrics",
 		    json_string(metrics_address()));
@@ -470,6 +467,14 @@ try_upgrade(struct req *r)
 		req_error(r, IPC_E_BUSY, "cannot upgrade now: %s; try again",
 		    err);
 		return 1;
+	}
+	/* Another client's command that waits (a restart until online)
+	 * gets its answer first, unless it takes too long: then its
+	 * connection closes with the exec. */
+	if ((server_nwaiting(r) > 0 || server_nsending() > 0) &&
+	    (int64_t)uv_now(loop) < util_json_int(r->wait, "until", 0)) {
+		json_decref(arr);
+		return 0;
 	}
 	(void)state_sync();
 	exec_upgrade(r, path, arr, err, sizeof err);
@@ -753,7 +758,7 @@ upgrade_resume(void)
 	char merr[256];
 	const char *maddr = util_json_str(handover, "metrics", NULL);
 	size_t i;
-	int fd, n, napps = 0, ninst = 0, k;
+	int n, napps = 0, ninst = 0, k;
 
 	state_init_upgraded((int)util_json_int(handover, "generation", 0));
 	json_array_foreach(json_object_get(handover, "apps"), i, entry) {
@@ -784,9 +789,8 @@ upgrade_resume(void)
 	    util_json_str(handover, "from_version", "?"), CLUSTERCTL_VERSION,
 	    self_exe, state_generation(), napps, napps == 1 ? "" : "s", ninst,
 	    ninst == 1 ? "" : "es");
-	if ((fd = (int)util_json_int(handover, "client_fd", -1)) >= 0 &&
-	    (r = server_adopt_client(fd,
-		 (uint32_t)util_json_int(handover, "request_id", 0),
+	/* The clients: the one that asked gets its answer from us. */
+	if ((r = server_adopt(json_object_get(handover, "clients"),
 		 "upgrade")) != NULL) {
 		r->mutates = 1;
 		req_reply(r,

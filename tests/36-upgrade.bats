@@ -158,6 +158,17 @@ PY
 	[ "$(clusterctl list --json | json_get 'd[0]["restarts"]')" = 2 ]
 }
 
+@test "a command that waits for its answer gets it before the upgrade" {
+	clusterctl start /bin/sleep --name a --listen-timeout 1500 -- 1000
+	clusterctl restart a > "$BATS_TEST_TMPDIR/restart.out" 2>&1 &
+	restarter=$!
+	wait_until 10 eval '[ "$(status_of a 0)" = launching ]'
+	run clusterctl upgrade
+	assert_success
+	wait "$restarter"
+	[ "$(status_of a 0)" = online ]
+}
+
 @test "a binary that cannot take the state is refused and the daemon runs on untouched" {
 	clusterctl start /bin/sleep --name a -i 2 -- 1000
 	clusterctl start /bin/sleep --name b -- 1000
