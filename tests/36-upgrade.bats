@@ -126,6 +126,24 @@ PY
 	assert_output --partial "pid "
 }
 
+@test "--listen sockets, one per slot, are kept; a closed slot stays closed" {
+	port=$(free_port)
+	clusterctl start "$(dirname "$CLUSTERCTL_BIN")/examples/server" \
+		--name c -i 3 --listen "127.0.0.1:$port" --balance reuseport
+	clusterctl stop c:2
+	[ "$(ss -ltnH "sport = :$port" | wc -l)" = 2 ]
+	a=$(readlink "/proc/$(pid_of c 0)/fd/3")
+	clusterctl upgrade
+	[ "$(ss -ltnH "sport = :$port" | wc -l)" = 2 ]
+	# The daemon holds the slot's socket still: a restart gets it again.
+	clusterctl restart c:0
+	[ "$(readlink "/proc/$(pid_of c 0)/fd/3")" = "$a" ]
+	clusterctl start c:2
+	[ "$(ss -ltnH "sport = :$port" | wc -l)" = 3 ]
+	run curl -sf -m 10 "http://127.0.0.1:$port/"
+	assert_success
+}
+
 @test "no log line is lost or repeated across upgrades" {
 	clusterctl start "$FIXTURES/numbered.py" --name n
 	log="$CLUSTERCTL_HOME/logs/n-out-0.log"
