@@ -475,13 +475,15 @@ void keeper_pool_put(const char *, int);
 int keeper_channel(void);
 void keeper_exe(const char *);
 
-/* upgrade.c: the in-place upgrade (docs/state.md) */
+/* upgrade.c, adopt.c: the in-place upgrade (docs/state.md) */
 #define UPGRADE_HANDOVER_VERSION 1
+#define UPGRADE_ENV "CLUSTERCTL_UPGRADE_FD"
+#define UPGRADE_FORMAT "clusterctl-upgrade"
+void upgrade_handle(struct req *);
 int upgrade_begin(void);
 int upgrade_resuming(void);
 long long upgrade_nofile_orig(void);
 void upgrade_resume(void);
-void upgrade_handle(struct req *);
 const json_t *upgrade_info(void);
 
 /* spawn.c */
