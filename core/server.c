@@ -678,9 +678,24 @@ server_listen_fd(void)
 }
 
 /*
+ * Whether q, in flight, can be handed to an upgraded image and handled
+ * there again as if it had just come: a follow of logs (without its tail
+ * again) and a wait are the same request there; anything else would be
+ * done twice.
+ */
+static int
+req_carried(const struct req *q)
+{
+	return q->cmd != NULL && !q->ended &&
+	    ((strcmp(q->cmd, "logs") == 0 &&
+		 util_json_bool(q->args, "follow", 0)) ||
+		strcmp(q->cmd, "wait") == 0);
+}
+
+/*
  * Whether a client may be handed over to an upgraded image now: r's own,
- * or one between two requests (nothing pending, nothing queued to it).
- * A stream (logs --follow, monit) cannot be: it ends with the exec.
+ * or one between two requests, or one whose requests are all carried
+ * (req_carried).
  */
 static int
 client_movable(const struct client *c, const struct req *r)
@@ -690,7 +705,7 @@ client_movable(const struct client *c, const struct req *r)
 	if (c->closing || c->draining)
 		return 0;
 	TAILQ_FOREACH(q, &c->reqs, centry)
-		if (q != r)
+		if (q != r && !req_carried(q))
 			return 0;
 	return 1;
 }
@@ -718,7 +733,8 @@ server_nsending(void)
 json_t *
 server_handover(const struct req *r)
 {
-	json_t *arr = json_array(), *o;
+	json_t *arr = json_array(), *o, *args;
+	const struct req *q;
 	struct client *c;
 	uv_os_fd_t fd;
 
@@ -726,11 +742,24 @@ server_handover(const struct req *r)
 		if (!client_movable(c, r) ||
 		    uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
 			continue;
-		o = json_pack("{s:i, s:o}", "fd", fd, "pending",
-		    util_json_hex(c->dec.buf, c->dec.len));
+		o = json_pack("{s:i, s:o, s:[]}", "fd", fd, "pending",
+		    util_json_hex(c->dec.buf, c->dec.len), "requests");
 		if (r != NULL && r->client == c)
 			json_object_set_new(o, "request_id",
 			    json_integer(r->id));
+		TAILQ_FOREACH(q, &c->reqs, centry) {
+			if (q == r)
+				continue;
+			args = json_deep_copy(q->args);
+			/* Its tail was sent: only new lines from now on. */
+			if (strcmp(q->cmd, "logs") == 0)
+				json_object_set_new(args, "lines",
+				    json_integer(0));
+			json_array_append_new(json_object_get(o, "requests"),
+			    json_pack("{s:I, s:s, s:o}", "id",
+				(json_int_t)q->id, "cmd", q->cmd, "args",
+				args));
+		}
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -770,6 +799,29 @@ client_adopt(int fd, const char *pending, size_t len)
 	return c;
 }
 
+/* A request c had in flight in the image before (req_carried): handled
+ * here again, its replies going on under the same id. */
+static void
+client_carried(struct client *c, const json_t *q)
+{
+	const char *cmd = util_json_str(q, "cmd", NULL);
+	struct req *r;
+
+	if (cmd == NULL || (r = calloc(1, sizeof *r)) == NULL)
+		return;
+	if ((r->cmd = strdup(cmd)) == NULL) {
+		free(r);
+		return;
+	}
+	r->client = c;
+	r->id = (uint32_t)util_json_int(q, "id", 0);
+	r->args = json_is_object(json_object_get(q, "args")) ?
+	    json_incref(json_object_get(q, "args")) :
+	    json_object();
+	TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	handle(r);
+}
+
 /*
  * After an upgrade: the clients of server_handover served again, what
  * they had sent already handled.  The request of the one that asked for
@@ -780,8 +832,8 @@ server_adopt(const json_t *arr, const char *cmd)
 {
 	struct client *c;
 	struct req *r = NULL;
-	const json_t *o;
-	size_t i, len;
+	const json_t *o, *q;
+	size_t i, k, len;
 	char *pending;
 	int fd;
 
@@ -792,7 +844,11 @@ server_adopt(const json_t *arr, const char *cmd)
 		c = client_adopt(fd, pending != NULL ? pending : "",
 		    pending != NULL ? len : 0);
 		free(pending);
-		if (c == NULL || json_object_get(o, "request_id") == NULL)
+		if (c == NULL)
+			continue;
+		json_array_foreach(json_object_get(o, "requests"), k, q)
+			client_carried(c, q);
+		if (json_object_get(o, "request_id") == NULL)
 			continue;
 		if ((r = calloc(1, sizeof *r)) == NULL ||
 		    (r->cmd = strdup(cmd)) == NULL) {
@@ -811,15 +867,22 @@ server_adopt(const json_t *arr, const char *cmd)
 	return r;
 }
 
-/* How many requests other than r wait for an answer a client awaits. */
+/*
+ * How many requests other than r a client awaits the end of, that an
+ * upgraded image could not carry on (req_carried): a restart waiting for
+ * online, a long reply being streamed.
+ */
 int
 server_nwaiting(const struct req *r)
 {
-	struct req *w;
+	const struct client *c;
+	const struct req *q;
 	int n = 0;
 
-	TAILQ_FOREACH(w, &waiters, wentry)
-		if (w != r && w->client != NULL && !w->client->closing)
-			n++;
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->closing)
+			TAILQ_FOREACH(q, &c->reqs, centry)
+				if (q != r && !req_carried(q))
+					n++;
 	return n;
 }

@@ -14,16 +14,18 @@ generation() {
 	clusterctl ping --json | json_get 'd["generation"]'
 }
 
-# Numbers 1..N, one a line, with no gap and no repeat (the last line may
-# be cut: the app was stopped in the middle of it).
+# Numbers 1..N (or from the first line's on, with "any"), one a line,
+# with no gap and no repeat (the last line may be cut: the app was stopped
+# in the middle of it).
 consecutive() {
-	python3 - "$1" <<'PY'
+	python3 - "$@" <<'PY'
 import sys
 lines = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
 whole = [int(l) for l in lines[:-1]]
-if whole != list(range(1, len(whole) + 1)):
-    bad = next(i for i, v in enumerate(whole) if v != i + 1)
-    sys.exit("line %d is %r, not %d" % (bad + 1, lines[bad], bad + 1))
+first = whole[0] if len(sys.argv) > 2 and whole else 1
+if whole != list(range(first, first + len(whole))):
+    bad = next(i for i, v in enumerate(whole) if v != first + i)
+    sys.exit("line %d is %r, not %d" % (bad + 1, lines[bad], first + bad))
 print(len(whole))
 PY
 }
@@ -158,6 +160,31 @@ PY
 	run consecutive "$log"
 	assert_success
 	echo "# $output consecutive lines" >&3
+}
+
+@test "logs --follow and wait go on across an upgrade, no line lost or repeated" {
+	clusterctl start "$FIXTURES/numbered.py" --name n -- 0.005
+	clusterctl start /bin/sleep --name late --listen-timeout 2000 --no-wait -- 1000
+	"$CLUSTERCTL_BIN" logs n --out --raw --lines 0 \
+		> "$BATS_TEST_TMPDIR/follow" 2> "$BATS_TEST_TMPDIR/follow.err" &
+	follower=$!
+	"$CLUSTERCTL_BIN" wait late > /dev/null 2>&1 &
+	waiter=$!
+	wait_until 10 test -s "$BATS_TEST_TMPDIR/follow"
+	for i in 1 2 3; do
+		clusterctl upgrade
+	done
+	# The wait was handled again by the new image: it ends once online.
+	wait "$waiter"
+	[ "$(status_of late 0)" = online ]
+	size=$(stat -c %s "$BATS_TEST_TMPDIR/follow")
+	wait_until 10 eval '[ "$(stat -c %s "$BATS_TEST_TMPDIR/follow")" -gt $((size + 200)) ]'
+	kill -TERM "$follower"
+	wait "$follower" || true
+	run cat "$BATS_TEST_TMPDIR/follow.err"
+	assert_output ""
+	run consecutive "$BATS_TEST_TMPDIR/follow" any
+	assert_success
 }
 
 @test "a waiting instance keeps its backoff, its restart count and the time of its next start" {
