@@ -251,6 +251,30 @@ PY
 	grep -q "upgrade refused: .*reads state versions 2 to 3" "$CLUSTERCTL_HOME/daemon.log"
 }
 
+@test "an exec that fails leaves the old image running as it was" {
+	clusterctl start /bin/sleep --name a -i 2 -- 1000
+	before=$(pids)
+	gen=$(generation)
+	# It takes the state, then is no longer executable when it is run.
+	fake="$BATS_TEST_TMPDIR/vanishing"
+	cat > "$fake" <<-EOF
+		#!/bin/sh
+		"$CLUSTERCTL_BIN" __upgrade-check
+		chmod -x "\$0"
+	EOF
+	chmod +x "$fake"
+	run clusterctl upgrade --binary "$fake"
+	assert_failure 1
+	assert_output --partial "cannot execute '$fake': Permission denied; the daemon keeps running as it is"
+	[ "$(pids)" = "$before" ]
+	[ "$(generation)" = "$gen" ]
+	# Every descriptor it would have handed over is still in use.
+	clusterctl restart a
+	wait_until 20 all_status a online
+	run clusterctl upgrade
+	assert_success
+}
+
 @test "upgrade --binary runs another binary from then on, the keeper's next daemon too" {
 	cp "$CLUSTERCTL_BIN" "$BATS_TEST_TMPDIR/clusterctl-new"
 	for f in "$(dirname "$CLUSTERCTL_BIN")"/libclusterctl-share.so; do
