@@ -143,6 +143,45 @@ ask_binary(const char *path, char *err, size_t errlen)
 	return strdup(buf);
 }
 
+/* Whether st may be changed by another user than root (or us). */
+static int
+others_may_write(const struct stat *st)
+{
+	return (st->st_uid != 0 && st->st_uid != geteuid()) ||
+	    (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+}
+
+/*
+ * A daemon running as root runs no binary that another user could have
+ * put there: the file (links followed) and its directory are root's and
+ * writable by root only.  0, or -1 with err.
+ */
+static int
+binary_trusted(const char *path, char *err, size_t errlen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (realpath(path, real) == NULL || stat(real, &st) != 0) {
+		snprintf(err, errlen, "cannot upgrade to '%.400s': %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (!others_may_write(&st)) {
+		if ((slash = strrchr(real, '/')) != NULL)
+			*(slash == real ? slash + 1 : slash) = '\0';
+		if (stat(real, &st) == 0 && !others_may_write(&st))
+			return 0;
+	}
+	snprintf(err, errlen,
+	    "refusing to run '%.400s' as root: it or its directory may be "
+	    "changed by another user",
+	    path);
+	return -1;
+}
+
 /*
  * Whether the binary at path can take this daemon's state: 0, or -1 with
  * err (and *code, the reply's error code).
@@ -161,7 +200,8 @@ check_binary(const char *path, char *err, size_t errlen, const char **code)
 		    strerror(errno));
 		return -1;
 	}
-	if ((out = ask_binary(path, err, errlen)) == NULL)
+	if (binary_trusted(path, err, errlen) != 0 ||
+	    (out = ask_binary(path, err, errlen)) == NULL)
 		return -1;
 	o = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
 	free(out);

@@ -251,6 +251,23 @@ PY
 	grep -q "upgrade refused: .*reads state versions 2 to 3" "$CLUSTERCTL_HOME/daemon.log"
 }
 
+@test "a daemon running as root runs no binary another user could have changed" {
+	[ "$(id -u)" = 0 ] || skip "the daemon does not run as root here"
+	clusterctl start /bin/sleep --name a --listen-timeout 0 -- 1000
+	before=$(pids)
+	mkdir -m 0777 "$BATS_TEST_TMPDIR/shared"
+	cp "$CLUSTERCTL_BIN" "$BATS_TEST_TMPDIR/shared/clusterctl"
+	run clusterctl upgrade --binary "$BATS_TEST_TMPDIR/shared/clusterctl"
+	assert_failure 1
+	assert_output --partial "refusing to run '$BATS_TEST_TMPDIR/shared/clusterctl' as root: it or its directory may be changed by another user"
+	chmod 0755 "$BATS_TEST_TMPDIR/shared"
+	chmod 0777 "$BATS_TEST_TMPDIR/shared/clusterctl"
+	run clusterctl upgrade --binary "$BATS_TEST_TMPDIR/shared/clusterctl"
+	assert_failure 1
+	assert_output --partial "as root"
+	[ "$(pids)" = "$before" ]
+}
+
 @test "an exec that fails leaves the old image running as it was" {
 	clusterctl start /bin/sleep --name a -i 2 --listen-timeout 0 -- 1000
 	before=$(pids)
