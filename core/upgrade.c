@@ -143,12 +143,14 @@ ask_binary(const char *path, char *err, size_t errlen)
 	return strdup(buf);
 }
 
-/* Whether st may be changed by another user than root (or us). */
+/* Whether st may be changed by another user than root (or us): its
+ * owner, or a group other than root's, or everyone may write it. */
 static int
 others_may_write(const struct stat *st)
 {
 	return (st->st_uid != 0 && st->st_uid != geteuid()) ||
-	    (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	    ((st->st_mode & S_IWGRP) && st->st_gid != 0) ||
+	    (st->st_mode & S_IWOTH);
 }
 
 /*
