@@ -38,6 +38,7 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	free(in->pid_file);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
 	free(in);
@@ -150,6 +151,7 @@ maybe_exited(struct instance *in)
 {
 	if (in->exited && in->status_done && in->running) {
 		in->running = 0;
+		pidfile_remove(in);
 		/* A descendant may hold the Node channel open: not our wait. */
 		if (in->has_channel) {
 			in->has_channel = 0;
@@ -360,6 +362,7 @@ inst_spawn(struct instance *in)
 		logpipe_start(lp[k]);
 	set_state(in, IS_LAUNCHING);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
+	pidfile_write(in);
 	daemon_nofile_check(0);
 }
 
@@ -1210,6 +1213,7 @@ inst_handover(struct instance *in, char *why, size_t len)
 	put_str(o, "error", in->error);
 	put_str(o, "status_text", in->status_text);
 	put_str(o, "cgroup", in->cgroup);
+	put_str(o, "pid_file", in->pid_file);
 	arr = json_array();
 	for (i = 0; i < EXIT_HISTORY; i++)
 		json_array_append_new(arr,
@@ -1324,6 +1328,8 @@ inst_adopt(struct instance *in, const json_t *o)
 	in->status_text = dup_str(o, "status_text");
 	free(in->cgroup);
 	in->cgroup = dup_str(o, "cgroup");
+	free(in->pid_file);
+	in->pid_file = dup_str(o, "pid_file");
 	json_array_foreach(json_object_get(o, "exits"), i, e) {
 		if (i >= EXIT_HISTORY)
 			break;

@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "../ipc/util.h"
@@ -57,38 +56,23 @@ static struct {
 static int
 mhd_load(char *err, size_t errlen)
 {
-	static const char *const names[] = { "MHD_start_daemon",
-		"MHD_stop_daemon", "MHD_run", "MHD_get_timeout",
-		"MHD_get_daemon_info", "MHD_create_response_from_buffer",
-		"MHD_add_response_header", "MHD_queue_response",
-		"MHD_destroy_response" };
-	void **slot[] = { (void **)&mhd.start_daemon, (void **)&mhd.stop_daemon,
-		(void **)&mhd.run, (void **)&mhd.get_timeout,
-		(void **)&mhd.get_daemon_info, (void **)&mhd.create_response,
-		(void **)&mhd.add_header, (void **)&mhd.queue_response,
-		(void **)&mhd.destroy_response };
-	void *so;
-	size_t i;
+	static const struct util_sym syms[] = {
+		{ "MHD_start_daemon", (void **)&mhd.start_daemon },
+		{ "MHD_stop_daemon", (void **)&mhd.stop_daemon },
+		{ "MHD_run", (void **)&mhd.run },
+		{ "MHD_get_timeout", (void **)&mhd.get_timeout },
+		{ "MHD_get_daemon_info", (void **)&mhd.get_daemon_info },
+		{ "MHD_create_response_from_buffer",
+		    (void **)&mhd.create_response },
+		{ "MHD_add_response_header", (void **)&mhd.add_header },
+		{ "MHD_queue_response", (void **)&mhd.queue_response },
+		{ "MHD_destroy_response", (void **)&mhd.destroy_response },
+	};
 
-	if (mhd.so != NULL)
-		return 0;
-	if ((so = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL)) ==
-	    NULL) {
-		snprintf(err, errlen, "cannot load libmicrohttpd: %s",
-		    dlerror());
-		return -1;
-	}
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if ((*slot[i] = dlsym(so, names[i])) == NULL) {
-			snprintf(err, errlen,
-			    "cannot load libmicrohttpd: no "
-			    "%s",
-			    names[i]);
-			dlclose(so);
-			return -1;
-		}
-	mhd.so = so;
-	return 0;
+	if (mhd.so == NULL)
+		mhd.so = util_dlopen("libmicrohttpd.so.12", "libmicrohttpd12",
+		    syms, sizeof syms / sizeof syms[0], err, errlen);
+	return mhd.so != NULL ? 0 : -1;
 }
 
 /* Connections the endpoint serves at once, and their idle timeout (s). */
@@ -153,6 +137,22 @@ self_fds(void)
 	TAILQ_FOREACH(a, &apps, entry)                                         \
 		for (k = 0; k < (a)->ninst && ((in) = (a)->inst[k], 1); k++)
 
+/*
+ * The value of an app's "app" label: its name, and for apps that share a
+ * name (start --force) its id as a label of its own as well, so no two
+ * series are the same (a static buffer, used once per line).
+ */
+static const char *
+app_label(const struct app *a)
+{
+	static char buf[128];
+
+	if (app_count_name(a->name) < 2)
+		return a->name;
+	snprintf(buf, sizeof buf, "%s\",id=\"%d", a->name, a->id);
+	return buf;
+}
+
 struct sample {
 	uint64_t cpu;
 	int64_t rss;
@@ -196,7 +196,7 @@ metrics_render(size_t *lenp)
 		{                                                              \
 			fprintf(f,                                             \
 			    mname "{app=\"%s\",instance=\"%d\"} " fmt "\n",    \
-			    a->name, k, __VA_ARGS__);                          \
+			    app_label(a), k, __VA_ARGS__);                     \
 			i++;                                                   \
 		}                                                              \
 	} while (0)
@@ -209,7 +209,7 @@ metrics_render(size_t *lenp)
 		fprintf(f,
 		    "clusterctl_instance_status{app=\"%s\","
 		    "instance=\"%d\",status=\"%s\"} %d\n",
-		    a->name, k, fsm_status_name(states[s]),
+		    app_label(a), k, fsm_status_name(states[s]),
 		    inst_status(in) == states[s]);
 	EACH("clusterctl_instance_cpu_seconds_total", "counter",
 	    "CPU time (user and system) of the instance's processes, all "
@@ -235,7 +235,8 @@ metrics_render(size_t *lenp)
 			    "clusterctl_instance_restarts_total{"
 			    "app=\"%s\",instance=\"%d\",reason=\"%s\"} "
 			    "%llu\n",
-			    a->name, k, inst_reason_name((enum inst_reason)s),
+			    app_label(a), k,
+			    inst_reason_name((enum inst_reason)s),
 			    (unsigned long long)in->restarts_by[s]);
 #undef EACH
 
@@ -243,8 +244,8 @@ metrics_render(size_t *lenp)
 	do {                                                                   \
 		header(f, mname, type, help);                                  \
 		TAILQ_FOREACH(a, &apps, entry)                                 \
-			fprintf(f, mname "{app=\"%s\"} " fmt "\n", a->name,    \
-			    __VA_ARGS__);                                      \
+			fprintf(f, mname "{app=\"%s\"} " fmt "\n",             \
+			    app_label(a), __VA_ARGS__);                        \
 	} while (0)
 	EACH_APP("clusterctl_app_instances_desired", "gauge",
 	    "the instance count asked for", "%d", a->ninst);
@@ -254,7 +255,7 @@ metrics_render(size_t *lenp)
 		for (k = 0, online = 0; k < a->ninst; k++)
 			online += inst_status(a->inst[k]) == ST_ONLINE;
 		fprintf(f, "clusterctl_app_instances_online{app=\"%s\"} %d\n",
-		    a->name, online);
+		    app_label(a), online);
 	}
 	EACH_APP("clusterctl_app_reload_duration_seconds", "gauge",
 	    "how long the last reload took (-1: none yet)", "%.3f",
