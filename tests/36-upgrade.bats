@@ -57,6 +57,13 @@ PY
 	clusterctl upgrade
 	[ "$(pids)" = "$before" ]
 	[ "$(generation)" = $((gen + 2)) ]
+	# A pid file (--pid) is still the instance's: removed when it stops.
+	clusterctl start /bin/sleep --name p --pid "$BATS_TEST_TMPDIR/p.pid" \
+		--listen-timeout 0 -- 1000
+	[ "$(cat "$BATS_TEST_TMPDIR/p-0.pid")" = "$(pid_of p 0)" ]
+	clusterctl upgrade
+	clusterctl stop p
+	[ ! -e "$BATS_TEST_TMPDIR/p-0.pid" ]
 	grep -q "upgraded in place from .* generation $((gen + 2)): adopted 2 apps and 2 running processes" \
 		"$CLUSTERCTL_HOME/daemon.log"
 }
