@@ -331,7 +331,8 @@ struct fdlist {
 	size_t n;
 };
 
-/* Every descriptor in o: members named "fd" or ending in "_fd". */
+/* Every descriptor in o: members named "fd" or ending in "_fd" (none in
+ * an app's spec or a request's arguments, which a client wrote). */
 static void
 collect_fds(const json_t *o, struct fdlist *l)
 {
@@ -358,8 +359,9 @@ collect_fds(const json_t *o, struct fdlist *l)
 				l->flags = nfl;
 			if (nf != NULL && nfl != NULL)
 				l->fd[l->n++] = (int)json_integer_value(v);
-		} else if (json_is_object(v) || json_is_array(v))
-			collect_fds(v, l);
+		} else if ((json_is_object(v) || json_is_array(v)) &&
+		    strcmp(k, "spec") != 0 && strcmp(k, "args") != 0)
+			collect_fds(v, l); /* not what a client wrote */
 	}
 }
 
