@@ -37,6 +37,16 @@ static struct nsock own = { .fd = -1 }, others = { .fd = -1, .others = 1 };
 static void (*deliver)(pid_t, uid_t, const char *, size_t);
 
 /*
+ * The descriptor of the home's socket (other_user 0) or of the one for
+ * other users' apps, for an upgrade's handover, or -1.
+ */
+int
+notify_fd_get(int other_user)
+{
+	return other_user ? others.fd : own.fd;
+}
+
+/*
  * NOTIFY_SOCKET for the instances of an app run as another user
  * (other_user), or as the daemon's; NULL when there is none.
  */
@@ -72,17 +82,24 @@ notify_cb(uv_poll_t *h, int status, int events)
 		log_warn("notify socket");
 }
 
-/* Bind s at sa and poll it: 0, or a negative errno. */
+/*
+ * Bind s at sa (or take kept, the socket the image before an upgrade
+ * handed over, core/upgrade.c) and poll it: 0, or a negative errno.
+ */
 static int
-nsock_open(struct nsock *s, const struct sockaddr_un *sa, socklen_t salen)
+nsock_open(struct nsock *s, const struct sockaddr_un *sa, socklen_t salen,
+    int kept)
 {
-	int fd, one = 1, r;
+	int fd = kept, one = 1, r;
 
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1)
+	if (fd == -1 &&
+	    (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		 0)) == -1)
 		return -errno;
-	if (bind(fd, (const struct sockaddr *)sa, salen) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1) {
+	if (kept == -1 &&
+	    (bind(fd, (const struct sockaddr *)sa, salen) == -1 ||
+		setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) ==
+		    -1)) {
 		r = -errno;
 		close(fd);
 		return r;
@@ -108,11 +125,30 @@ others_open(void)
 	struct sockaddr_un sa;
 	unsigned char rnd[16];
 	char hex[33];
+	socklen_t len = sizeof sa;
 	size_t i;
-	int r;
+	int r, kept = keeper_take("notify-others");
 
 	if (geteuid() != 0)
 		return;
+	/* Handed over by an upgrade: the same name, which the adopted
+	 * instances have in their NOTIFY_SOCKET. */
+	memset(&sa, 0, sizeof sa);
+	if (kept != -1 &&
+	    getsockname(kept, (struct sockaddr *)&sa, &len) == 0 &&
+	    len > offsetof(struct sockaddr_un, sun_path) + 1 &&
+	    sa.sun_path[0] == '\0') {
+		snprintf(others.path, sizeof others.path, "@%.*s",
+		    (int)(len - offsetof(struct sockaddr_un, sun_path) - 1),
+		    sa.sun_path + 1);
+		if ((r = nsock_open(&others, &sa, len, kept)) != 0)
+			log_warnx("no notify socket for apps run as other "
+				  "users: %s",
+			    uv_strerror(r));
+		return;
+	}
+	if (kept != -1)
+		close(kept);
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
 		log_warn("no notify socket for apps run as other users");
 		return;
@@ -126,7 +162,8 @@ others_open(void)
 	snprintf(others.path, sizeof others.path, "@%s", sa.sun_path + 1);
 	if ((r = nsock_open(&others, &sa,
 		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-		     strlen(sa.sun_path + 1)))) != 0)
+		     strlen(sa.sun_path + 1)),
+		 -1)) != 0)
 		log_warnx("no notify socket for apps run as other users: %s",
 		    uv_strerror(r));
 }
@@ -145,13 +182,17 @@ notify_open(void (*fn)(pid_t, uid_t, const char *, size_t))
 	socklen_t salen;
 	int r;
 
+	/* The image before an upgrade handed it over (core/upgrade.c). */
+	int kept = keeper_take("notify");
+
 	deliver = fn;
 	others_open();
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(home) + strlen("/notify") < sizeof sa.sun_path) {
 		snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", home);
-		(void)unlink(sa.sun_path);
+		if (kept == -1)
+			(void)unlink(sa.sun_path);
 		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 		    strlen(sa.sun_path) + 1);
 		snprintf(own.path, sizeof own.path, "%s", sa.sun_path);
@@ -163,6 +204,6 @@ notify_open(void (*fn)(pid_t, uid_t, const char *, size_t))
 		    strlen(sa.sun_path + 1));
 		snprintf(own.path, sizeof own.path, "@%s", sa.sun_path + 1);
 	}
-	r = nsock_open(&own, &sa, salen);
+	r = nsock_open(&own, &sa, salen, kept);
 	return r;
 }
