@@ -24,9 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "core.h"
+#include "gz.h"
 
 /* How often a file that had no room is tried again. */
 #define RETRY_MS 500
@@ -338,20 +337,21 @@ gzip_file(const char *path, const char *gzpath)
 		close(fd);
 		return -1;
 	}
-	if ((gz = gzdopen(tfd, "wb1")) == NULL) {
+	if ((gz = gz_dopen(tfd, "wb1")) == NULL) {
 		close(tfd);
 		close(fd);
+		(void)unlink(tmp);
 		return -1;
 	}
 	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
+		if (gz_write(gz, buf, (unsigned)n) != (int)n) {
 			ok = 0;
 			break;
 		}
 	if (n < 0)
 		ok = 0;
 	close(fd);
-	if (gzclose(gz) != Z_OK)
+	if (gz_close(gz) != Z_OK)
 		ok = 0;
 	if (!ok || rename(tmp, gzpath) == -1) {
 		(void)unlink(tmp);
@@ -395,7 +395,9 @@ gz_done(uv_work_t *w, int status)
 		    (long long)daemon_now_wall());
 		if (rename(j->from, kept) == -1)
 			snprintf(kept, sizeof kept, "%s", j->from);
-		log_warnx("cannot compress %s; kept as %s", j->from, kept);
+		log_warnx("cannot compress %s%s%s; kept as %s", j->from,
+		    gz_error() != NULL ? ": " : "",
+		    gz_error() != NULL ? gz_error() : "", kept);
 	}
 	if (j->rc == 0 && j->flushes != f->flushes)
 		(void)unlink(j->to); /* flushed while it was compressed */
