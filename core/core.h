@@ -377,6 +377,9 @@ void cgroup_release(void);
 void handle_request(struct req *);
 void handlers_shutdown(struct req *);
 
+/* handlers-share.c */
+void share_handle(struct req *);
+
 /* server.c: a final reply carrying a descriptor (share) */
 void req_reply_fd(struct req *, json_t *, int);
 void req_error_errno(struct req *, int, const char *, ...)
@@ -408,7 +411,8 @@ struct lsock {
 int share_parse_listen(struct app *, const json_t *, char *, size_t);
 void share_close_shared(struct app *);
 void share_close_all(struct app *);
-void share_handle(struct req *);
+int share_is_unix(const struct app *, const char *);
+int share_listen(struct instance *, const struct lsock *, char *, size_t);
 json_t *share_sockets_json(const struct app *);
 int share_fd(struct app *, struct lsock *, int);
 int share_open_fd(struct lsock *, int, int, int *);

@@ -541,23 +541,12 @@ worth_waiting(int err)
 	    err == EFBIG;
 }
 
+/* Keep bytes for when the disk has room: 0 or -ENOMEM. */
 static int
 sink_keep(struct logsink *s, const char *buf, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (s->pendlen + n > s->pendcap) {
-		cap = s->pendcap ? s->pendcap : 4096;
-		while (cap < s->pendlen + n)
-			cap *= 2;
-		if ((p = realloc(s->pend, cap)) == NULL)
-			return -ENOMEM;
-		s->pend = p;
-		s->pendcap = cap;
-	}
-	memcpy(s->pend + s->pendlen, buf, n);
-	s->pendlen += n;
+	if (buf_add(&s->pend, buf, n, 4096) != 0)
+		return -ENOMEM;
 	if (!s->queued) {
 		s->queued = 1;
 		TAILQ_INSERT_TAIL(&s->file->waitq, s, wentry);
@@ -625,9 +614,7 @@ logf_sink_release(struct logsink *s)
 	if (s->queued)
 		TAILQ_REMOVE(&s->file->waitq, s, wentry);
 	s->queued = 0;
-	free(s->pend);
-	s->pend = NULL;
-	s->pendlen = s->pendcap = 0;
+	buf_release(&s->pend);
 	file_unref(s->file);
 	s->file = NULL;
 }
@@ -759,12 +746,12 @@ logs_drop_pending(void)
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ?
 			    0 :
-			    file_write(f, s->pend, s->pendlen, &err);
-			for (k = done; k < s->pendlen; k++)
-				if (s->pend[k] == '\n')
+			    file_write(f, s->pend.p, s->pend.len, &err);
+			for (k = done; k < s->pend.len; k++)
+				if (s->pend.p[k] == '\n')
 					lines++;
-			bytes += s->pendlen - done;
-			s->pendlen = 0;
+			bytes += s->pend.len - done;
+			s->pend.len = 0;
 			TAILQ_REMOVE(&f->waitq, s, wentry);
 			s->queued = 0;
 		}
@@ -806,18 +793,19 @@ retry_cb(uv_timer_t *t)
 		}
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ?
-			    s->pendlen :
-			    file_write(f, s->pend, s->pendlen, &err);
-			memmove(s->pend, s->pend + done, s->pendlen - done);
-			s->pendlen -= done;
-			if (s->pendlen > 0) {
+			    s->pend.len :
+			    file_write(f, s->pend.p, s->pend.len, &err);
+			memmove(s->pend.p, s->pend.p + done,
+			    s->pend.len - done);
+			s->pend.len -= done;
+			if (s->pend.len > 0) {
 				if (!worth_waiting(err)) {
 					errno = err;
 					log_warn("cannot write log file %s; "
 						 "lines dropped",
 					    f->path);
-					count_dropped(s->pend, s->pendlen);
-					s->pendlen = 0;
+					count_dropped(s->pend.p, s->pend.len);
+					s->pend.len = 0;
 				} else
 					break;
 			}
