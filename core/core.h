@@ -121,9 +121,12 @@ struct instance {
 	int64_t ready_ms;    /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel; /* a Node IPC channel (every Node app) */
+	/* The pipes only some apps use, allocated at their first spawn and
+	 * kept until the instance is freed (a thousand instances of a plain
+	 * program do not carry them). */
+	uv_pipe_t *channel; /* a Node IPC channel (every Node app) */
 	int has_channel;
-	uv_pipe_t input; /* its stdin, for send (stdin_messages) */
+	uv_pipe_t *input; /* its stdin, for send (stdin_messages) */
 	int has_input;
 	char *chanline; /* an incomplete line read from the channel */
 	size_t chanlen;

@@ -37,6 +37,8 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	free(in->channel);
+	free(in->input);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
 	free(in);
@@ -152,12 +154,12 @@ maybe_exited(struct instance *in)
 		/* A descendant may hold the Node channel open: not our wait. */
 		if (in->has_channel) {
 			in->has_channel = 0;
-			uv_read_stop((uv_stream_t *)&in->channel);
-			uv_close((uv_handle_t *)&in->channel, handle_closed);
+			uv_read_stop((uv_stream_t *)in->channel);
+			uv_close((uv_handle_t *)in->channel, handle_closed);
 		}
 		if (in->has_input) {
 			in->has_input = 0;
-			uv_close((uv_handle_t *)&in->input, handle_closed);
+			uv_close((uv_handle_t *)in->input, handle_closed);
 		}
 		inst_event(in, EV_EXIT);
 	}
@@ -350,7 +352,7 @@ inst_spawn(struct instance *in)
 	uv_read_start((uv_stream_t *)&in->status, status_alloc, status_read);
 	if (chanfd >= 0) {
 		in->has_channel = 1;
-		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
+		uv_read_start((uv_stream_t *)in->channel, channel_alloc,
 		    channel_read);
 	}
 	in->has_input = a->stdin_messages;
@@ -1043,9 +1045,9 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		return -ESRCH;
 	}
 	if (in->has_channel)
-		s = (uv_stream_t *)&in->channel;
+		s = (uv_stream_t *)in->channel;
 	else if (in->has_input)
-		s = (uv_stream_t *)&in->input;
+		s = (uv_stream_t *)in->input;
 	else {
 		*why = in->app->node_channel ? "closed its IPC channel" :
 					       "has no message channel";
@@ -1055,7 +1057,7 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		*why = "does not read its messages";
 		return -EAGAIN;
 	}
-	if (s == (uv_stream_t *)&in->input && str != NULL &&
+	if (s == (uv_stream_t *)in->input && str != NULL &&
 	    strchr(str, '\n') == NULL)
 		line = strdup(str);
 	else
