@@ -200,7 +200,7 @@ fnv1a(const char *s)
  * their process group only.  Called once at start, before any app.
  */
 void
-cgroup_init(void)
+cgroup_init(int sweep_left)
 {
 	char mnt[PATH_MAX], own[PATH_MAX];
 
@@ -219,7 +219,9 @@ cgroup_init(void)
 		base[0] = '\0';
 		return;
 	}
-	sweep();
+	/* After an upgrade, what runs there is ours. */
+	if (sweep_left)
+		sweep();
 	log_info("each instance runs in a cgroup of its own under %s", base);
 }
 
@@ -240,19 +242,29 @@ char *
 cgroup_instance(const struct app *a, int index)
 {
 	static unsigned long seq;
-	char *dir;
+	char *dir = NULL;
+	int tries;
 
 	if (base[0] == '\0')
 		return NULL;
-	if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index, ++seq) ==
-	    -1)
-		return NULL;
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	/* One that exists is another instance's (an upgraded daemon counts
+	 * from 1 again while the old image's cgroups live on): the next. */
+	for (tries = 0; tries < 1000; tries++) {
+		if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index,
+			++seq) == -1)
+			return NULL;
+		if (mkdir(dir, 0755) == 0)
+			return dir;
+		if (errno != EEXIST)
+			break;
+		free(dir);
+		dir = NULL;
+	}
+	if (dir != NULL) {
 		log_warn("cannot make cgroup %s", dir);
 		free(dir);
-		return NULL;
 	}
-	return dir;
+	return NULL;
 }
 
 /* The daemon exits: its cgroups go (the instances' are empty by now). */

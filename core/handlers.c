@@ -201,6 +201,8 @@ h_ping(struct req *r)
 
 	if (state_restored() != NULL)
 		json_object_set(o, "restored", (json_t *)state_restored());
+	if (upgrade_info() != NULL)
+		json_object_set(o, "upgraded", (json_t *)upgrade_info());
 	req_reply(r, o);
 }
 
@@ -645,6 +647,7 @@ static const struct handler handlers[] = {
 	{ "set", update_handle, 0 },
 	{ "signal", deliver_handle_signal, H_LOOKS },
 	{ "send", deliver_handle_send, H_LOOKS },
+	{ "upgrade", upgrade_handle, H_LOOKS },
 };
 
 void
