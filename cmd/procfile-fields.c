@@ -425,8 +425,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		json_object_set_new(spec, f->spec, json_string(s));
 		return 0;
 	case K_NAME:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		json_object_set_new(spec, f->spec, e);
 		return 0;
@@ -591,8 +591,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 				json_decref(arr);
 				goto type;
 			}
-		} else if ((e = procfile_scalar_string(v)) != NULL &&
-		    !json_is_boolean(v))
+		} else if (!json_is_boolean(v) &&
+		    (e = procfile_scalar_string(v)) != NULL)
 			json_array_append_new(arr, e);
 		else {
 			json_decref(arr);
@@ -601,8 +601,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		json_object_set_new(spec, f->spec, arr);
 		return 0;
 	case K_SIGNAL:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		n = util_signal_number(json_string_value(e));
 		if (n <= 0) {
@@ -628,8 +628,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			       1;
 		return 0;
 	case K_PORT:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		json_object_set_new(extra, "port", e);
 		return 0;
