@@ -254,6 +254,7 @@ struct req {
 	void *ctx;   /* the holder's own state, freed by the holder */
 	int ended;   /* a final (error) reply went out: the rest are dropped */
 	int mutates; /* may change the desired state (core/state.c) */
+	int warns;   /* its final reply carries the daemon's standing warning */
 };
 
 TAILQ_HEAD(req_list, req);

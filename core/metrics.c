@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,6 +149,17 @@ self_fds(void)
 	return n - 1; /* the directory's own */
 }
 
+/* The daemon's soft descriptor limit (0: none). */
+static unsigned long long
+self_max_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	return (unsigned long long)rl.rlim_cur;
+}
+
 /* Every instance in a slot (not those being replaced), for fn. */
 #define FOREACH_INSTANCE(a, k, in)                                             \
 	TAILQ_FOREACH(a, &apps, entry)                                         \
@@ -275,6 +287,15 @@ metrics_render(size_t *lenp)
 			{ "clusterctl_daemon_open_fds", "gauge",
 			    "the daemon's open file descriptors",
 			    (unsigned long long)self_fds() },
+			{ "clusterctl_daemon_max_fds", "gauge",
+			    "the daemon's descriptor limit (RLIMIT_NOFILE, "
+			    "raised to the hard limit at start)",
+			    self_max_fds() },
+			{ "clusterctl_daemon_fds_warning", "gauge",
+			    "1 while the daemon nears (90%) or ran out of its "
+			    "descriptor limit (and a minute after), as "
+			    "describe and daemon.log say",
+			    daemon_nofile_warning() != NULL },
 			{ "clusterctl_daemon_clients", "gauge",
 			    "CLI connections open now",
 			    (unsigned long long)server_nclients() },

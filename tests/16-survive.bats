@@ -4,6 +4,7 @@
 # lose something without a word.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 raw() {
 	python3 "$FIXTURES/rawclient.py" "$CLUSTERCTL_HOME/sock" "$@"
@@ -222,6 +223,16 @@ log_error() {
 		"$CLUSTERCTL_HOME/daemon.log"
 	run clusterctl describe many
 	assert_output --partial "warning        the daemon ran out of its 64 descriptors (RLIMIT_NOFILE)"
+	# ping and list say it on stderr, ping --json and the metrics too.
+	run --separate-stderr clusterctl ping
+	assert_success
+	[[ "$stderr" == *"clusterctl: warning: the daemon ran out of its 64 descriptors (RLIMIT_NOFILE)"* ]]
+	run --separate-stderr clusterctl list
+	[[ "$stderr" == *"warning: the daemon ran out of its 64 descriptors"* ]]
+	[ "$(clusterctl ping --json 2>/dev/null | json_get "d['warning']")" = "the daemon ran out of its 64 descriptors (RLIMIT_NOFILE)" ]
+	run clusterctl metrics
+	assert_output --partial "clusterctl_daemon_max_fds 64"
+	assert_output --partial "clusterctl_daemon_fds_warning 1"
 }
 
 @test "a start that finds no free descriptor waits and retries, never errored for it" {
