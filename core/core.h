@@ -445,6 +445,7 @@ const json_t *state_restored(void);
 int state_generation(void);
 char *state_take_notice(void);
 void state_exit_clean(void);
+void state_counters_shown(void);
 void state_handle_dump(struct req *);
 void state_handle_resurrect(struct req *);
 
@@ -482,6 +483,9 @@ void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
 int inst_signal(struct instance *, int);
 void inst_usage(struct instance *, uint64_t *, int64_t *);
+json_t *inst_counters_json(const struct instance *, int);
+uint64_t inst_cpu_ms(const struct instance *);
+void inst_counters_restore(struct instance *, const json_t *);
 void inst_inherit(struct instance *, struct instance *);
 int inst_send(struct instance *, const json_t *, const char **);
 

@@ -319,6 +319,7 @@ metrics_render(size_t *lenp)
 		}
 	}
 	free(smp);
+	state_counters_shown();
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -523,6 +524,7 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 			log_info("metrics endpoint %s closed", current->addr);
 			endpoint_stop(current);
 			current = NULL;
+			daemon_changed();
 		}
 		return 0;
 	}
@@ -579,6 +581,7 @@ metrics_listen(const char *addr, char *err, size_t errlen)
 	uv_poll_start(&ep->poll, UV_READABLE, poll_cb);
 	current = ep;
 	log_info("metrics on http://%s/metrics", canon);
+	daemon_changed(); /* the state file keeps the address */
 	return 0;
 }
 

@@ -163,6 +163,36 @@ value() {
 	assert_output 404
 }
 
+@test "metrics: restart and CPU counters and the endpoint survive a daemon killed with -9" {
+	port=$(free_port)
+	clusterctl start 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000' \
+		--name burn --listen-timeout 0 --metrics "127.0.0.1:$port"
+	clusterctl restart burn
+	clusterctl restart burn
+	wait_until 30 eval '[ "$(cat /proc/$(pid_of burn 0)/comm)" = sleep ]'
+	m="$BATS_TEST_TMPDIR/m"
+	scrape "http://127.0.0.1:$port/metrics" "$m.1"
+	[ "$(value "$m.1" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=manual}')" = 2.0 ]
+	c1=$(value "$m.1" 'clusterctl_instance_cpu_seconds_total{app=burn,instance=0}')
+	/usr/bin/python3 -c "import sys; assert float(sys.argv[1]) > 0" "$c1"
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	kill -9 "$daemon"
+	# The keeper's next daemon serves the same address, nobody asking.
+	wait_until 20 eval '[ "$(cat "$CLUSTERCTL_HOME/daemon.pid" 2>/dev/null)" != "$daemon" ]'
+	wait_until 20 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
+	wait_until 30 all_status burn online
+	scrape "http://127.0.0.1:$port/metrics" "$m.2"
+	[ "$(value "$m.2" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=manual}')" = 2.0 ]
+	[ "$(value "$m.2" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=restore}')" = 1.0 ]
+	c2=$(value "$m.2" 'clusterctl_instance_cpu_seconds_total{app=burn,instance=0}')
+	/usr/bin/python3 -c "import sys; a, b = map(float, sys.argv[1:]); assert b >= a, sys.argv" "$c1" "$c2"
+	grep -q "metrics on http://127.0.0.1:$port/metrics" "$CLUSTERCTL_HOME/daemon.log"
+	# A clean kill forgets them, as it forgets the apps.
+	clusterctl kill >/dev/null
+	run clusterctl metrics --json
+	[ "$(echo "$output" | json_get "d['listen']")" = None ]
+}
+
 @test "metrics: off by default, a bad or busy address is refused, off stops it" {
 	port=$(free_port)
 	run clusterctl metrics --json
