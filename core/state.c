@@ -29,20 +29,20 @@
 #define STATE_MAX_SIZE (64 * 1024 * 1024)
 
 static char state_path[PATH_MAX];
-static json_t *saved_apps; /* the "apps" last written (a deep copy) */
-static int save_errno;	   /* the last write failed with this */
-static int generation = 1; /* daemons of this home so far, this one too */
-static json_t *restored;   /* what this daemon restored at start */
-static char *notice;	   /* for the next client that asks something */
+static json_t *saved_apps;  /* the "apps" last written (a deep copy) */
+static int save_errno;	    /* the last write failed with this */
+static int generation = 1;  /* daemons of this home so far, this one too */
+static json_t *restored;    /* what this daemon restored at start */
+static char *notice;	    /* for the next client that asks something */
 static char *saved_metrics; /* the metrics address last written, or NULL */
 static int counters_due;    /* the CPU counters were shown since written */
 static json_t *saved_cpu;   /* the CPU counters last written, in order */
 
 /* What an app's entry holds besides its desired state. */
 enum counters {
-	NO_COUNTERS,   /* a dump: resurrect starts the apps afresh */
-	RESTARTS,      /* the restart counts, compared to decide a write */
-	RESTARTS_CPU,  /* and the CPU time, written */
+	NO_COUNTERS,  /* a dump: resurrect starts the apps afresh */
+	RESTARTS,     /* the restart counts, compared to decide a write */
+	RESTARTS_CPU, /* and the CPU time, written */
 };
 
 /* One app of the state file: a new object (its spec shared, not copied). */
@@ -63,9 +63,8 @@ app_state_json(const struct app *a, enum counters with)
 			    inst_counters_json(a->inst[i],
 				with == RESTARTS_CPU));
 	}
-	o = json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name",
-	    a->name, "instances", a->ninst, "desired", desired, "spec",
-	    a->spec);
+	o = json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name", a->name,
+	    "instances", a->ninst, "desired", desired, "spec", a->spec);
 	if (o != NULL && counters != NULL)
 		json_object_set_new(o, "counters", counters);
 	return o;
@@ -180,7 +179,7 @@ state_sync(void)
 	    (cpu == NULL || json_equal(cpu, saved_cpu)) &&
 	    (maddr == NULL ? saved_metrics == NULL :
 			     saved_metrics != NULL &&
-			     strcmp(maddr, saved_metrics) == 0)) {
+			strcmp(maddr, saved_metrics) == 0)) {
 		json_decref(arr);
 		json_decref(cpu);
 		counters_due = 0;
@@ -412,8 +411,8 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 		if (flags & STATE_RESTORE)
 			for (k = 0; k < a->ninst; k++)
 				inst_counters_restore(a->inst[k],
-				    json_array_get(
-					json_object_get(entry, "counters"),
+				    json_array_get(json_object_get(entry,
+						       "counters"),
 					(size_t)k));
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,
 		    a->exec_path);
