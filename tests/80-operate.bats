@@ -377,6 +377,20 @@ replaced_all() {
 	[ "$(echo "$output" | json_get "d[0]['watching']")" = None ]
 }
 
+@test "--watch takes its paths as pm2 does: the next word, repeated, or after =" {
+	mkdir -p src lib
+	clusterctl start /bin/sleep --name a --no-wait --watch src --watch lib -- 1000
+	clusterctl start /bin/sleep --name b --no-wait --watch=src,lib -- 1000
+	clusterctl start /bin/sleep --name c --no-wait --watch -- 1000
+	clusterctl start /bin/sleep --watch --name d --no-wait -- 1000
+	run clusterctl describe all --json
+	[ "$(echo "$output" | json_get "[a['watch'] for a in d]")" = "[['src', 'lib'], ['src', 'lib'], True, True]" ]
+	# Before the program it takes the program, as pm2's does: said so.
+	run clusterctl start --watch /bin/sleep
+	assert_failure 2
+	assert_output --partial "--watch took '/bin/sleep' as its value, as pm2 does: put it after the program, or write --watch=VALUE"
+}
+
 # ran_times N: the batch job ran N times.
 ran_times() {
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/batch.out")" = "$1" ]
