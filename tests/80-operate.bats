@@ -377,6 +377,25 @@ replaced_all() {
 	[ "$(echo "$output" | json_get "d[0]['watching']")" = None ]
 }
 
+@test "--watch: at the inotify watch limit the daemon names the sysctl and the app keeps running" {
+	# The limit (fs.inotify.max_user_watches) is global and root's: a
+	# shim makes inotify_add_watch fail with ENOSPC after two watches.
+	cc -shared -fPIC -O1 -o "$BATS_TEST_TMPDIR/inotify_limit.so" \
+		"$FIXTURES/inotify_limit.c" -ldl
+	mkdir -p app/a app/b app/c
+	cp "$FIXTURES/ticker.sh" app/
+	cd app
+	LD_PRELOAD="$BATS_TEST_TMPDIR/inotify_limit.so" INOTIFY_LIMIT_AFTER=2 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		clusterctl start ./ticker.sh --name w --watch --listen-timeout 0
+	wait_until 10 grep -q "w: cannot watch '$PWD/[abc]': the inotify watch limit is reached; raise it with 'sysctl fs.inotify.max_user_watches=524288' (the app keeps running, watched in part)" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	[ "$(grep -c 'inotify watch limit' "$CLUSTERCTL_HOME/daemon.log")" = 1 ]
+	all_status w online
+	run clusterctl describe w --json
+	[ "$(echo "$output" | json_get "d[0]['watching']['directories']")" = 2 ]
+}
+
 @test "--watch takes its paths as pm2 does: the next word, repeated, or after =" {
 	mkdir -p src lib
 	clusterctl start /bin/sleep --name a --no-wait --watch src --watch lib -- 1000
