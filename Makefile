@@ -90,7 +90,7 @@ UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(DEPS_LIBS)
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) $(DEPS_LIBS)
 
 # Fuzzing (docs/fuzzing.md): libFuzzer targets under ASan+UBSan, built by
 # clang in their own folder.  `make fuzz` runs each for FUZZ_SECONDS on

@@ -367,6 +367,15 @@ void console_daemon_line(const char *, size_t);
 void console_error(const char *);
 void console_close(void);
 /* cgroup.c */
+enum cgroup_kind {
+	CGROUP_NONE,
+	CGROUP_V2,
+	CGROUP_V1_FREEZER,
+	CGROUP_V1_PIDS,
+};
+int cgroup_mount_of(const char *, const char *, char *, size_t);
+int cgroup_own_of(const char *, const char *, char *, size_t);
+const char *cgroup_kind_name(void);
 void cgroup_init(void);
 const char *cgroup_base(void);
 char *cgroup_instance(const struct app *, int);
