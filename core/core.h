@@ -289,6 +289,7 @@ int64_t daemon_now_wall(void);
 void daemon_loop_init(void);
 long long daemon_nofile_orig(void);
 void daemon_nofile_check(int);
+long daemon_fd_count(int);
 const char *daemon_nofile_warning(void);
 
 /* daemon-log.c: the daemon's own log */

@@ -10,7 +10,6 @@
  * /proc/PID/stat per instance, so it never waits for anything.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -130,23 +129,6 @@ self_rss(void)
 		res = 0;
 	fclose(f);
 	return (int64_t)res * sysconf(_SC_PAGESIZE);
-}
-
-/* The daemon's open descriptors. */
-static int
-self_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own */
 }
 
 /* The daemon's soft descriptor limit (0: none). */
@@ -285,8 +267,11 @@ metrics_render(size_t *lenp)
 			    "the daemon's resident memory",
 			    (unsigned long long)self_rss() },
 			{ "clusterctl_daemon_open_fds", "gauge",
-			    "the daemon's open file descriptors",
-			    (unsigned long long)self_fds() },
+			    "the daemon's open file descriptors (counted at "
+			    "most once a second)",
+			    (unsigned long long)(daemon_fd_count(0) > 0 ?
+				    daemon_fd_count(0) :
+				    0) },
 			{ "clusterctl_daemon_max_fds", "gauge",
 			    "the daemon's descriptor limit (RLIMIT_NOFILE, "
 			    "raised to the hard limit at start)",
