@@ -38,7 +38,7 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 		arr = json_array();
 		for (i = 0; all[i] != NULL; i++)
 			for (p = all[i]; *p != '\0';
-			    p = *q != '\0' ? q + 1 : q) {
+			     p = *q != '\0' ? q + 1 : q) {
 				q = p + strcspn(p, ",");
 				if (q > p)
 					json_array_append_new(arr,

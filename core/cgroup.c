@@ -4,12 +4,13 @@
  * CGROUP/clusterctl.HASH/app-NAME.N under the daemon's own cgroup (HASH
  * names the home), when the daemon may create one (root, or a delegated
  * subtree): in cgroup v2, or where v2 is not mounted for us in v1's
- * freezer hierarchy (frozen before a kill) or else its pids hierarchy.  The __exec shim moves itself there before it executes the
- * app, and nothing the app starts can leave: a stop signals every process
- * of the cgroup, and one that waits for the instance to be gone waits for
- * the cgroup to be empty.  Where no cgroup can be made, the process
- * group and the subreaper's orphans hold the app, as before (a process
- * that leaves the group escapes a stop then); describe says which.
+ * freezer hierarchy (frozen before a kill) or else its pids hierarchy.  The
+ * __exec shim moves itself there before it executes the app, and nothing the
+ * app starts can leave: a stop signals every process of the cgroup, and one
+ * that waits for the instance to be gone waits for the cgroup to be empty.
+ * Where no cgroup can be made, the process group and the subreaper's orphans
+ * hold the app, as before (a process that leaves the group escapes a stop
+ * then); describe says which.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -98,7 +99,8 @@ cgroup_own_of(const char *line, const char *want, char *path, size_t len)
 			end = memchr(p, ',', (size_t)(colon - p));
 			if (end == NULL)
 				end = colon;
-			if ((size_t)(end - p) == wl && strncmp(p, want, wl) == 0)
+			if ((size_t)(end - p) == wl &&
+			    strncmp(p, want, wl) == 0)
 				break;
 		}
 		if (p >= colon)

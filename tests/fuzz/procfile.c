@@ -68,7 +68,8 @@ cmd_home_path(void)
 json_t *
 cmd_environ_json(void)
 {
-	return json_pack("{s:s, s:s}", "PATH", "/usr/bin:/bin", "HOME", "/root");
+	return json_pack("{s:s, s:s}", "PATH", "/usr/bin:/bin", "HOME",
+	    "/root");
 }
 
 static int

@@ -80,7 +80,8 @@ escaper(const char *dir)
 		return -1;
 	if ((child = fork()) == 0) {
 		snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
-		if ((fd = open(procs, O_WRONLY)) == -1 || write(fd, "0", 1) != 1)
+		if ((fd = open(procs, O_WRONLY)) == -1 ||
+		    write(fd, "0", 1) != 1)
 			_exit(1);
 		if (fork() == 0) {
 			(void)setsid();
@@ -173,7 +174,7 @@ main(void)
 		    (char[2]){ 0 }, 2) == -1,
 	    "a malformed line or a mount point too long is refused");
 	ok(strcmp(own_of("0::/user.slice/x.scope\n", "cgroup2"),
-		   "/user.slice/x.scope") == 0,
+	       "/user.slice/x.scope") == 0,
 	    "our v2 cgroup");
 	ok(strcmp(own_of("6:freezer:/\n", "freezer"), "/") == 0,
 	    "our v1 freezer cgroup");
