@@ -299,6 +299,14 @@ dayjs_to_strftime(const char *f)
 	return out;
 }
 
+/* What v is, where as_integer wanted a whole number. */
+static const char *
+not_integer_name(const json_t *v)
+{
+	return json_is_real(v) ? "a fraction or a number too large" :
+				 procfile_type_name(v);
+}
+
 static int
 as_integer(const json_t *v, long long *n)
 {
@@ -309,7 +317,10 @@ as_integer(const json_t *v, long long *n)
 		*n = json_integer_value(v);
 		return 0;
 	}
-	if (json_is_real(v) &&
+	/* A whole number written as a real (3.0, 1e3); one past the range
+	 * of long long (1e40) is not cast, which would be undefined. */
+	if (json_is_real(v) && json_real_value(v) >= -0x1p63 &&
+	    json_real_value(v) < 0x1p63 &&
 	    json_real_value(v) == (double)(long long)json_real_value(v)) {
 		*n = (long long)json_real_value(v);
 		return 0;
@@ -472,7 +483,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			return fail(msg, len,
 			    "say a number, or 'max' (one per "
 			    "CPU), not %s%s%s",
-			    s != NULL ? "'" : procfile_type_name(v),
+			    s != NULL ? "'" : not_integer_name(v),
 			    s != NULL ? s : "", s != NULL ? "'" : "");
 		}
 		if (n < -4096 || n > 4096) {
@@ -512,7 +523,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		if (as_integer(v, &n) != 0 || n < 0) {
 			return fail(msg, len, "say a number from 0, not %s",
 			    json_is_integer(v) ? "a negative one" :
-						 procfile_type_name(v));
+						 not_integer_name(v));
 		}
 		json_object_set_new(spec, f->spec, json_integer(n));
 		return 0;

@@ -159,3 +159,8 @@ pf_put("every-field", "eco.yaml", """apps:
     vizion: false
     name_prefix: x
 """, 4 | 16)
+# What the target found, kept as seeds (tests/45-procfile.bats has each).
+pf_put("found-export-eol", "Procfile", b"web: sleep 1000\n\0export \n\nA=1\n")
+pf_put("found-not-utf8", "Procfile", b"web: sleep \xe9t\xe9\n")
+pf_put("found-bool-name", "eco.json", '{"apps": [{"name": true, "script": "sleep", "kill_signal": false, "port": true, "watch": true, "ignore_watch": true}]}')
+pf_put("found-real-too-large", "eco.yaml", "apps:\n  - name: web\n    script: sleep\n    instances: 1e40\n    stop_exit_codes: [0, 3111111111111111111111111111]\n")
