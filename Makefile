@@ -9,8 +9,10 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wwrite-strings -Werror
 CFLAGS ?= -O2 -g
 DEPS_CFLAGS = $(shell $(PKG_CONFIG) --cflags libuv jansson zlib yaml-0.1 libmicrohttpd ncursesw 2>/dev/null)
-# libmicrohttpd: headers only; core/metrics.c loads it when metrics start.
-DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib yaml-0.1 ncursesw 2>/dev/null)
+# libyaml, libmicrohttpd and ncurses: headers only; cmd/procfile-yaml.c,
+# core/metrics.c and cmd/cmd-monit.c load them when first used
+# (util_dlopen), so that no other exec of the binary pays for them.
+DEPS_LIBS = $(shell $(PKG_CONFIG) --libs libuv jansson zlib 2>/dev/null)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(DEPS_CFLAGS) \
 	-DCLUSTERCTL_VERSION='"$(VERSION)"' -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS)

@@ -23,6 +23,92 @@
 #include "../ipc/util.h"
 #include "cmd.h"
 
+/*
+ * ncurses is loaded when the full screen starts, not linked: the binary
+ * is also the daemon and every instance's exec shim, which would load it
+ * (and libtinfo) at every exec for nothing (see util_dlopen).  The
+ * curses.h macros used below (move, getch, attrset...) expand to the
+ * functions and variables redefined after the loader, so the code reads
+ * as curses.
+ */
+static struct {
+	void *so;
+	WINDOW **stdscr;
+	int *lines, *cols;
+	__typeof__(newterm) *newterm;
+	__typeof__(delscreen) *delscreen;
+	__typeof__(endwin) *endwin;
+	__typeof__(cbreak) *cbreak;
+	__typeof__(noecho) *noecho;
+	__typeof__(nonl) *nonl;
+	__typeof__(keypad) *keypad;
+	__typeof__(nodelay) *nodelay;
+	__typeof__(curs_set) *curs_set;
+	__typeof__(wgetch) *wgetch;
+	__typeof__(wmove) *wmove;
+	__typeof__(wclrtoeol) *wclrtoeol;
+	__typeof__(wclear) *wclear;
+	__typeof__(wattrset) *wattrset;
+	__typeof__(waddnstr) *waddnstr;
+	__typeof__(wrefresh) *wrefresh;
+} nc;
+
+/* Load ncurses once: 0, or -1 with err saying why. */
+static int
+curses_load(char *err, size_t errlen)
+{
+	static const struct util_sym syms[] = {
+		{ "stdscr", (void **)&nc.stdscr },
+		{ "LINES", (void **)&nc.lines },
+		{ "COLS", (void **)&nc.cols },
+		{ "newterm", (void **)&nc.newterm },
+		{ "delscreen", (void **)&nc.delscreen },
+		{ "endwin", (void **)&nc.endwin },
+		{ "cbreak", (void **)&nc.cbreak },
+		{ "noecho", (void **)&nc.noecho },
+		{ "nonl", (void **)&nc.nonl },
+		{ "keypad", (void **)&nc.keypad },
+		{ "nodelay", (void **)&nc.nodelay },
+		{ "curs_set", (void **)&nc.curs_set },
+		{ "wgetch", (void **)&nc.wgetch },
+		{ "wmove", (void **)&nc.wmove },
+		{ "wclrtoeol", (void **)&nc.wclrtoeol },
+		{ "wclear", (void **)&nc.wclear },
+		{ "wattrset", (void **)&nc.wattrset },
+		{ "waddnstr", (void **)&nc.waddnstr },
+		{ "wrefresh", (void **)&nc.wrefresh },
+	};
+
+	if (nc.so == NULL)
+		nc.so = util_dlopen("libncursesw.so.6", "libncursesw6", syms,
+		    sizeof syms / sizeof syms[0], err, errlen);
+	return nc.so != NULL ? 0 : -1;
+}
+
+#undef stdscr
+#undef LINES
+#undef COLS
+#undef wattrset
+#define stdscr (*nc.stdscr)
+#define LINES (*nc.lines)
+#define COLS (*nc.cols)
+#define newterm nc.newterm
+#define delscreen nc.delscreen
+#define endwin nc.endwin
+#define cbreak nc.cbreak
+#define noecho nc.noecho
+#define nonl nc.nonl
+#define keypad nc.keypad
+#define nodelay nc.nodelay
+#define curs_set nc.curs_set
+#define wgetch nc.wgetch
+#define wmove nc.wmove
+#define wclrtoeol nc.wclrtoeol
+#define wclear nc.wclear
+#define wattrset nc.wattrset
+#define waddnstr nc.waddnstr
+#define wrefresh nc.wrefresh
+
 #define REFRESH_MS 1000
 #define LOG_KEEP 200	   /* log lines kept for the pane */
 #define REPLY_WAIT_MS 3000 /* the longest a request may keep the screen */
@@ -717,6 +803,11 @@ exec_monit(struct cmd_ctx *ctx)
 		rc = print_once(&m);
 		monit_release(&m);
 		return rc;
+	}
+	if (curses_load(err, sizeof err) != 0) {
+		monit_release(&m);
+		return cmd_error(EXIT_FAIL, "%s; monit --once needs no ncurses",
+		    err);
 	}
 	/* Ours before curses starts, so it leaves them to us. */
 	memset(&sa, 0, sizeof sa);

@@ -88,21 +88,36 @@ sleep_ms(long ms)
 		;
 }
 
-/* Start the daemon detached: its own session, stdio on /dev/null. */
+/*
+ * Start the daemon detached: its own session, stdio on /dev/null.  With a
+ * keeper, *done is the read end of a pipe whose write end the keeper holds
+ * until its daemon serves: end of file there while nothing answers means
+ * the daemon did not start, and no one need wait longer.  -1 otherwise.
+ */
 static int
-daemon_spawn(const char *h)
+daemon_spawn(const char *h, int *done)
 {
 	char exe[PATH_MAX];
 	ssize_t n;
 	pid_t pid;
-	int status, fd;
+	int status, fd, kept = getenv("CLUSTERCTL_NO_KEEPER") == NULL;
+	int p[2] = { -1, -1 };
 
+	*done = -1;
 	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0)
 		return -errno;
 	exe[n] = '\0';
-	if ((pid = fork()) == -1)
-		return -errno;
+	if (kept && pipe2(p, O_CLOEXEC) == -1)
+		p[0] = p[1] = -1;
+	if ((pid = fork()) == -1) {
+		n = -errno;
+		if (p[0] != -1) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return (int)n;
+	}
 	if (pid == 0) {
 		setsid();
 		if (fork() != 0)
@@ -114,22 +129,47 @@ daemon_spawn(const char *h)
 			if (fd > 2)
 				close(fd);
 		}
+		/* The keeper's end of the pipe as descriptor 3. */
+		if (p[1] != -1 && dup2(p[1], 3) == -1)
+			p[1] = -1;
 		/* Nothing of the caller's (a test runner's, a shell's) stays.
 		 */
-		(void)close_range(3, ~0U, 0);
+		(void)close_range(p[1] != -1 ? 4 : 3, ~0U, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		/* A keeper starts the daemon, and again if it dies
 		 * (core/keeper.c), unless asked not to. */
-		if (getenv("CLUSTERCTL_NO_KEEPER") == NULL)
+		if (kept) {
+			if (p[1] != -1)
+				setenv("CLUSTERCTL_START_FD", "3", 1);
 			execl(exe, "clusterctl-keeper", "__keeper", h,
 			    (char *)NULL);
+		}
 		execl(exe, "clusterctl-daemon", "__daemon", h, (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
+	if (p[1] != -1)
+		close(p[1]);
+	*done = p[0];
 	return 0;
+}
+
+/* Wait up to ms for the daemon to start; 1 when it is known not to. */
+static int
+start_wait(int done, long ms)
+{
+	struct pollfd pfd = { .fd = done, .events = POLLIN };
+	char c;
+
+	if (done == -1) {
+		sleep_ms(ms);
+		return 0;
+	}
+	if (poll(&pfd, 1, (int)ms) <= 0)
+		return 0;
+	return read(done, &c, 1) == 0;
 }
 
 static int
@@ -153,7 +193,7 @@ cmd_connect(struct cmd_ctx *ctx, int may_start)
 	char lock[PATH_MAX];
 	long long deadline;
 	long wait = 1;
-	int r, fd;
+	int r, fd, done, gone = 0;
 
 	if (ctx->connected)
 		return 0;
@@ -177,17 +217,21 @@ cmd_connect(struct cmd_ctx *ctx, int may_start)
 		close(fd);
 		return 0;
 	}
-	if ((r = daemon_spawn(ctx->home)) != 0) {
+	if ((r = daemon_spawn(ctx->home, &done)) != 0) {
 		close(fd);
 		return cmd_error(EXIT_UNREACHABLE,
 		    "cannot start the daemon: %s", strerror(-r));
 	}
 	deadline = util_now_ms() + DAEMON_START_TIMEOUT_MS;
 	while ((r = try_connect(ctx)) != 0 && util_now_ms() < deadline) {
-		sleep_ms(wait);
+		if (gone) /* its keeper ended, and nothing answers */
+			break;
+		gone = start_wait(done, wait);
 		if (wait < 50)
 			wait *= 2;
 	}
+	if (done != -1)
+		close(done);
 	close(fd);
 	if (r != 0)
 		return cmd_error(EXIT_UNREACHABLE,

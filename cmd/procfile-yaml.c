@@ -16,7 +16,47 @@
 
 #include <yaml.h>
 
+#include "../ipc/util.h"
 #include "procfile.h"
+
+/*
+ * libyaml is loaded when a process file is first read, not linked: the
+ * binary is also the daemon and every instance's exec shim, which would
+ * load it at every exec for nothing (see util_dlopen).
+ */
+static struct {
+	void *so;
+	__typeof__(yaml_parser_initialize) *parser_initialize;
+	__typeof__(yaml_parser_set_input_string) *parser_set_input_string;
+	__typeof__(yaml_parser_parse) *parser_parse;
+	__typeof__(yaml_parser_delete) *parser_delete;
+	__typeof__(yaml_event_delete) *event_delete;
+} yl;
+
+#define yaml_parser_initialize yl.parser_initialize
+#define yaml_parser_set_input_string yl.parser_set_input_string
+#define yaml_parser_parse yl.parser_parse
+#define yaml_parser_delete yl.parser_delete
+#define yaml_event_delete yl.event_delete
+
+/* Load libyaml once: 0, or -1 with err saying why. */
+static int
+yaml_load(char *err, size_t errlen)
+{
+	static const struct util_sym syms[] = {
+		{ "yaml_parser_initialize", (void **)&yl.parser_initialize },
+		{ "yaml_parser_set_input_string",
+		    (void **)&yl.parser_set_input_string },
+		{ "yaml_parser_parse", (void **)&yl.parser_parse },
+		{ "yaml_parser_delete", (void **)&yl.parser_delete },
+		{ "yaml_event_delete", (void **)&yl.event_delete },
+	};
+
+	if (yl.so == NULL)
+		yl.so = util_dlopen("libyaml-0.so.2", "libyaml-0-2", syms,
+		    sizeof syms / sizeof syms[0], err, errlen);
+	return yl.so != NULL ? 0 : -1;
+}
 
 /* Nesting deeper than this is refused (the parser recurses). */
 #define MAX_DEPTH 64
@@ -267,6 +307,8 @@ procfile_yaml_parse(const char *text, size_t len, struct procfile_doc *doc,
 	yaml_event_t ev;
 	int rc = -1;
 
+	if (yaml_load(err, errlen) != 0)
+		return -1;
 	memset(&y, 0, sizeof y);
 	y.err = err;
 	y.errlen = errlen;

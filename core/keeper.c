@@ -230,7 +230,10 @@ describe_status(int st, char *buf, size_t len)
 /*
  * Run the keeper for home h: start the daemon, start it again each time it
  * dies without meaning to (a clean exit, code 0, ends the keeper too).
- * The CLI starts it detached, with /dev/null as stdio.
+ * The CLI starts it detached, with /dev/null as stdio, and waits on the
+ * pipe CLUSTERCTL_START_FD names until it is closed: once the first daemon
+ * served, or at once when the keeper ends, so a daemon that cannot start fails
+ * the CLI's command without its waiting the whole start timeout.
  */
 int
 keeper_main(const char *h)
@@ -242,9 +245,17 @@ keeper_main(const char *h)
 	int64_t started = 0, delay = 0;
 	pid_t daemon_pid, pid;
 	int lockfd, sfd, chan = -1, st, up = 0, quick = 0, stop = 0;
+	int start_fd = -1;
+	const char *e;
 	ssize_t n;
 
 	home = h;
+	if ((e = getenv("CLUSTERCTL_START_FD")) != NULL) {
+		start_fd = atoi(e);
+		unsetenv("CLUSTERCTL_START_FD");
+		if (start_fd < 3 || fcntl(start_fd, F_SETFD, FD_CLOEXEC) == -1)
+			start_fd = -1;
+	}
 	if (chdir("/") == -1)
 		return 1;
 	snprintf(path, sizeof path, "%s/keeper.lock", h);
@@ -252,6 +263,9 @@ keeper_main(const char *h)
 		return 1;
 	/* One keeper per home; a second lets the daemon run unkept. */
 	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		/* That daemon holds the pipe: the CLI waits for its socket. */
+		if (start_fd >= 0)
+			(void)fcntl(start_fd, F_SETFD, 0);
 		execl("/proc/self/exe", "clusterctl-daemon", "__daemon", h,
 		    (char *)NULL);
 		return 1;
@@ -301,6 +315,10 @@ keeper_main(const char *h)
 			if (chan != -1 &&
 			    (pfd[1].revents & (POLLIN | POLLHUP))) {
 				keeper_message(chan, &up);
+				if (up != 0 && start_fd >= 0) {
+					close(start_fd); /* the CLI may go on */
+					start_fd = -1;
+				}
 				if (pfd[1].revents & POLLHUP) {
 					close(chan);
 					chan = -1;

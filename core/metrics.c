@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "../ipc/util.h"
@@ -57,38 +56,23 @@ static struct {
 static int
 mhd_load(char *err, size_t errlen)
 {
-	static const char *const names[] = { "MHD_start_daemon",
-		"MHD_stop_daemon", "MHD_run", "MHD_get_timeout",
-		"MHD_get_daemon_info", "MHD_create_response_from_buffer",
-		"MHD_add_response_header", "MHD_queue_response",
-		"MHD_destroy_response" };
-	void **slot[] = { (void **)&mhd.start_daemon, (void **)&mhd.stop_daemon,
-		(void **)&mhd.run, (void **)&mhd.get_timeout,
-		(void **)&mhd.get_daemon_info, (void **)&mhd.create_response,
-		(void **)&mhd.add_header, (void **)&mhd.queue_response,
-		(void **)&mhd.destroy_response };
-	void *so;
-	size_t i;
+	static const struct util_sym syms[] = {
+		{ "MHD_start_daemon", (void **)&mhd.start_daemon },
+		{ "MHD_stop_daemon", (void **)&mhd.stop_daemon },
+		{ "MHD_run", (void **)&mhd.run },
+		{ "MHD_get_timeout", (void **)&mhd.get_timeout },
+		{ "MHD_get_daemon_info", (void **)&mhd.get_daemon_info },
+		{ "MHD_create_response_from_buffer",
+		    (void **)&mhd.create_response },
+		{ "MHD_add_response_header", (void **)&mhd.add_header },
+		{ "MHD_queue_response", (void **)&mhd.queue_response },
+		{ "MHD_destroy_response", (void **)&mhd.destroy_response },
+	};
 
-	if (mhd.so != NULL)
-		return 0;
-	if ((so = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL)) ==
-	    NULL) {
-		snprintf(err, errlen, "cannot load libmicrohttpd: %s",
-		    dlerror());
-		return -1;
-	}
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if ((*slot[i] = dlsym(so, names[i])) == NULL) {
-			snprintf(err, errlen,
-			    "cannot load libmicrohttpd: no "
-			    "%s",
-			    names[i]);
-			dlclose(so);
-			return -1;
-		}
-	mhd.so = so;
-	return 0;
+	if (mhd.so == NULL)
+		mhd.so = util_dlopen("libmicrohttpd.so.12", "libmicrohttpd12",
+		    syms, sizeof syms / sizeof syms[0], err, errlen);
+	return mhd.so != NULL ? 0 : -1;
 }
 
 /* Connections the endpoint serves at once, and their idle timeout (s). */

@@ -1,4 +1,5 @@
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -396,4 +397,42 @@ util_send_fd(int sock, const void *buf, size_t len, int fd, int flags)
 		n = sendmsg(sock, &mh, flags);
 	while (n < 0 && errno == EINTR);
 	return n;
+}
+
+/*
+ * Load a library that only one command or feature uses (libyaml for
+ * process files, ncurses for monit, libmicrohttpd for metrics) when it is
+ * first needed, rather than linking it: the binary is also the daemon and
+ * every instance's exec shim, and each linked library costs every exec
+ * its loading time and the daemon its pages.  Fills every syms[i].slot;
+ * the handle, or NULL with err saying which file or symbol is missing
+ * and the Debian package that provides it.  Never unloaded.
+ */
+void *
+util_dlopen(const char *soname, const char *package,
+    const struct util_sym *syms, size_t n, char *err, size_t errlen)
+{
+	size_t i, len = strlen(soname);
+	const char *why;
+	void *so;
+
+	if ((so = dlopen(soname, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		/* dlerror() names the file first: "libx.so.1: cannot ..." */
+		if ((why = dlerror()) != NULL &&
+		    strncmp(why, soname, len) == 0 &&
+		    strncmp(why + len, ": ", 2) == 0)
+			why += len + 2;
+		snprintf(err, errlen, "cannot load %s: %s (Debian package %s)",
+		    soname, why != NULL ? why : "unknown error", package);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if ((*syms[i].slot = dlsym(so, syms[i].name)) == NULL) {
+			snprintf(err, errlen,
+			    "cannot load %s: it has no %s (Debian package %s)",
+			    soname, syms[i].name, package);
+			dlclose(so);
+			return NULL;
+		}
+	return so;
 }

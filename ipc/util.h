@@ -1,6 +1,6 @@
 /*
  * Small helpers both sides need: parsing durations, sizes and signal
- * names, and reading JSON members with defaults.
+ * names, reading JSON members with defaults, loading an optional library.
  */
 #ifndef IPC_UTIL_H
 #define IPC_UTIL_H
@@ -26,5 +26,13 @@ size_t util_utf8_cut(const char *, size_t, size_t);
 const char *util_clip(const char *, char *, size_t);
 int util_write_atomic(const char *, const char *, size_t, int);
 ssize_t util_send_fd(int, const void *, size_t, int, int);
+
+/* A symbol util_dlopen looks up, and where its address goes. */
+struct util_sym {
+	const char *name;
+	void **slot;
+};
+void *util_dlopen(const char *, const char *, const struct util_sym *, size_t,
+    char *, size_t);
 
 #endif

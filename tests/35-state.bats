@@ -124,7 +124,10 @@ local_teardown() {
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/child.pid"
 	child=$(cat "$BATS_TEST_TMPDIR/child.pid")
 	rm "$BATS_TEST_TMPDIR/child.pid"
-	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
+	dpid=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	kill -KILL "$dpid"
+	# Gone, not dying: a CLI that connects in between reads a reset.
+	wait_until 10 eval "! alive $dpid"
 	clusterctl ping
 	wait_until 10 test -s "$BATS_TEST_TMPDIR/child.pid"
 	! alive "$child"
