@@ -3,6 +3,8 @@ VERSION = 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
+# bats files run this many at a time (tests within a file run in order).
+BATS_JOBS ?= 2
 PKG_CONFIG ?= pkg-config
 
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -144,14 +146,15 @@ deps:
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@./tests/run $(BUILD)
+	@BATS_JOBS=$(BATS_JOBS) ./tests/run $(BUILD)
 
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SANITIZE)" \
 		LDFLAGS="-fsanitize=address,undefined" all \
 		$(UNIT_BIN:$(BUILD)/%=build-asan/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1 ./tests/run build-asan
+		UBSAN_OPTIONS=print_stacktrace=1 BATS_JOBS=$(BATS_JOBS) \
+		./tests/run build-asan
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -23,6 +23,11 @@ static const struct cmd_option options[] = {
 	    "how many instances: a number, 'max' (one per "
 	    "CPU) or -N (CPUs minus N, at least 1); default 1",
 	    "max -1 1 2 4", 0 },
+	{ "force", 'f', NULL,
+	    "start the script again though an app of that name exists: "
+	    "another app of the same name with an id of its own, as pm2's -f; "
+	    "its name then targets all of them (default: refuse)",
+	    NULL, 0 },
 	{ "interpreter", 0, "PROG",
 	    "run the script with PROG ('none': execute "
 	    "it); default by extension: .js node, .py python3, .sh bash, .rb "
@@ -103,6 +108,11 @@ static const struct cmd_option options[] = {
 	{ "log-file", 'l', "FILE",
 	    "also write stdout and stderr, combined, "
 	    "there (with -i: one file per instance, as -o; default: none)",
+	    VAL_FILE, 0 },
+	{ "pid", 0, "FILE",
+	    "write each instance's pid to a file while it "
+	    "runs: FILE-N.pid for instance N, as pm2 (default: none; "
+	    "'clusterctl pid' prints them)",
 	    VAL_FILE, 0 },
 	{ "merge-logs", 0, NULL,
 	    "one file per stream for all instances "
@@ -418,6 +428,11 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 		json_object_set_new(args, "log_file", json_string(p));
 		free(p);
 	}
+	if ((v = cmd_opt(ctx, "pid")) != NULL) {
+		p = strcmp(v, "NULL") == 0 ? strdup(v) : absolute(v);
+		json_object_set_new(args, "pid_file", json_string(p));
+		free(p);
+	}
 	if (cmd_flag(ctx, "merge-logs"))
 		json_object_set_new(args, "merge_logs", json_true());
 	if (cmd_flag(ctx, "time"))
@@ -484,6 +499,8 @@ build(struct cmd_ctx *ctx, const char *script, json_t *args)
 		json_object_set_new(args, "uid", json_string(v));
 	if ((v = cmd_opt(ctx, "gid")) != NULL)
 		json_object_set_new(args, "gid", json_string(v));
+	if (cmd_flag(ctx, "force"))
+		json_object_set_new(args, "force", json_true());
 	if (cmd_flag(ctx, "no-wait"))
 		json_object_set_new(args, "wait", json_false());
 	return 0;

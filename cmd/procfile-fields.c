@@ -80,6 +80,8 @@ static const struct field {
 	{ "err_log", "error_file", K_LOGPATH },
 	{ "log_file", "log_file", K_LOGPATH },
 	{ "log", "log_file", K_LOGPATH },
+	{ "pid_file", "pid_file", K_LOGPATH },
+	{ "pid", "pid_file", K_LOGPATH },
 	{ "disable_logs", NULL, K_DISABLE_LOGS },
 	{ "merge_logs", "merge_logs", K_BOOL },
 	{ "combine_logs", "merge_logs", K_BOOL },
@@ -119,8 +121,6 @@ static const struct field {
 	{ "gid", "gid", K_NAME },
 	{ "instance_var", "instance_var", K_STR },
 	{ "increment_var", "increment_var", K_STR },
-	{ "pid_file", NULL, K_LATER },
-	{ "pid", NULL, K_LATER },
 	/* pm2's own machinery, meaningless here. */
 	{ "vizion", NULL, K_IGNORED },
 	{ "pmx", NULL, K_IGNORED },

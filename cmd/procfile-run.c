@@ -610,19 +610,40 @@ procfile_by_name(struct cmd_ctx *ctx)
 		    "--env and --only are for a process "
 		    "file (use --update-env for the current environment)");
 	if (cmd_flag(ctx, "update-env"))
-		return procfile_update_env(ctx);
+		return procfile_update_specs(ctx, NULL, NULL);
 	return 0;
+}
+
+/* --update-env: spec takes the caller's environment, keeping what its
+ * file or --env set. */
+static void
+take_caller_env(json_t *spec)
+{
+	json_t *env, *src, *layer, *layers, *k2;
+	const char *k;
+
+	layer = json_object();
+	src = json_object_get(spec, "env_source");
+	json_object_foreach(src, k, k2)
+		if (json_object_get(json_object_get(spec, "env"), k) != NULL)
+			json_object_set(layer, k,
+			    json_object_get(json_object_get(spec, "env"), k));
+	layers = json_pack("[{s:o, s:s}]", "env", layer, "source", "file");
+	env = procfile_env_with_sources(NULL, layers, NULL, &k2);
+	json_decref(layers);
+	json_decref(k2);
+	json_object_set_new(spec, "env", env);
 }
 
 /*
  * --update-env on restart/reload of apps: each takes the caller's
- * environment, keeping what its file or --env set.  0, or an exit code.
+ * environment; restart --name NEW (rename not NULL): the one app named
+ * takes that name, its id in *id.  0, or an exit code.
  */
 int
-procfile_update_env(struct cmd_ctx *ctx)
+procfile_update_specs(struct cmd_ctx *ctx, const char *rename, int *id)
 {
-	json_t *described = NULL, *a, *spec, *env, *src, *layer, *layers, *k2;
-	const char *k;
+	json_t *described = NULL, *a, *spec;
 	size_t i;
 	int rc;
 
@@ -630,24 +651,24 @@ procfile_update_env(struct cmd_ctx *ctx)
 		 json_pack("{s:o}", "targets", cmd_targets(ctx)),
 		 &described)) != 0)
 		return rc;
+	if (rename != NULL && json_array_size(described) != 1) {
+		rc = cmd_usage_error(ctx,
+		    "--name renames one app; '%s' names %zu", ctx->argv[0],
+		    json_array_size(described));
+		json_decref(described);
+		return rc;
+	}
 	json_array_foreach(described, i, a) {
 		spec = json_deep_copy(json_object_get(a, "spec"));
-		layer = json_object();
-		src = json_object_get(spec, "env_source");
-		json_object_foreach(src, k, k2)
-			if (json_object_get(json_object_get(spec, "env"), k) !=
-			    NULL)
-				json_object_set(layer, k,
-				    json_object_get(json_object_get(spec,
-							"env"),
-					k));
-		layers = json_pack("[{s:o, s:s}]", "env", layer, "source",
-		    "file");
-		env = procfile_env_with_sources(NULL, layers, NULL, &k2);
-		json_decref(layers);
-		json_decref(k2);
-		json_object_set_new(spec, "env", env);
-		rc = cmd_call(ctx, "update", json_pack("{s:o}", "spec", spec),
+		if (rename != NULL) {
+			json_object_set_new(spec, "name", json_string(rename));
+			*id = (int)util_json_int(a, "id", -1);
+		}
+		if (cmd_flag(ctx, "update-env"))
+			take_caller_env(spec);
+		rc = cmd_call(ctx, "update",
+		    json_pack("{s:o, s:I}", "spec", spec, "id",
+			util_json_int(a, "id", -1)),
 		    NULL);
 		if (rc != 0)
 			break;

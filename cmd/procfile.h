@@ -86,7 +86,7 @@ enum procfile_action {
 int procfile_run(struct cmd_ctx *, const char *, enum procfile_action);
 int procfile_apply(struct cmd_ctx *, const char *, int);
 int procfile_validate(struct cmd_ctx *, const char *);
-int procfile_update_env(struct cmd_ctx *);
+int procfile_update_specs(struct cmd_ctx *, const char *, int *);
 int procfile_by_name(struct cmd_ctx *);
 
 /* The options of every command that takes a process file. */

@@ -34,6 +34,19 @@ app_find_name(const char *name)
 	return NULL;
 }
 
+/* How many apps have that name (more than one: started with --force). */
+int
+app_count_name(const char *name)
+{
+	struct app *a;
+	int n = 0;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(a->name, name) == 0)
+			n++;
+	return n;
+}
+
 struct app *
 app_find_id(int id)
 {
@@ -72,6 +85,7 @@ app_free(struct app *a)
 	free(a->cwd);
 	free(a->out_file);
 	free(a->err_file);
+	free(a->pid_file);
 	free(a->instance_var);
 	free(a->increment_var);
 	logs_app_release(a);
@@ -349,6 +363,7 @@ static const struct {
 	{ "stop_exit_codes", "[]", "an array" },
 	{ "out_file", "s", "a string" },
 	{ "error_file", "s", "a string" },
+	{ "pid_file", "s", "a string" },
 	{ "mode", "s", "a string" },
 	{ "share", "b", "true or false" },
 	{ "balance", "s", "a string" },
@@ -360,6 +375,7 @@ static const struct {
 	{ "listen_timeout", "I", "an integer" },
 	{ "interpreter_args", "[]", "an array" },
 	{ "namespace", "s", "a string" },
+	{ "force", "b", "true or false" },
 	{ "process_file", "s", "a string" },
 	{ "env_source", "{}", "an object" },
 	{ "env_name", "s", "a string" },
@@ -669,6 +685,27 @@ app_build(json_t *spec, struct app **out, struct err *e)
 		a->out_file = strdup(k);
 	if ((k = util_json_str(spec, "error_file", NULL)) != NULL)
 		a->err_file = strdup(k);
+	/* pm2's pid_file: a path relative to the app's directory; NULL or
+	 * /dev/null for none. */
+	if ((k = util_json_str(spec, "pid_file", NULL)) != NULL && *k != '\0' &&
+	    strcmp(k, "NULL") != 0 && strcmp(k, "/dev/null") != 0 &&
+	    (*k == '/' ? (a->pid_file = strdup(k)) == NULL :
+			 asprintf(&a->pid_file, "%s/%s", a->cwd, k) == -1)) {
+		a->pid_file = NULL;
+		err_set(e, IPC_E_INTERNAL, "out of memory");
+		app_free(a);
+		return -1;
+	}
+	if (a->pid_file != NULL &&
+	    (strlen(a->pid_file) > PATH_MAX - 16 ||
+		a->pid_file[strlen(a->pid_file) - 1] == '/')) {
+		err_set(e, IPC_E_BAD_REQUEST, "invalid pid file '%.200s': %s",
+		    a->pid_file,
+		    strlen(a->pid_file) > PATH_MAX - 16 ? "too long" :
+							  "a directory");
+		app_free(a);
+		return -1;
+	}
 	if (creds_from_spec(spec, &a->creds, e) != 0) {
 		app_free(a);
 		return -1;
@@ -756,6 +793,27 @@ app_check(json_t *spec, struct err *e)
 }
 
 /*
+ * The app a start of spec means again, as pm2 tells it: the name spec
+ * gives (or its default) and the same script.  NULL when none.
+ */
+struct app *
+app_find_same(json_t *spec)
+{
+	const char *script = util_json_str(spec, "script", "");
+	struct app *t, *a;
+	struct err e;
+
+	if (app_build(spec, &t, &e) != 0)
+		return NULL;
+	TAILQ_FOREACH(a, &apps, entry)
+		if (!a->deleting && strcmp(a->name, t->name) == 0 &&
+		    strcmp(util_json_str(a->spec, "script", ""), script) == 0)
+			break;
+	app_free(t);
+	return a;
+}
+
+/*
  * Make an app from a start request's args, without starting it: 0, or -1
  * with e saying what is wrong (and nothing changed).
  */
@@ -768,9 +826,13 @@ app_create(json_t *spec, struct app **out, struct err *e)
 	*out = NULL;
 	if ((rc = app_build(spec, &a, e)) != 0)
 		return rc;
-	if (app_find_name(a->name) != NULL) {
+	/* pm2's -f: another app of the same name, with an id of its own;
+	 * the spec keeps "force", so the state file brings both back. */
+	if (app_find_name(a->name) != NULL &&
+	    !util_json_bool(spec, "force", 0)) {
 		err_set(e, IPC_E_EXISTS,
-		    "an app named '%s' exists already (restart it, or use --name)",
+		    "an app named '%s' exists already (restart it, use --name, "
+		    "or --force for another one of that name)",
 		    a->name);
 		app_free(a);
 		return -1;
@@ -824,9 +886,10 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	const char *name = util_json_str(spec, "name", a->name);
 	int rc, n;
 
-	if (strcmp(name, a->name) != 0) {
-		err_set(e, IPC_E_BAD_REQUEST,
-		    "cannot rename '%s' to '%s' this way", a->name, name);
+	if (strcmp(name, a->name) != 0 && app_find_name(name) != NULL) {
+		err_set(e, IPC_E_EXISTS,
+		    "cannot rename '%s': an app named '%s' exists already",
+		    a->name, name);
 		return -1;
 	}
 	if ((rc = app_build(spec, &t, e)) != 0)
@@ -846,7 +909,11 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 		return -1;
 	}
 	/* Every configuration member of struct app; t gets a's old ones
-	 * and frees them. */
+	 * and frees them.  A new name (pm2's restart --name) reaches the
+	 * files of the processes started from now on. */
+	if (strcmp(a->name, t->name) != 0)
+		log_info("%s renamed to %s", a->name, t->name);
+	SWAP(a->name, t->name);
 	SWAP(a->exec_path, t->exec_path);
 	SWAP(a->shell, t->shell);
 	SWAP(a->argv, t->argv);
@@ -867,6 +934,7 @@ app_update(struct app *a, json_t *spec, int *ninst, struct err *e)
 	a->nstop_exit_codes = t->nstop_exit_codes;
 	SWAP(a->out_file, t->out_file);
 	SWAP(a->err_file, t->err_file);
+	SWAP(a->pid_file, t->pid_file);
 	SWAP(a->logs, t->logs);
 	SWAP(a->wait_ready, t->wait_ready);
 	SWAP(a->listen_timeout_ms, t->listen_timeout_ms);
@@ -1107,6 +1175,7 @@ app_describe_json(const struct app *a)
 {
 	json_t *o, *insts, *row;
 	struct instance *in;
+	char *pidpath;
 	int i;
 
 	o = json_deep_copy(a->spec);
@@ -1136,6 +1205,10 @@ app_describe_json(const struct app *a)
 		json_object_set_new(row, "current_delay_ms",
 		    json_integer(in->backoff.delay_ms));
 		logs_describe(a, i, row);
+		pidpath = pidfile_path(a, i);
+		json_object_set_new(row, "pid_file",
+		    pidpath != NULL ? json_string(pidpath) : json_null());
+		free(pidpath);
 		json_object_set_new(row, "cgroup",
 		    in->cgroup != NULL ? json_string(in->cgroup) : json_null());
 		json_object_set_new(row, "status_text",

@@ -84,6 +84,7 @@ struct instance {
 	int nhandles;	  /* open handles; freed when 0 and dead */
 
 	pid_t pid;
+	char *pid_file;	     /* the pid file written for pid (pidfile.c) */
 	int running;	     /* a process exists (exit not yet handled) */
 	int exited;	     /* exit callback seen for the current process */
 	int pgid_live;	     /* its group may still have members to reap */
@@ -167,6 +168,7 @@ struct app {
 	int nstop_exit_codes;
 	char *out_file; /* NULL: the default per-instance file */
 	char *err_file;
+	char *pid_file;	      /* pm2's --pid, as given; NULL: none */
 	struct app_logs logs; /* core/logs.c */
 
 	int ninst; /* the desired instance count */
@@ -318,6 +320,8 @@ void server_run_waiters(void);
 
 /* app.c */
 struct app *app_find_name(const char *);
+int app_count_name(const char *);
+struct app *app_find_same(json_t *);
 struct app *app_find_id(int);
 int app_create(json_t *, struct app **, struct err *);
 int app_check(json_t *, struct err *);
@@ -478,6 +482,11 @@ int spawn_process(struct instance *, const struct spawn_cbs *,
 /* The cluster-mode preload library (core/share-preload.c). */
 #define SPAWN_PRELOAD_NAME "libclusterctl-share.so"
 const char *spawn_preload_path(void);
+
+/* pidfile.c: pm2's --pid, a file per instance */
+char *pidfile_path(const struct app *, int);
+void pidfile_write(struct instance *);
+void pidfile_remove(struct instance *);
 
 /* notify.c */
 int notify_open(void (*)(pid_t, const char *, size_t));

@@ -227,7 +227,8 @@ restart_one(struct instance *in)
 
 /*
  * "start web" (or an id, web:1, all), naming apps and no file: start
- * those apps again, as pm2 does.  The CLI sends a path for a file.
+ * those apps again, as pm2 does (with --force: a new app instead).  The
+ * CLI sends a path for a file.
  */
 static int
 names_apps(struct req *r)
@@ -240,7 +241,7 @@ names_apps(struct req *r)
 
 	if (json_object_get(r->args, "targets") != NULL || script == NULL ||
 	    json_object_get(r->args, "name") != NULL ||
-	    strchr(script, '/') != NULL)
+	    util_json_bool(r->args, "force", 0) || strchr(script, '/') != NULL)
 		return 0;
 	words = json_pack("[s]", script);
 	rc = targets_resolve(words, &ts, &e) == 0;
@@ -249,6 +250,39 @@ names_apps(struct req *r)
 		json_object_set(r->args, "targets", words);
 	json_decref(words);
 	return rc;
+}
+
+/* Whether an instance of a runs, or is on its way up. */
+static int
+app_running(const struct app *a)
+{
+	int k;
+
+	for (k = 0; k < a->ninst; k++)
+		switch (inst_status(a->inst[k])) {
+		case ST_LAUNCHING:
+		case ST_ONLINE:
+		case ST_WAITING:
+			return 1;
+		default:
+			break;
+		}
+	return 0;
+}
+
+/* r's targets are the whole of a: 0, or -1 having replied. */
+static int
+app_target(struct req *r, const struct app *a)
+{
+	r->targets.v = calloc(1, sizeof *r->targets.v);
+	if (r->targets.v == NULL) {
+		req_error(r, IPC_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	r->targets.v[0].app_id = a->id;
+	r->targets.v[0].instance = -1;
+	r->targets.n = 1;
+	return 0;
 }
 
 static void
@@ -286,6 +320,24 @@ h_start(struct req *r)
 		wait_or_reply(r, wait, check_online);
 		return;
 	}
+	/* The script of an app that is down: it starts again (pm2); one that
+	 * runs is said to run, unless --force starts another. */
+	if (!util_json_bool(r->args, "force", 0) &&
+	    (a = app_find_same(r->args)) != NULL) {
+		if (app_running(a)) {
+			req_error(r, IPC_E_EXISTS,
+			    "an app named '%s' exists already and runs '%s' "
+			    "(restart it, or --force to start another one of "
+			    "that name)",
+			    a->name, util_json_str(a->spec, "script", ""));
+			return;
+		}
+		if (app_target(r, a) != 0)
+			return;
+		targets_each(&r->targets, start_one);
+		wait_or_reply(r, wait, check_online);
+		return;
+	}
 	if (app_create(r->args, &a, &e) != 0) {
 		req_fail(r, &e);
 		return;
@@ -293,14 +345,8 @@ h_start(struct req *r)
 	log_info("%s created (%d instances of %s)", a->name, a->ninst,
 	    a->exec_path);
 	app_start(a);
-	r->targets.v = calloc(1, sizeof *r->targets.v);
-	if (r->targets.v == NULL) {
-		req_error(r, IPC_E_INTERNAL, "out of memory");
+	if (app_target(r, a) != 0)
 		return;
-	}
-	r->targets.v[0].app_id = a->id;
-	r->targets.v[0].instance = -1;
-	r->targets.n = 1;
 	wait_or_reply(r, wait, check_online);
 }
 
@@ -378,9 +424,12 @@ h_delete(struct req *r)
 	req_wait(r, check_deleted, names);
 }
 
-/* update {"spec"}: the app named by spec.name takes spec's configuration
- * for the processes it starts from now on (restart, reload or scale
- * then replace the running ones). */
+/*
+ * update {"spec", "id"}: the app with that id (else the one named by
+ * spec.name) takes spec's configuration for the processes it starts from
+ * now on (restart, reload or scale then replace the running ones); with
+ * an id, a new name in the spec renames it (pm2's restart --name).
+ */
 static void
 h_update(struct req *r)
 {
@@ -388,9 +437,9 @@ h_update(struct req *r)
 	json_t *spec;
 	struct app *a;
 	struct err e;
-	int n;
+	int n, id = -1;
 
-	if (req_args(r, "{s:o}", "spec", &spec) != 0)
+	if (req_args(r, "{s:o, s?i}", "spec", &spec, "id", &id) != 0)
 		return;
 	if (!json_is_object(spec) ||
 	    (name = util_json_str(spec, "name", NULL)) == NULL) {
@@ -398,8 +447,19 @@ h_update(struct req *r)
 		    "update needs a spec with a name");
 		return;
 	}
-	if ((a = app_find_name(name)) == NULL) {
+	if (id >= 0 && (a = app_find_id(id)) == NULL) {
+		req_error(r, IPC_E_NOT_FOUND, "no app with id %d", id);
+		return;
+	}
+	if (id < 0 && (a = app_find_name(name)) == NULL) {
 		req_error(r, IPC_E_NOT_FOUND, "no app named '%s'", name);
+		return;
+	}
+	if (id < 0 && app_count_name(name) > 1) {
+		req_error(r, IPC_E_BAD_REQUEST,
+		    "%d apps are named '%s' (started with --force): give the "
+		    "id",
+		    app_count_name(name), name);
 		return;
 	}
 	if (a->reloading) {

@@ -38,6 +38,7 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	free(in->pid_file);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
 	free(in);
@@ -150,6 +151,7 @@ maybe_exited(struct instance *in)
 {
 	if (in->exited && in->status_done && in->running) {
 		in->running = 0;
+		pidfile_remove(in);
 		/* A descendant may hold the Node channel open: not our wait. */
 		if (in->has_channel) {
 			in->has_channel = 0;
@@ -359,6 +361,7 @@ inst_spawn(struct instance *in)
 		logpipe_start(lp[k]);
 	set_state(in, IS_LAUNCHING);
 	log_info("%s:%d started, pid %ld", a->name, in->index, (long)in->pid);
+	pidfile_write(in);
 	daemon_nofile_check(0);
 }
 

@@ -177,34 +177,30 @@ dir_unsafe(const struct stat *st)
 }
 
 /*
- * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
- * write, which also makes missing directories; O_WRONLY to empty it;
- * O_RDONLY to read it back): the one place the daemon opens an app's log
- * file.  Never through a symbolic link, never blocking (a FIFO, a
- * device), only a regular file; running as root, only in a directory that
- * no other user controls and not a file with other hard links (as
- * logrotate and systemd do).  The fd, or -1 and errno (an errno, or
- * ERR_*: logf_strerror says it in words).
+ * The directory of path opened (O_PATH), made first when flags has
+ * O_CREAT; *base is the file's name in it.  Running as root, a directory
+ * another user controls is refused (ERR_UNSAFE_DIR).  The fd, or -1 and
+ * errno.
  */
-int
-logf_open(const char *path, int flags)
+static int
+parent_open(const char *path, int flags, const char **base)
 {
-	const char *base = strrchr(path, '/');
 	char dir[PATH_MAX];
 	struct stat st;
-	int dfd, fd, err;
+	int dfd;
 
+	*base = strrchr(path, '/');
 	if (flags & O_CREAT)
-		dfd = dir_open(path, &base);
-	else if (base == NULL) {
-		base = path;
+		dfd = dir_open(path, base);
+	else if (*base == NULL) {
+		*base = path;
 		dfd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	} else if ((size_t)(base - path) >= sizeof dir) {
+	} else if ((size_t)(*base - path) >= sizeof dir) {
 		errno = ENAMETOOLONG;
 		return -1;
 	} else {
-		snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
-		base++;
+		snprintf(dir, sizeof dir, "%.*s", (int)(*base - path), path);
+		(*base)++;
 		dfd = open(dir[0] != '\0' ? dir : "/",
 		    O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
@@ -215,6 +211,28 @@ logf_open(const char *path, int flags)
 		errno = ERR_UNSAFE_DIR;
 		return -1;
 	}
+	return dfd;
+}
+
+/*
+ * Open a log file at path with flags (O_WRONLY | O_APPEND | O_CREAT to
+ * write, which also makes missing directories; O_WRONLY to empty it;
+ * O_RDONLY to read it back): the one place the daemon opens a file an app's
+ * spec names (its logs, its pid files: pidfile.c).  Never through a
+ * symbolic link, never blocking (a FIFO, a device), only a regular file;
+ * running as root, only in a directory that no other user controls and not
+ * a file with other hard links (as logrotate and systemd do).  The fd, or
+ * -1 and errno (an errno, or ERR_*: logf_strerror says it in words).
+ */
+int
+logf_open(const char *path, int flags)
+{
+	const char *base;
+	struct stat st;
+	int dfd, fd, err;
+
+	if ((dfd = parent_open(path, flags, &base)) == -1)
+		return -1;
 	fd = openat(dfd, base, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
 	    0644);
 	err = errno;
@@ -235,6 +253,23 @@ logf_open(const char *path, int flags)
 		return -1;
 	}
 	return fd;
+}
+
+/* Remove the file at path, with logf_open's care for its directory: 0, or
+ * -1 and errno. */
+int
+logf_unlink(const char *path)
+{
+	const char *base;
+	int dfd, rc, err;
+
+	if ((dfd = parent_open(path, 0, &base)) == -1)
+		return -1;
+	rc = unlinkat(dfd, base, 0);
+	err = errno;
+	close(dfd);
+	errno = err;
+	return rc;
 }
 
 /* A shortage of the moment: writers wait and the open is tried again. */

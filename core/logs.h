@@ -106,6 +106,7 @@ int logf_flush(const char *);
 int logf_error(const char *, char *, size_t);
 int logf_reopen_all(void);
 int logf_open(const char *, int);
+int logf_unlink(const char *);
 const char *logf_strerror(int);
 int logf_refused(int);
 json_t *logs_drop_pending(void);

@@ -131,6 +131,22 @@ self_max_fds(void)
 	TAILQ_FOREACH(a, &apps, entry)                                         \
 		for (k = 0; k < (a)->ninst && ((in) = (a)->inst[k], 1); k++)
 
+/*
+ * The value of an app's "app" label: its name, and for apps that share a
+ * name (start --force) its id as a label of its own as well, so no two
+ * series are the same (a static buffer, used once per line).
+ */
+static const char *
+app_label(const struct app *a)
+{
+	static char buf[128];
+
+	if (app_count_name(a->name) < 2)
+		return a->name;
+	snprintf(buf, sizeof buf, "%s\",id=\"%d", a->name, a->id);
+	return buf;
+}
+
 struct sample {
 	uint64_t cpu;
 	int64_t rss;
@@ -174,7 +190,7 @@ metrics_render(size_t *lenp)
 		{                                                              \
 			fprintf(f,                                             \
 			    mname "{app=\"%s\",instance=\"%d\"} " fmt "\n",    \
-			    a->name, k, __VA_ARGS__);                          \
+			    app_label(a), k, __VA_ARGS__);                     \
 			i++;                                                   \
 		}                                                              \
 	} while (0)
@@ -187,7 +203,7 @@ metrics_render(size_t *lenp)
 		fprintf(f,
 		    "clusterctl_instance_status{app=\"%s\","
 		    "instance=\"%d\",status=\"%s\"} %d\n",
-		    a->name, k, fsm_status_name(states[s]),
+		    app_label(a), k, fsm_status_name(states[s]),
 		    inst_status(in) == states[s]);
 	EACH("clusterctl_instance_cpu_seconds_total", "counter",
 	    "CPU time (user and system) of the instance's processes, all "
@@ -213,7 +229,8 @@ metrics_render(size_t *lenp)
 			    "clusterctl_instance_restarts_total{"
 			    "app=\"%s\",instance=\"%d\",reason=\"%s\"} "
 			    "%llu\n",
-			    a->name, k, inst_reason_name((enum inst_reason)s),
+			    app_label(a), k,
+			    inst_reason_name((enum inst_reason)s),
 			    (unsigned long long)in->restarts_by[s]);
 #undef EACH
 
@@ -221,8 +238,8 @@ metrics_render(size_t *lenp)
 	do {                                                                   \
 		header(f, mname, type, help);                                  \
 		TAILQ_FOREACH(a, &apps, entry)                                 \
-			fprintf(f, mname "{app=\"%s\"} " fmt "\n", a->name,    \
-			    __VA_ARGS__);                                      \
+			fprintf(f, mname "{app=\"%s\"} " fmt "\n",             \
+			    app_label(a), __VA_ARGS__);                        \
 	} while (0)
 	EACH_APP("clusterctl_app_instances_desired", "gauge",
 	    "the instance count asked for", "%d", a->ninst);
@@ -232,7 +249,7 @@ metrics_render(size_t *lenp)
 		for (k = 0, online = 0; k < a->ninst; k++)
 			online += inst_status(a->inst[k]) == ST_ONLINE;
 		fprintf(f, "clusterctl_app_instances_online{app=\"%s\"} %d\n",
-		    a->name, online);
+		    app_label(a), online);
 	}
 	EACH_APP("clusterctl_app_reload_duration_seconds", "gauge",
 	    "how long the last reload took (-1: none yet)", "%.3f",

@@ -356,6 +356,34 @@ start_desired(struct app *a, const json_t *entry, int only_idle,
 }
 
 /*
+ * The first app named name that claimed (a set of ids) does not hold yet,
+ * now claimed by the caller: each entry of a document stands for one app,
+ * and apps of one name (--force) are several entries.  NULL when none.
+ */
+static const char *
+app_key(const struct app *a, char key[16])
+{
+	snprintf(key, 16, "%d", a->id);
+	return key;
+}
+
+static struct app *
+unclaimed_app(const char *name, json_t *claimed)
+{
+	struct app *a;
+	char key[16];
+
+	TAILQ_FOREACH(a, &apps, entry) {
+		if (a->deleting || strcmp(a->name, name) != 0 ||
+		    json_object_get(claimed, app_key(a, key)) != NULL)
+			continue;
+		json_object_set_new(claimed, key, json_true());
+		return a;
+	}
+	return NULL;
+}
+
+/*
  * Bring back the apps of a checked document (state_check): each app that
  * does not exist is created from its spec (env replaced by env when not
  * NULL) with its instance count, and the instances it wants running are
@@ -368,9 +396,10 @@ json_t *
 state_apply(const json_t *doc, const json_t *env, int flags)
 {
 	json_t *started = json_array(), *running = json_array();
-	json_t *failed = json_array(), *entry, *spec;
+	json_t *failed = json_array(), *claimed = json_object(), *entry, *spec;
 	struct app *a;
 	const char *name;
+	char key[16];
 	struct err err;
 	size_t i;
 	int rc, k;
@@ -378,7 +407,8 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 	json_array_foreach(json_object_get(doc, "apps"), i, entry) {
 		spec = json_deep_copy(json_object_get(entry, "spec"));
 		name = util_json_str(spec, "name", NULL);
-		if (name != NULL && (a = app_find_name(name)) != NULL) {
+		if (name != NULL &&
+		    (a = unclaimed_app(name, claimed)) != NULL) {
 			if (start_desired(a, entry, 1, REASON_START) > 0)
 				json_array_append_new(started,
 				    json_string(a->name));
@@ -414,12 +444,14 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 				    json_array_get(json_object_get(entry,
 						       "counters"),
 					(size_t)k));
+		json_object_set_new(claimed, app_key(a, key), json_true());
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,
 		    a->exec_path);
 		(void)start_desired(a, entry, 0,
 		    (flags & STATE_RESTORE) ? REASON_RESTORE : REASON_START);
 		json_array_append_new(started, json_string(a->name));
 	}
+	json_decref(claimed);
 	return json_pack("{s:o, s:o, s:o}", "started", started, "running",
 	    running, "failed", failed);
 }

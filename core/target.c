@@ -146,9 +146,34 @@ resolve_script(const char *word, struct targets *ts, int *nomem)
 }
 
 /*
+ * Every app named name (several when started with --force, as pm2 keeps
+ * processes of one name), instance inst (-1: all) of those that have it:
+ * whether any matched.
+ */
+static int
+resolve_name(const char *name, long inst, struct targets *ts, int *nomem)
+{
+	struct app *a;
+	int found = 0;
+
+	TAILQ_FOREACH(a, &apps, entry) {
+		if (a->deleting || strcmp(a->name, name) != 0 ||
+		    inst >= a->ninst)
+			continue;
+		if (targets_add(ts, a->id, (int)inst) != 0) {
+			*nomem = 1;
+			return found;
+		}
+		found = 1;
+	}
+	return found;
+}
+
+/*
  * One word: "all", "/RE/", an id, a name, either with ":N", or a script's
- * file name.  A word of digits is the app with that id first, then the app
- * of that name (app_create keeps the two from meaning different apps).
+ * file name.  A word of digits is the app with that id first, then the
+ * apps of that name (app_create keeps the two from meaning different
+ * apps).
  */
 static int
 resolve_word(const char *word, struct targets *ts, struct err *e)
@@ -185,8 +210,13 @@ resolve_word(const char *word, struct targets *ts, struct err *e)
 	if (*s != '\0' && *end == '\0' && errno == 0 && id >= 0 &&
 	    id <= INT_MAX)
 		a = app_find_id((int)id);
-	if (a == NULL)
-		a = app_find_name(s);
+	if (a == NULL && app_find_name(s) != NULL) {
+		if (resolve_name(s, inst, ts, &nomem))
+			return 0;
+		if (nomem)
+			goto nomem;
+		a = app_find_name(s); /* none has instance inst: said below */
+	}
 	if (a == NULL && inst == -1) {
 		/* A namespace (pm2): every app in it. */
 		int found = 0;

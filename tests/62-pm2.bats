@@ -269,3 +269,154 @@ JSON
 	assert_failure 2
 	assert_output --partial "increment_var 'NOPE' needs a number"
 }
+
+@test "pm2 --pid FILE writes each instance's pid to FILE-N.pid while it runs" {
+	export CLUSTERCTL_NO_KEEPER=1
+	d="$BATS_TEST_TMPDIR/run/pids"
+	clusterctl start /bin/sleep --name p -i 2 --listen-timeout 0 \
+		--pid "$d/web.pid" -- 1000
+	[ "$(cat "$d/web-0.pid")" = "$(pid_of p 0)" ]
+	[ "$(cat "$d/web-1.pid")" = "$(pid_of p 1)" ]
+	[ ! -e "$d/web.pid" ]
+	run clusterctl describe p --json
+	assert_output --partial "\"pid_file\": \"$d/web-1.pid\""
+	# A restart writes the new pid; a stop removes the file.
+	clusterctl restart p:1
+	[ "$(cat "$d/web-1.pid")" = "$(pid_of p 1)" ]
+	clusterctl stop p:0
+	[ ! -e "$d/web-0.pid" ]
+	[ -e "$d/web-1.pid" ]
+	# The spec survives a daemon that died: the restored instance writes
+	# its new pid there.
+	old=$(pid_of p 1)
+	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
+	wait_until 10 eval "! alive $old"
+	clusterctl ping
+	wait_until 10 eval '[ "$(status_of p 1)" = online ]'
+	wait_until 10 eval '[ "$(cat "$d/web-1.pid" 2>/dev/null)" = "$(pid_of p 1)" ]'
+	[ ! -e "$d/web-0.pid" ]
+	clusterctl delete p
+	[ ! -e "$d/web-1.pid" ]
+}
+
+@test "pm2 pid_file in a process file, numbered as pm2 numbers it; a link is not followed" {
+	cd "$BATS_TEST_TMPDIR"
+	cat > eco.json <<-'JSON'
+	{ "apps": [ { "name": "w", "script": "/bin/sleep", "args": "1000",
+	  "listen_timeout": 0, "pid_file": "pids/w-7.pid" } ] }
+	JSON
+	clusterctl start eco.json
+	[ "$(cat pids/w-0.pid)" = "$(pid_of w 0)" ]
+	[ ! -e pids/w-7-0.pid ]
+	# A name that does not end in .pid is numbered too.
+	clusterctl start /bin/sleep --name x --listen-timeout 0 --pid x.pidfile -- 1000
+	[ "$(cat x.pidfile-0)" = "$(pid_of x 0)" ]
+	# A symbolic link in the file's place is left alone, and said.
+	echo keep > target
+	ln -s "$BATS_TEST_TMPDIR/target" y-0.pid
+	clusterctl start /bin/sleep --name y --listen-timeout 0 --pid y.pid -- 1000
+	[ "$(cat target)" = keep ]
+	grep -q "y:0 cannot write the pid file '$BATS_TEST_TMPDIR/y-0.pid': it is a symbolic link" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	clusterctl delete y
+	[ -L y-0.pid ]
+}
+
+@test "pm2 start -f starts the same script again: another app of that name, its name targets both" {
+	export CLUSTERCTL_NO_KEEPER=1
+	clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
+	# Without -f, a clear refusal that says how.
+	run clusterctl start /bin/sleep --name w --listen-timeout 0 -- 1000
+	assert_failure 1
+	assert_output --partial "an app named 'w' exists already and runs '/bin/sleep'"
+	assert_output --partial "--force"
+	run clusterctl start /bin/true --name w
+	assert_failure 1
+	assert_output --partial "an app named 'w' exists already (restart it, use --name, or --force"
+	run clusterctl start /bin/sleep --name w -f -i 2 --listen-timeout 0 -- 1000
+	assert_success
+	ids=$(clusterctl list --json | json_get '" ".join(sorted(set(str(r["id"]) for r in d if r["name"]=="w")))')
+	[ "$ids" = "0 1" ]
+	run clusterctl pid w
+	[ "${#lines[@]}" -eq 3 ]
+	# The name acts on both, an id on one, name:N on each that has it.
+	clusterctl stop w
+	[ "$(clusterctl list --json | json_get 'sum(r["status"]=="stopped" for r in d)')" = 3 ]
+	clusterctl start 1
+	[ "$(clusterctl list --json | json_get '[r["status"] for r in d if r["id"]==0][0]')" = stopped ]
+	[ "$(clusterctl list --json | json_get 'all(r["status"]=="online" for r in d if r["id"]==1)')" = True ]
+	clusterctl start w
+	all_status w online
+	run clusterctl restart w:1
+	assert_success
+	run clusterctl scale w 3
+	assert_failure
+	assert_output --partial "scale takes one app"
+	# Metrics keep the two apart.
+	run clusterctl metrics
+	assert_output --partial 'clusterctl_instance_up{app="w",id="1",instance="1"} 1'
+	# Both come back after the daemon dies, and from a dump.
+	old=$(pid_of w 1)
+	kill -KILL "$(cat "$CLUSTERCTL_HOME/daemon.pid")"
+	wait_until 10 eval "! alive $old"
+	clusterctl ping
+	wait_until 10 all_status w online
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 3 ]
+	clusterctl save
+	clusterctl delete w
+	run clusterctl resurrect
+	assert_success
+	wait_until 10 all_status w online
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 3 ]
+	# Resurrecting again starts nothing twice.
+	clusterctl resurrect
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 3 ]
+}
+
+@test "pm2 restart NAME --name NEW renames the app as it restarts" {
+	clusterctl start /bin/sleep --name old --listen-timeout 0 -- 1000
+	clusterctl start /bin/sleep --name other --listen-timeout 0 -- 1000
+	id=$(clusterctl list --json | json_get '[r["id"] for r in d if r["name"]=="old"][0]')
+	before=$(pid_of old 0)
+	run clusterctl restart old --name new
+	assert_success
+	assert_output --partial "new:0"
+	[ "$(pid_of new 0)" != "$before" ]
+	[ "$(clusterctl list --json | json_get '[r["id"] for r in d if r["name"]=="new"][0]')" = "$id" ]
+	run clusterctl describe old
+	assert_failure 3
+	tr '\0' '\n' < "/proc/$(pid_of new 0)/environ" | grep -qx CLUSTERCTL_APP=new
+	[ -e "$CLUSTERCTL_HOME/logs/new-out-0.log" ]
+	# A taken or invalid name, or several apps, are refused; nothing changes.
+	run clusterctl restart new --name other
+	assert_failure
+	assert_output --partial "an app named 'other' exists already"
+	run clusterctl restart new --name 'a b'
+	assert_failure
+	run clusterctl restart all --name x
+	assert_failure 2
+	assert_output --partial "--name renames one app"
+	all_status new online
+	# --update-env and --name together.
+	FOO=bar clusterctl restart new --name newer --update-env
+	tr '\0' '\n' < "/proc/$(pid_of newer 0)/environ" | grep -qx FOO=bar
+}
+
+@test "pm2 start app.js of its stopped app starts that app again, as it was" {
+	clusterctl start /bin/sleep --name nap -i 2 --listen-timeout 0 -- 1000
+	clusterctl stop nap
+	run clusterctl start /bin/sleep --name nap --listen-timeout 0 -- 1000
+	assert_success
+	all_status nap online
+	[ "$(clusterctl list --json | json_get 'len(d)')" = 2 ]
+	# With an instance running it is refused, and so is another script
+	# under that name.
+	clusterctl stop nap:1
+	run clusterctl start /bin/sleep --name nap -- 1000
+	assert_failure 1
+	assert_output --partial "runs '/bin/sleep'"
+	clusterctl stop nap
+	run clusterctl start /bin/cat --name nap
+	assert_failure 1
+	assert_output --partial "exists already (restart it, use --name"
+}
