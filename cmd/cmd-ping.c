@@ -23,7 +23,7 @@ exec_ping(struct cmd_ctx *ctx)
 	if (strcmp(v, CLUSTERCTL_VERSION) != 0)
 		cmd_error(0,
 		    "the daemon runs version %s but this is %s; "
-		    "'clusterctl kill' and start again to upgrade it",
+		    "'clusterctl upgrade' replaces it in place",
 		    v, CLUSTERCTL_VERSION);
 	json_decref(data);
 	return 0;

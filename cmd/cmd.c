@@ -26,7 +26,7 @@ extern const struct cmd_entry cmd_signal_entry, cmd_send_entry,
 extern const struct cmd_entry cmd_apply_entry, cmd_validate_entry,
     cmd_init_entry, cmd_start_or_restart_entry, cmd_start_or_reload_entry;
 extern const struct cmd_entry cmd_save_entry, cmd_resurrect_entry;
-extern const struct cmd_entry cmd_pid_entry;
+extern const struct cmd_entry cmd_pid_entry, cmd_upgrade_entry;
 
 const struct cmd_entry *cmd_table[] = {
 	&cmd_start_entry,
@@ -57,6 +57,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_save_entry,
 	&cmd_resurrect_entry,
 	&cmd_ping_entry,
+	&cmd_upgrade_entry,
 	&cmd_kill_entry,
 	&cmd_startup_entry,
 	&cmd_unstartup_entry,

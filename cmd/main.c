@@ -253,6 +253,8 @@ main(int argc, char **argv)
 		return daemon_main(argv[2]);
 	if (argc >= 3 && strcmp(argv[1], "__keeper") == 0)
 		return keeper_main(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "__upgrade-check") == 0)
+		return upgrade_check_main();
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../ipc/util.h"
 #include "core.h"
 
 /* A line longer than this is written in pieces, each marked. */
@@ -56,12 +57,15 @@ struct logpipe {
 	int grown;   /* its capacity was raised to FLOOD_PIPE_BYTES */
 	int resting; /* not reading until the rest timer fires */
 	TAILQ_ENTRY(logpipe) rentry;
+	TAILQ_ENTRY(logpipe) entry; /* in pipes */
 	char *line; /* an incomplete line carried between reads */
 	size_t linelen;
 	size_t linecap;
 };
 
 static TAILQ_HEAD(, logpipe) resting = TAILQ_HEAD_INITIALIZER(resting);
+/* Every pipe, for an upgrade's handover. */
+static TAILQ_HEAD(, logpipe) pipes = TAILQ_HEAD_INITIALIZER(pipes);
 static uv_timer_t rest_timer;
 static int ngrown; /* pipes grown to FLOOD_PIPE_BYTES */
 
@@ -205,11 +209,10 @@ add_sink(struct logpipe *lp, const char *path, const struct app_logs *l)
 	return 0;
 }
 
-/* A pipe for one stream of in's next process, not yet reading. */
-struct logpipe *
-logpipe_new(const struct instance *in, int stream)
+/* A pipe for one stream of instance index of a, not yet reading. */
+static struct logpipe *
+pipe_make(const struct app *a, int index, int stream)
 {
-	const struct app *a = in->app;
 	struct logpipe *lp;
 	char *path;
 
@@ -218,21 +221,29 @@ logpipe_new(const struct instance *in, int stream)
 	lp->src.stream = stream;
 	lp->src.app = strdup(a->name);
 	lp->src.app_id = a->id;
-	lp->src.index = in->index;
+	lp->src.index = index;
 	lp->src.format = a->logs.format;
 	if (a->logs.date_format != NULL)
 		lp->src.date_format = strdup(a->logs.date_format);
-	if ((path = logs_stream_path(a, in->index, stream)) != NULL) {
+	if ((path = logs_stream_path(a, index, stream)) != NULL) {
 		(void)add_sink(lp, path, &a->logs);
 		free(path);
 	}
-	if ((path = logs_stream_path(a, in->index, 0)) != NULL) {
+	if ((path = logs_stream_path(a, index, 0)) != NULL) {
 		(void)add_sink(lp, path, &a->logs);
 		free(path);
 	}
 	uv_pipe_init(loop, &lp->pipe, 0);
 	lp->pipe.data = lp;
+	TAILQ_INSERT_TAIL(&pipes, lp, entry);
 	return lp;
+}
+
+/* A pipe for one stream of in's next process, not yet reading. */
+struct logpipe *
+logpipe_new(const struct instance *in, int stream)
+{
+	return pipe_make(in->app, in->index, stream);
 }
 
 static void
@@ -247,6 +258,7 @@ logpipe_free(uv_handle_t *h)
 		ngrown--;
 	if (lp->resting)
 		TAILQ_REMOVE(&resting, lp, rentry);
+	TAILQ_REMOVE(&pipes, lp, entry);
 	free(lp->src.app);
 	free(lp->src.date_format);
 	free(lp->line);
@@ -502,4 +514,75 @@ void
 logpipe_abort(struct logpipe *lp)
 {
 	uv_close((uv_handle_t *)&lp->pipe, logpipe_free);
+}
+
+/*
+ * Whether a pipe keeps bytes it could not write yet (a file waits for
+ * room on the disk): an upgrade waits until they are written.
+ */
+int
+logpipe_busy(void)
+{
+	struct logpipe *lp;
+
+	TAILQ_FOREACH(lp, &pipes, entry)
+		if (lp->blocked || pipe_pending(lp))
+			return 1;
+	return 0;
+}
+
+/*
+ * Every pipe being read, for an upgrade (core/upgrade.c): its descriptor
+ * and whose stream it is, with the line it carries (no byte is lost: the
+ * rest is still in the pipe, for the next image to read).
+ */
+json_t *
+logpipe_handover(void)
+{
+	json_t *arr = json_array();
+	struct logpipe *lp;
+	int fd;
+
+	TAILQ_FOREACH(lp, &pipes, entry) {
+		if (uv_is_closing((uv_handle_t *)&lp->pipe) ||
+		    uv_fileno((uv_handle_t *)&lp->pipe, &fd) != 0)
+			continue;
+		json_array_append_new(arr,
+		    json_pack("{s:i, s:i, s:i, s:i, s:o, s:b}", "fd", fd,
+			"app_id", lp->src.app_id, "index", lp->src.index,
+			"stream", lp->src.stream, "line",
+			util_json_hex(lp->line, lp->linelen), "grown",
+			lp->grown));
+	}
+	return arr;
+}
+
+/*
+ * After an upgrade: read fd again as stream of instance index of a, the
+ * line it carried first.  0, or a negative errno with fd closed.
+ */
+int
+logpipe_adopt(const struct app *a, int index, int stream, int fd,
+    const char *line, size_t len, int grown)
+{
+	struct logpipe *lp;
+	int r;
+
+	if ((lp = pipe_make(a, index, stream)) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((r = uv_pipe_open(&lp->pipe, fd)) != 0) {
+		close(fd);
+		logpipe_abort(lp);
+		return r;
+	}
+	if (len > 0 && carry(lp, line, len) != 0)
+		log_warnx("%s:%d out of memory: a line dropped", lp->src.app,
+		    lp->src.index);
+	if (grown && ngrown < MAX_GROWN) {
+		lp->grown = 1;
+		ngrown++;
+	}
+	return logpipe_start(lp);
 }

@@ -316,7 +316,7 @@ try_base(const char *want)
  * their process group only.  Called once at start, before any app.
  */
 void
-cgroup_init(void)
+cgroup_init(int sweep_left)
 {
 	const char *v = getenv("CLUSTERCTL_CGROUP_VERSION");
 	int e = ENOENT;
@@ -337,7 +337,9 @@ cgroup_init(void)
 		    strerror(e), strerror(errno));
 		return;
 	}
-	sweep();
+	/* After an upgrade, what runs there is ours. */
+	if (sweep_left)
+		sweep();
 	log_info("each instance runs in a cgroup of its own under %s (%s)",
 	    base, cgroup_kind_name());
 }
@@ -376,19 +378,29 @@ char *
 cgroup_instance(const struct app *a, int index)
 {
 	static unsigned long seq;
-	char *dir;
+	char *dir = NULL;
+	int tries;
 
 	if (base[0] == '\0')
 		return NULL;
-	if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index, ++seq) ==
-	    -1)
-		return NULL;
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	/* One that exists is another instance's (an upgraded daemon counts
+	 * from 1 again while the old image's cgroups live on): the next. */
+	for (tries = 0; tries < 1000; tries++) {
+		if (asprintf(&dir, "%s/app-%s.%d-%lu", base, a->name, index,
+			++seq) == -1)
+			return NULL;
+		if (mkdir(dir, 0755) == 0)
+			return dir;
+		if (errno != EEXIST)
+			break;
+		free(dir);
+		dir = NULL;
+	}
+	if (dir != NULL) {
 		log_warn("cannot make cgroup %s", dir);
 		free(dir);
-		return NULL;
 	}
-	return dir;
+	return NULL;
 }
 
 /* The daemon exits: its cgroups go (the instances' are empty by now). */

@@ -84,6 +84,8 @@ struct instance {
 	int nhandles;	  /* open handles; freed when 0 and dead */
 
 	pid_t pid;
+	int adopted;	     /* its process came with an upgrade: not a libuv
+				handle, reaped on SIGCHLD (inst_reap_orphans) */
 	char *pid_file;	     /* the pid file written for pid (pidfile.c) */
 	int running;	     /* a process exists (exit not yet handled) */
 	int exited;	     /* exit callback seen for the current process */
@@ -290,6 +292,7 @@ void daemon_changed(void);
 int64_t daemon_now_wall(void);
 void daemon_loop_init(void);
 long long daemon_nofile_orig(void);
+int daemon_lock_fd(void);
 void daemon_nofile_check(int);
 long daemon_fd_count(int);
 const char *daemon_nofile_warning(void);
@@ -317,6 +320,11 @@ void req_fail(struct req *, const struct err *);
 int req_args(struct req *, const char *, ...);
 void req_wait(struct req *, int (*)(struct req *), json_t *);
 void server_run_waiters(void);
+int server_listen_fd(void);
+int server_nwaiting(const struct req *);
+int server_nsending(void);
+json_t *server_handover(const struct req *);
+struct req *server_adopt(const json_t *, const char *);
 
 /* app.c */
 struct app *app_find_name(const char *);
@@ -362,6 +370,8 @@ void inst_retire(struct instance *);
 int inst_idle(const struct instance *);
 void inst_reap_orphans(struct instance *);
 json_t *inst_json(struct instance *);
+json_t *inst_handover(struct instance *, char *, size_t);
+int inst_adopt(struct instance *, const json_t *);
 
 /* console.c: stdout and stderr of a daemon in the foreground (run) */
 int console_open(int, int);
@@ -381,7 +391,7 @@ enum cgroup_kind {
 int cgroup_mount_of(const char *, const char *, char *, size_t);
 int cgroup_own_of(const char *, const char *, char *, size_t);
 const char *cgroup_kind_name(void);
-void cgroup_init(void);
+void cgroup_init(int);
 const char *cgroup_base(void);
 char *cgroup_instance(const struct app *, int);
 int cgroup_signal(const char *, int, pid_t);
@@ -432,6 +442,8 @@ void share_inst_changed(struct instance *);
 void share_inst_exec(struct instance *);
 const char *share_preload_note(const struct instance *);
 void share_inst_json(struct instance *, json_t *);
+json_t *share_handover(const struct app *);
+void share_adopt(struct app *, const json_t *);
 
 /* balance.c: per-instance listeners and --sticky */
 int balance_app_init(struct app *, const json_t *, char *, size_t);
@@ -449,6 +461,9 @@ const char *balance_name(const struct app *);
 #define STATE_KEEP_IDS 0x1 /* state_apply: apps get their old ids back */
 #define STATE_RESTORE 0x2  /* ... their daemon died (REASON_RESTORE) */
 void state_init(int);
+void state_init_upgraded(int);
+int state_create_app(const json_t *, const json_t *, int, struct app **,
+    struct err *);
 int state_sync(void);
 int state_sync_error(char *, size_t);
 int state_check(const json_t *, char *, size_t);
@@ -471,6 +486,21 @@ void keeper_hold(const char *, int);
 void keeper_drop(const char *);
 void keeper_up(void);
 void keeper_quitting(void);
+void keeper_adopt(int);
+void keeper_pool_put(const char *, int);
+int keeper_channel(void);
+void keeper_exe(const char *);
+
+/* upgrade.c, adopt.c: the in-place upgrade (docs/state.md) */
+#define UPGRADE_HANDOVER_VERSION 1
+#define UPGRADE_ENV "CLUSTERCTL_UPGRADE_FD"
+#define UPGRADE_FORMAT "clusterctl-upgrade"
+void upgrade_handle(struct req *);
+int upgrade_begin(void);
+int upgrade_resuming(void);
+long long upgrade_nofile_orig(void);
+void upgrade_resume(void);
+const json_t *upgrade_info(void);
 
 /* spawn.c */
 struct spawn_cbs {
@@ -491,6 +521,7 @@ void pidfile_remove(struct instance *);
 /* notify.c */
 int notify_open(void (*)(pid_t, const char *, size_t));
 const char *notify_socket_path(void);
+int notify_fd_get(void);
 
 /* reload.c */
 void reload_handle(struct req *);

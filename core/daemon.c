@@ -39,6 +39,7 @@ static rlim_t nofile_orig; /* the caller's soft limit: the apps' */
 static char nofile_warning[200];
 static DIR *fd_dir; /* /proc/self/fd, to count ours */
 static char pid_path[PATH_MAX];
+static int lock_fd = -1; /* daemon.lock, held for the daemon's life */
 static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
 static uv_timer_t reap_timer;
 static uv_idle_t changed_idle;
@@ -120,7 +121,13 @@ nofile_raise(void)
 	rlim_t want;
 	FILE *f;
 	unsigned long long nr;
+	long long kept = upgrade_nofile_orig();
 
+	if (kept >= 0) {
+		/* Raised by the image before an upgrade: the caller's. */
+		nofile_orig = (rlim_t)kept;
+		return;
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
 	nofile_orig = rl.rlim_cur;
@@ -150,6 +157,13 @@ nofile_raise(void)
 		 "%llu; apps keep %llu",
 	    (unsigned long long)nofile_orig, (unsigned long long)want,
 	    (unsigned long long)nofile_orig);
+}
+
+/* The descriptor that holds daemon.lock (an upgrade hands it over). */
+int
+daemon_lock_fd(void)
+{
+	return lock_fd;
 }
 
 /* The soft descriptor limit apps get back, or 0: they keep ours. */
@@ -474,11 +488,14 @@ daemon_setup(const char *h, int foreground)
 	if (chdir("/") == -1)
 		return 1;
 	snprintf(path, sizeof path, "%s/daemon.lock", home);
-	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* An upgraded image goes on with the lock its image before held. */
+	if ((lockfd = upgrade_begin()) == -1)
+		lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd == -1)
 		return 1;
 	/* One daemon per home: a second one leaves at once. */
 	if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		close(lockfd);
 		if (!foreground)
 			return -1;
 		other = 0;
@@ -495,6 +512,7 @@ daemon_setup(const char *h, int foreground)
 		    home, other);
 		return 1;
 	}
+	lock_fd = lockfd;
 	snprintf(path, sizeof path, "%s/daemon.log", home);
 	if (log_open(path) != 0)
 		return 1;
@@ -534,8 +552,11 @@ daemon_setup(const char *h, int foreground)
 	/* Orphans of apps become ours to reap, not init's (no zombies). */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	cgroup_init();
-	sweep_orphans();
+	/* What runs as our apps is a dead daemon's, unless this is the same
+	 * daemon upgraded: then it is ours to adopt. */
+	cgroup_init(!upgrade_resuming());
+	if (!upgrade_resuming())
+		sweep_orphans();
 	snprintf(sock_path, sizeof sock_path, "%s/sock", home);
 	snprintf(pid_path, sizeof pid_path, "%s/daemon.pid", home);
 	if ((r = server_listen(sock_path, handle_request)) != 0)
@@ -560,8 +581,12 @@ daemon_main(const char *h)
 
 	if ((r = daemon_setup(h, 0)) != 0)
 		return r < 0 ? 0 : r;
-	/* Apps of a daemon that died come back (core/state.c). */
-	state_init(1);
+	/* Apps of a daemon that died come back (core/state.c), or those of
+	 * the image before an upgrade are adopted (core/upgrade.c). */
+	if (upgrade_resuming())
+		upgrade_resume();
+	else
+		state_init(1);
 	keeper_up();
 	uv_run(loop, UV_RUN_DEFAULT);
 	daemon_quit();

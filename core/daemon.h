@@ -9,5 +9,6 @@
 int daemon_main(const char *);
 int exec_shim_main(int, char **);
 int keeper_main(const char *); /* "__keeper": core/keeper.c */
+int upgrade_check_main(void);  /* "__upgrade-check": core/upgrade.c */
 
 #endif

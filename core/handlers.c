@@ -204,6 +204,8 @@ h_ping(struct req *r)
 	if (daemon_nofile_warning() != NULL)
 		json_object_set_new(o, "warning",
 		    json_string(daemon_nofile_warning()));
+	if (upgrade_info() != NULL)
+		json_object_set(o, "upgraded", (json_t *)upgrade_info());
 	req_reply(r, o);
 }
 
@@ -651,6 +653,7 @@ static const struct handler handlers[] = {
 	{ "set", update_handle, 0 },
 	{ "signal", deliver_handle_signal, H_LOOKS },
 	{ "send", deliver_handle_send, H_LOOKS },
+	{ "upgrade", upgrade_handle, H_LOOKS },
 };
 
 void

@@ -28,6 +28,7 @@
 #define KILL_GRACE_MS 2000
 
 static void handle_closed(uv_handle_t *);
+static void leader_lost(struct instance *);
 static void group_reap(struct instance *);
 static void inst_spawn(struct instance *);
 static void timer_cb(uv_timer_t *);
@@ -331,6 +332,7 @@ inst_spawn(struct instance *in)
 	/* What the last process's group left is reaped now or never. */
 	group_reap(in);
 	in->pgid_live = 0;
+	in->adopted = 0;
 	in->pid = in->proc.pid;
 	in->running = 1;
 	in->exited = 0;
@@ -404,10 +406,31 @@ group_kill(struct instance *in, int sig)
 	return r;
 }
 
-/* After SIGCHLD: reap the orphans of every group whose leader is gone. */
+/*
+ * After SIGCHLD: an adopted process (an upgrade's, which libuv does not
+ * know) is reaped here and its exit handled as exit_cb would; then the
+ * orphans of every group whose leader is gone.
+ */
 void
 inst_reap_orphans(struct instance *in)
 {
+	int st;
+	pid_t r;
+
+	if (in->adopted && in->running && !in->exited) {
+		while ((r = waitpid(in->pid, &st, WNOHANG)) == -1 &&
+		    errno == EINTR)
+			;
+		if (r == in->pid) {
+			in->adopted = 0;
+			in->exited = 1;
+			in->pgid_live = 1;
+			in->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+			in->exit_termsig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+			maybe_exited(in);
+		} else if (r == -1 && errno == ECHILD)
+			leader_lost(in);
+	}
 	group_reap(in);
 }
 
@@ -475,7 +498,10 @@ leader_lost(struct instance *in)
 	in->exited = 1;
 	in->exit_status = 0;
 	in->exit_termsig = SIGKILL;
-	uv_close((uv_handle_t *)&in->proc, handle_closed);
+	if (in->adopted)
+		in->adopted = 0;
+	else
+		uv_close((uv_handle_t *)&in->proc, handle_closed);
 	maybe_exited(in);
 }
 
@@ -1176,4 +1202,235 @@ inst_inherit(struct instance *repl, struct instance *old)
 	repl->restarts = old->restarts;
 	memcpy(repl->restarts_by, old->restarts_by, sizeof repl->restarts_by);
 	repl->cpu_base = cpu;
+}
+
+/* --- an in-place upgrade (core/upgrade.c) -------------------------------- */
+
+static void
+put_int(json_t *o, const char *k, json_int_t v)
+{
+	json_object_set_new(o, k, json_integer(v));
+}
+
+static void
+put_str(json_t *o, const char *k, const char *v)
+{
+	if (v != NULL)
+		json_object_set_new(o, k, json_string(v));
+}
+
+/*
+ * Everything the next image needs to carry on the instance: its state,
+ * process, counters, backoff and timer (what is left of it), and its
+ * handles' descriptors ("*_fd").  NULL, with why, when it is in the
+ * middle of something that cannot be handed over (try again soon).
+ */
+json_t *
+inst_handover(struct instance *in, char *why, size_t len)
+{
+	json_t *o, *arr;
+	int fd, i;
+
+	if (in->fsm_state == IS_PENDING || (in->running && in->exited)) {
+		snprintf(why, len, "instance %s:%d is being restarted",
+		    in->app->name, in->index);
+		return NULL;
+	}
+	o = json_object();
+	put_int(o, "index", in->index);
+	put_str(o, "state", fsm_state_name(in->fsm_state));
+	put_int(o, "pid", in->pid);
+	put_int(o, "running", in->running);
+	put_int(o, "exited", in->exited);
+	put_int(o, "pgid_live", in->pgid_live);
+	put_int(o, "exec_errno", in->exec_errno);
+	put_int(o, "started_mono", (json_int_t)in->started_mono);
+	put_int(o, "started_wall", in->started_wall);
+	put_int(o, "stop_deadline", (json_int_t)in->stop_deadline);
+	put_int(o, "restarts", in->restarts);
+	put_int(o, "crashes", in->backoff.crashes);
+	put_int(o, "unstable", in->backoff.unstable);
+	put_int(o, "delay_ms", in->backoff.delay_ms);
+	put_int(o, "next_start_wall", in->next_start_wall);
+	put_int(o, "timer_ms",
+	    uv_is_active((uv_handle_t *)&in->timer) ?
+		(json_int_t)uv_timer_get_due_in(&in->timer) :
+		-1);
+	put_int(o, "want_up", in->want_up);
+	put_int(o, "next_reason", in->next_reason);
+	put_int(o, "reason", in->reason);
+	put_int(o, "reason_wall", in->reason_wall);
+	put_int(o, "have_exit", in->have_exit);
+	put_int(o, "exit_code", in->exit_code);
+	put_int(o, "exit_signal", in->exit_signal);
+	put_int(o, "nexits", in->nexits);
+	put_int(o, "cpu_base", (json_int_t)in->cpu_base);
+	put_int(o, "cpu_seen", (json_int_t)in->cpu_seen);
+	put_int(o, "ready_ms", in->ready_ms);
+	put_int(o, "ready_timeout", in->ready_timeout);
+	put_int(o, "stopped_by_exit", in->stopped_by_exit);
+	put_int(o, "preload", in->preload);
+	put_str(o, "error", in->error);
+	put_str(o, "status_text", in->status_text);
+	put_str(o, "cgroup", in->cgroup);
+	put_str(o, "pid_file", in->pid_file);
+	arr = json_array();
+	for (i = 0; i < EXIT_HISTORY; i++)
+		json_array_append_new(arr,
+		    json_pack("[I, i, i, I, I]", (json_int_t)in->exits[i].when,
+			in->exits[i].code, in->exits[i].signal,
+			(json_int_t)in->exits[i].uptime_ms,
+			(json_int_t)in->exits[i].delay_ms));
+	json_object_set_new(o, "exits", arr);
+	arr = json_array();
+	for (i = 0; i < REASON_COUNT; i++)
+		json_array_append_new(arr,
+		    json_integer((json_int_t)in->restarts_by[i]));
+	json_object_set_new(o, "restarts_by", arr);
+	if (in->running && !in->status_done &&
+	    uv_fileno((uv_handle_t *)&in->status, &fd) == 0)
+		put_int(o, "status_fd", fd);
+	if (in->has_channel &&
+	    uv_fileno((uv_handle_t *)&in->channel, &fd) == 0) {
+		put_int(o, "channel_fd", fd);
+		json_object_set_new(o, "chanline",
+		    util_json_hex(in->chanline, in->chanlen));
+	}
+	if (in->has_input && uv_fileno((uv_handle_t *)&in->input, &fd) == 0)
+		put_int(o, "input_fd", fd);
+	return o;
+}
+
+static int
+state_by_name(const char *name)
+{
+	int s;
+
+	for (s = 0; name != NULL && s < IS_COUNT; s++)
+		if (strcmp(fsm_state_name((enum inst_state)s), name) == 0)
+			return s;
+	return -1;
+}
+
+static int
+adopt_pipe(struct instance *in, uv_pipe_t *p, int ipc, int fd)
+{
+	uv_pipe_init(loop, p, ipc);
+	p->data = in;
+	in->nhandles++;
+	if (uv_pipe_open(p, fd) != 0) {
+		close(fd);
+		uv_close((uv_handle_t *)p, handle_closed);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+dup_str(const json_t *o, const char *k)
+{
+	const char *v = util_json_str(o, k, NULL);
+
+	return v != NULL ? strdup(v) : NULL;
+}
+
+/*
+ * The next image takes an instance over from inst_handover's object: the
+ * same process (it is still our child: execve kept the pid), its state
+ * as it was, its timer re-armed with what was left of it.  Nothing is
+ * started.  0, or -1 when o does not describe an instance.
+ */
+int
+inst_adopt(struct instance *in, const json_t *o)
+{
+	json_t *v, *e;
+	size_t i;
+	int s = state_by_name(util_json_str(o, "state", NULL)), fd;
+	int64_t timer_ms;
+	char *line;
+
+	if (s < 0)
+		return -1;
+	in->fsm_state = (enum inst_state)s;
+	in->pid = (pid_t)util_json_int(o, "pid", 0);
+	in->running = (int)util_json_int(o, "running", 0);
+	in->adopted = in->running;
+	in->exited = (int)util_json_int(o, "exited", 0);
+	in->pgid_live = (int)util_json_int(o, "pgid_live", 0);
+	in->exec_errno = (int)util_json_int(o, "exec_errno", 0);
+	in->started_mono = (uint64_t)util_json_int(o, "started_mono", 0);
+	in->started_wall = util_json_int(o, "started_wall", 0);
+	in->stop_deadline = (uint64_t)util_json_int(o, "stop_deadline", 0);
+	in->restarts = (int)util_json_int(o, "restarts", 0);
+	in->backoff.crashes = (int)util_json_int(o, "crashes", 0);
+	in->backoff.unstable = (int)util_json_int(o, "unstable", 0);
+	in->backoff.delay_ms = util_json_int(o, "delay_ms", 0);
+	in->next_start_wall = util_json_int(o, "next_start_wall", 0);
+	in->want_up = (int)util_json_int(o, "want_up", 0);
+	in->next_reason = (enum inst_reason)util_json_int(o, "next_reason", 0);
+	in->reason = (enum inst_reason)util_json_int(o, "reason", 0);
+	if ((unsigned)in->next_reason >= REASON_COUNT)
+		in->next_reason = REASON_START;
+	if ((unsigned)in->reason >= REASON_COUNT)
+		in->reason = REASON_START;
+	in->reason_wall = util_json_int(o, "reason_wall", 0);
+	in->have_exit = (int)util_json_int(o, "have_exit", 0);
+	in->exit_code = (int)util_json_int(o, "exit_code", 0);
+	in->exit_signal = (int)util_json_int(o, "exit_signal", 0);
+	in->nexits = (int)util_json_int(o, "nexits", 0);
+	in->cpu_base = (uint64_t)util_json_int(o, "cpu_base", 0);
+	in->cpu_seen = (uint64_t)util_json_int(o, "cpu_seen", 0);
+	in->ready_ms = util_json_int(o, "ready_ms", -1);
+	in->ready_timeout = (int)util_json_int(o, "ready_timeout", 0);
+	in->stopped_by_exit = (int)util_json_int(o, "stopped_by_exit", 0);
+	in->preload = (enum preload_state)util_json_int(o, "preload", 0);
+	in->error = dup_str(o, "error");
+	in->status_text = dup_str(o, "status_text");
+	free(in->cgroup);
+	in->cgroup = dup_str(o, "cgroup");
+	free(in->pid_file);
+	in->pid_file = dup_str(o, "pid_file");
+	json_array_foreach(json_object_get(o, "exits"), i, e) {
+		if (i >= EXIT_HISTORY)
+			break;
+		in->exits[i].when = json_integer_value(json_array_get(e, 0));
+		in->exits[i].code = (int)json_integer_value(
+		    json_array_get(e, 1));
+		in->exits[i].signal = (int)json_integer_value(
+		    json_array_get(e, 2));
+		in->exits[i].uptime_ms = json_integer_value(
+		    json_array_get(e, 3));
+		in->exits[i].delay_ms = json_integer_value(
+		    json_array_get(e, 4));
+	}
+	json_array_foreach(json_object_get(o, "restarts_by"), i, v)
+		if (i < REASON_COUNT)
+			in->restarts_by[i] = (uint64_t)json_integer_value(v);
+	in->status_done = 1;
+	if ((fd = (int)util_json_int(o, "status_fd", -1)) >= 0 &&
+	    adopt_pipe(in, &in->status, 0, fd) == 0) {
+		in->status_done = 0;
+		uv_read_start((uv_stream_t *)&in->status, status_alloc,
+		    status_read);
+	}
+	if ((fd = (int)util_json_int(o, "channel_fd", -1)) >= 0 &&
+	    adopt_pipe(in, &in->channel, 1, fd) == 0) {
+		in->has_channel = 1;
+		if ((line = util_hex_value(json_object_get(o, "chanline"),
+			 &in->chanlen)) != NULL &&
+		    in->chanlen > 0)
+			in->chanline = line;
+		else
+			free(line);
+		if (in->chanline == NULL)
+			in->chanlen = 0;
+		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
+		    channel_read);
+	}
+	if ((fd = (int)util_json_int(o, "input_fd", -1)) >= 0 &&
+	    adopt_pipe(in, &in->input, 0, fd) == 0)
+		in->has_input = 1;
+	if ((timer_ms = util_json_int(o, "timer_ms", -1)) >= 0)
+		timer_start(in, (uint64_t)timer_ms);
+	return 0;
 }

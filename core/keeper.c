@@ -9,8 +9,11 @@
  * Between the two, a SOCK_SEQPACKET pair.  The daemon sends "hold KEY"
  * with a descriptor (SCM_RIGHTS) for each listening socket it opens,
  * "drop KEY" when it closes one, "up" once it serves, and "quitting" when
- * it is asked to exit (kill): from then on its death is no accident.  A new
- * daemon first receives "fd KEY" with each descriptor held, then "end".
+ * it is asked to exit (kill): from then on its death is no accident, and
+ * "exe PATH" after an in-place upgrade to another binary (the one to start
+ * next time).  A new daemon first receives "fd KEY" with each descriptor
+ * held, then "end".  An upgraded daemon keeps its pid and its channel
+ * (core/upgrade.c): the keeper does not see an upgrade.
  *
  * Both sides live here: keeper_main() (the keeper, no libuv), and the
  * daemon's keeper_attach(), keeper_take(), keeper_hold(), keeper_drop().
@@ -212,6 +215,9 @@ keeper_message(int chan, int *up)
 			*up = 1;
 		else if (strcmp(buf, "quitting") == 0)
 			*up = -1;
+		else if (strncmp(buf, "exe /", 5) == 0)
+			/* An upgrade to another binary: the next daemon's. */
+			snprintf(self_exe, PATH_MAX, "%s", buf + 4);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -385,6 +391,8 @@ static struct held *pool; /* descriptors handed over by the keeper */
 static size_t npool;
 static int kwarned;
 
+static void keeper_send(const char *, int);
+
 /*
  * At the daemon's start: take the channel to a keeper, if one started us,
  * and the descriptors it held for the previous daemon.
@@ -434,6 +442,49 @@ keeper_attach(void)
 	if (npool > 0)
 		log_info("the keeper handed over %zu listening socket%s", npool,
 		    npool == 1 ? "" : "s");
+}
+
+/*
+ * After an in-place upgrade: the channel the image before used (fd), and
+ * the descriptors it handed over, into the same pool as a keeper's.
+ */
+void
+keeper_adopt(int fd)
+{
+	if (fd >= 3 && fcntl(fd, F_SETFD, FD_CLOEXEC) == 0)
+		kchan = fd;
+}
+
+/* A handed-over descriptor for key, to be taken by keeper_take(). */
+void
+keeper_pool_put(const char *key, int fd)
+{
+	struct held *np;
+
+	if ((np = realloc(pool, (npool + 1) * sizeof *np)) == NULL) {
+		close(fd);
+		return;
+	}
+	pool = np;
+	snprintf(pool[npool].key, sizeof pool[npool].key, "%s", key);
+	pool[npool++].fd = fd;
+}
+
+/* The channel to the keeper, or -1 (for an upgrade's handover). */
+int
+keeper_channel(void)
+{
+	return kchan;
+}
+
+/* The daemon now runs path: the keeper starts that one if it dies. */
+void
+keeper_exe(const char *path)
+{
+	char buf[KEEPER_MSG_MAX];
+
+	if ((size_t)snprintf(buf, sizeof buf, "exe %s", path) < sizeof buf)
+		keeper_send(buf, -1);
 }
 
 /* Whether a keeper started this daemon. */

@@ -50,6 +50,7 @@ struct logfile {
 };
 
 static TAILQ_HEAD(, logfile) files = TAILQ_HEAD_INITIALIZER(files);
+static int ncompressing; /* gz jobs in the thread pool */
 static uv_timer_t retry_timer;
 
 void
@@ -435,6 +436,7 @@ gz_done(uv_work_t *w, int status)
 	if (j->rc == 0 && j->flushes != f->flushes)
 		(void)unlink(j->to); /* flushed while it was compressed */
 	f->compressing = 0;
+	ncompressing--;
 	if (f->refs > 1 && f->fd != -1 && !f->full && f->max_size > 0 &&
 	    f->size >= f->max_size)
 		file_rotate(f);
@@ -493,10 +495,18 @@ file_rotate(struct logfile *f)
 		}
 		f->refs++;
 		f->compressing = 1;
+		ncompressing++;
 	}
 }
 
 static void retry_cb(uv_timer_t *);
+
+/* How many rotated files are being compressed (an upgrade waits). */
+int
+logf_compressing(void)
+{
+	return ncompressing;
+}
 
 /* f has no room: writes wait, and a timer tries again. */
 static void

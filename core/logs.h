@@ -110,6 +110,7 @@ int logf_unlink(const char *);
 const char *logf_strerror(int);
 int logf_refused(int);
 json_t *logs_drop_pending(void);
+int logf_compressing(void);
 
 /* capture.c */
 struct logpipe;
@@ -117,6 +118,9 @@ struct logpipe *logpipe_new(const struct instance *, int);
 int logpipe_open(struct logpipe *, int *);
 int logpipe_start(struct logpipe *);
 void logpipe_abort(struct logpipe *);
+int logpipe_busy(void);
+json_t *logpipe_handover(void);
+int logpipe_adopt(const struct app *, int, int, int, const char *, size_t, int);
 
 /* follow.c */
 struct follow_tail {

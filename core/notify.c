@@ -19,6 +19,13 @@ static int notify_fd = -1;
 static void (*deliver)(pid_t, const char *, size_t); /* the layer above */
 static char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 
+/* The socket's descriptor, for an upgrade's handover, or -1. */
+int
+notify_fd_get(void)
+{
+	return notify_fd;
+}
+
 /* NOTIFY_SOCKET for the instances, or NULL when there is none. */
 const char *
 notify_socket_path(void)
@@ -103,11 +110,15 @@ notify_open(void (*fn)(pid_t, const char *, size_t))
 	socklen_t salen;
 	int fd, one = 1, r;
 
+	/* The image before an upgrade handed it over (core/upgrade.c). */
+	int kept = keeper_take("notify");
+
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
 	if (strlen(home) + strlen("/notify") < sizeof sa.sun_path) {
 		snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", home);
-		(void)unlink(sa.sun_path);
+		if (kept == -1)
+			(void)unlink(sa.sun_path);
 		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 		    strlen(sa.sun_path) + 1);
 		snprintf(notify_path, sizeof notify_path, "%s", sa.sun_path);
@@ -120,6 +131,8 @@ notify_open(void (*fn)(pid_t, const char *, size_t))
 		snprintf(notify_path, sizeof notify_path, "@%s",
 		    sa.sun_path + 1);
 	}
+	if ((fd = kept) != -1)
+		goto serve;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return -errno;
@@ -129,6 +142,7 @@ notify_open(void (*fn)(pid_t, const char *, size_t))
 		close(fd);
 		return r;
 	}
+serve:
 	if ((r = uv_poll_init(loop, &poller, fd)) != 0) {
 		close(fd);
 		return r;

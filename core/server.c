@@ -492,16 +492,12 @@ client_protocol_error(struct client *c, const char *code, const char *msg)
 	}
 }
 
+static void client_process(struct client *);
+
 static void
 read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct client *c = s->data;
-	const char *cmd;
-	char err[256];
-	json_t *msg, *args;
-	struct req *r;
-	uint32_t id;
-	int rc;
 
 	if (n < 0) {
 		client_close(c);
@@ -511,6 +507,20 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		client_close(c);
 		return;
 	}
+	client_process(c);
+}
+
+/* Handle every whole request c's decoder holds. */
+static void
+client_process(struct client *c)
+{
+	const char *cmd;
+	char err[256];
+	json_t *msg, *args;
+	struct req *r;
+	uint32_t id;
+	int rc;
+
 	while (!c->closing && !c->draining) {
 		rc = ipc_decoder_next(&c->dec, &msg, err, sizeof err);
 		if (rc == 0)
@@ -659,4 +669,224 @@ server_close(void)
 		listening = 0;
 		uv_close((uv_handle_t *)&listener, NULL);
 	}
+}
+
+/* The control socket's descriptor, for an upgrade's handover, or -1. */
+int
+server_listen_fd(void)
+{
+	uv_os_fd_t fd;
+
+	return listening && uv_fileno((uv_handle_t *)&listener, &fd) == 0 ? fd :
+									    -1;
+}
+
+/*
+ * Whether q, in flight, can be handed to an upgraded image and handled
+ * there again as if it had just come: a follow of logs (without its tail
+ * again) and a wait are the same request there; anything else would be
+ * done twice.
+ */
+static int
+req_carried(const struct req *q)
+{
+	return q->cmd != NULL && !q->ended &&
+	    ((strcmp(q->cmd, "logs") == 0 &&
+		 util_json_bool(q->args, "follow", 0)) ||
+		strcmp(q->cmd, "wait") == 0);
+}
+
+/*
+ * Whether a client may be handed over to an upgraded image now: r's own,
+ * or one between two requests, or one whose requests are all carried
+ * (req_carried).
+ */
+static int
+client_movable(const struct client *c, const struct req *r)
+{
+	const struct req *q;
+
+	if (c->closing || c->draining)
+		return 0;
+	TAILQ_FOREACH(q, &c->reqs, centry)
+		if (q != r && !req_carried(q))
+			return 0;
+	return 1;
+}
+
+/* How many clients that could be handed over still have replies on
+ * their way (an upgrade waits for them). */
+int
+server_nsending(void)
+{
+	struct client *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->closing &&
+		    uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > 0)
+			n++;
+	return n;
+}
+
+/*
+ * The clients an upgraded image takes over (r's, and every one between
+ * two requests): each one's descriptor and what it sent that is not a
+ * whole request yet; r's with its id ("request_id").
+ */
+json_t *
+server_handover(const struct req *r)
+{
+	json_t *arr = json_array(), *o, *args;
+	const struct req *q;
+	struct client *c;
+	uv_os_fd_t fd;
+
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (!client_movable(c, r) ||
+		    uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0)
+			continue;
+		o = json_pack("{s:i, s:o, s:[]}", "fd", fd, "pending",
+		    util_json_hex(c->dec.buf, c->dec.len), "requests");
+		if (r != NULL && r->client == c)
+			json_object_set_new(o, "request_id",
+			    json_integer(r->id));
+		TAILQ_FOREACH(q, &c->reqs, centry) {
+			if (q == r)
+				continue;
+			args = json_deep_copy(q->args);
+			/* Its tail was sent: only new lines from now on. */
+			if (strcmp(q->cmd, "logs") == 0)
+				json_object_set_new(args, "lines",
+				    json_integer(0));
+			json_array_append_new(json_object_get(o, "requests"),
+			    json_pack("{s:I, s:s, s:o}", "id",
+				(json_int_t)q->id, "cmd", q->cmd, "args",
+				args));
+		}
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* One client connection fd served again; NULL (fd closed) on failure. */
+static struct client *
+client_adopt(int fd, const char *pending, size_t len)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof cred;
+	struct client *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	uv_pipe_init(loop, &c->pipe, 0);
+	c->pipe.data = c;
+	ipc_decoder_init(&c->dec);
+	TAILQ_INIT(&c->reqs);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	if (uv_pipe_open(&c->pipe, fd) != 0) {
+		close(fd);
+		client_close(c);
+		return NULL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+	}
+	if (ipc_decoder_feed(&c->dec, pending, len) != 0) {
+		client_close(c);
+		return NULL;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	return c;
+}
+
+/* A request c had in flight in the image before (req_carried): handled
+ * here again, its replies going on under the same id. */
+static void
+client_carried(struct client *c, const json_t *q)
+{
+	const char *cmd = util_json_str(q, "cmd", NULL);
+	struct req *r;
+
+	if (cmd == NULL || (r = calloc(1, sizeof *r)) == NULL)
+		return;
+	if ((r->cmd = strdup(cmd)) == NULL) {
+		free(r);
+		return;
+	}
+	r->client = c;
+	r->id = (uint32_t)util_json_int(q, "id", 0);
+	r->args = json_is_object(json_object_get(q, "args")) ?
+	    json_incref(json_object_get(q, "args")) :
+	    json_object();
+	TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	handle(r);
+}
+
+/*
+ * After an upgrade: the clients of server_handover served again, what
+ * they had sent already handled.  The request of the one that asked for
+ * the upgrade (a request of kind cmd, to answer), or NULL.
+ */
+struct req *
+server_adopt(const json_t *arr, const char *cmd)
+{
+	struct client *c;
+	struct req *r = NULL;
+	const json_t *o, *q;
+	size_t i, k, len;
+	char *pending;
+	int fd;
+
+	json_array_foreach(arr, i, o) {
+		if ((fd = (int)util_json_int(o, "fd", -1)) < 0)
+			continue;
+		pending = util_hex_value(json_object_get(o, "pending"), &len);
+		c = client_adopt(fd, pending != NULL ? pending : "",
+		    pending != NULL ? len : 0);
+		free(pending);
+		if (c == NULL)
+			continue;
+		json_array_foreach(json_object_get(o, "requests"), k, q)
+			client_carried(c, q);
+		if (json_object_get(o, "request_id") == NULL)
+			continue;
+		if ((r = calloc(1, sizeof *r)) == NULL ||
+		    (r->cmd = strdup(cmd)) == NULL) {
+			free(r);
+			r = NULL;
+			client_close(c);
+			continue;
+		}
+		r->client = c;
+		r->id = (uint32_t)util_json_int(o, "request_id", 0);
+		r->args = json_object();
+		TAILQ_INSERT_TAIL(&c->reqs, r, centry);
+	}
+	TAILQ_FOREACH(c, &clients, entry)
+		client_process(c);
+	return r;
+}
+
+/*
+ * How many requests other than r a client awaits the end of, that an
+ * upgraded image could not carry on (req_carried): a restart waiting for
+ * online, a long reply being streamed.
+ */
+int
+server_nwaiting(const struct req *r)
+{
+	const struct client *c;
+	const struct req *q;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (!c->closing)
+			TAILQ_FOREACH(q, &c->reqs, centry)
+				if (q != r && !req_carried(q))
+					n++;
+	return n;
 }

@@ -916,3 +916,91 @@ share_sockets_json(const struct app *a)
 	}
 	return arr;
 }
+
+/*
+ * a's sockets for an upgrade (core/upgrade.c): each one's address and who
+ * asked for it, and per slot its descriptor ("fd") under the key the pool
+ * knows it by (null: a closed slot).
+ */
+json_t *
+share_handover(const struct app *a)
+{
+	json_t *arr = json_array(), *askers, *slots;
+	const struct lsock *ls;
+	char key[200];
+	int i;
+
+	for (ls = a->socks; ls != NULL; ls = ls->next) {
+		askers = json_array();
+		for (i = 0; i < ls->naskers; i++)
+			json_array_append_new(askers,
+			    json_integer(ls->askers[i]));
+		slots = json_array();
+		for (i = 0; i < ls->nfds; i++) {
+			lsock_key(ls, i, key, sizeof key);
+			json_array_append_new(slots,
+			    ls->fds[i] == -1 ? json_null() :
+					       json_pack("{s:s, s:i}", "key",
+						   key, "fd", ls->fds[i]));
+		}
+		json_array_append_new(arr,
+		    json_pack("{s:b, s:i, s:s, s:i, s:i, s:i, s:s, s:o, s:o}",
+			"listen", ls->listen, "family", ls->family, "addr",
+			ls->addr, "port", ls->port, "v6only", ls->v6only,
+			"reuseport", ls->reuseport, "name", ls->name, "askers",
+			askers, "slots", slots));
+	}
+	return arr;
+}
+
+/*
+ * After an upgrade, a (created from its spec: its --listen sockets taken
+ * from the pool) takes back the shared sockets its instances asked for,
+ * from the pool too, and closes the slots that were closed.
+ */
+void
+share_adopt(struct app *a, const json_t *arr)
+{
+	const json_t *d, *v;
+	struct lsock key, *ls;
+	char label[160];
+	size_t i, k;
+	int e;
+
+	json_array_foreach(arr, i, d) {
+		memset(&key, 0, sizeof key);
+		key.listen = util_json_bool(d, "listen", 0);
+		key.family = (int)util_json_int(d, "family", 0);
+		key.port = (int)util_json_int(d, "port", 0);
+		key.v6only = (int)util_json_int(d, "v6only", 0);
+		key.reuseport = (int)util_json_int(d, "reuseport", 0);
+		snprintf(key.addr, sizeof key.addr, "%s",
+		    util_json_str(d, "addr", ""));
+		snprintf(key.name, sizeof key.name, "%s",
+		    util_json_str(d, "name", ""));
+		for (ls = a->socks; ls != NULL; ls = ls->next)
+			if (ls->family == key.family && ls->port == key.port &&
+			    ls->v6only == key.v6only &&
+			    strcmp(ls->addr, key.addr) == 0)
+				break;
+		lsock_label(&key, label, sizeof label);
+		if (ls == NULL) {
+			if (key.listen || (ls = malloc(sizeof *ls)) == NULL)
+				continue;
+			*ls = key;
+			if ((e = lsock_open(a, ls)) != 0) {
+				log_warnx("%s: cannot take %s back: %s",
+				    a->name, label, strerror(e));
+				free(ls);
+				continue;
+			}
+			lsock_append(a, ls);
+		}
+		json_array_foreach(json_object_get(d, "askers"), k, v)
+			lsock_asked(ls, (pid_t)json_integer_value(v));
+		json_array_foreach(json_object_get(d, "slots"), k, v)
+			if (json_is_null(v) && (int)k < ls->nfds &&
+			    ls->fds[k] != -1)
+				share_close_slot(ls, (int)k);
+	}
+}

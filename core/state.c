@@ -356,6 +356,41 @@ start_desired(struct app *a, const json_t *entry, int only_idle,
 }
 
 /*
+ * Create the app of one entry of a checked document (its spec, env
+ * replaced by env when not NULL, its instance count; with STATE_KEEP_IDS
+ * its old id), starting nothing: 0, or -1 with err (logged).
+ */
+int
+state_create_app(const json_t *entry, const json_t *env, int flags,
+    struct app **out, struct err *err)
+{
+	json_t *spec = json_deep_copy(json_object_get(entry, "spec"));
+	const char *name = util_json_str(spec, "name", NULL);
+	int rc;
+
+	*out = NULL;
+	if (spec == NULL) {
+		err_set(err, IPC_E_INTERNAL, "out of memory");
+		return -1;
+	}
+	json_object_set(spec, "instances", json_object_get(entry, "instances"));
+	json_object_del(spec, "wait");
+	json_object_del(spec, "targets");
+	if (env != NULL)
+		json_object_set(spec, "env", (json_t *)env);
+	rc = app_create(spec, out, err);
+	if (rc != 0)
+		log_warnx("cannot bring back %s: %s",
+		    name != NULL ? name : "an app", err->msg);
+	json_decref(spec);
+	if (rc != 0)
+		return -1;
+	if (flags & STATE_KEEP_IDS)
+		app_restore_id(*out, (int)util_json_int(entry, "id", -1));
+	return 0;
+}
+
+/*
  * The first app named name that claimed (a set of ids) does not hold yet,
  * now claimed by the caller: each entry of a document stands for one app,
  * and apps of one name (--force) are several entries.  NULL when none.
@@ -418,25 +453,14 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 			json_decref(spec);
 			continue;
 		}
-		json_object_set(spec, "instances",
-		    json_object_get(entry, "instances"));
-		json_object_del(spec, "wait");
-		json_object_del(spec, "targets");
-		if (env != NULL)
-			json_object_set(spec, "env", (json_t *)env);
-		rc = app_create(spec, &a, &err);
-		if (rc != 0) {
-			log_warnx("cannot bring back %s: %s",
-			    name != NULL ? name : "an app", err.msg);
+		rc = state_create_app(entry, env, flags, &a, &err);
+		if (rc != 0)
 			json_array_append_new(failed,
 			    json_pack("{s:s, s:s}", "name",
 				name != NULL ? name : "?", "error", err.msg));
-			json_decref(spec);
-			continue;
-		}
 		json_decref(spec);
-		if (flags & STATE_KEEP_IDS)
-			app_restore_id(a, (int)util_json_int(entry, "id", -1));
+		if (rc != 0)
+			continue;
 		/* A dead daemon's counters carry on (not a dump's). */
 		if (flags & STATE_RESTORE)
 			for (k = 0; k < a->ninst; k++)
@@ -586,6 +610,17 @@ state_init(int restore)
 	    json_object_get(rep, "failed"));
 	json_decref(rep);
 	json_decref(doc);
+}
+
+/*
+ * At the start of an upgraded image (core/upgrade.c): the state file is
+ * ours, not a dead daemon's; the generation is the one after gen.
+ */
+void
+state_init_upgraded(int gen)
+{
+	snprintf(state_path, sizeof state_path, "%s/state.json", home);
+	generation = gen + 1;
 }
 
 /* What was restored at start ({"saved_at", "pid", "apps", "failed"}), a

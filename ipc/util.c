@@ -204,6 +204,67 @@ util_json_bool(const json_t *o, const char *key, int def)
 	return json_is_boolean(v) ? json_is_true(v) : def;
 }
 
+/* Bytes that may not be UTF-8 as a JSON string: hex, two digits each. */
+json_t *
+util_json_hex(const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	json_t *s;
+	char *h;
+	size_t i;
+
+	if ((h = malloc(n * 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		h[2 * i] = digits[b[i] >> 4];
+		h[2 * i + 1] = digits[b[i] & 15];
+	}
+	h[2 * n] = '\0';
+	s = json_string(h);
+	free(h);
+	return s;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The bytes of a util_json_hex string (a new buffer, NUL-terminated, *n
+ * its length), or NULL when v is not one.
+ */
+char *
+util_hex_value(const json_t *v, size_t *n)
+{
+	const char *h = json_string_value(v);
+	size_t len, i;
+	char *b;
+	int hi, lo;
+
+	*n = 0;
+	if (h == NULL || (len = strlen(h)) % 2 != 0 ||
+	    (b = malloc(len / 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len / 2; i++) {
+		if ((hi = hex_digit(h[2 * i])) < 0 ||
+		    (lo = hex_digit(h[2 * i + 1])) < 0) {
+			free(b);
+			return NULL;
+		}
+		b[i] = (char)(hi << 4 | lo);
+	}
+	b[len / 2] = '\0';
+	*n = len / 2;
+	return b;
+}
+
 /*
  * The length of the valid UTF-8 character at p (n bytes left), or 0 for a
  * byte that starts none: overlong forms, surrogates and code points past

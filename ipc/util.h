@@ -20,6 +20,8 @@ const char *util_signal_name(int);
 int64_t util_json_int(const json_t *, const char *, int64_t);
 const char *util_json_str(const json_t *, const char *, const char *);
 int util_json_bool(const json_t *, const char *, int);
+json_t *util_json_hex(const void *, size_t);
+char *util_hex_value(const json_t *, size_t *);
 
 char *util_utf8_clean(const char *, size_t, size_t *);
 size_t util_utf8_cut(const char *, size_t, size_t);

@@ -47,7 +47,7 @@ CONFIGS = {
                  wrk_s=10, wrk_reps=2, log_lines=1000000, log_reps=3,
                  idle_s=60, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
                                        12, 13, 14, 15,
-                                       16, 17, 18],
+                                       16, 17, 18, 19],
                  monit_s=60, scrape_sizes=[100, 1000], scrape_runs=20,
                  mem_reps=3, tools=["clusterctl", "pm2"]),
     "quick": dict(reps=2, rt_runs=10, rt_runs_pm2=4, apps=20, start_n=20,
@@ -55,7 +55,7 @@ CONFIGS = {
                   wrk_s=3, wrk_reps=1, log_lines=100000, log_reps=1,
                   idle_s=5, workloads=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
                                        12, 13, 14, 15,
-                                       16, 17, 18],
+                                       16, 17, 18, 19],
                   monit_s=5, scrape_sizes=[100], scrape_runs=5, mem_reps=1,
                   tools=["clusterctl", "pm2"]),
     "smoke": dict(reps=1, rt_runs=3, rt_runs_pm2=3, apps=3, start_n=3,
@@ -349,6 +349,7 @@ def detect_features():
     FEATURES["monit"] = has("monit")
     FEATURES["metrics"] = has("metrics")
     FEATURES["max_memory_restart"] = "--max-memory-restart" in start_help
+    FEATURES["upgrade"] = has("upgrade")
 
 
 def na_feature(what):
@@ -384,7 +385,7 @@ def record(workload, figure, unit, goal, per_tool, better="lower",
 
 
 def fmt_num(x, unit):
-    if unit in ("requests", "lines", "failures"):
+    if unit in ("requests", "lines", "failures", "instances"):
         return "{:,}".format(round(x))
     if unit == "%":
         return "%.2f" % x
@@ -1572,12 +1573,60 @@ def w11_sigkill():
            "< 2 s, no command (pm2: never)", res)
 
 
+def w19_upgrade():
+    """State: failed requests during 3 in-place upgrades of the daemon
+    under wrk (pm2: `pm2 update`, which restarts every app)."""
+    reqs, fails, took, kept = {}, {}, {}, {}
+    secs = CFG["wrk_s"]
+    app = os.path.join(APPS, "drain.js")
+    for rep in range(CFG["wrk_reps"]):
+        for name in tools_in_turn(rep):
+            why = http_na(name)
+            if not why and name == "clusterctl" and not FEATURES["upgrade"]:
+                why = na_feature("upgrade")
+            if why:
+                reqs[name] = fails[name] = took[name] = kept[name] = why
+                continue
+            t = fresh(name, "w19")
+            port = free_port()
+            cmd = "upgrade" if name == "clusterctl" else "update"
+            try:
+                start_http("web", t, app, port)
+                before = {p for _, _, p in t.list() if p}
+                times = []
+
+                def upgrade3(t0):
+                    for k in range(3):
+                        time.sleep(max(0, t0 + secs * (k + 1) / 4 -
+                                       time.monotonic()))
+                        r0 = time.monotonic()
+                        t.run(cmd)
+                        times.append(time.monotonic() - r0)
+                n, f, _ = wrk(port, secs, upgrade3)
+                after = {p for _, _, p in t.list() if p}
+                reqs.setdefault(name, []).append(n)
+                fails.setdefault(name, []).append(f)
+                took.setdefault(name, []).extend(times)
+                kept.setdefault(name, []).append(len(before & after))
+            finally:
+                t.kill()
+    record(19, "3 in-place daemon upgrades under wrk (%d s, 64 conns), "
+           "`apps/drain.js` -i 2: requests" % secs, "requests", "—", reqs,
+           better="higher")
+    record(19, "… failed requests (non-2xx + socket errors)", "failures",
+           "0 (pm2 `update` restarts every app)", fails)
+    record(19, "… time of one `upgrade` (pm2: `update`)", "s", "—", took)
+    record(19, "… instances still running with their pid after the 3 "
+           "(of 2)", "instances", "2", kept, better="higher")
+
+
 WORKLOADS = {1: w1_round_trip, 2: w2_rss, 3: w3_start_delete, 4: w4_crash,
              5: w5_reload, 6: w6_crashing, 7: w7_throughput, 8: w8_logs,
              9: w9_idle, 10: w10_resurrect, 11: w11_sigkill,
              12: w12_logs_block, 13: w13_monit, 14: w14_scrape,
              15: w15_memory_limit,
-             16: w16_spread, 17: w17_cpu_modes, 18: w18_sticky}
+             16: w16_spread, 17: w17_cpu_modes, 18: w18_sticky,
+             19: w19_upgrade}
 
 CFG = CONFIGS.get(MODE)
 

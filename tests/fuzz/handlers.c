@@ -6,7 +6,7 @@
  * loop runs once so that waiters answer.
  *
  * What must never happen during fuzzing is kept out: kill (the daemon
- * exits), paths (log files the fuzzer would create or flush anywhere),
+ * exits), upgrade (it executes a program in place of the fuzzer), paths (log files the fuzzer would create or flush anywhere),
  * "listen" (real binds), more than two instances.  Processes cannot
  * start: the shim's path does not exist, so a spawn fails at once.
  */
@@ -126,6 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cmd = json_string_value(json_object_get(msg, "cmd"));
 	args = json_object_get(msg, "args");
 	if (cmd == NULL || strcmp(cmd, "kill") == 0 ||
+	    strcmp(cmd, "upgrade") == 0 ||
 	    (args != NULL && !json_is_object(args))) {
 		json_decref(msg);
 		return 0;

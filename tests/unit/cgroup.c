@@ -191,7 +191,7 @@ main(void)
 	 * are ours to reap, as the daemon's are. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 	setenv("CLUSTERCTL_CGROUP_VERSION", "1", 1);
-	cgroup_init();
+	cgroup_init(1);
 	if (kind != CGROUP_V1_FREEZER && kind != CGROUP_V1_PIDS) {
 		printf("ok %d # SKIP no v1 freezer or pids hierarchy this "
 		       "process may write here\n",
