@@ -58,9 +58,7 @@ struct logpipe {
 	int resting; /* not reading until the rest timer fires */
 	TAILQ_ENTRY(logpipe) rentry;
 	TAILQ_ENTRY(logpipe) entry; /* in pipes */
-	char *line; /* an incomplete line carried between reads */
-	size_t linelen;
-	size_t linecap;
+	struct buf line; /* an incomplete line carried between reads */
 };
 
 static TAILQ_HEAD(, logpipe) resting = TAILQ_HEAD_INITIALIZER(resting);
@@ -95,25 +93,8 @@ stamp(char *buf, size_t len, const char *fmt)
 	    off, off + 3);
 }
 
-static char *fmtbuf;
-static size_t fmtcap;
-
-static int
-fmt_reserve(size_t need)
-{
-	size_t cap = fmtcap ? fmtcap : 65536;
-	char *p;
-
-	if (need <= fmtcap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	if ((p = realloc(fmtbuf, cap)) == NULL)
-		return -ENOMEM;
-	fmtbuf = p;
-	fmtcap = cap;
-	return 0;
-}
+/* Where lines are formatted (a timestamp, JSON) before they are written. */
+static struct buf fmt;
 
 /*
  * Whole lines (each ending in '\n') from lp: formatted for the files,
@@ -141,16 +122,16 @@ emit(struct logpipe *lp, const char *data, size_t len)
 		/* At most one stamp and ": " per line. */
 		for (p = data, i = 0; p < end; p = nl + 1, i++)
 			nl = memchr(p, '\n', (size_t)(end - p));
-		if (fmt_reserve(len + (size_t)i * (sl + 2)) == 0) {
+		if (buf_reserve(&fmt, len + (size_t)i * (sl + 2), 65536) == 0) {
 			for (p = data; p < end; p = nl + 1) {
 				nl = memchr(p, '\n', (size_t)(end - p));
-				memcpy(fmtbuf + k, ts, sl);
-				memcpy(fmtbuf + k + sl, ": ", 2);
+				memcpy(fmt.p + k, ts, sl);
+				memcpy(fmt.p + k + sl, ": ", 2);
 				k += sl + 2;
-				memcpy(fmtbuf + k, p, (size_t)(nl - p) + 1);
+				memcpy(fmt.p + k, p, (size_t)(nl - p) + 1);
 				k += (size_t)(nl - p) + 1;
 			}
-			out = fmtbuf;
+			out = fmt.p;
 			outlen = k;
 		}
 	} else if (lp->src.format == LOGFMT_JSON) {
@@ -164,14 +145,14 @@ emit(struct logpipe *lp, const char *data, size_t len)
 			if (js == NULL)
 				continue;
 			sl = strlen(js);
-			if (fmt_reserve(k + sl + 1) == 0) {
-				memcpy(fmtbuf + k, js, sl);
-				fmtbuf[k + sl] = '\n';
+			if (buf_reserve(&fmt, k + sl + 1, 65536) == 0) {
+				memcpy(fmt.p + k, js, sl);
+				fmt.p[k + sl] = '\n';
 				k += sl + 1;
 			}
 			free(js);
 		}
-		out = fmtbuf;
+		out = fmt.p;
 		outlen = k;
 	}
 	logs_stats.lines_written += logs_count_lines(data, len);
@@ -261,28 +242,15 @@ logpipe_free(uv_handle_t *h)
 	TAILQ_REMOVE(&pipes, lp, entry);
 	free(lp->src.app);
 	free(lp->src.date_format);
-	free(lp->line);
+	buf_release(&lp->line);
 	free(lp);
 }
 
+/* Carry n bytes of an incomplete line to the next read: 0 or -ENOMEM. */
 static int
 carry(struct logpipe *lp, const char *p, size_t n)
 {
-	char *nl;
-	size_t cap;
-
-	if (lp->linelen + n > lp->linecap) {
-		cap = lp->linecap ? lp->linecap : 256;
-		while (cap < lp->linelen + n)
-			cap *= 2;
-		if ((nl = realloc(lp->line, cap)) == NULL)
-			return -ENOMEM;
-		lp->line = nl;
-		lp->linecap = cap;
-	}
-	memcpy(lp->line + lp->linelen, p, n);
-	lp->linelen += n;
-	return 0;
+	return buf_add(&lp->line, p, n, 256);
 }
 
 /*
@@ -297,21 +265,22 @@ cut_long(struct logpipe *lp)
 	size_t k, body;
 
 	for (;;) {
-		body = lp->linelen;
-		if (body > 0 && lp->line[body - 1] == '\n')
+		body = lp->line.len;
+		if (body > 0 && lp->line.p[body - 1] == '\n')
 			body--;
 		if (body <= LINE_MAX_BYTES)
 			return;
 		k = LINE_MAX_BYTES;
 		while (k > LINE_MAX_BYTES - 4 &&
-		    ((unsigned char)lp->line[k] & 0xC0) == 0x80)
+		    ((unsigned char)lp->line.p[k] & 0xC0) == 0x80)
 			k--;
-		memcpy(piece, lp->line, k);
+		memcpy(piece, lp->line.p, k);
 		memcpy(piece + k, CUT_MARK "\n", CUT_MARK_LEN + 1);
 		emit(lp, piece, k + CUT_MARK_LEN + 1);
-		memmove(lp->line + CUT_MARK_LEN, lp->line + k, lp->linelen - k);
-		memcpy(lp->line, CUT_MARK, CUT_MARK_LEN);
-		lp->linelen = lp->linelen - k + CUT_MARK_LEN;
+		memmove(lp->line.p + CUT_MARK_LEN, lp->line.p + k,
+		    lp->line.len - k);
+		memcpy(lp->line.p, CUT_MARK, CUT_MARK_LEN);
+		lp->line.len = lp->line.len - k + CUT_MARK_LEN;
 	}
 }
 
@@ -325,7 +294,7 @@ cut_long(struct logpipe *lp)
 static void
 take(struct logpipe *lp, char *buf, size_t n)
 {
-	char *fresh = buf + lp->linelen, *start = buf, *nl, *last;
+	char *fresh = buf + lp->line.len, *start = buf, *nl, *last;
 	size_t k;
 
 	if ((last = memrchr(fresh, '\n', n)) == NULL) {
@@ -333,19 +302,19 @@ take(struct logpipe *lp, char *buf, size_t n)
 			cut_long(lp);
 		return;
 	}
-	if (lp->linelen > 0) {
+	if (lp->line.len > 0) {
 		nl = memchr(fresh, '\n', n);
 		k = (size_t)(nl - fresh) + 1;
-		if (lp->linelen + k > LINE_MAX_BYTES) {
+		if (lp->line.len + k > LINE_MAX_BYTES) {
 			if (carry(lp, fresh, k) == 0) {
 				cut_long(lp);
-				emit(lp, lp->line, lp->linelen);
+				emit(lp, lp->line.p, lp->line.len);
 			} else
 				log_warnx("%s:%d out of memory: a line dropped",
 				    lp->src.app, lp->src.index);
 			start = nl + 1;
 		}
-		lp->linelen = 0;
+		lp->line.len = 0;
 	}
 	if (last + 1 > start)
 		emit(lp, start, (size_t)(last + 1 - start));
@@ -359,12 +328,12 @@ take(struct logpipe *lp, char *buf, size_t n)
 static void
 flush_line(struct logpipe *lp)
 {
-	if (lp->linelen == 0)
+	if (lp->line.len == 0)
 		return;
-	if (lp->line[lp->linelen - 1] != '\n' && carry(lp, "\n", 1) != 0)
+	if (lp->line.p[lp->line.len - 1] != '\n' && carry(lp, "\n", 1) != 0)
 		return;
-	emit(lp, lp->line, lp->linelen);
-	lp->linelen = 0;
+	emit(lp, lp->line.p, lp->line.len);
+	lp->line.len = 0;
 }
 
 /*
@@ -380,9 +349,9 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct logpipe *lp = h->data;
 
 	(void)hint;
-	if (lp->linelen > 0)
-		memcpy(rbuf, lp->line, lp->linelen);
-	*b = uv_buf_init(rbuf + lp->linelen, READ_BYTES);
+	if (lp->line.len > 0)
+		memcpy(rbuf, lp->line.p, lp->line.len);
+	*b = uv_buf_init(rbuf + lp->line.len, READ_BYTES);
 }
 
 static int
@@ -456,7 +425,7 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	}
 	if (n == 0)
 		return;
-	take(lp, b->base - lp->linelen, (size_t)n);
+	take(lp, b->base - lp->line.len, (size_t)n);
 	if (pipe_pending(lp)) {
 		/* The app now waits on its full pipe: nothing is lost. */
 		uv_read_stop(s);
@@ -551,7 +520,7 @@ logpipe_handover(void)
 		    json_pack("{s:i, s:i, s:i, s:i, s:o, s:b}", "fd", fd,
 			"app_id", lp->src.app_id, "index", lp->src.index,
 			"stream", lp->src.stream, "line",
-			util_json_hex(lp->line, lp->linelen), "grown",
+			util_json_hex(lp->line.p, lp->line.len), "grown",
 			lp->grown));
 	}
 	return arr;

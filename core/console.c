@@ -23,11 +23,9 @@
 #define CONSOLE_CLOSE_MS 2000
 
 struct console_stream {
-	int fd;		/* -1: not open */
-	int restore_fl; /* the shared file flags to restore, or -1 */
-	char *buf;	/* what the reader did not take yet */
-	size_t len;
-	size_t cap;
+	int fd;		 /* -1: not open */
+	int restore_fl;	 /* the shared file flags to restore, or -1 */
+	struct buf out;	 /* what the reader did not take yet */
 	int64_t dropped; /* lines that did not fit */
 	uv_poll_t poll;
 	int polling;
@@ -115,21 +113,21 @@ stream_flush(struct console_stream *s)
 	ssize_t n;
 	int k;
 
-	while (s->len > 0) {
-		n = write(s->fd, s->buf, s->len);
+	while (s->out.len > 0) {
+		n = write(s->fd, s->out.p, s->out.len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
 			/* The reader is gone (EPIPE): nothing to keep. */
-			s->len = 0;
+			s->out.len = 0;
 			break;
 		}
-		memmove(s->buf, s->buf + n, s->len - (size_t)n);
-		s->len -= (size_t)n;
+		memmove(s->out.p, s->out.p + n, s->out.len - (size_t)n);
+		s->out.len -= (size_t)n;
 	}
-	if (s->len == 0 && s->dropped > 0) {
+	if (s->out.len == 0 && s->dropped > 0) {
 		k = snprintf(note, sizeof note,
 		    "clusterctl: %lld line%s dropped: "
 		    "the output was not read fast enough\n",
@@ -138,7 +136,7 @@ stream_flush(struct console_stream *s)
 		if (write(s->fd, note, (size_t)k) < 0)
 			errno = 0;
 	}
-	if (s->len > 0 && !s->polling && loop != NULL) {
+	if (s->out.len > 0 && !s->polling && loop != NULL) {
 		if (!s->has_poll) {
 			if (uv_poll_init(loop, &s->poll, s->fd) != 0)
 				return;
@@ -148,7 +146,7 @@ stream_flush(struct console_stream *s)
 		}
 		if (uv_poll_start(&s->poll, UV_WRITABLE, poll_cb) == 0)
 			s->polling = 1;
-	} else if (s->len == 0 && s->polling) {
+	} else if (s->out.len == 0 && s->polling) {
 		uv_poll_stop(&s->poll);
 		s->polling = 0;
 	}
@@ -158,56 +156,31 @@ stream_flush(struct console_stream *s)
 static void
 stream_write(struct console_stream *s, const char *p, size_t n, int nlines)
 {
-	size_t cap;
-	char *nb;
-
 	if (s->fd == -1 || n == 0)
 		return;
-	if (s->len + n > CONSOLE_MAX_PENDING) {
+	if (s->out.len + n > CONSOLE_MAX_PENDING) {
 		s->dropped += nlines;
 		stream_flush(s);
 		return;
 	}
-	if (s->len + n > s->cap) {
-		cap = s->cap ? s->cap : 16384;
-		while (cap < s->len + n)
-			cap *= 2;
-		if ((nb = realloc(s->buf, cap)) == NULL) {
-			s->dropped += nlines;
-			return;
-		}
-		s->buf = nb;
-		s->cap = cap;
+	if (buf_add(&s->out, p, n, 16384) != 0) {
+		s->dropped += nlines;
+		return;
 	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
 	stream_flush(s);
 }
 
-/* A growing buffer of formatted lines. */
+/* Formatted lines, and how many. */
 struct outbuf {
-	char *p;
-	size_t len, cap;
+	struct buf b;
 	int lines;
 };
 
+/* Append to o; what does not fit in memory is left out. */
 static void
 out_add(struct outbuf *o, const char *p, size_t n)
 {
-	size_t cap;
-	char *nb;
-
-	if (o->len + n > o->cap) {
-		cap = o->cap ? o->cap : 4096;
-		while (cap < o->len + n)
-			cap *= 2;
-		if ((nb = realloc(o->p, cap)) == NULL)
-			return;
-		o->p = nb;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, p, n);
-	o->len += n;
+	(void)buf_add(&o->b, p, n, 4096);
 }
 
 static void
@@ -234,7 +207,7 @@ console_app_lines(const char *app, int index, int stream, const char *iso,
     const char *data, size_t len)
 {
 	const char *p, *nl, *end = data + len;
-	struct outbuf o = { NULL, 0, 0, 0 };
+	struct outbuf o = { { NULL, 0, 0 }, 0 };
 	char prefix[128];
 	int k;
 
@@ -258,8 +231,8 @@ console_app_lines(const char *app, int index, int stream, const char *iso,
 			o.lines++;
 		}
 	}
-	stream_write(&streams[stream == 1 ? 0 : 1], o.p, o.len, o.lines);
-	free(o.p);
+	stream_write(&streams[stream == 1 ? 0 : 1], o.b.p, o.b.len, o.lines);
+	buf_release(&o.b);
 }
 
 /*
@@ -269,7 +242,7 @@ console_app_lines(const char *app, int index, int stream, const char *iso,
 void
 console_daemon_line(const char *line, size_t n)
 {
-	struct outbuf o = { NULL, 0, 0, 0 };
+	struct outbuf o = { { NULL, 0, 0 }, 0 };
 	const char *sp1, *sp2, *end = line + n;
 	char ts[64], level[16];
 
@@ -301,15 +274,15 @@ console_daemon_line(const char *line, size_t n)
 		out_add(&o, "\n", 1);
 		o.lines++;
 	}
-	stream_write(&streams[1], o.p, o.len, o.lines);
-	free(o.p);
+	stream_write(&streams[1], o.b.p, o.b.len, o.lines);
+	buf_release(&o.b);
 }
 
 /* A message for the user on stderr, in either mode, before the loop. */
 void
 console_error(const char *msg)
 {
-	struct outbuf o = { NULL, 0, 0, 0 };
+	struct outbuf o = { { NULL, 0, 0 }, 0 };
 
 	if (!console_on)
 		return;
@@ -323,8 +296,8 @@ console_error(const char *msg)
 		out_add(&o, "\n", 1);
 		o.lines++;
 	}
-	stream_write(&streams[1], o.p, o.len, o.lines);
-	free(o.p);
+	stream_write(&streams[1], o.b.p, o.b.len, o.lines);
+	buf_release(&o.b);
 }
 
 /*
@@ -343,9 +316,9 @@ console_close(void)
 	console_on = 0;
 	for (k = 0; k < 2; k++) {
 		s = &streams[k];
-		while (s->len > 0 && waited < CONSOLE_CLOSE_MS) {
+		while (s->out.len > 0 && waited < CONSOLE_CLOSE_MS) {
 			stream_flush(s);
-			if (s->len == 0)
+			if (s->out.len == 0)
 				break;
 			pfd.fd = s->fd;
 			pfd.events = POLLOUT;

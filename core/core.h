@@ -124,9 +124,12 @@ struct instance {
 	int64_t ready_ms;    /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
-	uv_pipe_t channel; /* a Node IPC channel (every Node app) */
+	/* The pipes only some apps use, allocated at their first spawn and
+	 * kept until the instance is freed (a thousand instances of a plain
+	 * program do not carry them). */
+	uv_pipe_t *channel; /* a Node IPC channel (every Node app) */
 	int has_channel;
-	uv_pipe_t input; /* its stdin, for send (stdin_messages) */
+	uv_pipe_t *input; /* its stdin, for send (stdin_messages) */
 	int has_input;
 	char *chanline; /* an incomplete line read from the channel */
 	size_t chanlen;
@@ -402,6 +405,9 @@ void cgroup_release(void);
 void handle_request(struct req *);
 void handlers_shutdown(struct req *);
 
+/* handlers-share.c */
+void share_handle(struct req *);
+
 /* server.c: a final reply carrying a descriptor (share) */
 void req_reply_fd(struct req *, json_t *, int);
 void req_error_errno(struct req *, int, const char *, ...)
@@ -433,7 +439,8 @@ struct lsock {
 int share_parse_listen(struct app *, const json_t *, char *, size_t);
 void share_close_shared(struct app *);
 void share_close_all(struct app *);
-void share_handle(struct req *);
+int share_is_unix(const struct app *, const char *);
+int share_listen(struct instance *, const struct lsock *, char *, size_t);
 json_t *share_sockets_json(const struct app *);
 int share_fd(struct app *, struct lsock *, int);
 int share_open_fd(struct lsock *, int, int, int *);

@@ -16,10 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "../ipc/util.h"
 #include "core.h"
+#include "gz.h"
 
 /* How often a follower that missed lines is tried again. */
 #define MISSED_RETRY_MS 500
@@ -306,12 +305,12 @@ tail_gz(const char *path, int n, size_t *len)
 	*len = 0;
 	if ((fd = logf_open(path, O_RDONLY)) == -1)
 		return NULL;
-	if ((gz = gzdopen(fd, "rb")) == NULL) {
+	if ((gz = gz_dopen(fd, "rb")) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	if ((buf = malloc(cap)) == NULL) {
-		gzclose(gz);
+		gz_close(gz);
 		return NULL;
 	}
 	for (;;) {
@@ -321,11 +320,12 @@ tail_gz(const char *path, int n, size_t *len)
 			have = cap / 2;
 			cut = 1;
 		}
-		if ((got = gzread(gz, buf + have, (unsigned)(cap - have))) <= 0)
+		if ((got = gz_read(gz, buf + have, (unsigned)(cap - have))) <=
+		    0)
 			break;
 		have += (size_t)got;
 	}
-	gzclose(gz);
+	gz_close(gz);
 	keep_last(buf, have, n, cut, len);
 	return buf;
 }

@@ -39,6 +39,8 @@ inst_free(struct instance *in)
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
+	free(in->channel);
+	free(in->input);
 	free(in->pid_file);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
@@ -156,12 +158,12 @@ maybe_exited(struct instance *in)
 		/* A descendant may hold the Node channel open: not our wait. */
 		if (in->has_channel) {
 			in->has_channel = 0;
-			uv_read_stop((uv_stream_t *)&in->channel);
-			uv_close((uv_handle_t *)&in->channel, handle_closed);
+			uv_read_stop((uv_stream_t *)in->channel);
+			uv_close((uv_handle_t *)in->channel, handle_closed);
 		}
 		if (in->has_input) {
 			in->has_input = 0;
-			uv_close((uv_handle_t *)&in->input, handle_closed);
+			uv_close((uv_handle_t *)in->input, handle_closed);
 		}
 		inst_event(in, EV_EXIT);
 	}
@@ -355,7 +357,7 @@ inst_spawn(struct instance *in)
 	uv_read_start((uv_stream_t *)&in->status, status_alloc, status_read);
 	if (chanfd >= 0) {
 		in->has_channel = 1;
-		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
+		uv_read_start((uv_stream_t *)in->channel, channel_alloc,
 		    channel_read);
 	}
 	in->has_input = a->stdin_messages;
@@ -1073,9 +1075,9 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		return -ESRCH;
 	}
 	if (in->has_channel)
-		s = (uv_stream_t *)&in->channel;
+		s = (uv_stream_t *)in->channel;
 	else if (in->has_input)
-		s = (uv_stream_t *)&in->input;
+		s = (uv_stream_t *)in->input;
 	else {
 		*why = in->app->node_channel ? "closed its IPC channel" :
 					       "has no message channel";
@@ -1085,7 +1087,7 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 		*why = "does not read its messages";
 		return -EAGAIN;
 	}
-	if (s == (uv_stream_t *)&in->input && str != NULL &&
+	if (s == (uv_stream_t *)in->input && str != NULL &&
 	    strchr(str, '\n') == NULL)
 		line = strdup(str);
 	else
@@ -1291,12 +1293,12 @@ inst_handover(struct instance *in, char *why, size_t len)
 	    uv_fileno((uv_handle_t *)&in->status, &fd) == 0)
 		put_int(o, "status_fd", fd);
 	if (in->has_channel &&
-	    uv_fileno((uv_handle_t *)&in->channel, &fd) == 0) {
+	    uv_fileno((uv_handle_t *)in->channel, &fd) == 0) {
 		put_int(o, "channel_fd", fd);
 		json_object_set_new(o, "chanline",
 		    util_json_hex(in->chanline, in->chanlen));
 	}
-	if (in->has_input && uv_fileno((uv_handle_t *)&in->input, &fd) == 0)
+	if (in->has_input && uv_fileno((uv_handle_t *)in->input, &fd) == 0)
 		put_int(o, "input_fd", fd);
 	return o;
 }
@@ -1321,6 +1323,18 @@ adopt_pipe(struct instance *in, uv_pipe_t *p, int ipc, int fd)
 	if (uv_pipe_open(p, fd) != 0) {
 		close(fd);
 		uv_close((uv_handle_t *)p, handle_closed);
+		return -1;
+	}
+	return 0;
+}
+
+/* The storage of a pipe only some instances have (channel, input),
+ * allocated if need be: 0, or -1 with fd closed. */
+static int
+pipe_alloc(uv_pipe_t **pp, int fd)
+{
+	if (*pp == NULL && (*pp = malloc(sizeof **pp)) == NULL) {
+		close(fd);
 		return -1;
 	}
 	return 0;
@@ -1414,7 +1428,8 @@ inst_adopt(struct instance *in, const json_t *o)
 		    status_read);
 	}
 	if ((fd = (int)util_json_int(o, "channel_fd", -1)) >= 0 &&
-	    adopt_pipe(in, &in->channel, 1, fd) == 0) {
+	    pipe_alloc(&in->channel, fd) == 0 &&
+	    adopt_pipe(in, in->channel, 1, fd) == 0) {
 		in->has_channel = 1;
 		if ((line = util_hex_value(json_object_get(o, "chanline"),
 			 &in->chanlen)) != NULL &&
@@ -1424,11 +1439,12 @@ inst_adopt(struct instance *in, const json_t *o)
 			free(line);
 		if (in->chanline == NULL)
 			in->chanlen = 0;
-		uv_read_start((uv_stream_t *)&in->channel, channel_alloc,
+		uv_read_start((uv_stream_t *)in->channel, channel_alloc,
 		    channel_read);
 	}
 	if ((fd = (int)util_json_int(o, "input_fd", -1)) >= 0 &&
-	    adopt_pipe(in, &in->input, 0, fd) == 0)
+	    pipe_alloc(&in->input, fd) == 0 &&
+	    adopt_pipe(in, in->input, 0, fd) == 0)
 		in->has_input = 1;
 	if ((timer_ms = util_json_int(o, "timer_ms", -1)) >= 0)
 		timer_start(in, (uint64_t)timer_ms);

@@ -24,9 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "core.h"
+#include "gz.h"
 
 /* How often a file that had no room is tried again. */
 #define RETRY_MS 500
@@ -374,20 +373,21 @@ gzip_file(const char *path, const char *gzpath)
 		close(fd);
 		return -1;
 	}
-	if ((gz = gzdopen(tfd, "wb1")) == NULL) {
+	if ((gz = gz_dopen(tfd, "wb1")) == NULL) {
 		close(tfd);
 		close(fd);
+		(void)unlink(tmp);
 		return -1;
 	}
 	while ((n = read(fd, buf, sizeof buf)) > 0)
-		if (gzwrite(gz, buf, (unsigned)n) != (int)n) {
+		if (gz_write(gz, buf, (unsigned)n) != (int)n) {
 			ok = 0;
 			break;
 		}
 	if (n < 0)
 		ok = 0;
 	close(fd);
-	if (gzclose(gz) != Z_OK)
+	if (gz_close(gz) != Z_OK)
 		ok = 0;
 	if (!ok || rename(tmp, gzpath) == -1) {
 		(void)unlink(tmp);
@@ -431,7 +431,9 @@ gz_done(uv_work_t *w, int status)
 		    (long long)daemon_now_wall());
 		if (rename(j->from, kept) == -1)
 			snprintf(kept, sizeof kept, "%s", j->from);
-		log_warnx("cannot compress %s; kept as %s", j->from, kept);
+		log_warnx("cannot compress %s%s%s; kept as %s", j->from,
+		    gz_error() != NULL ? ": " : "",
+		    gz_error() != NULL ? gz_error() : "", kept);
 	}
 	if (j->rc == 0 && j->flushes != f->flushes)
 		(void)unlink(j->to); /* flushed while it was compressed */
@@ -584,23 +586,12 @@ worth_waiting(int err)
 	    err == EFBIG;
 }
 
+/* Keep bytes for when the disk has room: 0 or -ENOMEM. */
 static int
 sink_keep(struct logsink *s, const char *buf, size_t n)
 {
-	size_t cap;
-	char *p;
-
-	if (s->pendlen + n > s->pendcap) {
-		cap = s->pendcap ? s->pendcap : 4096;
-		while (cap < s->pendlen + n)
-			cap *= 2;
-		if ((p = realloc(s->pend, cap)) == NULL)
-			return -ENOMEM;
-		s->pend = p;
-		s->pendcap = cap;
-	}
-	memcpy(s->pend + s->pendlen, buf, n);
-	s->pendlen += n;
+	if (buf_add(&s->pend, buf, n, 4096) != 0)
+		return -ENOMEM;
 	if (!s->queued) {
 		s->queued = 1;
 		TAILQ_INSERT_TAIL(&s->file->waitq, s, wentry);
@@ -668,9 +659,7 @@ logf_sink_release(struct logsink *s)
 	if (s->queued)
 		TAILQ_REMOVE(&s->file->waitq, s, wentry);
 	s->queued = 0;
-	free(s->pend);
-	s->pend = NULL;
-	s->pendlen = s->pendcap = 0;
+	buf_release(&s->pend);
 	file_unref(s->file);
 	s->file = NULL;
 }
@@ -802,12 +791,12 @@ logs_drop_pending(void)
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ?
 			    0 :
-			    file_write(f, s->pend, s->pendlen, &err);
-			for (k = done; k < s->pendlen; k++)
-				if (s->pend[k] == '\n')
+			    file_write(f, s->pend.p, s->pend.len, &err);
+			for (k = done; k < s->pend.len; k++)
+				if (s->pend.p[k] == '\n')
 					lines++;
-			bytes += s->pendlen - done;
-			s->pendlen = 0;
+			bytes += s->pend.len - done;
+			s->pend.len = 0;
 			TAILQ_REMOVE(&f->waitq, s, wentry);
 			s->queued = 0;
 		}
@@ -849,18 +838,19 @@ retry_cb(uv_timer_t *t)
 		}
 		while ((s = TAILQ_FIRST(&f->waitq)) != NULL) {
 			done = f->fd == -1 ?
-			    s->pendlen :
-			    file_write(f, s->pend, s->pendlen, &err);
-			memmove(s->pend, s->pend + done, s->pendlen - done);
-			s->pendlen -= done;
-			if (s->pendlen > 0) {
+			    s->pend.len :
+			    file_write(f, s->pend.p, s->pend.len, &err);
+			memmove(s->pend.p, s->pend.p + done,
+			    s->pend.len - done);
+			s->pend.len -= done;
+			if (s->pend.len > 0) {
 				if (!worth_waiting(err)) {
 					errno = err;
 					log_warn("cannot write log file %s; "
 						 "lines dropped",
 					    f->path);
-					count_dropped(s->pend, s->pendlen);
-					s->pendlen = 0;
+					count_dropped(s->pend.p, s->pend.len);
+					s->pend.len = 0;
 				} else
 					break;
 			}

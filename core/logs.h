@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include "buf.h"
+
 struct app;
 struct instance;
 struct req;
@@ -68,10 +70,8 @@ struct logsink {
 	struct logfile *file;
 	void (*drained)(struct logsink *);
 	void *owner;
-	char *pend; /* bytes waiting for room on the disk */
-	size_t pendlen;
-	size_t pendcap;
-	int queued; /* in file's wait queue */
+	struct buf pend; /* bytes waiting for room on the disk */
+	int queued;	 /* in file's wait queue */
 	TAILQ_ENTRY(logsink) wentry;
 };
 

@@ -791,111 +791,59 @@ share_inst_json(struct instance *in, json_t *row)
 		       json_null());
 }
 
-/* "share" with op "unlink": whether path is one of a's Unix sockets
- * (the preload library then leaves the file alone). */
-static void
-share_unlink(struct req *r, struct app *a, const char *path)
+/* Whether path is one of a's Unix sockets (the preload library then
+ * leaves the file alone when an instance unlinks it). */
+int
+share_is_unix(const struct app *a, const char *path)
 {
-	struct lsock *ls;
+	const struct lsock *ls;
 
 	for (ls = a->socks; ls != NULL; ls = ls->next)
-		if (ls->family == AF_UNIX && strcmp(ls->addr, path) == 0) {
-			req_reply(r, json_pack("{s:s}", "address", path));
-			return;
-		}
-	req_error(r, IPC_E_NOT_FOUND, "'%s' is not a shared socket", path);
+		if (ls->family == AF_UNIX && strcmp(ls->addr, path) == 0)
+			return 1;
+	return 0;
 }
 
 /*
- * "share": an instance's listen() through the preload library.  The reply
- * carries the listening socket (SCM_RIGHTS), or the bind's errno.
+ * Instance in binds key's address (its family, address, port, v6only,
+ * reuseport): a's socket for it, opened the first time one asks, checked
+ * and replaced by share_fd, and in noted as one that asked.  The
+ * descriptor (the daemon's: the caller passes it, never closes it), or a
+ * negative errno; label gets the address for humans either way.
  */
-void
-share_handle(struct req *r)
+int
+share_listen(struct instance *in, const struct lsock *key, char *label,
+    size_t len)
 {
-	struct instance *in;
-	struct lsock key, *ls;
-	struct app *a;
-	const char *fam, *addr, *op;
-	char label[160];
-	unsigned char tmp[16];
-	int e, fd, backlog = 0;
+	struct app *a = in->app;
+	struct lsock *ls;
+	int e, fd;
 
-	if (r->client == NULL ||
-	    (in = app_instance_of_pid(r->client->pid)) == NULL) {
-		req_error(r, IPC_E_NOT_FOUND, "pid %ld is not an instance",
-		    r->client != NULL ? (long)r->client->pid : 0L);
-		return;
-	}
-	a = in->app;
-	memset(&key, 0, sizeof key);
-	op = "listen";
-	if (req_args(r, "{s:s, s:s, s?i, s?b, s?i, s?b, s?s}", "family", &fam,
-		"addr", &addr, "port", &key.port, "v6only", &key.v6only,
-		"backlog", &backlog, "reuseport", &key.reuseport, "op",
-		&op) != 0)
-		return;
-	if (strcmp(fam, "inet") == 0)
-		key.family = AF_INET;
-	else if (strcmp(fam, "inet6") == 0)
-		key.family = AF_INET6;
-	else if (strcmp(fam, "unix") == 0)
-		key.family = AF_UNIX;
-	if (key.family == 0 || strlen(addr) >= sizeof key.addr ||
-	    (key.family != AF_UNIX &&
-		(key.port < 1 || key.port > 65535 ||
-		    inet_pton(key.family, addr, tmp) != 1)) ||
-	    (key.family == AF_UNIX && addr[0] != '/') ||
-	    (strcmp(op, "listen") != 0 &&
-		(strcmp(op, "unlink") != 0 || key.family != AF_UNIX))) {
-		req_error(r, IPC_E_BAD_REQUEST, "invalid share request");
-		return;
-	}
-	if (strcmp(op, "unlink") == 0) {
-		share_unlink(r, a, addr);
-		return;
-	}
-	if (key.family != AF_UNIX)
-		inet_ntop(key.family, tmp, key.addr, sizeof key.addr);
-	else
-		snprintf(key.addr, sizeof key.addr, "%s", addr);
-	if (key.family != AF_INET6)
-		key.v6only = 0;
 	for (ls = a->socks; ls != NULL; ls = ls->next)
-		if (ls->family == key.family && ls->port == key.port &&
-		    ls->v6only == key.v6only && strcmp(ls->addr, key.addr) == 0)
+		if (ls->family == key->family && ls->port == key->port &&
+		    ls->v6only == key->v6only &&
+		    strcmp(ls->addr, key->addr) == 0)
 			break;
-	lsock_label(&key, label, sizeof label);
+	lsock_label(key, label, len);
 	if (ls == NULL) {
-		if ((ls = malloc(sizeof *ls)) == NULL) {
-			req_error(r, IPC_E_INTERNAL, "out of memory");
-			return;
-		}
-		*ls = key;
+		if ((ls = malloc(sizeof *ls)) == NULL)
+			return -ENOMEM;
+		*ls = *key;
 		if ((e = lsock_open(a, ls)) != 0) {
 			log_warnx("%s:%d cannot listen on %s: %s", a->name,
 			    in->index, label, strerror(e));
 			free(ls);
-			req_error_errno(r, e, "cannot listen on '%s': %s",
-			    label, strerror(e));
-			return;
+			return -e;
 		}
 		lsock_append(a, ls);
 		log_info("%s: listening on %s for its instances%s", a->name,
 		    label, balance_slotted(a, ls) ? " (one socket each)" : "");
 	}
-	if ((fd = share_fd(a, ls, in->index)) < 0) {
-		req_error_errno(r, -fd, "cannot listen on '%s': %s", label,
-		    strerror(-fd));
-		return;
-	}
+	if ((fd = share_fd(a, ls, in->index)) < 0)
+		return fd;
 	lsock_asked(ls, in->pid);
 	in->preload = PRELOAD_LOADED;
-	log_debug("%s:%d shares %s (its backlog %d: the daemon's is used)",
-	    a->name, in->index, label, backlog);
-	req_reply_fd(r, json_pack("{s:s}", "address", label), fd);
-	/* Listening on its socket: it is ready to be connected to. */
-	inst_event(in, EV_READY);
+	return fd;
 }
 
 /* The sockets the daemon holds for a, for describe. */

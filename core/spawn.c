@@ -264,6 +264,13 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		goto fail;
 	}
 
+	if ((chanfd >= 0 && in->channel == NULL &&
+		(in->channel = malloc(sizeof *in->channel)) == NULL) ||
+	    (a->stdin_messages && in->input == NULL &&
+		(in->input = malloc(sizeof *in->input)) == NULL)) {
+		r = UV_ENOMEM;
+		goto fail;
+	}
 	stdio[0].flags = UV_IGNORE;
 	for (k = 0; k < 2; k++) {
 		if ((lp[k] = logpipe_new(in, k + 1)) == NULL) {
@@ -285,11 +292,11 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	}
 	if (a->stdin_messages) {
 		/* send writes to it (core/deliver.c). */
-		uv_pipe_init(loop, &in->input, 0);
-		in->input.data = in;
+		uv_pipe_init(loop, in->input, 0);
+		in->input->data = in;
 		in->nhandles++;
 		stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-		stdio[0].data.stream = (uv_stream_t *)&in->input;
+		stdio[0].data.stream = (uv_stream_t *)in->input;
 	}
 	uv_pipe_init(loop, &in->status, 0);
 	in->status.data = in;
@@ -297,12 +304,12 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 	stdio[statusfd].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	stdio[statusfd].data.stream = (uv_stream_t *)&in->status;
 	if (chanfd >= 0) {
-		uv_pipe_init(loop, &in->channel, 1);
-		in->channel.data = in;
+		uv_pipe_init(loop, in->channel, 1);
+		in->channel->data = in;
 		in->nhandles++;
 		stdio[chanfd].flags = UV_CREATE_PIPE | UV_READABLE_PIPE |
 		    UV_WRITABLE_PIPE;
-		stdio[chanfd].data.stream = (uv_stream_t *)&in->channel;
+		stdio[chanfd].data.stream = (uv_stream_t *)in->channel;
 	}
 
 	memset(&o, 0, sizeof o);
@@ -325,9 +332,9 @@ spawn_process(struct instance *in, const struct spawn_cbs *cb,
 		uv_close((uv_handle_t *)&in->proc, cb->closed);
 		uv_close((uv_handle_t *)&in->status, cb->closed);
 		if (chanfd >= 0)
-			uv_close((uv_handle_t *)&in->channel, cb->closed);
+			uv_close((uv_handle_t *)in->channel, cb->closed);
 		if (a->stdin_messages)
-			uv_close((uv_handle_t *)&in->input, cb->closed);
+			uv_close((uv_handle_t *)in->input, cb->closed);
 		goto fail;
 	}
 	env_release(&env);
