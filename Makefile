@@ -104,16 +104,15 @@ UNIT_CORE_OBJ = $(BUILD)/core/backoff.o $(BUILD)/core/proc.o \
 $(BUILD)/unit/%: tests/unit/%.c $(IPC_OBJ) $(UNIT_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter %.c %.o,$^) $(DEPS_LIBS)
+	@$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) $(DEPS_LIBS)
 
 # Fuzzing (docs/fuzzing.md): libFuzzer targets under ASan+UBSan, built by
 # clang in their own folder.  `make fuzz` runs each for FUZZ_SECONDS on
 # the seed corpus in tests/fuzz/corpus/ (new inputs go to build-fuzz/);
-# `make fuzz-smoke` runs each for a few seconds (CI).  The process-file
-# parsers get a target here once they land (procfile).
+# `make fuzz-smoke` runs each for a few seconds (CI).
 FUZZ_BUILD = build-fuzz
 FUZZ_CC = clang
-FUZZ_TARGETS = frame request handlers logcut preload
+FUZZ_TARGETS = frame request handlers logcut preload procfile
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -133,6 +132,10 @@ $(FUZZ_BUILD)/fuzz-handlers: $(FUZZ_IPC) $(FUZZ_CORE)
 $(FUZZ_BUILD)/fuzz-logcut: $(FUZZ_IPC) $(filter-out %/capture.o,$(FUZZ_CORE)) \
 	core/capture.c
 $(FUZZ_BUILD)/fuzz-preload: $(FUZZ_IPC) core/preload/share-preload.c
+# The process-file loader without the rest of the CLI (the harness gives
+# the few helpers it calls).
+$(FUZZ_BUILD)/fuzz-procfile: $(FUZZ_IPC) $(patsubst %.c,$(FUZZ_BUILD)/%.o,\
+	$(filter-out cmd/procfile-run.c,$(wildcard cmd/procfile*.c)))
 $(FUZZ_BUILD)/fuzz-%: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZLD  $@"

@@ -111,13 +111,17 @@ describe_one(const struct cmd_ctx *ctx, const json_t *a)
 		    strcmp(util_json_str(v, "kind", ""), "listen") == 0 ?
 			util_json_str(v, "name", "") :
 			"");
-	if (json_is_string(json_object_get(a, "held_by")))
-		printf("  held by        %s\n",
-		    strcmp(util_json_str(a, "held_by", ""), "cgroup") == 0 ?
-			"a cgroup per instance (nothing it "
-			"starts escapes a stop)" :
-			"its process group (a process "
-			"that leaves it escapes a stop)");
+	if (json_is_string(json_object_get(a, "held_by")) &&
+	    strcmp(util_json_str(a, "held_by", ""), "cgroup") == 0)
+		printf("  held by        a cgroup per instance (%s%s%snothing "
+		       "it starts escapes a stop)\n",
+		    json_is_string(json_object_get(a, "cgroup")) ? "cgroup " :
+								   "",
+		    util_json_str(a, "cgroup", ""),
+		    json_is_string(json_object_get(a, "cgroup")) ? "; " : "");
+	else if (json_is_string(json_object_get(a, "held_by")))
+		printf("  held by        its process group (a process "
+		       "that leaves it escapes a stop)\n");
 	if (json_is_string(json_object_get(a, "daemon_warning")))
 		printf("  warning        %s\n",
 		    util_json_str(a, "daemon_warning", ""));

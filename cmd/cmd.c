@@ -269,7 +269,7 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	struct option *lo;
 	const struct cmd_option *o;
 	char shorts[256], *p = shorts, **v;
-	const char *alias;
+	const char *alias, *took = NULL, *took_opt = NULL;
 	size_t i, n, nlo;
 	int c, k, idx, rc = 0;
 
@@ -340,6 +340,14 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 		if (i >= nopt)
 			continue;
 		o = option_at(e, i);
+		/* pm2 (commander's "--watch [paths]") takes the next word as
+		 * an optional value when it is not an option: --watch src. */
+		if (OPT_OPTIONAL(o) && optarg == NULL && optind < argc &&
+		    argv[optind][0] != '-' && argv[optind][0] != '\0') {
+			optarg = argv[optind++];
+			took = optarg;
+			took_opt = o->name;
+		}
 		v = ctx->vals[i];
 		for (n = 0; v != NULL && v[n] != NULL; n++)
 			;
@@ -371,6 +379,14 @@ cmd_parse(const struct cmd_entry *e, int argc, char **argv, struct cmd_ctx *ctx)
 	if (ctx->nrest > 0 && !(e->flags & CMD_REST)) {
 		rc = cmd_usage_error(ctx, "'%s' takes no arguments after --",
 		    e->name);
+		goto out;
+	}
+	if (ctx->argc < e->min_args && took != NULL) {
+		rc = cmd_usage_error(ctx,
+		    "'%s' needs more arguments (--%s took '%s' as its value, "
+		    "as pm2 does: put it after the program, or write "
+		    "--%s=VALUE)",
+		    e->name, took_opt, took, took_opt);
 		goto out;
 	}
 	if (ctx->argc < e->min_args) {

@@ -143,9 +143,11 @@ const char *cmd_dump_path(const struct cmd_ctx *, char *, size_t);
 		NULL, 0 },                                                            \
 	    { "watch", 0, "[=PATHS]",                                                 \
 		    "reload the app when a file changes under "                       \
-		    "its working directory, or under PATHS (comma separated); .git, " \
-		    "node_modules and its logs are ignored",                          \
-		    VAL_DIR, 0 },                                                     \
+		    "its working directory, or under PATHS (comma separated or "      \
+		    "repeated; as with pm2, --watch PATHS takes the next word when "  \
+		    "it is not an option); .git, node_modules and its logs are "      \
+		    "ignored",                                                        \
+		    VAL_DIR, 1 },                                                     \
 	    { "ignore-watch", 0, "GLOB",                                              \
 		    "do not watch paths matching GLOB "                               \
 		    "(e.g. 'uploads/*', '*.log'; repeatable; default: none besides "  \

@@ -28,21 +28,27 @@ cmd_operate_spec(struct cmd_ctx *ctx, json_t *spec)
 		json_object_set_new(spec, "max_memory_restart",
 		    n == 0 ? json_null() : json_string(v));
 	}
-	if ((v = cmd_opt(ctx, "watch")) != NULL && cmd_flag(ctx, "no-watch"))
+	all = cmd_opt_all(ctx, "watch");
+	if (all != NULL && cmd_flag(ctx, "no-watch"))
 		return cmd_usage_error(ctx, "--watch or --no-watch, not both");
 	if (cmd_flag(ctx, "no-watch"))
 		json_object_set_new(spec, "watch", json_false());
-	else if (v != NULL && *v == '\0')
-		json_object_set_new(spec, "watch", json_true());
-	else if (v != NULL) {
+	else if (all != NULL) {
+		/* --watch (its directory), --watch=a,b, --watch a --watch b */
 		arr = json_array();
-		for (p = v; *p != '\0'; p = *q != '\0' ? q + 1 : q) {
-			q = p + strcspn(p, ",");
-			if (q > p)
-				json_array_append_new(arr,
-				    json_stringn(p, (size_t)(q - p)));
-		}
-		json_object_set_new(spec, "watch", arr);
+		for (i = 0; all[i] != NULL; i++)
+			for (p = all[i]; *p != '\0';
+			     p = *q != '\0' ? q + 1 : q) {
+				q = p + strcspn(p, ",");
+				if (q > p)
+					json_array_append_new(arr,
+					    json_stringn(p, (size_t)(q - p)));
+			}
+		if (json_array_size(arr) == 0) {
+			json_decref(arr);
+			json_object_set_new(spec, "watch", json_true());
+		} else
+			json_object_set_new(spec, "watch", arr);
 	}
 	if ((all = cmd_opt_all(ctx, "ignore-watch")) != NULL) {
 		arr = json_array();

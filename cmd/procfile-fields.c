@@ -299,6 +299,14 @@ dayjs_to_strftime(const char *f)
 	return out;
 }
 
+/* What v is, where as_integer wanted a whole number. */
+static const char *
+not_integer_name(const json_t *v)
+{
+	return json_is_real(v) ? "a fraction or a number too large" :
+				 procfile_type_name(v);
+}
+
 static int
 as_integer(const json_t *v, long long *n)
 {
@@ -309,7 +317,10 @@ as_integer(const json_t *v, long long *n)
 		*n = json_integer_value(v);
 		return 0;
 	}
-	if (json_is_real(v) &&
+	/* A whole number written as a real (3.0, 1e3); one past the range
+	 * of long long (1e40) is not cast, which would be undefined. */
+	if (json_is_real(v) && json_real_value(v) >= -0x1p63 &&
+	    json_real_value(v) < 0x1p63 &&
 	    json_real_value(v) == (double)(long long)json_real_value(v)) {
 		*n = (long long)json_real_value(v);
 		return 0;
@@ -425,8 +436,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		json_object_set_new(spec, f->spec, json_string(s));
 		return 0;
 	case K_NAME:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		json_object_set_new(spec, f->spec, e);
 		return 0;
@@ -472,7 +483,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			return fail(msg, len,
 			    "say a number, or 'max' (one per "
 			    "CPU), not %s%s%s",
-			    s != NULL ? "'" : procfile_type_name(v),
+			    s != NULL ? "'" : not_integer_name(v),
 			    s != NULL ? s : "", s != NULL ? "'" : "");
 		}
 		if (n < -4096 || n > 4096) {
@@ -512,7 +523,7 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		if (as_integer(v, &n) != 0 || n < 0) {
 			return fail(msg, len, "say a number from 0, not %s",
 			    json_is_integer(v) ? "a negative one" :
-						 procfile_type_name(v));
+						 not_integer_name(v));
 		}
 		json_object_set_new(spec, f->spec, json_integer(n));
 		return 0;
@@ -591,8 +602,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 				json_decref(arr);
 				goto type;
 			}
-		} else if ((e = procfile_scalar_string(v)) != NULL &&
-		    !json_is_boolean(v))
+		} else if (!json_is_boolean(v) &&
+		    (e = procfile_scalar_string(v)) != NULL)
 			json_array_append_new(arr, e);
 		else {
 			json_decref(arr);
@@ -601,8 +612,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 		json_object_set_new(spec, f->spec, arr);
 		return 0;
 	case K_SIGNAL:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		n = util_signal_number(json_string_value(e));
 		if (n <= 0) {
@@ -628,8 +639,8 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 			       1;
 		return 0;
 	case K_PORT:
-		if ((e = procfile_scalar_string(v)) == NULL ||
-		    json_is_boolean(v))
+		if (json_is_boolean(v) ||
+		    (e = procfile_scalar_string(v)) == NULL)
 			goto type;
 		json_object_set_new(extra, "port", e);
 		return 0;

@@ -54,7 +54,7 @@ int
 procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
     char *err, size_t errlen)
 {
-	json_t *apps = json_array(), *app;
+	json_t *apps = json_array(), *app, *utf8;
 	const char *p = text, *end = text + len, *eol, *colon, *c;
 	char name[128], *cmd, why[256], path[160];
 	int line = 0;
@@ -69,13 +69,17 @@ procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
 			p++;
 		if (p == eol || *p == '#')
 			continue;
+		if ((utf8 = json_stringn(p, (size_t)(eol - p))) == NULL) {
+			snprintf(err, errlen, "line %d: not UTF-8 text", line);
+			goto fail;
+		}
+		json_decref(utf8);
 		colon = memchr(p, ':', (size_t)(eol - p));
 		n = colon != NULL ? (size_t)(colon - p) : 0;
 		if (colon == NULL || n == 0 || n >= sizeof name) {
 			snprintf(err, errlen, "line %d: say 'name: command'",
 			    line);
-			json_decref(apps);
-			return -1;
+			goto fail;
 		}
 		memcpy(name, p, n);
 		name[n] = '\0';
@@ -89,15 +93,13 @@ procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
 			snprintf(err, errlen, "line %d: '%s' has no command",
 			    line, name);
 			free(cmd);
-			json_decref(apps);
-			return -1;
+			goto fail;
 		}
 		why[0] = '\0';
 		if ((app = app_for(name, cmd, why, sizeof why)) == NULL) {
 			snprintf(err, errlen, "line %d: %s", line, why);
 			free(cmd);
-			json_decref(apps);
-			return -1;
+			goto fail;
 		}
 		free(cmd);
 		snprintf(path, sizeof path, "/apps/%zu", json_array_size(apps));
@@ -108,12 +110,16 @@ procfile_foreman_parse(const char *text, size_t len, struct procfile_doc *doc,
 	}
 	if (json_array_size(apps) == 0) {
 		snprintf(err, errlen, "no process in it (say 'name: command')");
-		json_decref(apps);
-		return -1;
+		goto fail;
 	}
 	doc->root = json_pack("{s:o}", "apps", apps);
 	doc->procfile = 1;
 	return 0;
+fail:
+	json_decref(apps);
+	json_decref(doc->lines);
+	doc->lines = NULL;
+	return -1;
 }
 
 /*
@@ -140,7 +146,7 @@ procfile_dotenv_parse(const char *text, json_t **out, char *err, size_t errlen)
 		if (p == eol || *p == '#')
 			continue;
 		if (strncmp(p, "export ", 7) == 0)
-			for (p += 7; isspace((unsigned char)*p); p++)
+			for (p += 7; p < eol && (*p == ' ' || *p == '\t'); p++)
 				;
 		eq = memchr(p, '=', (size_t)(eol - p));
 		n = eq != NULL ? (size_t)(eq - p) : 0;
@@ -192,7 +198,12 @@ procfile_dotenv_parse(const char *text, json_t **out, char *err, size_t errlen)
 				w--;
 		}
 		*w = '\0';
-		json_object_set_new(env, key, json_string(val));
+		if (json_object_set_new(env, key, json_string(val)) != 0) {
+			snprintf(err, errlen, "line %d: not UTF-8 text", line);
+			free(val);
+			json_decref(env);
+			return -1;
+		}
 		free(val);
 	}
 	*out = env;

@@ -742,7 +742,12 @@ load_file(const char *arg, const struct procfile_opts *opts,
 			if ((fd = open(envpath, O_RDONLY | O_CLOEXEC)) != -1) {
 				etext = read_all(fd, &elen, err, sizeof err);
 				close(fd);
+				if (etext != NULL &&
+				    memchr(etext, '\0', elen) != NULL)
+					snprintf(err, sizeof err,
+					    "not a text file");
 				if (etext == NULL ||
+				    memchr(etext, '\0', elen) != NULL ||
 				    procfile_dotenv_parse(etext, &l.doc.dotenv,
 					err, sizeof err) != 0) {
 					fprintf(stderr, "%s: %s: %s\n",
@@ -780,6 +785,10 @@ load_file(const char *arg, const struct procfile_opts *opts,
 	}
 	free(text);
 	if (rc != 0) {
+		/* what a loader made before it failed */
+		json_decref(l.doc.root);
+		json_decref(l.doc.lines);
+		json_decref(l.doc.dotenv);
 		fprintf(stderr, "%s: %s: %s\n", progname, pf->display, err);
 		return EXIT_USAGE;
 	}

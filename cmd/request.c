@@ -44,6 +44,10 @@ cmd_reply_status(const json_t *reply, json_t **data)
 	 * restored the apps of a daemon that died). */
 	if (json_is_string(json_object_get(reply, "notice")))
 		cmd_error(0, "%s", util_json_str(reply, "notice", ""));
+	/* A condition of the daemon that lasts (docs/protocol.md). */
+	if (json_is_string(json_object_get(reply, "warning")))
+		cmd_error(0, "warning: %s",
+		    util_json_str(reply, "warning", ""));
 	if (util_json_bool(reply, "ok", 0))
 		return 0;
 	err = json_object_get(reply, "error");

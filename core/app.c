@@ -1226,6 +1226,9 @@ app_describe_json(const struct app *a)
 	/* What keeps its processes from escaping a stop (core/cgroup.c). */
 	json_object_set_new(o, "held_by",
 	    json_string(cgroup_base() != NULL ? "cgroup" : "process group"));
+	json_object_set_new(o, "cgroup",
+	    cgroup_kind_name() != NULL ? json_string(cgroup_kind_name()) :
+					 json_null());
 	json_object_set_new(o, "daemon_warning",
 	    daemon_nofile_warning() ? json_string(daemon_nofile_warning()) :
 				      json_null());

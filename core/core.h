@@ -261,6 +261,7 @@ struct req {
 	void *ctx;   /* the holder's own state, freed by the holder */
 	int ended;   /* a final (error) reply went out: the rest are dropped */
 	int mutates; /* may change the desired state (core/state.c) */
+	int warns;   /* its final reply carries the daemon's standing warning */
 };
 
 TAILQ_HEAD(req_list, req);
@@ -297,6 +298,7 @@ void daemon_loop_init(void);
 long long daemon_nofile_orig(void);
 int daemon_lock_fd(void);
 void daemon_nofile_check(int);
+long daemon_fd_count(int);
 const char *daemon_nofile_warning(void);
 
 /* daemon-log.c: the daemon's own log */
@@ -389,6 +391,15 @@ void console_daemon_line(const char *, size_t);
 void console_error(const char *);
 void console_close(void);
 /* cgroup.c */
+enum cgroup_kind {
+	CGROUP_NONE,
+	CGROUP_V2,
+	CGROUP_V1_FREEZER,
+	CGROUP_V1_PIDS,
+};
+int cgroup_mount_of(const char *, const char *, char *, size_t);
+int cgroup_own_of(const char *, const char *, char *, size_t);
+const char *cgroup_kind_name(void);
 void cgroup_init(int);
 const char *cgroup_base(void);
 char *cgroup_instance(const struct app *, int);
@@ -477,6 +488,7 @@ const json_t *state_restored(void);
 int state_generation(void);
 char *state_take_notice(void);
 void state_exit_clean(void);
+void state_counters_shown(void);
 void state_handle_dump(struct req *);
 void state_handle_resurrect(struct req *);
 
@@ -535,6 +547,9 @@ void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
 int inst_signal(struct instance *, int);
 void inst_usage(struct instance *, uint64_t *, int64_t *);
+json_t *inst_counters_json(const struct instance *, int);
+uint64_t inst_cpu_ms(const struct instance *);
+void inst_counters_restore(struct instance *, const json_t *);
 void inst_inherit(struct instance *, struct instance *);
 int inst_send(struct instance *, const json_t *, const char **);
 

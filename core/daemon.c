@@ -188,14 +188,40 @@ daemon_nofile_orig(void)
  * or running out; daemon_nofile_warning() says it while it lasts (and for
  * a minute after the last shortage).
  */
+/*
+ * The daemon's open descriptors (the one counting them included), counted
+ * at most once a second unless fresh: listing thousands of them is most
+ * of a scrape's cost.  -1 when they cannot be counted.
+ */
+long
+daemon_fd_count(int fresh)
+{
+	static uint64_t when;
+	static long count = -1;
+	struct dirent *de;
+	uint64_t now = loop != NULL ? uv_now(loop) : 0;
+	long n = 0;
+
+	if (fd_dir == NULL)
+		return -1;
+	if (!fresh && count >= 0 && now - when < 1000)
+		return count;
+	rewinddir(fd_dir);
+	while ((de = readdir(fd_dir)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	when = now;
+	count = n;
+	return n;
+}
+
 void
 daemon_nofile_check(int emfile)
 {
 	static uint64_t last, last_emfile;
 	struct rlimit rl;
-	struct dirent *de;
 	uint64_t now = loop != NULL ? uv_now(loop) : 0;
-	long n = 0;
+	long n;
 	int near;
 
 	if (fd_dir == NULL || (!emfile && last != 0 && now - last < 1000))
@@ -203,10 +229,7 @@ daemon_nofile_check(int emfile)
 	last = now;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	rewinddir(fd_dir);
-	while ((de = readdir(fd_dir)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
+	n = daemon_fd_count(1);
 	if (emfile)
 		last_emfile = now;
 	near = emfile || (rlim_t)n >= rl.rlim_cur / 10 * 9;

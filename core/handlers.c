@@ -201,6 +201,9 @@ h_ping(struct req *r)
 
 	if (state_restored() != NULL)
 		json_object_set(o, "restored", (json_t *)state_restored());
+	if (daemon_nofile_warning() != NULL)
+		json_object_set_new(o, "warning",
+		    json_string(daemon_nofile_warning()));
 	if (upgrade_info() != NULL)
 		json_object_set(o, "upgraded", (json_t *)upgrade_info());
 	req_reply(r, o);
@@ -619,15 +622,18 @@ h_wait(struct req *r)
 #define H_LOOKS 0x1
 /* Requests that may start processes: refused while shutting down. */
 #define H_STARTS 0x2
+/* Requests whose reply says what keeps the daemon from starting more
+ * (its descriptor limit: daemon_nofile_warning), as "warning". */
+#define H_WARNS 0x4
 
 static const struct handler handlers[] = {
-	{ "ping", h_ping, H_LOOKS },
-	{ "start", h_start, H_STARTS },
+	{ "ping", h_ping, H_LOOKS | H_WARNS },
+	{ "start", h_start, H_STARTS | H_WARNS },
 	{ "stop", h_stop, 0 },
-	{ "restart", h_restart, H_STARTS },
-	{ "reset", h_reset, H_STARTS },
+	{ "restart", h_restart, H_STARTS | H_WARNS },
+	{ "reset", h_reset, H_STARTS | H_WARNS },
 	{ "delete", h_delete, 0 },
-	{ "list", h_list, H_LOOKS },
+	{ "list", h_list, H_LOOKS | H_WARNS },
 	{ "describe", h_describe, H_LOOKS },
 	{ "kill", h_kill, 0 },
 	{ "update", h_update, H_STARTS },
@@ -636,10 +642,10 @@ static const struct handler handlers[] = {
 	{ "flush", handle_flush, H_LOOKS },
 	{ "reload-logs", handle_reload_logs, H_LOOKS },
 	{ "share", share_handle, H_LOOKS | H_STARTS },
-	{ "reload", reload_handle, H_STARTS },
-	{ "scale", scale_handle, H_STARTS },
+	{ "reload", reload_handle, H_STARTS | H_WARNS },
+	{ "scale", scale_handle, H_STARTS | H_WARNS },
 	{ "dump", state_handle_dump, H_LOOKS },
-	{ "resurrect", state_handle_resurrect, H_STARTS },
+	{ "resurrect", state_handle_resurrect, H_STARTS | H_WARNS },
 	{ "metrics", metrics_handle, H_LOOKS },
 	{ "set", update_handle, 0 },
 	{ "signal", deliver_handle_signal, H_LOOKS },
@@ -656,6 +662,7 @@ handle_request(struct req *r)
 		if (strcmp(handlers[i].cmd, r->cmd) != 0)
 			continue;
 		r->mutates = !(handlers[i].flags & H_LOOKS);
+		r->warns = (handlers[i].flags & H_WARNS) != 0;
 		/* Once kill stops every app, nothing starts again: the
 		 * shutdown always finishes. */
 		if (quitting && (handlers[i].flags & H_STARTS))

@@ -377,6 +377,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 	int fd, r;
 
 	if (addr == NULL || *addr == '\0' || strcmp(addr, "off") == 0) {
+		if (old != NULL)
+			daemon_changed(); /* the state file keeps the address */
 		role_detach(role);
 		return 0;
 	}
@@ -405,6 +407,7 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 			serving[role] = ep;
 			log_info("%s on http://%s too", role_names[role],
 			    canon);
+			daemon_changed();
 			return 0;
 		}
 	if (fd == -2) {
@@ -422,6 +425,7 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 	ep->roles = 1u << role;
 	serving[role] = ep;
 	log_info("%s on http://%s", role_names[role], canon);
+	daemon_changed(); /* the state file keeps the metrics address */
 	return 0;
 }
 

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1131,6 +1132,65 @@ inst_usage(struct instance *in, uint64_t *cpu, int64_t *rss)
 		*rss = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
 	}
 	*cpu = in->cpu_base + in->cpu_seen;
+}
+
+/*
+ * The instance's counters for the state file (docs/state.md): its
+ * restarts, by reason, and, with cpu, its CPU time as last sampled (what
+ * a scrape showed, never more), so that a daemon that dies and comes back
+ * carries them on.  A new object.
+ */
+json_t *
+inst_counters_json(const struct instance *in, int cpu)
+{
+	json_t *by = json_object(), *o;
+	int r;
+
+	for (r = 0; r < REASON_COUNT; r++)
+		if (in->restarts_by[r] > 0)
+			json_object_set_new(by, reason_names[r],
+			    json_integer((json_int_t)in->restarts_by[r]));
+	o = json_pack("{s:i, s:o}", "restarts", in->restarts, "restarts_by",
+	    by);
+	if (cpu && o != NULL)
+		json_object_set_new(o, "cpu_ms",
+		    json_integer((json_int_t)inst_cpu_ms(in)));
+	return o;
+}
+
+/* The instance's CPU time as last sampled (inst_usage), in ms. */
+uint64_t
+inst_cpu_ms(const struct instance *in)
+{
+	return (in->cpu_base + in->cpu_seen) * 1000 /
+	    (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+/* Take the counters a dead daemon saved (inst_counters_json's), before
+ * the instance starts; what is not a count is ignored. */
+void
+inst_counters_restore(struct instance *in, const json_t *c)
+{
+	const json_t *by = json_object_get(c, "restarts_by"), *v;
+	json_int_t n;
+	int r;
+
+	if ((v = json_object_get(c, "restarts")) != NULL &&
+	    json_is_integer(v) && (n = json_integer_value(v)) >= 0 &&
+	    n <= INT_MAX)
+		in->restarts = (int)n;
+	for (r = 0; r < REASON_COUNT; r++)
+		if ((v = json_object_get(by, reason_names[r])) != NULL &&
+		    json_is_integer(v) && (n = json_integer_value(v)) >= 0)
+			in->restarts_by[r] = (uint64_t)n;
+	if ((v = json_object_get(c, "cpu_ms")) != NULL && json_is_integer(v) &&
+	    (n = json_integer_value(v)) >= 0 && n < INT64_MAX / 1000) {
+		/* rounded up: never less than what was shown */
+		in->cpu_base = ((uint64_t)n * (uint64_t)sysconf(_SC_CLK_TCK) +
+				   999) /
+		    1000;
+		in->cpu_seen = 0;
+	}
 }
 
 /* A replacement carries on the counters of the instance it replaces. */

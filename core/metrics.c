@@ -5,10 +5,10 @@
  * renders from memory and one read of /proc/PID/stat per instance, so it
  * never waits for anything.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "../ipc/util.h"
@@ -37,21 +37,15 @@ self_rss(void)
 	return (int64_t)res * sysconf(_SC_PAGESIZE);
 }
 
-/* The daemon's open descriptors. */
-static int
-self_fds(void)
+/* The daemon's soft descriptor limit (0: none). */
+static unsigned long long
+self_max_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
+	struct rlimit rl;
 
-	if (d == NULL)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own */
+	return (unsigned long long)rl.rlim_cur;
 }
 
 /* Every instance in a slot (not those being replaced), for fn. */
@@ -196,8 +190,20 @@ metrics_render(size_t *lenp)
 			    "the daemon's resident memory",
 			    (unsigned long long)self_rss() },
 			{ "clusterctl_daemon_open_fds", "gauge",
-			    "the daemon's open file descriptors",
-			    (unsigned long long)self_fds() },
+			    "the daemon's open file descriptors (counted at "
+			    "most once a second)",
+			    (unsigned long long)(daemon_fd_count(0) > 0 ?
+				    daemon_fd_count(0) :
+				    0) },
+			{ "clusterctl_daemon_max_fds", "gauge",
+			    "the daemon's descriptor limit (RLIMIT_NOFILE, "
+			    "raised to the hard limit at start)",
+			    self_max_fds() },
+			{ "clusterctl_daemon_fds_warning", "gauge",
+			    "1 while the daemon nears (90%) or ran out of its "
+			    "descriptor limit (and a minute after), as "
+			    "describe and daemon.log say",
+			    daemon_nofile_warning() != NULL },
 			{ "clusterctl_daemon_clients", "gauge",
 			    "CLI connections open now",
 			    (unsigned long long)server_nclients() },
@@ -221,6 +227,7 @@ metrics_render(size_t *lenp)
 		}
 	}
 	free(smp);
+	state_counters_shown();
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

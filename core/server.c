@@ -214,7 +214,8 @@ req_send(struct req *r, json_t *msg)
 
 /*
  * Send a final reply, with the notice about a restore for the first
- * client that asks something (an instance sharing a socket is not one).
+ * client that asks something (an instance sharing a socket is not one),
+ * and the daemon's standing warning for the requests that want it.
  */
 static void
 send_final(struct req *r, json_t *msg)
@@ -226,6 +227,9 @@ send_final(struct req *r, json_t *msg)
 		json_object_set_new(msg, "notice", json_string(n));
 		free(n);
 	}
+	if (msg != NULL && r->warns && daemon_nofile_warning() != NULL)
+		json_object_set_new(msg, "warning",
+		    json_string(daemon_nofile_warning()));
 	req_send(r, msg);
 	req_free(r);
 }

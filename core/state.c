@@ -29,37 +29,56 @@
 #define STATE_MAX_SIZE (64 * 1024 * 1024)
 
 static char state_path[PATH_MAX];
-static json_t *saved_apps; /* the "apps" last written (a deep copy) */
-static int save_errno;	   /* the last write failed with this */
-static int generation = 1; /* daemons of this home so far, this one too */
-static json_t *restored;   /* what this daemon restored at start */
-static char *notice;	   /* for the next client that asks something */
+static json_t *saved_apps;  /* the "apps" last written (a deep copy) */
+static int save_errno;	    /* the last write failed with this */
+static int generation = 1;  /* daemons of this home so far, this one too */
+static json_t *restored;    /* what this daemon restored at start */
+static char *notice;	    /* for the next client that asks something */
+static char *saved_metrics; /* the metrics address last written, or NULL */
+static int counters_due;    /* the CPU counters were shown since written */
+static json_t *saved_cpu;   /* the CPU counters last written, in order */
+
+/* What an app's entry holds besides its desired state. */
+enum counters {
+	NO_COUNTERS,  /* a dump: resurrect starts the apps afresh */
+	RESTARTS,     /* the restart counts, compared to decide a write */
+	RESTARTS_CPU, /* and the CPU time, written */
+};
 
 /* One app of the state file: a new object (its spec shared, not copied). */
 static json_t *
-app_state_json(const struct app *a)
+app_state_json(const struct app *a, enum counters with)
 {
-	json_t *desired = json_array();
+	json_t *desired = json_array(), *counters = NULL, *o;
 	int i;
 
 	for (i = 0; i < a->ninst; i++)
 		json_array_append_new(desired,
 		    json_string(
 			inst_wants_up(a->inst[i]) ? "running" : "stopped"));
-	return json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name",
-	    a->name, "instances", a->ninst, "desired", desired, "spec",
-	    a->spec);
+	if (with != NO_COUNTERS) {
+		counters = json_array();
+		for (i = 0; i < a->ninst; i++)
+			json_array_append_new(counters,
+			    inst_counters_json(a->inst[i],
+				with == RESTARTS_CPU));
+	}
+	o = json_pack("{s:i, s:s, s:i, s:o, s:O}", "id", a->id, "name", a->name,
+	    "instances", a->ninst, "desired", desired, "spec", a->spec);
+	if (o != NULL && counters != NULL)
+		json_object_set_new(o, "counters", counters);
+	return o;
 }
 
 static json_t *
-apps_state_json(void)
+apps_state_json(enum counters with)
 {
 	json_t *arr = json_array();
 	struct app *a;
 
 	TAILQ_FOREACH(a, &apps, entry)
 		if (!a->deleting)
-			json_array_append_new(arr, app_state_json(a));
+			json_array_append_new(arr, app_state_json(a, with));
 	return arr;
 }
 
@@ -78,7 +97,34 @@ state_document(json_t *arr, const char *format)
 json_t *
 state_dump_json(void)
 {
-	return state_document(apps_state_json(), STATE_FORMAT_DUMP);
+	return state_document(apps_state_json(NO_COUNTERS), STATE_FORMAT_DUMP);
+}
+
+/* Every instance's CPU time as last sampled, in ms, in order. */
+static json_t *
+cpu_list(void)
+{
+	json_t *arr = json_array();
+	struct app *a;
+	int k;
+
+	TAILQ_FOREACH(a, &apps, entry)
+		for (k = 0; !a->deleting && k < a->ninst; k++)
+			json_array_append_new(arr,
+			    json_integer((json_int_t)inst_cpu_ms(a->inst[k])));
+	return arr;
+}
+
+/*
+ * The metrics showed the counters: the next state_sync writes them if
+ * they moved, so that a daemon that dies never shows less than this one
+ * did.
+ */
+void
+state_counters_shown(void)
+{
+	counters_due = 1;
+	daemon_changed();
 }
 
 static int
@@ -113,7 +159,8 @@ write_document(const char *path, const json_t *doc)
 int
 state_sync(void)
 {
-	json_t *arr, *doc;
+	json_t *arr, *doc, *cpu;
+	const char *maddr;
 	int r;
 
 	if (state_path[0] == '\0')
@@ -125,15 +172,25 @@ state_sync(void)
 		keeper_quitting();
 		return 0;
 	}
-	arr = apps_state_json();
-	if (saved_apps != NULL && json_equal(arr, saved_apps)) {
+	arr = apps_state_json(RESTARTS);
+	cpu = counters_due ? cpu_list() : NULL;
+	maddr = http_address(HTTP_METRICS);
+	if (saved_apps != NULL && json_equal(arr, saved_apps) &&
+	    (cpu == NULL || json_equal(cpu, saved_cpu)) &&
+	    (maddr == NULL ? saved_metrics == NULL :
+			     saved_metrics != NULL &&
+			strcmp(maddr, saved_metrics) == 0)) {
 		json_decref(arr);
+		json_decref(cpu);
+		counters_due = 0;
 		if (save_errno != 0)
 			log_info("the state file is current again");
 		save_errno = 0;
 		return 0;
 	}
-	doc = state_document(json_incref(arr), STATE_FORMAT_STATE);
+	doc = state_document(apps_state_json(RESTARTS_CPU), STATE_FORMAT_STATE);
+	if (doc != NULL && maddr != NULL)
+		json_object_set_new(doc, "metrics", json_string(maddr));
 	r = doc != NULL ? write_document(state_path, doc) : -ENOMEM;
 	json_decref(doc);
 	if (r != 0) {
@@ -144,6 +201,7 @@ state_sync(void)
 			    state_path, strerror(-r));
 		save_errno = -r;
 		json_decref(arr);
+		json_decref(cpu);
 		return r;
 	}
 	if (save_errno != 0)
@@ -153,6 +211,11 @@ state_sync(void)
 	/* A copy: a spec changed in place must still differ from it. */
 	saved_apps = json_deep_copy(arr);
 	json_decref(arr);
+	free(saved_metrics);
+	saved_metrics = maddr != NULL ? strdup(maddr) : NULL;
+	json_decref(saved_cpu);
+	saved_cpu = cpu != NULL ? cpu : cpu_list();
+	counters_due = 0;
 	return 0;
 }
 
@@ -374,7 +437,7 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 	char key[16];
 	struct err err;
 	size_t i;
-	int rc;
+	int rc, k;
 
 	json_array_foreach(json_object_get(doc, "apps"), i, entry) {
 		spec = json_deep_copy(json_object_get(entry, "spec"));
@@ -398,6 +461,13 @@ state_apply(const json_t *doc, const json_t *env, int flags)
 		json_decref(spec);
 		if (rc != 0)
 			continue;
+		/* A dead daemon's counters carry on (not a dump's). */
+		if (flags & STATE_RESTORE)
+			for (k = 0; k < a->ninst; k++)
+				inst_counters_restore(a->inst[k],
+				    json_array_get(json_object_get(entry,
+						       "counters"),
+					(size_t)k));
 		json_object_set_new(claimed, app_key(a, key), json_true());
 		log_info("%s created (%d instances of %s)", a->name, a->ninst,
 		    a->exec_path);
@@ -487,6 +557,12 @@ state_init(int restore)
 	saved_at = util_json_int(doc, "saved_at", 0);
 	pid = (long)util_json_int(json_object_get(doc, "daemon"), "pid", 0);
 	format_time(saved_at, when, sizeof when);
+	/* Its metrics endpoint, unless this daemon was given one. */
+	if (restore && http_address(HTTP_METRICS) == NULL &&
+	    json_is_string(json_object_get(doc, "metrics")) &&
+	    http_serve(HTTP_METRICS, util_json_str(doc, "metrics", ""), err,
+		sizeof err) != 0)
+		log_warnx("cannot serve the metrics again: %s", err);
 	if (json_array_size(json_object_get(doc, "apps")) == 0) {
 		log_info("the previous daemon (pid %ld) did not exit through "
 			 "'kill'; it had no apps",

@@ -287,6 +287,29 @@ J
 	[ ! -S "$CLUSTERCTL_HOME/sock" ]
 }
 
+@test "a Procfile or .env that is not UTF-8, an empty export, a number too large: an error naming the line (fuzz findings)" {
+	mkdir a b
+	printf 'web: sleep 1000\nworker: sleep \351t\351\n' >a/Procfile
+	run clusterctl validate a/Procfile
+	assert_failure 2
+	assert_output --partial "line 2: not UTF-8 text"
+	printf 'web: sleep 1000\n' >b/Procfile
+	printf 'export \n\nGREETING=hello\n' >b/.env
+	run clusterctl validate b/Procfile
+	assert_failure 2
+	assert_output --partial ".env: line 1: say KEY=VALUE"
+	printf 'A=\351\n' >b/.env
+	run clusterctl validate b/Procfile
+	assert_failure 2
+	assert_output --partial ".env: line 1: not UTF-8 text"
+	# A number past a whole number's range is refused, never cast.
+	printf 'apps:\n  - name: web\n    script: sleep\n    instances: 1e40\n' >big.yaml
+	run clusterctl validate big.yaml
+	assert_failure 2
+	assert_output --partial "big.yaml:4: app 'web': 'instances': say a number, or 'max' (one per CPU), not a fraction or a number too large"
+	[ ! -S "$CLUSTERCTL_HOME/sock" ]
+}
+
 @test "a YAML syntax error names the line" {
 	printf 'apps:\n  - name: web\n    script: [sleep\n' >bad.yaml
 	run clusterctl validate bad.yaml

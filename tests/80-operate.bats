@@ -163,6 +163,36 @@ value() {
 	assert_output 404
 }
 
+@test "metrics: restart and CPU counters and the endpoint survive a daemon killed with -9" {
+	port=$(free_port)
+	clusterctl start 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000' \
+		--name burn --listen-timeout 0 --metrics "127.0.0.1:$port"
+	clusterctl restart burn
+	clusterctl restart burn
+	wait_until 30 eval '[ "$(cat /proc/$(pid_of burn 0)/comm)" = sleep ]'
+	m="$BATS_TEST_TMPDIR/m"
+	scrape "http://127.0.0.1:$port/metrics" "$m.1"
+	[ "$(value "$m.1" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=manual}')" = 2.0 ]
+	c1=$(value "$m.1" 'clusterctl_instance_cpu_seconds_total{app=burn,instance=0}')
+	/usr/bin/python3 -c "import sys; assert float(sys.argv[1]) > 0" "$c1"
+	daemon=$(cat "$CLUSTERCTL_HOME/daemon.pid")
+	kill -9 "$daemon"
+	# The keeper's next daemon serves the same address, nobody asking.
+	wait_until 20 eval '[ "$(cat "$CLUSTERCTL_HOME/daemon.pid" 2>/dev/null)" != "$daemon" ]'
+	wait_until 20 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
+	wait_until 30 all_status burn online
+	scrape "http://127.0.0.1:$port/metrics" "$m.2"
+	[ "$(value "$m.2" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=manual}')" = 2.0 ]
+	[ "$(value "$m.2" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=restore}')" = 1.0 ]
+	c2=$(value "$m.2" 'clusterctl_instance_cpu_seconds_total{app=burn,instance=0}')
+	/usr/bin/python3 -c "import sys; a, b = map(float, sys.argv[1:]); assert b >= a, sys.argv" "$c1" "$c2"
+	grep -q "metrics on http://127.0.0.1:$port/metrics" "$CLUSTERCTL_HOME/daemon.log"
+	# A clean kill forgets them, as it forgets the apps.
+	clusterctl kill >/dev/null
+	run clusterctl metrics --json
+	[ "$(echo "$output" | json_get "d['listen']")" = None ]
+}
+
 @test "metrics: off by default, a bad or busy address is refused, off stops it" {
 	port=$(free_port)
 	run clusterctl metrics --json
@@ -384,6 +414,39 @@ replaced_all() {
 	clusterctl set w --no-watch
 	run clusterctl describe w --json
 	[ "$(echo "$output" | json_get "d[0]['watching']")" = None ]
+}
+
+@test "--watch: at the inotify watch limit the daemon names the sysctl and the app keeps running" {
+	# The limit (fs.inotify.max_user_watches) is global and root's: a
+	# shim makes inotify_add_watch fail with ENOSPC after two watches.
+	cc -shared -fPIC -O1 -o "$BATS_TEST_TMPDIR/inotify_limit.so" \
+		"$FIXTURES/inotify_limit.c" -ldl
+	mkdir -p app/a app/b app/c
+	cp "$FIXTURES/ticker.sh" app/
+	cd app
+	LD_PRELOAD="$BATS_TEST_TMPDIR/inotify_limit.so" INOTIFY_LIMIT_AFTER=2 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		clusterctl start ./ticker.sh --name w --watch --listen-timeout 0
+	wait_until 10 grep -q "w: cannot watch '$PWD/[abc]': the inotify watch limit is reached; raise it with 'sysctl fs.inotify.max_user_watches=524288' (the app keeps running, watched in part)" \
+		"$CLUSTERCTL_HOME/daemon.log"
+	[ "$(grep -c 'inotify watch limit' "$CLUSTERCTL_HOME/daemon.log")" = 1 ]
+	all_status w online
+	run clusterctl describe w --json
+	[ "$(echo "$output" | json_get "d[0]['watching']['directories']")" = 2 ]
+}
+
+@test "--watch takes its paths as pm2 does: the next word, repeated, or after =" {
+	mkdir -p src lib
+	clusterctl start /bin/sleep --name a --no-wait --watch src --watch lib -- 1000
+	clusterctl start /bin/sleep --name b --no-wait --watch=src,lib -- 1000
+	clusterctl start /bin/sleep --name c --no-wait --watch -- 1000
+	clusterctl start /bin/sleep --watch --name d --no-wait -- 1000
+	run clusterctl describe all --json
+	[ "$(echo "$output" | json_get "[a['watch'] for a in d]")" = "[['src', 'lib'], ['src', 'lib'], True, True]" ]
+	# Before the program it takes the program, as pm2's does: said so.
+	run clusterctl start --watch /bin/sleep
+	assert_failure 2
+	assert_output --partial "--watch took '/bin/sleep' as its value, as pm2 does: put it after the program, or write --watch=VALUE"
 }
 
 # ran_times N: the batch job ran N times.

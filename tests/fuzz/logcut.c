@@ -104,13 +104,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = size - 2;
 	for (off = 0; off < n; off += k) {
 		k = n - off < step ? n - off : step;
-		if (lp.linelen > 0)
-			memcpy(rbuf, lp.line, lp.linelen);
-		memcpy(rbuf + lp.linelen, in + off, k);
+		if (lp.line.len > 0)
+			memcpy(rbuf, lp.line.p, lp.line.len);
+		memcpy(rbuf + lp.line.len, in + off, k);
 		take(&lp, rbuf, k);
 	}
 	flush_line(&lp);
-	free(lp.line);
+	buf_release(&lp.line);
 	logf_sink_release(&lp.sink[0]);
 
 	got = read_back();

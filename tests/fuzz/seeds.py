@@ -78,3 +78,89 @@ sun = struct.pack("=H", socket.AF_UNIX) + b"/tmp/app.sock\0"
 put("preload", "unix", bytes([2, len(sun)]) + sun)
 sun = struct.pack("=H", socket.AF_UNIX) + b'rel"\\\x01\xff.sock\0'
 put("preload", "unix-rel", bytes([2, len(sun)]) + sun)
+
+# procfile: first byte the file's name and options (0 .json, 1 .yaml,
+# 2 Procfile, 3 stdin; +4 --env production, +8 --only web, +16 --env A=1),
+# then the file; a Procfile's .env follows its first NUL.  Seeds: the
+# process files of tests/45-procfile.bats and tests/fixtures/procfile/.
+import re
+pf_kind = {".json": 0, ".yaml": 1, ".yml": 1, "Procfile": 2, "stdin": 3}
+
+def pf_put(name, path, text, opts=0):
+    base = os.path.basename(path)
+    kind = pf_kind.get(base, pf_kind.get(os.path.splitext(base)[1]))
+    if kind is None:
+        return
+    if isinstance(text, str):
+        text = text.encode()
+    put("procfile", name, bytes([kind | opts]) + text)
+
+root = os.path.join(here, "..", "..")
+bats = open(os.path.join(root, "tests", "45-procfile.bats")).read()
+for i, m in enumerate(re.finditer(
+        r"""cat >"?([^"\s]+)"? <<'?(\w+)'?\n(.*?)\n\2\n""", bats, re.S)):
+    path = m.group(1).replace("${1:-eco.json}", "eco.json")
+    pf_put("bats-heredoc-%02d" % i, path, m.group(3) + "\n")
+for i, m in enumerate(re.finditer(r"printf '([^']*)' >(\S+)", bats)):
+    text = m.group(1).replace("\\n", "\n").replace("%%", "%")
+    pf_put("bats-printf-%02d" % i, m.group(2), text)
+fix = os.path.join(root, "tests", "fixtures", "procfile", "pm2-process.json")
+pf_put("pm2-process", fix, open(fix).read(), 4)
+pf_put("procfile-env", "Procfile",
+       b"# foreman\nweb: sleep 1000\nworker:   sleep $N\n\0"
+       b"export GREETING=\"hello\"\nN='2000'\n# c\nX=a b\n")
+pf_put("stdin-procfile", "stdin", "web: sleep 1000\n")
+put("procfile", "stdin-json", b"\x13" + b'{"script": "sleep", "args": 1}')
+pf_put("every-field", "eco.yaml", """apps:
+  - name: web
+    script: ./srv.py
+    args: [a, 'b c']
+    interpreter: python3
+    interpreter_args: -u
+    cwd: sub
+    instances: max
+    exec_mode: cluster
+    namespace: front
+    env: {A: 1, B: "x", C: true}
+    env_production: {A: 2}
+    port: 8080
+    filter_env: [AWS_, npm_]
+    out_file: out.log
+    error_file: /dev/null
+    merge_logs: true
+    log_date_format: 'YYYY-MM-DD HH:mm Z'
+    log_type: json
+    log_max_size: 10M
+    log_retain: 3
+    autorestart: false
+    max_restarts: 10
+    min_uptime: 1s
+    restart_delay: 100
+    exp_backoff_restart_delay: 100
+    kill_timeout: 1600
+    kill_signal: SIGINT
+    stop_exit_codes: [0, 3]
+    wait_ready: true
+    listen_timeout: 3000
+    listen: [8080, "127.0.0.1:9000"]
+    sticky: true
+    balance: reuseport
+    watch: [src, lib]
+    ignore_watch: ['*.tmp', node_modules]
+    watch_delay: 500
+    max_memory_restart: 300M
+    cron_restart: '0 3 * * *'
+    stdin_messages: true
+    shutdown_with_message: true
+    uid: nobody
+    gid: 65534
+    instance_var: INSTANCE_ID
+    increment_var: PORT
+    vizion: false
+    name_prefix: x
+""", 4 | 16)
+# What the target found, kept as seeds (tests/45-procfile.bats has each).
+pf_put("found-export-eol", "Procfile", b"web: sleep 1000\n\0export \n\nA=1\n")
+pf_put("found-not-utf8", "Procfile", b"web: sleep \xe9t\xe9\n")
+pf_put("found-bool-name", "eco.json", '{"apps": [{"name": true, "script": "sleep", "kill_signal": false, "port": true, "watch": true, "ignore_watch": true}]}')
+pf_put("found-real-too-large", "eco.yaml", "apps:\n  - name: web\n    script: sleep\n    instances: 1e40\n    stop_exit_codes: [0, 3111111111111111111111111111]\n")
