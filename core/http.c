@@ -82,6 +82,12 @@ mhd_load(char *err, size_t errlen)
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* What each role serves, for the log. */
+static const char *const role_paths[HTTP_NROLES] = {
+	[HTTP_METRICS] = "/metrics",
+	[HTTP_HEALTH] = "/readyz and /livez",
+};
+
 static const char *const role_names[HTTP_NROLES] = {
 	[HTTP_METRICS] = "metrics",
 	[HTTP_HEALTH] = "health",
@@ -405,8 +411,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 			role_detach(role);
 			ep->roles |= 1u << role;
 			serving[role] = ep;
-			log_info("%s on http://%s too", role_names[role],
-			    canon);
+			log_info("%s on http://%s%s too", role_names[role],
+			    canon, role_paths[role]);
 			daemon_changed();
 			return 0;
 		}
@@ -424,7 +430,8 @@ http_serve(enum http_role role, const char *addr, char *err, size_t errlen)
 	role_detach(role);
 	ep->roles = 1u << role;
 	serving[role] = ep;
-	log_info("%s on http://%s", role_names[role], canon);
+	log_info("%s on http://%s%s", role_names[role], canon,
+	    role_paths[role]);
 	daemon_changed(); /* the state file keeps the metrics address */
 	return 0;
 }
