@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,20 @@ static int lock_fd = -1; /* daemon.lock, held for the daemon's life */
 static uv_signal_t sig_term, sig_int, sig_quit, sig_hup, sig_usr1, sig_chld;
 static uv_timer_t reap_timer;
 static uv_idle_t changed_idle;
+static uv_timer_t trim_timer;
 static int changed;
+
+/*
+ * A second after a burst of changes (a start of 1000 instances, say), give
+ * the heap's free pages back: the transient copies of a busy second (state
+ * documents, replies) otherwise stay in the daemon's resident size.
+ */
+static void
+trim_cb(uv_timer_t *t)
+{
+	(void)t;
+	(void)malloc_trim(0);
+}
 
 /* After a change, before the loop blocks: sweep, then ask the waiters. */
 static void
@@ -58,6 +72,8 @@ changed_cb(uv_idle_t *h)
 	 * reaches the disk before the waiters reply and the loop blocks. */
 	(void)state_sync();
 	server_run_waiters();
+	if (!uv_is_active((uv_handle_t *)&trim_timer))
+		uv_timer_start(&trim_timer, trim_cb, 1000, 0);
 }
 
 /*
@@ -83,6 +99,8 @@ daemon_loop_init(void)
 {
 	loop = uv_default_loop();
 	uv_idle_init(loop, &changed_idle);
+	uv_timer_init(loop, &trim_timer);
+	uv_unref((uv_handle_t *)&trim_timer);
 	logs_init();
 }
 
