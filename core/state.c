@@ -29,14 +29,37 @@
 #define STATE_MAX_SIZE (64 * 1024 * 1024)
 
 static char state_path[PATH_MAX];
-static json_t *saved_apps;  /* the "apps" last written (a deep copy) */
-static int save_errno;	    /* the last write failed with this */
-static int generation = 1;  /* daemons of this home so far, this one too */
-static json_t *restored;    /* what this daemon restored at start */
-static char *notice;	    /* for the next client that asks something */
-static char *saved_metrics; /* the metrics address last written, or NULL */
-static int counters_due;    /* the CPU counters were shown since written */
-static json_t *saved_cpu;   /* the CPU counters last written, in order */
+static json_t *saved_apps; /* the "apps" last written (a deep copy) */
+static int save_errno;	   /* the last write failed with this */
+static int generation = 1; /* daemons of this home so far, this one too */
+static json_t *restored;   /* what this daemon restored at start */
+static char *notice;	   /* for the next client that asks something */
+/* The daemon's HTTP endpoints in the state file, by role, and the
+ * addresses last written (or NULL). */
+static const char *const endpoint_keys[HTTP_NROLES] = {
+	[HTTP_METRICS] = "metrics",
+	[HTTP_HEALTH] = "health",
+};
+static char *saved_endpoints[HTTP_NROLES];
+
+/* Every endpoint's address is the one last written. */
+static int
+endpoints_saved(void)
+{
+	const char *a;
+	int i;
+
+	for (i = 0; i < HTTP_NROLES; i++) {
+		a = http_address((enum http_role)i);
+		if (a == NULL ? saved_endpoints[i] != NULL :
+				saved_endpoints[i] == NULL ||
+			    strcmp(a, saved_endpoints[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+static int counters_due;  /* the CPU counters were shown since written */
+static json_t *saved_cpu; /* the CPU counters last written, in order */
 
 /* What an app's entry holds besides its desired state. */
 enum counters {
@@ -160,8 +183,8 @@ int
 state_sync(void)
 {
 	json_t *arr, *doc, *cpu;
-	const char *maddr;
-	int r;
+	const char *a;
+	int r, i;
 
 	if (state_path[0] == '\0')
 		return 0;
@@ -174,12 +197,8 @@ state_sync(void)
 	}
 	arr = apps_state_json(RESTARTS);
 	cpu = counters_due ? cpu_list() : NULL;
-	maddr = http_address(HTTP_METRICS);
 	if (saved_apps != NULL && json_equal(arr, saved_apps) &&
-	    (cpu == NULL || json_equal(cpu, saved_cpu)) &&
-	    (maddr == NULL ? saved_metrics == NULL :
-			     saved_metrics != NULL &&
-			strcmp(maddr, saved_metrics) == 0)) {
+	    (cpu == NULL || json_equal(cpu, saved_cpu)) && endpoints_saved()) {
 		json_decref(arr);
 		json_decref(cpu);
 		counters_due = 0;
@@ -189,8 +208,10 @@ state_sync(void)
 		return 0;
 	}
 	doc = state_document(apps_state_json(RESTARTS_CPU), STATE_FORMAT_STATE);
-	if (doc != NULL && maddr != NULL)
-		json_object_set_new(doc, "metrics", json_string(maddr));
+	for (i = 0; doc != NULL && i < HTTP_NROLES; i++)
+		if ((a = http_address((enum http_role)i)) != NULL)
+			json_object_set_new(doc, endpoint_keys[i],
+			    json_string(a));
 	r = doc != NULL ? write_document(state_path, doc) : -ENOMEM;
 	json_decref(doc);
 	if (r != 0) {
@@ -211,8 +232,11 @@ state_sync(void)
 	/* A copy: a spec changed in place must still differ from it. */
 	saved_apps = json_deep_copy(arr);
 	json_decref(arr);
-	free(saved_metrics);
-	saved_metrics = maddr != NULL ? strdup(maddr) : NULL;
+	for (i = 0; i < HTTP_NROLES; i++) {
+		a = http_address((enum http_role)i);
+		free(saved_endpoints[i]);
+		saved_endpoints[i] = a != NULL ? strdup(a) : NULL;
+	}
 	json_decref(saved_cpu);
 	saved_cpu = cpu != NULL ? cpu : cpu_list();
 	counters_due = 0;
@@ -523,6 +547,7 @@ state_init(int restore)
 	json_t *doc, *rep;
 	int64_t saved_at;
 	long pid;
+	int i;
 
 	snprintf(state_path, sizeof state_path, "%s/state.json", home);
 	snprintf(path, sizeof path, "%s/state.exited.json", home);
@@ -557,12 +582,16 @@ state_init(int restore)
 	saved_at = util_json_int(doc, "saved_at", 0);
 	pid = (long)util_json_int(json_object_get(doc, "daemon"), "pid", 0);
 	format_time(saved_at, when, sizeof when);
-	/* Its metrics endpoint, unless this daemon was given one. */
-	if (restore && http_address(HTTP_METRICS) == NULL &&
-	    json_is_string(json_object_get(doc, "metrics")) &&
-	    http_serve(HTTP_METRICS, util_json_str(doc, "metrics", ""), err,
-		sizeof err) != 0)
-		log_warnx("cannot serve the metrics again: %s", err);
+	/* Its metrics and health endpoints, unless this daemon was given
+	 * its own. */
+	for (i = 0; restore && i < HTTP_NROLES; i++)
+		if (http_address((enum http_role)i) == NULL &&
+		    json_is_string(json_object_get(doc, endpoint_keys[i])) &&
+		    http_serve((enum http_role)i,
+			util_json_str(doc, endpoint_keys[i], ""), err,
+			sizeof err) != 0)
+			log_warnx("cannot serve the %s endpoint again: %s",
+			    endpoint_keys[i], err);
 	if (json_array_size(json_object_get(doc, "apps")) == 0) {
 		log_info("the previous daemon (pid %ld) did not exit through "
 			 "'kill'; it had no apps",

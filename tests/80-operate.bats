@@ -163,10 +163,12 @@ value() {
 	assert_output 404
 }
 
-@test "metrics: restart and CPU counters and the endpoint survive a daemon killed with -9" {
+@test "metrics: restart and CPU counters and the endpoints survive a daemon killed with -9" {
 	port=$(free_port)
+	hport=$(free_port)
 	clusterctl start 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000' \
-		--name burn --listen-timeout 0 --metrics "127.0.0.1:$port"
+		--name burn --listen-timeout 0 --metrics "127.0.0.1:$port" \
+		--health "127.0.0.1:$hport"
 	clusterctl restart burn
 	clusterctl restart burn
 	wait_until 30 eval '[ "$(cat /proc/$(pid_of burn 0)/comm)" = sleep ]'
@@ -180,6 +182,7 @@ value() {
 	# The keeper's next daemon serves the same address, nobody asking.
 	wait_until 20 eval '[ "$(cat "$CLUSTERCTL_HOME/daemon.pid" 2>/dev/null)" != "$daemon" ]'
 	wait_until 20 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics"
+	wait_until 20 curl -sf -o /dev/null "http://127.0.0.1:$hport/livez"
 	wait_until 30 all_status burn online
 	scrape "http://127.0.0.1:$port/metrics" "$m.2"
 	[ "$(value "$m.2" 'clusterctl_instance_restarts_total{app=burn,instance=0,reason=manual}')" = 2.0 ]
