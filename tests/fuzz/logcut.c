@@ -82,6 +82,7 @@ read_back(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const struct creds own; /* set 0: the daemon's own */
 	struct app_logs l;
 	struct logpipe lp;
 	const char *in, *p, *nl, *end;
@@ -94,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lp.src.stream = 1;
 	lp.src.app = (char *)"fz";
 	lp.src.format = data[0] % 3;
-	(void)logf_flush(path);
+	(void)logf_flush(path, &own);
 	if (logf_sink_init(&lp.sink[0], path, &l) != 0)
 		abort();
 	lp.sink[0].owner = &lp;
