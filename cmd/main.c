@@ -122,6 +122,10 @@ daemon_spawn(const char *h, int *done)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* Out of the way of stdio and of descriptor 3 (the caller's
+		 * may have been closed, and a pipe end may sit there). */
+		if (p[1] != -1 && (p[1] = fcntl(p[1], F_DUPFD, 10)) == -1)
+			p[1] = -1;
 		if ((fd = open("/dev/null", O_RDWR)) != -1) {
 			dup2(fd, 0);
 			dup2(fd, 1);

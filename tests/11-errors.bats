@@ -118,6 +118,14 @@ load helpers
 	assert_output --partial "nowhere"
 }
 
+@test "a command run with its standard input and error closed starts the daemon" {
+	# Descriptors 0, 2 and 3 free: the start lock and the keeper's pipe take
+	# the low numbers, and the pipe must still reach the keeper.
+	run bash -c '"$CLUSTERCTL_BIN" ping <&- 2>&- 3>&-'
+	assert_success
+	assert_output --partial "pong"
+}
+
 @test "an unreachable daemon has its own exit code and message" {
 	mkdir -p "$CLUSTERCTL_HOME"
 	chmod 700 "$CLUSTERCTL_HOME"
