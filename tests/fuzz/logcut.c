@@ -9,9 +9,9 @@
  * exactly the bytes written (a partial last line gets its newline).  The
  * first byte picks the format, the second the read size.
  */
-#include <ftw.h>
 
 #include "../../core/capture.c"
+#include "tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int LLVMFuzzerInitialize(int *, char ***);
@@ -22,19 +22,10 @@ static int rfd; /* the file, to read back */
 static char *back;
 static size_t backcap;
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void
 cleanup(void)
 {
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(dir);
 }
 
 int

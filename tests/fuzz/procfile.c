@@ -14,7 +14,6 @@
  * The JavaScript form (procfile-js.c) runs node and is left out.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include "../../cmd/cmd.h"
 #include "../../cmd/procfile.h"
+#include "tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int LLVMFuzzerInitialize(int *, char ***);
@@ -82,19 +82,10 @@ cmd_environ_json(void)
 	    "/root");
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void
 cleanup(void)
 {
-	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(dir);
 }
 
 int
