@@ -59,6 +59,7 @@ struct logpipe {
 	TAILQ_ENTRY(logpipe) rentry;
 	TAILQ_ENTRY(logpipe) entry; /* in pipes */
 	struct buf line; /* an incomplete line carried between reads */
+	char app[];	 /* src.app: the name in the pipe's own block */
 };
 
 static TAILQ_HEAD(, logpipe) resting = TAILQ_HEAD_INITIALIZER(resting);
@@ -195,12 +196,16 @@ static struct logpipe *
 pipe_make(const struct app *a, int index, int stream)
 {
 	struct logpipe *lp;
+	size_t n = strlen(a->name) + 1;
 	char *path;
 
-	if ((lp = calloc(1, sizeof *lp)) == NULL)
+	/* The name in the same block: a pipe for each of a thousand
+	 * instances' two streams does not carry a small block of its own. */
+	if ((lp = calloc(1, sizeof *lp + n)) == NULL)
 		return NULL;
+	memcpy(lp->app, a->name, n);
 	lp->src.stream = stream;
-	lp->src.app = strdup(a->name);
+	lp->src.app = lp->app;
 	lp->src.app_id = a->id;
 	lp->src.index = index;
 	lp->src.format = a->logs.format;
@@ -240,7 +245,6 @@ logpipe_free(uv_handle_t *h)
 	if (lp->resting)
 		TAILQ_REMOVE(&resting, lp, rentry);
 	TAILQ_REMOVE(&pipes, lp, entry);
-	free(lp->src.app);
 	free(lp->src.date_format);
 	buf_release(&lp->line);
 	free(lp);

@@ -40,7 +40,6 @@
 
 /* One open log file, shared by every sink writing to its path. */
 struct logfile {
-	char *path;
 	int fd; /* -1: could not be opened (writes are dropped) */
 	int refs;
 	int64_t size;
@@ -57,6 +56,7 @@ struct logfile {
 	int64_t err_since;   /* ms since the epoch */
 	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
 	TAILQ_ENTRY(logfile) entry;
+	char path[]; /* in the same block (a file or two an instance) */
 };
 
 static TAILQ_HEAD(, logfile) files = TAILQ_HEAD_INITIALIZER(files);
@@ -429,12 +429,9 @@ file_get(const char *path, const struct app_logs *l)
 		f->refs++;
 		return f;
 	}
-	if ((f = calloc(1, sizeof *f)) == NULL)
+	if ((f = calloc(1, sizeof *f + strlen(path) + 1)) == NULL)
 		return NULL;
-	if ((f->path = strdup(path)) == NULL) {
-		free(f);
-		return NULL;
-	}
+	strcpy(f->path, path);
 	f->refs = 1;
 	f->max_size = l->max_size;
 	f->retain = l->retain;
@@ -443,7 +440,6 @@ file_get(const char *path, const struct app_logs *l)
 	 * an instance, and struct creds is 208 bytes. */
 	if (l->owner.set) {
 		if ((f->owner = malloc(sizeof *f->owner)) == NULL) {
-			free(f->path);
 			free(f);
 			return NULL;
 		}
@@ -464,7 +460,6 @@ file_unref(struct logfile *f)
 	if (f->fd != -1)
 		close(f->fd);
 	free(f->owner);
-	free(f->path);
 	free(f);
 }
 
