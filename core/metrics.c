@@ -188,8 +188,8 @@ app_labels(struct app_row *ar, size_t na, struct out *lb)
  * the value follows.
  */
 static void
-line_start(struct out *o, const char *name, const struct out *lb,
-    size_t label, size_t llen, const char *key, const char *value)
+line_start(struct out *o, const char *name, const struct out *lb, size_t label,
+    size_t llen, const char *key, const char *value)
 {
 	puts_(o, name);
 	put(o, "{", 1);
@@ -222,7 +222,7 @@ metrics_render(size_t *lenp)
 	char *text = NULL;
 
 	TAILQ_FOREACH(a, &apps, entry)
-	na++;
+		na++;
 	FOREACH_INSTANCE(a, k, in)
 	n++;
 	if ((ar = calloc(na + 1, sizeof *ar)) == NULL ||
@@ -230,7 +230,7 @@ metrics_render(size_t *lenp)
 		goto out;
 	j = 0;
 	TAILQ_FOREACH(a, &apps, entry)
-	ar[j++].a = a;
+		ar[j++].a = a;
 	if (app_labels(ar, na, &lb) != 0)
 		goto out;
 	i = j = 0;
@@ -297,17 +297,16 @@ metrics_render(size_t *lenp)
 		1000));
 	header(&o, "clusterctl_instance_restarts_total", "counter",
 	    "restarts of the instance, by reason");
-	for (i = 0; i < n; i++)
-		for (s = 0; s < REASON_COUNT; s++)
-			if (s != REASON_START && s != REASON_SCALE) {
-				line_start(&o,
-				    "clusterctl_instance_restarts_total", &lb,
-				    ir[i].label, ir[i].llen, "reason",
-				    inst_reason_name((enum inst_reason)s));
-				put_u(&o,
-				    (unsigned long long)ir[i].in->restarts_by[s]);
-				put(&o, "\n", 1);
-			}
+	for (r = ir; r < ir + n; r++)
+		for (s = 0; s < REASON_COUNT; s++) {
+			if (s == REASON_START || s == REASON_SCALE)
+				continue;
+			line_start(&o, "clusterctl_instance_restarts_total",
+			    &lb, r->label, r->llen, "reason",
+			    inst_reason_name((enum inst_reason)s));
+			put_u(&o, (unsigned long long)r->in->restarts_by[s]);
+			put(&o, "\n", 1);
+		}
 #undef EACH
 
 #define EACH_APP(mname, type, help, value)                                     \

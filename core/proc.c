@@ -109,8 +109,7 @@ proc_usage(pid_t pid, int fd, unsigned long long *ticks, long *rss)
 	/* size resident shared text lib data dt, in pages */
 	(void)strtoul(buf, &end, 10);
 	*rss = strtol(end, NULL, 10);
-	if (clock_getcpuclockid(pid, &clk) != 0 ||
-	    clock_gettime(clk, &ts) != 0)
+	if (clock_getcpuclockid(pid, &clk) != 0 || clock_gettime(clk, &ts) != 0)
 		return -1;
 	ns = (unsigned long long)ts.tv_sec * 1000000000ULL +
 	    (unsigned long long)ts.tv_nsec;
