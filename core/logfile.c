@@ -47,13 +47,14 @@ struct logfile {
 	int64_t max_size;
 	int retain;
 	int compress;
-	int compressing;    /* a worker gzips NAME.log.1: no rotation now */
-	struct creds owner; /* --uid: the files are this user's */
-	int as_user;	    /* its directory is the user's: act as it */
-	unsigned flushes;   /* how many times it was flushed */
-	int full;	    /* writes wait for room */
-	int err;	    /* why: the errno of the failed write or open */
-	int64_t err_since;  /* ms since the epoch */
+	int compressing;     /* a worker gzips NAME.log.1: no rotation now */
+	struct creds *owner; /* --uid: the files are this user's (a copy);
+				NULL: the daemon's */
+	int as_user;	     /* its directory is the user's: act as it */
+	unsigned flushes;    /* how many times it was flushed */
+	int full;	     /* writes wait for room */
+	int err;	     /* why: the errno of the failed write or open */
+	int64_t err_since;   /* ms since the epoch */
 	TAILQ_HEAD(, logsink) waitq; /* sinks with bytes to write, in order */
 	TAILQ_ENTRY(logfile) entry;
 };
@@ -389,7 +390,7 @@ file_open_fd(struct logfile *f)
 {
 	struct stat st;
 
-	f->fd = logf_open(f->path, O_WRONLY | O_APPEND | O_CREAT, &f->owner,
+	f->fd = logf_open(f->path, O_WRONLY | O_APPEND | O_CREAT, f->owner,
 	    &f->as_user);
 	if (f->fd == -1 && transient(errno)) {
 		file_set_full(f, errno);
@@ -438,7 +439,16 @@ file_get(const char *path, const struct app_logs *l)
 	f->max_size = l->max_size;
 	f->retain = l->retain;
 	f->compress = l->compress;
-	f->owner = l->owner;
+	/* Not copied for the daemon's own files: there is one file (two)
+	 * an instance, and struct creds is 208 bytes. */
+	if (l->owner.set) {
+		if ((f->owner = malloc(sizeof *f->owner)) == NULL) {
+			free(f->path);
+			free(f);
+			return NULL;
+		}
+		*f->owner = l->owner;
+	}
 	TAILQ_INIT(&f->waitq);
 	file_open_fd(f);
 	TAILQ_INSERT_TAIL(&files, f, entry);
@@ -453,6 +463,7 @@ file_unref(struct logfile *f)
 	TAILQ_REMOVE(&files, f, entry);
 	if (f->fd != -1)
 		close(f->fd);
+	free(f->owner);
 	free(f->path);
 	free(f);
 }
@@ -533,7 +544,7 @@ static int
 file_enter(const struct logfile *f, struct creds_fs *fs)
 {
 	memset(fs, 0, sizeof *fs);
-	return f->as_user ? creds_fs_enter(&f->owner, fs) : 0;
+	return f->as_user ? creds_fs_enter(f->owner, fs) : 0;
 }
 
 static void
@@ -560,7 +571,7 @@ gz_done(uv_work_t *w, int status)
 	char kept[PATH_MAX + 32];
 
 	if (file_enter(f, &fs) == -1)
-		log_warn("cannot act as uid %ld on %s", (long)f->owner.uid,
+		log_warn("cannot act as uid %ld on %s", (long)f->owner->uid,
 		    j->from);
 	else {
 		if (status != 0 || j->rc != 0) {
@@ -611,7 +622,7 @@ file_rotate(struct logfile *f)
 	}
 	if (file_enter(f, &fs) == -1) {
 		log_warn("cannot act as uid %ld to rotate %s",
-		    (long)f->owner.uid, f->path);
+		    (long)f->owner->uid, f->path);
 		f->size = 0;
 		return;
 	}

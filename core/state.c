@@ -29,7 +29,10 @@
 #define STATE_MAX_SIZE (64 * 1024 * 1024)
 
 static char state_path[PATH_MAX];
-static json_t *saved_apps; /* the "apps" last written (a deep copy) */
+/* The "apps" last written, as compact JSON with sorted keys: a text of a
+ * few dozen bytes an instance, where a deep copy of the objects took ~0.6
+ * KB (1000 instances: 0.66 MB of the daemon's resident size). */
+static char *saved_apps;
 static int save_errno;	   /* the last write failed with this */
 static int generation = 1; /* daemons of this home so far, this one too */
 static json_t *restored;   /* what this daemon restored at start */
@@ -184,6 +187,7 @@ state_sync(void)
 {
 	json_t *arr, *doc, *cpu;
 	const char *a;
+	char *text;
 	int r, i;
 
 	if (state_path[0] == '\0')
@@ -196,10 +200,13 @@ state_sync(void)
 		return 0;
 	}
 	arr = apps_state_json(RESTARTS);
+	text = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(arr);
 	cpu = counters_due ? cpu_list() : NULL;
-	if (saved_apps != NULL && json_equal(arr, saved_apps) &&
+	if (saved_apps != NULL && text != NULL &&
+	    strcmp(text, saved_apps) == 0 &&
 	    (cpu == NULL || json_equal(cpu, saved_cpu)) && endpoints_saved()) {
-		json_decref(arr);
+		free(text);
 		json_decref(cpu);
 		counters_due = 0;
 		if (save_errno != 0)
@@ -221,17 +228,17 @@ state_sync(void)
 			    "file is kept)",
 			    state_path, strerror(-r));
 		save_errno = -r;
-		json_decref(arr);
+		free(text);
 		json_decref(cpu);
 		return r;
 	}
 	if (save_errno != 0)
 		log_info("the state is saved again to %s", state_path);
 	save_errno = 0;
-	json_decref(saved_apps);
-	/* A copy: a spec changed in place must still differ from it. */
-	saved_apps = json_deep_copy(arr);
-	json_decref(arr);
+	/* A text: a spec changed in place still differs from it (NULL, out
+	 * of memory: the next sync writes again). */
+	free(saved_apps);
+	saved_apps = text;
 	for (i = 0; i < HTTP_NROLES; i++) {
 		a = http_address((enum http_role)i);
 		free(saved_endpoints[i]);
