@@ -102,7 +102,9 @@ struct instance {
 	int restarts;		 /* automatic restarts, for list */
 	struct backoff backoff;	 /* instance.c's own */
 	int64_t next_start_wall; /* when waiting: the next start */
-	struct exit_record exits[EXIT_HISTORY];
+	/* The last EXIT_HISTORY exits, allocated at the first one (a program
+	 * that never exits does not carry its 320 bytes). */
+	struct exit_record *exits;
 	int nexits; /* how many exits ever; exits[] holds the last ones */
 	int have_exit;
 	int exit_code;	 /* of the last exit, when it exited */
@@ -554,6 +556,7 @@ int inst_sample(struct instance *, int64_t *);
 int inst_cpu_moved(void);
 json_t *inst_counters_json(const struct instance *, int);
 uint64_t inst_cpu_ms(const struct instance *);
+struct exit_record *inst_last_exit(const struct instance *);
 void inst_counters_restore(struct instance *, const json_t *);
 void inst_inherit(struct instance *, struct instance *);
 int inst_send(struct instance *, const json_t *, const char **);

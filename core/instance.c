@@ -44,6 +44,7 @@ inst_free(struct instance *in)
 	free(in->channel);
 	free(in->input);
 	free(in->pid_file);
+	free(in->exits);
 	cgroup_remove(in->cgroup);
 	free(in->cgroup);
 	free(in);
@@ -443,7 +444,7 @@ inst_reap_orphans(struct instance *in)
 static void
 record_exit(struct instance *in)
 {
-	struct exit_record *e = &in->exits[in->nexits % EXIT_HISTORY];
+	struct exit_record *e;
 
 	in->have_exit = 1;
 	if (in->exit_termsig != 0) {
@@ -453,6 +454,11 @@ record_exit(struct instance *in)
 		in->exit_code = (int)in->exit_status;
 		in->exit_signal = 0;
 	}
+	/* Out of memory for the history: describe lacks this exit. */
+	if (in->exits == NULL &&
+	    (in->exits = calloc(EXIT_HISTORY, sizeof *in->exits)) == NULL)
+		return;
+	e = &in->exits[in->nexits % EXIT_HISTORY];
 	e->when = daemon_now_wall();
 	e->code = in->exit_code;
 	e->signal = in->exit_signal;
@@ -570,6 +576,7 @@ exited_on_own(struct instance *in)
 		.max_restarts = a->max_restarts,
 	};
 	struct exit_facts f;
+	struct exit_record *e;
 	int64_t uptime = (int64_t)(uv_now(loop) - in->started_mono);
 	char msg[512], how[64];
 
@@ -616,8 +623,8 @@ exited_on_own(struct instance *in)
 		set_state(in, IS_ERRORED);
 		break;
 	case VERDICT_RESTART:
-		in->exits[(in->nexits - 1) % EXIT_HISTORY]
-		    .delay_ms = in->backoff.delay_ms;
+		if ((e = inst_last_exit(in)) != NULL)
+			e->delay_ms = in->backoff.delay_ms;
 		in->next_start_wall = daemon_now_wall() + in->backoff.delay_ms;
 		log_info("%s:%d %s after %lld ms; restart in %lld ms", a->name,
 		    in->index, how, (long long)uptime,
@@ -1221,6 +1228,15 @@ inst_cpu_ms(const struct instance *in)
 	    (uint64_t)sysconf(_SC_CLK_TCK);
 }
 
+/* The instance's last exit as recorded, or NULL: none (or no memory). */
+struct exit_record *
+inst_last_exit(const struct instance *in)
+{
+	if (in->exits == NULL || in->nexits <= 0)
+		return NULL;
+	return &in->exits[(in->nexits - 1) % EXIT_HISTORY];
+}
+
 /* Take the counters a dead daemon saved (inst_counters_json's), before
  * the instance starts; what is not a count is ignored. */
 void
@@ -1332,7 +1348,7 @@ inst_handover(struct instance *in, char *why, size_t len)
 	put_str(o, "cgroup", in->cgroup);
 	put_str(o, "pid_file", in->pid_file);
 	arr = json_array();
-	for (i = 0; i < EXIT_HISTORY; i++)
+	for (i = 0; in->exits != NULL && i < EXIT_HISTORY; i++)
 		json_array_append_new(arr,
 		    json_pack("[I, i, i, I, I]", (json_int_t)in->exits[i].when,
 			in->exits[i].code, in->exits[i].signal,
@@ -1447,6 +1463,10 @@ inst_adopt(struct instance *in, const json_t *o)
 	in->exit_code = (int)util_json_int(o, "exit_code", 0);
 	in->exit_signal = (int)util_json_int(o, "exit_signal", 0);
 	in->nexits = (int)util_json_int(o, "nexits", 0);
+	if (in->nexits > 0 && in->exits == NULL)
+		in->exits = calloc(EXIT_HISTORY, sizeof *in->exits);
+	if (in->nexits < 0 || in->exits == NULL)
+		in->nexits = 0;
 	in->cpu_base = (uint64_t)util_json_int(o, "cpu_base", 0);
 	in->cpu_seen = (uint64_t)util_json_int(o, "cpu_seen", 0);
 	in->ready_ms = util_json_int(o, "ready_ms", -1);
@@ -1460,7 +1480,7 @@ inst_adopt(struct instance *in, const json_t *o)
 	free(in->pid_file);
 	in->pid_file = dup_str(o, "pid_file");
 	json_array_foreach(json_object_get(o, "exits"), i, e) {
-		if (i >= EXIT_HISTORY)
+		if (i >= EXIT_HISTORY || in->exits == NULL)
 			break;
 		in->exits[i].when = json_integer_value(json_array_get(e, 0));
 		in->exits[i].code = (int)json_integer_value(

@@ -156,9 +156,9 @@ run_exit_code(void)
 			if (inst_status(in) == ST_ERRORED)
 				return RUN_EXIT_APP_ERRORED;
 			if (inst_status(in) != ST_STOPPED ||
-			    !in->stopped_by_exit || !in->have_exit)
+			    !in->stopped_by_exit || !in->have_exit ||
+			    (e = inst_last_exit(in)) == NULL)
 				continue;
-			e = &in->exits[(in->nexits - 1) % EXIT_HISTORY];
 			if ((e->signal != 0 || e->code != 0) &&
 			    e->when < first) {
 				first = e->when;
