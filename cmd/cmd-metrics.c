@@ -64,15 +64,14 @@ exec_metrics(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_metrics_entry = {
-	"metrics",
-	NULL,
-	"metrics [options]",
-	"Print the Prometheus metrics of every instance, app and the daemon, "
-	"or serve them over HTTP (--listen), and the health probes (--health)",
-	options,
-	CMD_DAEMON,
-	0,
-	0,
-	"clusterctl metrics --listen 127.0.0.1:9209",
-	exec_metrics,
+	.name = "metrics",
+	.usage = "metrics [options]",
+	.summary =
+	    "Print the Prometheus metrics of every instance, app and the daemon, "
+	    "or serve them over HTTP (--listen), and the health probes (--health)",
+	.options = options,
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl metrics --listen 127.0.0.1:9209",
+	.exec = exec_metrics,
 };

@@ -880,15 +880,15 @@ out:
 }
 
 const struct cmd_entry cmd_monit_entry = {
-	"monit",
-	"dashboard",
-	"monit [options]",
-	"Watch every instance full-screen (cpu, memory, restarts, logs) and "
-	"act on them",
-	options,
-	CMD_DAEMON,
-	0,
-	0,
-	"clusterctl monit",
-	exec_monit,
+	.name = "monit",
+	.aliases = "dashboard",
+	.usage = "monit [options]",
+	.summary =
+	    "Watch every instance full-screen (cpu, memory, restarts, logs) and "
+	    "act on them",
+	.options = options,
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl monit",
+	.exec = exec_monit,
 };

@@ -87,14 +87,12 @@ exec_resurrect(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_resurrect_entry = {
-	"resurrect",
-	NULL,
-	"resurrect [options]",
-	"Start the apps of a dump file that are not running",
-	options,
-	CMD_DAEMON,
-	0,
-	0,
-	"clusterctl resurrect --update-env",
-	exec_resurrect,
+	.name = "resurrect",
+	.usage = "resurrect [options]",
+	.summary = "Start the apps of a dump file that are not running",
+	.options = options,
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl resurrect --update-env",
+	.exec = exec_resurrect,
 };

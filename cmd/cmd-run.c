@@ -181,16 +181,15 @@ cmd_run_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_run_entry = {
-	"run",
-	NULL,
-	"run [script|program|file] [options] [-- args...]",
-	"Run the daemon in the foreground with an app or the apps of a "
-	"process file, logs on stdout, for a container or a service (as "
-	"pm2-runtime)",
-	options,
-	CMD_DAEMON | CMD_NO_START | CMD_REST | CMD_FILES,
-	0,
-	1,
-	"clusterctl run server.js -i 4 --kill-timeout 10s",
-	cmd_run_exec,
+	.name = "run",
+	.usage = "run [script|program|file] [options] [-- args...]",
+	.summary =
+	    "Run the daemon in the foreground with an app or the apps of a "
+	    "process file, logs on stdout, for a container or a service (as "
+	    "pm2-runtime)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_NO_START | CMD_REST | CMD_FILES,
+	.max_args = 1,
+	.example = "clusterctl run server.js -i 4 --kill-timeout 10s",
+	.exec = cmd_run_exec,
 };

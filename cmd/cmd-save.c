@@ -108,14 +108,13 @@ exec_save(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_save_entry = {
-	"save",
-	"dump",
-	"save [options]",
-	"Write the apps to a dump file that resurrect brings back",
-	options,
-	CMD_DAEMON,
-	0,
-	0,
-	"clusterctl save --file /srv/apps.json",
-	exec_save,
+	.name = "save",
+	.aliases = "dump",
+	.usage = "save [options]",
+	.summary = "Write the apps to a dump file that resurrect brings back",
+	.options = options,
+	.flags = CMD_DAEMON,
+	.max_args = 0,
+	.example = "clusterctl save --file /srv/apps.json",
+	.exec = exec_save,
 };

@@ -35,15 +35,15 @@ exec_set(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_set_entry = {
-	"set",
-	NULL,
-	"set <app>... [options]",
-	"Change a running app's memory limit, watching or cron schedule, "
-	"without restarting it",
-	options,
-	CMD_DAEMON | CMD_NO_START | CMD_TARGETS,
-	1,
-	-1,
-	"clusterctl set api --max-memory-restart 500M",
-	exec_set,
+	.name = "set",
+	.usage = "set <app>... [options]",
+	.summary =
+	    "Change a running app's memory limit, watching or cron schedule, "
+	    "without restarting it",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_NO_START | CMD_TARGETS,
+	.min_args = 1,
+	.max_args = -1,
+	.example = "clusterctl set api --max-memory-restart 500M",
+	.exec = exec_set,
 };

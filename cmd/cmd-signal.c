@@ -59,17 +59,17 @@ exec_signal(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_signal_entry = {
-	"signal",
-	"sendSignal",
-	"signal <SIG> <target>... [options]",
-	"Send a signal to every targeted instance's process and say which "
-	"pids got it",
-	NULL,
-	CMD_DAEMON | CMD_NO_START,
-	2,
-	-1,
-	"clusterctl signal SIGUSR2 api",
-	exec_signal,
+	.name = "signal",
+	.aliases = "sendSignal",
+	.usage = "signal <SIG> <target>... [options]",
+	.summary =
+	    "Send a signal to every targeted instance's process and say which "
+	    "pids got it",
+	.flags = CMD_DAEMON | CMD_NO_START,
+	.min_args = 2,
+	.max_args = -1,
+	.example = "clusterctl signal SIGUSR2 api",
+	.exec = exec_signal,
 };
 
 static int
@@ -98,15 +98,14 @@ exec_send(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_send_entry = {
-	"send",
-	NULL,
-	"send <target>... <message> [options]",
-	"Send a message (JSON or text) to instances: Node's IPC channel, or "
-	"stdin (--stdin-messages)",
-	NULL,
-	CMD_DAEMON | CMD_NO_START,
-	2,
-	-1,
-	"clusterctl send api '{\"type\":\"refresh\"}'",
-	exec_send,
+	.name = "send",
+	.usage = "send <target>... <message> [options]",
+	.summary =
+	    "Send a message (JSON or text) to instances: Node's IPC channel, or "
+	    "stdin (--stdin-messages)",
+	.flags = CMD_DAEMON | CMD_NO_START,
+	.min_args = 2,
+	.max_args = -1,
+	.example = "clusterctl send api '{\"type\":\"refresh\"}'",
+	.exec = exec_send,
 };

@@ -427,28 +427,26 @@ exec_unstartup(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_startup_entry = {
-	"startup",
-	NULL,
-	"startup [systemd] [--user] [--print|--install] [--run-as USER]",
-	"Write a systemd unit that starts the daemon and its saved apps at "
-	"boot (Type=notify)",
-	options,
-	CMD_DAEMON | CMD_NO_START,
-	0,
-	1,
-	"clusterctl save && sudo clusterctl startup --install",
-	exec_startup,
+	.name = "startup",
+	.usage =
+	    "startup [systemd] [--user] [--print|--install] [--run-as USER]",
+	.summary =
+	    "Write a systemd unit that starts the daemon and its saved apps at "
+	    "boot (Type=notify)",
+	.options = options,
+	.flags = CMD_DAEMON | CMD_NO_START,
+	.max_args = 1,
+	.example = "clusterctl save && sudo clusterctl startup --install",
+	.exec = exec_startup,
 };
 
 const struct cmd_entry cmd_unstartup_entry = {
-	"unstartup",
-	NULL,
-	"unstartup [systemd] [--user]",
-	"Disable and remove the unit of startup",
-	unoptions,
-	CMD_NO_START,
-	0,
-	1,
-	"sudo clusterctl unstartup",
-	exec_unstartup,
+	.name = "unstartup",
+	.usage = "unstartup [systemd] [--user]",
+	.summary = "Disable and remove the unit of startup",
+	.options = unoptions,
+	.flags = CMD_NO_START,
+	.max_args = 1,
+	.example = "sudo clusterctl unstartup",
+	.exec = exec_unstartup,
 };

@@ -38,7 +38,6 @@ enum kind {
 	K_DISABLE_LOGS, /* out and err to /dev/null */
 	K_ENV,		/* env, handled with env_NAME */
 	K_RAW,		/* passed as it is: the daemon checks it */
-	K_LATER,	/* a field of a feature clusterctl does not have yet */
 	K_IGNORED,	/* a pm2 field that means nothing here */
 };
 
@@ -667,8 +666,6 @@ procfile_field(const char *key, const json_t *v, const char *cwd, json_t *spec,
 	case K_RAW:
 		json_object_set_new(spec, f->spec, json_deep_copy(v));
 		return 0;
-	case K_LATER:
-		return fail(msg, len, "not supported yet; ignored"), 1;
 	case K_IGNORED:
 		return fail(msg, len,
 			   "pm2's own setting, meaningless here; "

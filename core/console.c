@@ -36,6 +36,7 @@ static struct console_stream streams[2]; /* stdout, stderr */
 static int console_json;
 static int console_quiet;
 static int console_on;
+static int console_muted; /* console_error logs what it says */
 
 /*
  * Our own description of fd where we can have one (a pipe or terminal
@@ -246,7 +247,7 @@ console_daemon_line(const char *line, size_t n)
 	const char *sp1, *sp2, *end = line + n;
 	char ts[64], level[16];
 
-	if (!console_on || console_quiet)
+	if (!console_on || console_quiet || console_muted)
 		return;
 	if (n > 0 && end[-1] == '\n')
 		end--;
@@ -278,7 +279,10 @@ console_daemon_line(const char *line, size_t n)
 	buf_release(&o.b);
 }
 
-/* A message for the user on stderr, in either mode, before the loop. */
+/*
+ * A message for the user on stderr, in either mode, before the loop; the
+ * daemon's log has it too, without a second copy on the console.
+ */
 void
 console_error(const char *msg)
 {
@@ -286,6 +290,9 @@ console_error(const char *msg)
 
 	if (!console_on)
 		return;
+	console_muted = 1;
+	log_warnx("%s", msg);
+	console_muted = 0;
 	if (console_json)
 		out_json(&o,
 		    json_pack("{s:n, s:n, s:s, s:s, s:s}", "app", "instance",

@@ -123,6 +123,8 @@ struct instance {
 	int stopped_by_exit; /* stopped: its program exited, not restarted */
 	uint64_t cpu_base;   /* cpu ticks of its earlier processes */
 	uint64_t cpu_seen;   /* the current process's, when last sampled */
+	int statm_fd;	     /* its process's /proc statm, kept open while it
+				runs (inst_sample); -1: none */
 	int64_t ready_ms;    /* how long its process took to be online */
 
 	/* Cluster mode (docs/cluster.md). */
@@ -301,6 +303,7 @@ long long daemon_nofile_orig(void);
 int daemon_lock_fd(void);
 void daemon_nofile_check(int);
 long daemon_fd_count(int);
+int daemon_fds_plenty(void);
 const char *daemon_nofile_warning(void);
 
 /* daemon-log.c: the daemon's own log */
@@ -549,6 +552,8 @@ void inst_unref(struct instance *);
 void inst_notify(struct instance *, const char *, size_t);
 int inst_signal(struct instance *, int);
 void inst_usage(struct instance *, uint64_t *, int64_t *);
+int inst_sample(struct instance *, int64_t *);
+int inst_cpu_moved(void);
 json_t *inst_counters_json(const struct instance *, int);
 uint64_t inst_cpu_ms(const struct instance *);
 struct exit_record *inst_last_exit(const struct instance *);

@@ -233,6 +233,21 @@ daemon_fd_count(int fresh)
 	return n;
 }
 
+/*
+ * Whether the daemon uses less than half of its descriptor limit, so that
+ * it may keep descriptors it could do without (a scrape's statm files).
+ */
+int
+daemon_fds_plenty(void)
+{
+	struct rlimit rl;
+	long n = daemon_fd_count(0);
+
+	if (n < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	return rl.rlim_cur == RLIM_INFINITY || (rlim_t)n < rl.rlim_cur / 2;
+}
+
 void
 daemon_nofile_check(int emfile)
 {

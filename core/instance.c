@@ -32,10 +32,12 @@ static void leader_lost(struct instance *);
 static void group_reap(struct instance *);
 static void inst_spawn(struct instance *);
 static void timer_cb(uv_timer_t *);
+static void statm_close(struct instance *);
 
 static void
 inst_free(struct instance *in)
 {
+	statm_close(in);
 	free(in->error);
 	free(in->status_text);
 	free(in->chanline);
@@ -91,6 +93,7 @@ inst_new(struct app *a, int index)
 	in->app = a;
 	in->index = index;
 	in->fsm_state = IS_STOPPED;
+	in->statm_fd = -1;
 	uv_timer_init(loop, &in->timer);
 	in->timer.data = in;
 	in->nhandles = 1;
@@ -155,6 +158,7 @@ maybe_exited(struct instance *in)
 {
 	if (in->exited && in->status_done && in->running) {
 		in->running = 0;
+		statm_close(in);
 		pidfile_remove(in);
 		/* A descendant may hold the Node channel open: not our wait. */
 		if (in->has_channel) {
@@ -947,7 +951,6 @@ json_t *
 inst_json(struct instance *in)
 {
 	struct app *a = in->app;
-	struct proc_stat ps;
 	unsigned long long ticks;
 	long hz = sysconf(_SC_CLK_TCK);
 	double cpu = 0;
@@ -957,10 +960,8 @@ inst_json(struct instance *in)
 
 	if (in->running && !in->exited) {
 		uptime = (int64_t)(now - in->started_mono);
-		(void)proc_read_stat(in->pid, &ps);
-		mem = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
-		ticks = ps.utime + ps.stime;
-		in->cpu_seen = ticks;
+		(void)inst_sample(in, &mem);
+		ticks = in->cpu_seen;
 		/* Since the last look, or since the start. */
 		if (in->cpu_when > in->started_mono && now > in->cpu_when &&
 		    ticks >= in->cpu_ticks)
@@ -1123,6 +1124,67 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 	return 0;
 }
 
+/* Some instance's CPU time grew since inst_cpu_moved last looked. */
+static int cpu_moved;
+
+/* Close the stat descriptor of a process that is gone. */
+static void
+statm_close(struct instance *in)
+{
+	if (in->statm_fd != -1) {
+		close(in->statm_fd);
+		in->statm_fd = -1;
+	}
+}
+
+/*
+ * Sample the current process: its resident memory in bytes into rss, and
+ * its CPU time into cpu_seen, which only ever grows.  Through a statm
+ * descriptor kept open while it runs, so that list and a scrape of many
+ * instances cost one read and one clock_gettime each: 0, or -1 (no
+ * process, or it is gone: rss 0).
+ */
+int
+inst_sample(struct instance *in, int64_t *rss)
+{
+	unsigned long long ticks;
+	long pages;
+	int fd, r;
+
+	*rss = 0;
+	if (!in->running || in->exited)
+		return -1;
+	/* Out of descriptors: this time's sample is lost, nothing else.
+	 * Past half the limit the descriptor is not kept. */
+	if ((fd = in->statm_fd) == -1 && (fd = proc_open_statm(in->pid)) == -1)
+		return -1;
+	r = proc_usage(in->pid, fd, &ticks, &pages);
+	if (in->statm_fd == -1) {
+		if (r == 0 && daemon_fds_plenty())
+			in->statm_fd = fd;
+		else
+			close(fd);
+	}
+	if (r != 0)
+		return -1;
+	*rss = (int64_t)pages * sysconf(_SC_PAGESIZE);
+	if (ticks > in->cpu_seen) {
+		in->cpu_seen = ticks;
+		cpu_moved = 1;
+	}
+	return 0;
+}
+
+/* Whether any instance's CPU time moved since the last call. */
+int
+inst_cpu_moved(void)
+{
+	int r = cpu_moved;
+
+	cpu_moved = 0;
+	return r;
+}
+
 /*
  * The instance's CPU time in ticks, of all its processes so far (a
  * counter: it carries over restarts), and its resident memory in bytes.
@@ -1130,14 +1192,7 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 void
 inst_usage(struct instance *in, uint64_t *cpu, int64_t *rss)
 {
-	struct proc_stat ps;
-
-	*rss = 0;
-	if (in->running && !in->exited && proc_read_stat(in->pid, &ps) == 0) {
-		if (ps.utime + ps.stime >= in->cpu_seen)
-			in->cpu_seen = ps.utime + ps.stime;
-		*rss = (int64_t)ps.rss * sysconf(_SC_PAGESIZE);
-	}
+	(void)inst_sample(in, rss);
 	*cpu = in->cpu_base + in->cpu_seen;
 }
 

@@ -22,6 +22,8 @@ struct proc_stat {
 
 int proc_parse_stat(const char *, struct proc_stat *);
 int proc_read_stat(pid_t, struct proc_stat *);
+int proc_open_statm(pid_t);
+int proc_usage(pid_t, int, unsigned long long *, long *);
 char *proc_read_environ(pid_t, size_t *);
 int proc_environ_has(const char *, size_t, const char *, const char *);
 int proc_maps_mention(pid_t, const char *);

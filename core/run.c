@@ -305,7 +305,6 @@ create_apps(const struct run_opts *o)
 			else
 				snprintf(msg, sizeof msg, "%s", e.msg);
 			console_error(msg);
-			log_warnx("run: %s", msg);
 			free(made);
 			return RUN_EXIT_FAIL;
 		}
