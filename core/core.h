@@ -484,6 +484,7 @@ void state_init_upgraded(int);
 int state_create_app(const json_t *, const json_t *, int, struct app **,
     struct err *);
 int state_sync(void);
+int state_sync_all(void);
 int state_sync_error(char *, size_t);
 int state_check(const json_t *, char *, size_t);
 json_t *state_read_file(const char *, char *, size_t);

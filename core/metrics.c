@@ -389,10 +389,9 @@ metrics_render(size_t *lenp)
 	put(&o, "", 1); /* a string */
 	if (o.err != 0)
 		goto out;
-	/* A scrape showed the counters: the state file keeps them, if any
-	 * moved, so that a daemon that dies never shows less. */
-	if (inst_cpu_moved())
-		state_counters_shown();
+	/* A scrape showed the counters: the state file keeps them, so that
+	 * a daemon that dies never shows less. */
+	state_counters_shown();
 	last_len = o.b.len;
 	*lenp = o.b.len - 1;
 	text = o.b.p;

@@ -64,6 +64,20 @@ endpoints_saved(void)
 static int counters_due;  /* the CPU counters were shown since written */
 static json_t *saved_cpu; /* the CPU counters last written, in order */
 
+/*
+ * Restart counters that moved while the desired state did not (an app
+ * crashed and was started again) are written at most a second later, not
+ * before the replacement starts: a crash loop does not fsync the file at
+ * every exit.  A scrape that showed them has them written at once, so a
+ * daemon that dies never shows less than a scrape did.  saved_desired is a
+ * hash of the apps without their counters as last written (0: none yet).
+ */
+#define COUNTERS_LATE_MS 1000
+static uint64_t saved_desired;
+static uv_timer_t counters_timer;
+static int counters_timer_init;
+static int counters_late; /* the timer runs: counters wait to be written */
+
 /* What an app's entry holds besides its desired state. */
 enum counters {
 	NO_COUNTERS,  /* a dump: resurrect starts the apps afresh */
@@ -149,6 +163,10 @@ cpu_list(void)
 void
 state_counters_shown(void)
 {
+	/* Written already, unless some CPU time moved since it was sampled
+	 * last or restart counters wait for their write. */
+	if (!inst_cpu_moved() && !counters_late)
+		return;
 	counters_due = 1;
 	daemon_changed();
 }
@@ -176,6 +194,64 @@ write_document(const char *path, const json_t *doc)
 	return r;
 }
 
+/* FNV-1a, 64 bits, of a string (never 0). */
+static uint64_t
+text_hash(const char *t)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *t != '\0'; t++)
+		h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+/* The hash of every app without its counters, or 0 (no memory). */
+static uint64_t
+desired_hash(void)
+{
+	json_t *arr = apps_state_json(NO_COUNTERS);
+	char *t = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t h = t != NULL ? text_hash(t) : 0;
+
+	json_decref(arr);
+	free(t);
+	return h;
+}
+
+static int sync_state(int);
+
+static void
+counters_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	counters_late = 0;
+	(void)sync_state(1);
+}
+
+/*
+ * Only restart counters moved (the caller found the file out of date):
+ * 1 when their write is put off (the timer runs), else 0.
+ */
+static int
+counters_put_off(void)
+{
+	/* A scrape showed them, or more than counters changed: now. */
+	if (counters_due || loop == NULL || saved_desired == 0 ||
+	    !endpoints_saved() || desired_hash() != saved_desired)
+		return 0;
+	if (counters_late)
+		return 1;
+	if (!counters_timer_init) {
+		uv_timer_init(loop, &counters_timer);
+		/* Nothing else to do: the daemon is not kept up for it. */
+		uv_unref((uv_handle_t *)&counters_timer);
+		counters_timer_init = 1;
+	}
+	uv_timer_start(&counters_timer, counters_timer_cb, COUNTERS_LATE_MS, 0);
+	counters_late = 1;
+	return 1;
+}
+
 /*
  * Write the state file if the desired state changed since it was last
  * written: 0 (written, or nothing to write), or -errno with the previous
@@ -184,6 +260,19 @@ write_document(const char *path, const json_t *doc)
  */
 int
 state_sync(void)
+{
+	return sync_state(0);
+}
+
+/* state_sync, the counters too, none put off (before an upgrade's exec). */
+int
+state_sync_all(void)
+{
+	return sync_state(1);
+}
+
+static int
+sync_state(int all)
 {
 	json_t *arr, *doc, *cpu;
 	const char *a;
@@ -214,6 +303,13 @@ state_sync(void)
 		save_errno = 0;
 		return 0;
 	}
+	/* A write that only restart counters need waits a little, unless the
+	 * last one failed (then every change tries again). */
+	if (!all && save_errno == 0 && counters_put_off()) {
+		free(text);
+		json_decref(cpu);
+		return 0;
+	}
 	doc = state_document(apps_state_json(RESTARTS_CPU), STATE_FORMAT_STATE);
 	for (i = 0; doc != NULL && i < HTTP_NROLES; i++)
 		if ((a = http_address((enum http_role)i)) != NULL)
@@ -239,6 +335,11 @@ state_sync(void)
 	 * of memory: the next sync writes again). */
 	free(saved_apps);
 	saved_apps = text;
+	saved_desired = desired_hash();
+	if (counters_late) {
+		uv_timer_stop(&counters_timer);
+		counters_late = 0;
+	}
 	for (i = 0; i < HTTP_NROLES; i++) {
 		a = http_address((enum http_role)i);
 		free(saved_endpoints[i]);

@@ -518,7 +518,7 @@ try_upgrade(struct req *r)
 		json_decref(arr);
 		return 0;
 	}
-	(void)state_sync();
+	(void)state_sync_all();
 	exec_upgrade(r, path, arr, err, sizeof err);
 	log_warnx("upgrade failed: %s; the daemon keeps running", err);
 	req_error(r, IPC_E_EXEC, "%s; the daemon keeps running as it is", err);

@@ -46,6 +46,20 @@ local_teardown() {
 	[ "$(stat -c %a "$CLUSTERCTL_HOME/state.json")" = 600 ]
 }
 
+@test "a crash loop's restart counts reach state.json a moment later; a stop in that moment is written before its reply" {
+	# Each crash is not a write with its fsyncs: the counts follow within
+	# about a second, what the user changes is on disk before the reply.
+	clusterctl start /bin/sh --name loop --restart-delay 0 --listen-timeout 0 \
+		--max-restarts 3 -- -c 'sleep 0.2; exit 1'
+	wait_until 30 eval '[ "$(clusterctl list --json | json_get "d[0][\"status\"]")" = errored ]'
+	wait_until 10 eval '[ "$(state_get "d[\"apps\"][0][\"counters\"][0][\"restarts\"]")" = 3 ]'
+	[ "$(state_get 'd["apps"][0]["counters"][0]["restarts_by"]')" = "{'crash': 3}" ]
+	clusterctl start /bin/sh --name loop2 --restart-delay 0 --listen-timeout 0 \
+		-- -c 'exit 1'
+	clusterctl stop loop2
+	[ "$(state_get '[x["desired"] for x in d["apps"] if x["name"] == "loop2"]')" = "[['stopped']]" ]
+}
+
 @test "the state keeps the environment an app was given, not the daemon's" {
 	ONLY_DAEMON=1 clusterctl ping
 	ONLY_APP=yes clusterctl start /bin/sleep --name e --env EXTRA=1 -- 1000
