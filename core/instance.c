@@ -1127,7 +1127,7 @@ inst_send(struct instance *in, const json_t *msg, const char **why)
 /* Some instance's CPU time grew since inst_cpu_moved last looked. */
 static int cpu_moved;
 
-/* Close the stat descriptor of a process that is gone. */
+/* Close the statm descriptor of a process that is gone. */
 static void
 statm_close(struct instance *in)
 {
