@@ -970,15 +970,10 @@ client_adopt(int fd, const char *pending, size_t len, int door)
 	socklen_t clen = sizeof cred;
 	struct client *c;
 
-	if ((c = calloc(1, sizeof *c)) == NULL) {
+	if ((c = client_new()) == NULL) {
 		close(fd);
 		return NULL;
 	}
-	uv_pipe_init(loop, &c->pipe, 0);
-	c->pipe.data = c;
-	ipc_decoder_init(&c->dec);
-	TAILQ_INIT(&c->reqs);
-	TAILQ_INSERT_TAIL(&clients, c, entry);
 	if (uv_pipe_open(&c->pipe, fd) != 0) {
 		close(fd);
 		client_close(c);

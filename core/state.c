@@ -229,15 +229,16 @@ counters_timer_cb(uv_timer_t *t)
 }
 
 /*
- * Only restart counters moved (the caller found the file out of date):
- * 1 when their write is put off (the timer runs), else 0.
+ * The file is out of date and desired is the hash of the apps without
+ * their counters now: 1 when only restart counters moved and their write
+ * is put off (the timer runs), else 0.
  */
 static int
-counters_put_off(void)
+counters_put_off(uint64_t desired)
 {
 	/* A scrape showed them, or more than counters changed: now. */
 	if (counters_due || loop == NULL || saved_desired == 0 ||
-	    !endpoints_saved() || desired_hash() != saved_desired)
+	    desired != saved_desired || !endpoints_saved())
 		return 0;
 	if (counters_late)
 		return 1;
@@ -277,6 +278,7 @@ sync_state(int all)
 	json_t *arr, *doc, *cpu;
 	const char *a;
 	char *text;
+	uint64_t desired;
 	int r, i;
 
 	if (state_path[0] == '\0')
@@ -305,7 +307,8 @@ sync_state(int all)
 	}
 	/* A write that only restart counters need waits a little, unless the
 	 * last one failed (then every change tries again). */
-	if (!all && save_errno == 0 && counters_put_off()) {
+	desired = desired_hash();
+	if (!all && save_errno == 0 && counters_put_off(desired)) {
 		free(text);
 		json_decref(cpu);
 		return 0;
@@ -335,7 +338,7 @@ sync_state(int all)
 	 * of memory: the next sync writes again). */
 	free(saved_apps);
 	saved_apps = text;
-	saved_desired = desired_hash();
+	saved_desired = desired;
 	if (counters_late) {
 		uv_timer_stop(&counters_timer);
 		counters_late = 0;

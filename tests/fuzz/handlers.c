@@ -15,22 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include "../../core/core.h"
+#include "tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int LLVMFuzzerInitialize(int *, char ***);
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static char home_dir[PATH_MAX];
 static int saved_stderr; /* reload-logs puts the daemon's log on fd 2 */
@@ -64,7 +55,7 @@ ensure_apps(void)
 static void
 cleanup(void)
 {
-	(void)nftw(home_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(home_dir);
 }
 
 int
